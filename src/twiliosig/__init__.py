@@ -1,0 +1,51 @@
+"""Prove that an HTTP request really came from Twilio.
+
+The core (this package's top level) is pure standard library: compute and check
+``X-Twilio-Signature``, with a reason for every refusal. The WSGI and ASGI
+middlewares live in :mod:`twiliosig.wsgi` and :mod:`twiliosig.asgi` and need the
+``wsgi`` or ``asgi`` extra; nothing here imports a web framework.
+"""
+
+from .exceptions import (
+    BodyHashMismatch,
+    BodyTooLarge,
+    MalformedRequest,
+    MalformedSignature,
+    MissingSignature,
+    RawBodyRequired,
+    SignatureError,
+    SignatureMismatch,
+    UnknownSigningKey,
+    UnsignedBody,
+    UnsupportedAlgorithm,
+)
+from .keys import HMAC_SHA1, HMAC_SHA256
+from .signature import RequestValidator, body_sha256, compute_signature
+from .urls import DEFAULT_VARIANTS, UrlVariant
+from .verdict import Reason, Verdict
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DEFAULT_VARIANTS",
+    "HMAC_SHA1",
+    "HMAC_SHA256",
+    "BodyHashMismatch",
+    "BodyTooLarge",
+    "MalformedRequest",
+    "MalformedSignature",
+    "MissingSignature",
+    "RawBodyRequired",
+    "Reason",
+    "RequestValidator",
+    "SignatureError",
+    "SignatureMismatch",
+    "UnknownSigningKey",
+    "UnsignedBody",
+    "UnsupportedAlgorithm",
+    "UrlVariant",
+    "Verdict",
+    "__version__",
+    "body_sha256",
+    "compute_signature",
+]

@@ -1,0 +1,473 @@
+"""Compute and check ``X-Twilio-Signature``: the pure, standard-library core.
+
+The signed string is the URL Twilio requested followed by every POST parameter
+(name then value, names sorted, each distinct value of a repeated name once,
+values sorted). The signature is the base64 HMAC of its UTF-8 bytes, keyed with
+the auth token (HMAC-SHA1) or a webhook shared key (HMAC-SHA1 or HMAC-SHA256).
+For a JSON body Twilio adds ``bodySHA256=<hex>`` to the URL and signs the URL
+alone, so the body is checked against that hash.
+
+:class:`RequestValidator` has one implementation and three faces:
+:meth:`~RequestValidator.verify` raises a :class:`~twiliosig.SignatureError`,
+:meth:`~RequestValidator.check` returns a :class:`~twiliosig.Verdict` that says
+why, and :meth:`~RequestValidator.validate` returns a bool and is a drop-in for
+the ``twilio`` package's ``RequestValidator.validate``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import logging
+import re
+from collections.abc import Iterator, Mapping
+from itertools import islice
+from typing import Any, Literal
+
+from .exceptions import error_for
+from .keys import (
+    HMAC_SHA1,
+    AuthToken,
+    Digest,
+    Secret,
+    TokenLookup,
+    digest_for,
+    parse_signature_settings,
+    shared_secrets,
+    token_secrets,
+)
+from .params import Params, canonical_params, first_value
+from .urls import DEFAULT_VARIANTS, Candidate, UrlVariant, candidate_urls, query_values, redact
+from .verdict import Reason, Verdict
+
+__all__ = ["RequestValidator", "body_sha256", "compute_signature"]
+
+logger = logging.getLogger("twiliosig")
+
+_ABSOLUTE_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://")
+_BASE64 = re.compile(rb"[A-Za-z0-9+/]+={0,2}\Z")
+_BODY_HASH_PARAM = "bodySHA256"
+_UTF16_CHANGE = "with the parameters sorted by UTF-16 code unit"
+
+
+def compute_signature(
+    secret: str,
+    url: str,
+    params: Params = None,
+    *,
+    algorithm: str = HMAC_SHA1,
+) -> str:
+    """The ``X-Twilio-Signature`` Twilio would send for this URL and these parameters.
+
+    Args:
+        secret: The auth token, or a shared key's secret.
+        url: The exact URL Twilio requests, query string included. For a JSON
+            body, include ``bodySHA256=`` + :func:`body_sha256` of the body in
+            the query and pass no params.
+        params: The form parameters: a mapping (values may be lists), a
+            multi-dict, or (name, value) pairs. Repeated names are kept.
+        algorithm: ``"HMAC_SHA1"`` (auth tokens) or ``"HMAC_SHA256"``.
+
+    Raises:
+        TypeError: a non-str secret or URL, or parameters that are not text.
+        ValueError: an empty secret or an unknown algorithm.
+    """
+    digest = digest_for(algorithm)
+    if not isinstance(secret, str) or not isinstance(url, str):
+        raise TypeError("secret and url must be str")
+    if not secret:
+        raise ValueError("the secret is empty")
+    if isinstance(params, (str, bytes)):
+        raise TypeError("params must be form parameters; for a JSON body put bodySHA256 in the URL and pass no params")
+    message = (url + canonical_params(params)).encode("utf-8")
+    return _sign(secret.encode("utf-8"), message, digest).decode("ascii")
+
+
+def body_sha256(body: bytes | str) -> str:
+    """The lowercase hex SHA-256 of a raw body, as Twilio writes it in ``?bodySHA256=``.
+
+    A str is hashed as its UTF-8 bytes.
+    """
+    data = body.encode("utf-8") if isinstance(body, str) else bytes(body)
+    return hashlib.sha256(data).hexdigest()
+
+
+def _sign(key: bytes, message: bytes, digest: Digest) -> bytes:
+    return base64.b64encode(hmac.digest(key, message, digest.hashlib_name))
+
+
+class RequestValidator:
+    """Checks that a request was signed by Twilio, and explains every refusal.
+
+    Args:
+        auth_token: The account's auth token; several tokens (during rotation
+            each is tried: only the primary signs, so keep the old primary and
+            the new one until Twilio has switched); or a callable that receives
+            the request's ``AccountSid`` (from the parameters, else the query;
+            None when absent) and returns the token(s) for that account or None.
+            May be None only when ``shared_keys`` is given.
+        shared_keys: ``{key_id: secret}`` for webhooks signed with a SharedKey,
+            chosen by the ``X-Twilio-Webhooks-Signature-Settings`` header.
+        url_variants: Which alternatives to the URL as received a signature may
+            match (see :class:`~twiliosig.UrlVariant`); all by default.
+
+    Raises:
+        ValueError: no secret at all, or an empty one.
+        TypeError: a token, key or option of the wrong type.
+    """
+
+    __slots__ = ("_lookup", "_shared", "_tokens", "_variants")
+
+    def __init__(
+        self,
+        auth_token: AuthToken,
+        *,
+        shared_keys: Mapping[str, str] | None = None,
+        url_variants: UrlVariant = DEFAULT_VARIANTS,
+    ) -> None:
+        self._lookup: TokenLookup | None = None
+        self._tokens: tuple[Secret, ...] = ()
+        if callable(auth_token):
+            self._lookup = auth_token
+        elif auth_token is not None:
+            self._tokens = token_secrets(auth_token)
+        self._shared = shared_secrets(shared_keys) if shared_keys is not None else {}
+        if not self._tokens and self._lookup is None and not self._shared:
+            raise ValueError(
+                "no secret configured: give the auth token (TWILIO_AUTH_TOKEN) or shared_keys; "
+                "validation never runs open"
+            )
+        if not isinstance(url_variants, UrlVariant):
+            raise TypeError("url_variants must be a twiliosig.UrlVariant (combine members with |)")
+        self._variants = url_variants
+
+    def __repr__(self) -> str:
+        if self._lookup is not None:
+            tokens = "auth tokens looked up by account"
+        else:
+            tokens = f"{len(self._tokens)} auth token(s)"
+        return f"<RequestValidator {tokens}, shared keys {sorted(self._shared)}, {self._variants}>"
+
+    @property
+    def url_variants(self) -> UrlVariant:
+        """The URL alternatives this validator tries."""
+        return self._variants
+
+    # --- the three faces -------------------------------------------------------
+
+    def verify(
+        self,
+        url: str,
+        params: Params | str | bytes,
+        signature: str | bytes | None,
+        algorithm: str | None = None,
+        *,
+        signature_settings: str | None = None,
+    ) -> Literal[True]:
+        """Return True if the request is genuine; raise otherwise.
+
+        Takes the same arguments as :meth:`check`.
+
+        Raises:
+            SignatureError: the subclass that says why (see
+                :mod:`twiliosig.exceptions`); ``error.verdict`` has the details.
+        """
+        verdict = self.check(url, params, signature, algorithm, signature_settings=signature_settings)
+        if not verdict.valid:
+            raise error_for(verdict)
+        return True
+
+    def validate(
+        self,
+        url: str,
+        params: Params | str | bytes,
+        signature: str | bytes | None,
+        algorithm: str | None = None,
+        *,
+        signature_settings: str | None = None,
+    ) -> bool:
+        """Return whether the request is genuine.
+
+        A drop-in for ``twilio.request_validator.RequestValidator.validate``:
+        same argument order, and ``params`` may also be the raw JSON body.
+        """
+        return self.check(url, params, signature, algorithm, signature_settings=signature_settings).valid
+
+    def check(
+        self,
+        url: str,
+        params: Params | str | bytes,
+        signature: str | bytes | None,
+        algorithm: str | None = None,
+        *,
+        signature_settings: str | None = None,
+    ) -> Verdict:
+        """Return a :class:`~twiliosig.Verdict`: whether the request is genuine, and why.
+
+        Never raises for bad input: a ``None``, an empty or non-base64
+        signature, a relative URL, invalid UTF-8 or parameters that are not
+        text all give a refusing verdict.
+
+        Args:
+            url: The full URL Twilio requested, query string included.
+            params: The form parameters (a mapping, a multi-dict or (name,
+                value) pairs), or the raw body (str or bytes) when the URL
+                carries ``bodySHA256``.
+            signature: The ``X-Twilio-Signature`` header.
+            algorithm: ``"HMAC_SHA1"`` (the default) or ``"HMAC_SHA256"``, for
+                callers that read the settings header themselves.
+            signature_settings: The ``X-Twilio-Webhooks-Signature-Settings``
+                header, which names the shared key and algorithm.
+        """
+        try:
+            return self._evaluate(url, params, signature, algorithm, signature_settings)
+        except Exception:  # pragma: no cover - a bug here must refuse, not open the door
+            logger.exception("twiliosig: unexpected error while checking a signature")
+            return Verdict(False, Reason.MALFORMED_PARAMS, "the request could not be checked")
+
+    def compute_signature(self, url: str, params: Params = None) -> str:
+        """The signature Twilio would send, with the primary auth token (HMAC-SHA1).
+
+        Compatible with ``twilio.request_validator.RequestValidator.compute_signature``.
+
+        Raises:
+            ValueError: no auth token is configured for the request's account.
+        """
+        if self._lookup is not None:
+            secrets = self._looked_up(first_value(params, "AccountSid") or _query_account(url))
+            if isinstance(secrets, Verdict):
+                raise ValueError(secrets.detail)
+        else:
+            secrets = self._tokens
+        if not secrets:
+            raise ValueError("no auth token configured (only shared keys)")
+        message = (url + canonical_params(params)).encode("utf-8")
+        return _sign(secrets[0].key, message, digest_for(HMAC_SHA1)).decode("ascii")
+
+    # --- the one implementation --------------------------------------------------
+
+    def _evaluate(
+        self,
+        url: Any,
+        params: Any,
+        signature: Any,
+        algorithm: str | None,
+        settings: str | None,
+    ) -> Verdict:
+        # The signature: present, and ASCII (base64 always is).
+        if isinstance(signature, str):
+            try:
+                sig = signature.encode("ascii")
+            except UnicodeEncodeError:
+                return Verdict(False, Reason.MALFORMED_SIGNATURE, "the signature is not base64 (non-ASCII)")
+        elif isinstance(signature, (bytes, bytearray)):
+            sig = bytes(signature)
+        elif signature is None:
+            sig = b""
+        else:
+            return Verdict(False, Reason.MALFORMED_SIGNATURE, f"the signature is a {type(signature).__name__}")
+        if not sig:
+            return Verdict(False, Reason.MISSING_SIGNATURE, "the request carries no X-Twilio-Signature")
+
+        # The URL: absolute text.
+        if isinstance(url, (bytes, bytearray)):
+            try:
+                url = bytes(url).decode("utf-8")
+            except UnicodeDecodeError:
+                return Verdict(False, Reason.MALFORMED_URL, "the URL is not valid UTF-8")
+        if not isinstance(url, str) or _ABSOLUTE_URL.match(url) is None:
+            return Verdict(
+                False,
+                Reason.MALFORMED_URL,
+                "the URL is not absolute: give scheme://host/path?query as Twilio called it",
+            )
+        try:
+            url_bytes = url.encode("utf-8")
+        except UnicodeEncodeError:
+            return Verdict(False, Reason.MALFORMED_URL, "the URL holds characters that are not valid Unicode")
+
+        if isinstance(params, Iterator):
+            params = list(params)  # read a one-shot iterator once, for every use below
+
+        # The body: a raw body only with bodySHA256 in the URL, and then only a raw body.
+        body: str | bytes | None = None
+        body_hashes: list[str] = []
+        if _BODY_HASH_PARAM in url:
+            body_hashes = query_values(url, _BODY_HASH_PARAM)
+        if body_hashes:
+            if not isinstance(params, (str, bytes, bytearray)):
+                return Verdict(
+                    False,
+                    Reason.RAW_BODY_REQUIRED,
+                    "the URL carries bodySHA256, so pass the raw request body (str or bytes) as params, "
+                    "not parsed parameters: otherwise nothing checks the body",
+                )
+            body, params = bytes(params) if isinstance(params, bytearray) else params, None
+        elif isinstance(params, (str, bytes, bytearray)):
+            if params:
+                return Verdict(
+                    False,
+                    Reason.UNSIGNED_BODY,
+                    "a raw body was given but the URL carries no bodySHA256, so the signature does not cover it",
+                )
+            params = None
+
+        # The secrets and the algorithm.
+        chosen = self._secrets_for(url, params, algorithm, settings)
+        if isinstance(chosen, Verdict):
+            return chosen
+        secrets, digest = chosen
+
+        try:
+            suffix = canonical_params(params).encode("utf-8")
+        except (TypeError, UnicodeEncodeError) as error:
+            return Verdict(False, Reason.MALFORMED_PARAMS, f"the parameters cannot be signed: {error}")
+
+        if len(sig) != digest.signature_length:
+            return self._malformed(sig, digest)
+
+        # The URL exactly as received: the common case costs one HMAC per secret.
+        message = url_bytes + suffix
+        for secret in secrets:
+            if hmac.compare_digest(_sign(secret.key, message, digest), sig):
+                return self._accepted(Candidate(url), secret, digest, 1, body, body_hashes)
+
+        tried = 1
+        alternatives: Iterator[Candidate] = islice(candidate_urls(url, self._variants), 1, None)
+        for candidate in alternatives:
+            tried += 1
+            message = candidate.url.encode("utf-8", "surrogatepass") + suffix
+            for secret in secrets:
+                if hmac.compare_digest(_sign(secret.key, message, digest), sig):
+                    return self._accepted(candidate, secret, digest, tried, body, body_hashes)
+
+        if UrlVariant.UTF16_PARAM_ORDER in self._variants and params:
+            utf16_suffix = canonical_params(params, utf16_order=True).encode("utf-8")
+            if utf16_suffix != suffix:
+                for candidate in candidate_urls(url, self._variants):
+                    message = candidate.url.encode("utf-8", "surrogatepass") + utf16_suffix
+                    for secret in secrets:
+                        if hmac.compare_digest(_sign(secret.key, message, digest), sig):
+                            reordered = Candidate(candidate.url, (*candidate.changes, _UTF16_CHANGE))
+                            return self._accepted(reordered, secret, digest, tried, body, body_hashes)
+
+        if _BASE64.match(sig) is None:
+            return self._malformed(sig, digest)
+        labels = ", ".join(secret.label for secret in secrets)
+        return Verdict(
+            False,
+            Reason.SIGNATURE_MISMATCH,
+            f"no form of the URL ({tried} tried) gives this signature with the {labels}: compare the URL "
+            f"rebuilt here, {redact(url)}, with the one Twilio calls (scheme behind a proxy, host, port, "
+            "path, query), and check the secret",
+            algorithm=digest.algorithm,
+            urls_tried=tried,
+        )
+
+    def _malformed(self, sig: bytes, digest: Digest) -> Verdict:
+        hint = ""
+        for other in (digest_for("HMAC_SHA1"), digest_for("HMAC_SHA256")):
+            if other != digest and len(sig) == other.signature_length:
+                hint = f"; it has the length of an {other.algorithm} signature: pass the signature settings header"
+        return Verdict(
+            False,
+            Reason.MALFORMED_SIGNATURE,
+            f"the signature is not {digest.signature_length} characters of base64 as {digest.algorithm} "
+            f"gives (it has {len(sig)}){hint}",
+            algorithm=digest.algorithm,
+        )
+
+    def _accepted(
+        self,
+        candidate: Candidate,
+        secret: Secret,
+        digest: Digest,
+        tried: int,
+        body: str | bytes | None,
+        body_hashes: list[str],
+    ) -> Verdict:
+        def verdict(valid: bool, reason: Reason, detail: str) -> Verdict:
+            return Verdict(
+                valid, reason, detail, candidate.url, candidate.description, secret.label, digest.algorithm, tried
+            )
+
+        if body_hashes:
+            if body is None or len(body_hashes) != 1:
+                return verdict(False, Reason.BODY_HASH_MISMATCH, "the URL carries bodySHA256 more than once")
+            expected = body_sha256(body).encode("ascii")
+            if not hmac.compare_digest(expected, body_hashes[0].encode("utf-8", "surrogatepass")):
+                hint = " (Twilio writes it in lowercase hex)" if body_hashes[0] != body_hashes[0].lower() else ""
+                return verdict(
+                    False,
+                    Reason.BODY_HASH_MISMATCH,
+                    "the URL is genuinely signed but the body's SHA-256 differs from its bodySHA256"
+                    f"{hint}: the body was changed, or re-serialised before it reached the validator",
+                )
+        return verdict(True, Reason.VALID, f"signed over the URL {candidate.description} with the {secret.label}")
+
+    def _secrets_for(
+        self, url: str, params: Any, algorithm: str | None, settings: Any
+    ) -> tuple[tuple[Secret, ...], Digest] | Verdict:
+        key_id = None
+        if settings:
+            if not isinstance(settings, str):
+                return Verdict(False, Reason.MALFORMED_SETTINGS, "the signature settings header is not text")
+            try:
+                key_id, named = parse_signature_settings(settings)
+            except ValueError as error:
+                return Verdict(False, Reason.MALFORMED_SETTINGS, str(error))
+            algorithm = named or algorithm
+        try:
+            digest = digest_for(algorithm)
+        except ValueError:
+            return Verdict(
+                False, Reason.UNSUPPORTED_ALGORITHM, "the signature algorithm is neither HMAC_SHA1 nor HMAC_SHA256"
+            )
+        if key_id is not None:
+            shared = self._shared.get(key_id)
+            if shared is None:
+                return Verdict(
+                    False,
+                    Reason.UNKNOWN_KEY,
+                    f"the request is signed with shared key {key_id!r}, which is not configured",
+                    algorithm=digest.algorithm,
+                )
+            return (shared,), digest
+        if self._lookup is not None:
+            account = first_value(params, "AccountSid") or _query_account(url)
+            found = self._looked_up(account)
+            if isinstance(found, Verdict):
+                return found
+            return found, digest
+        if not self._tokens:
+            return Verdict(
+                False,
+                Reason.UNKNOWN_KEY,
+                "the request names no shared key and no auth token is configured",
+                algorithm=digest.algorithm,
+            )
+        return self._tokens, digest
+
+    def _looked_up(self, account: str | None) -> tuple[Secret, ...] | Verdict:
+        assert self._lookup is not None
+        refusal = Verdict(False, Reason.UNKNOWN_ACCOUNT, f"no auth token is configured for account {account!r}")
+        who = account or "a request without AccountSid"
+        try:
+            tokens = self._lookup(account)
+        except Exception:
+            logger.exception("twiliosig: the auth token lookup raised for %s", who)
+            return refusal
+        if tokens is None or (not isinstance(tokens, str) and not tokens):
+            return refusal
+        label = f"auth token for {account}" if account else "auth token for requests without AccountSid"
+        try:
+            return token_secrets(tokens, label)
+        except (TypeError, ValueError):
+            logger.error("twiliosig: the auth token lookup returned an unusable token for %s", who)
+            return refusal
+
+
+def _query_account(url: str) -> str | None:
+    values = query_values(url, "AccountSid") if "AccountSid" in url else []
+    return values[0] if values else None

@@ -1,0 +1,82 @@
+"""The outcome of checking one request: whether it is genuine, and why.
+
+A bare ``False`` is the top complaint about webhook validators: a proxy, a port,
+a trailing slash and a wrong token all look the same. A :class:`Verdict` says
+which :class:`Reason` applies, which URL form matched (or how many were tried),
+and which configured secret signed it, without ever holding a secret or a
+computed signature.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from .urls import redact
+
+__all__ = ["Reason", "Verdict"]
+
+
+class Reason(str, enum.Enum):
+    """Why a request was accepted or refused. The value is a stable log token."""
+
+    VALID = "valid"
+    MISSING_SIGNATURE = "missing_signature"
+    MALFORMED_SIGNATURE = "malformed_signature"
+    SIGNATURE_MISMATCH = "signature_mismatch"
+    BODY_HASH_MISMATCH = "body_hash_mismatch"
+    UNSIGNED_BODY = "unsigned_body"
+    RAW_BODY_REQUIRED = "raw_body_required"
+    UNKNOWN_KEY = "unknown_key"
+    UNKNOWN_ACCOUNT = "unknown_account"
+    UNSUPPORTED_ALGORITHM = "unsupported_algorithm"
+    MALFORMED_SETTINGS = "malformed_settings"
+    MALFORMED_URL = "malformed_url"
+    MALFORMED_PARAMS = "malformed_params"
+    MALFORMED_BODY = "malformed_body"
+    BODY_TOO_LARGE = "body_too_large"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """Whether a request carries a genuine Twilio signature, and why.
+
+    A verdict is truthy exactly when it is valid, so ``if validator.check(...)``
+    reads as it should.
+
+    Attributes:
+        valid: True when the signature (and the body hash, if any) matched.
+        reason: Why; :attr:`Reason.VALID` when valid.
+        detail: One sentence for a developer: what failed and what to look at.
+            Never holds a secret, a computed signature or a password.
+        matched_url: The URL form that matched, or None.
+        variant: How ``matched_url`` differs from the URL as received
+            (``"as received"``, ``"with the port 443 removed"``, ...), or None.
+        secret: Which configured secret signed it (``"auth token 2 of 2"``,
+            ``"shared key 'webhooks_sharedkey_x'"``), never the secret itself.
+        algorithm: ``"HMAC_SHA1"`` or ``"HMAC_SHA256"``, or None if never chosen.
+        urls_tried: How many distinct URL forms were tried.
+    """
+
+    valid: bool
+    reason: Reason
+    detail: str = ""
+    matched_url: str | None = None
+    variant: str | None = None
+    secret: str | None = None
+    algorithm: str | None = None
+    urls_tried: int = 0
+
+    def __bool__(self) -> bool:
+        return self.valid
+
+    def __repr__(self) -> str:
+        url = None if self.matched_url is None else redact(self.matched_url)
+        return (
+            f"Verdict(valid={self.valid}, reason={self.reason.value!r}, matched_url={url!r}, "
+            f"variant={self.variant!r}, secret={self.secret!r}, algorithm={self.algorithm!r}, "
+            f"urls_tried={self.urls_tried})"
+        )
