@@ -8,6 +8,8 @@ UTF-8 bytes of the secret exactly as given: no hex or base64 decoding.
 
 from __future__ import annotations
 
+import base64
+import hmac
 from collections.abc import Callable, Mapping, Sequence
 from typing import NamedTuple, Union
 
@@ -49,14 +51,34 @@ TokenLookup = Callable[[Union[str, None]], Union[str, Sequence[str], None]]
 AuthToken = Union[str, Sequence[str], TokenLookup, None]
 
 
-class Secret(NamedTuple):
-    """A key to try, with a label that names it without revealing it."""
+class Secret:
+    """A key to try, with a label that names it without revealing it.
 
-    label: str
-    key: bytes
+    A secret held for the validator's lifetime keeps one keyed HMAC per
+    algorithm and copies it per request: the key schedule is computed once,
+    which nearly halves the cost of each signature.
+    """
+
+    __slots__ = ("_keyed", "key", "label")
+
+    def __init__(self, label: str, key: bytes, *, reusable: bool = True) -> None:
+        self.label = label
+        self.key = key
+        self._keyed: dict[str, hmac.HMAC] | None = {} if reusable else None
 
     def __repr__(self) -> str:
         return f"Secret({self.label!r})"
+
+    def sign(self, message: bytes, digest: Digest) -> bytes:
+        """The base64 signature of ``message`` (ASCII bytes)."""
+        if self._keyed is None:
+            return base64.b64encode(hmac.digest(self.key, message, digest.hashlib_name))
+        keyed = self._keyed.get(digest.hashlib_name)
+        if keyed is None:
+            keyed = self._keyed[digest.hashlib_name] = hmac.new(self.key, digestmod=digest.hashlib_name)
+        mac = keyed.copy()
+        mac.update(message)
+        return base64.b64encode(mac.digest())
 
 
 def digest_for(algorithm: str | None) -> Digest:
@@ -72,7 +94,9 @@ def digest_for(algorithm: str | None) -> Digest:
         raise ValueError(f"unsupported signature algorithm {algorithm!r}; use HMAC_SHA1 or HMAC_SHA256") from None
 
 
-def token_secrets(tokens: str | Sequence[str], what: str = "auth token") -> tuple[Secret, ...]:
+def token_secrets(
+    tokens: str | Sequence[str], what: str = "auth token", *, reusable: bool = True
+) -> tuple[Secret, ...]:
     """Validate one token or several and label them ``auth token 1 of 2`` and so on.
 
     Raises:
@@ -94,7 +118,7 @@ def token_secrets(tokens: str | Sequence[str], what: str = "auth token") -> tupl
         if not token.strip():
             raise ValueError(f"an empty {what} would let anyone sign; give the real one")
         label = what if len(items) == 1 else f"{what} {index} of {len(items)}"
-        secrets.append(Secret(label, token.encode("utf-8")))
+        secrets.append(Secret(label, token.encode("utf-8"), reusable=reusable))
     return tuple(secrets)
 
 

@@ -53,7 +53,7 @@ def canonical_params(params: Any, *, utf16_order: bool = False) -> str:
     if type(params) is dict and not utf16_order:
         # The common case, a dict of str to str, in one sorted pass.
         try:
-            return "".join([name + value for name, value in sorted(params.items())])
+            return "".join([name + params[name] for name in sorted(params)])
         except TypeError:
             pass  # lists as values, or non-str items: the general path says which
     grouped = _group(params)

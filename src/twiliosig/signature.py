@@ -16,7 +16,6 @@ the ``twilio`` package's ``RequestValidator.validate``.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import logging
@@ -49,6 +48,10 @@ _ABSOLUTE_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://")
 _BASE64 = re.compile(rb"[A-Za-z0-9+/]+={0,2}\Z")
 _BODY_HASH_PARAM = "bodySHA256"
 _UTF16_CHANGE = "with the parameters sorted by UTF-16 code unit"
+_SHA1 = digest_for(HMAC_SHA1)
+# What validate() gets for a plain acceptance: it reads only .valid, so the
+# common request skips building a verdict of its own.
+_ACCEPTED = Verdict(True, Reason.VALID, "signed over the URL as received")
 
 
 def compute_signature(
@@ -81,7 +84,7 @@ def compute_signature(
     if isinstance(params, (str, bytes)):
         raise TypeError("params must be form parameters; for a JSON body put bodySHA256 in the URL and pass no params")
     message = (url + canonical_params(params)).encode("utf-8")
-    return _sign(secret.encode("utf-8"), message, digest).decode("ascii")
+    return Secret("secret", secret.encode("utf-8"), reusable=False).sign(message, digest).decode("ascii")
 
 
 def body_sha256(body: bytes | str) -> str:
@@ -91,10 +94,6 @@ def body_sha256(body: bytes | str) -> str:
     """
     data = body.encode("utf-8") if isinstance(body, str) else bytes(body)
     return hashlib.sha256(data).hexdigest()
-
-
-def _sign(key: bytes, message: bytes, digest: Digest) -> bytes:
-    return base64.b64encode(hmac.digest(key, message, digest.hashlib_name))
 
 
 class RequestValidator:
@@ -192,7 +191,11 @@ class RequestValidator:
         A drop-in for ``twilio.request_validator.RequestValidator.validate``:
         same argument order, and ``params`` may also be the raw JSON body.
         """
-        return self.check(url, params, signature, algorithm, signature_settings=signature_settings).valid
+        try:
+            return self._evaluate(url, params, signature, algorithm, signature_settings, explain=False).valid
+        except Exception:  # pragma: no cover - a bug here must refuse, not open the door
+            logger.exception("twiliosig: unexpected error while checking a signature")
+            return False
 
     def check(
         self,
@@ -221,7 +224,7 @@ class RequestValidator:
                 header, which names the shared key and algorithm.
         """
         try:
-            return self._evaluate(url, params, signature, algorithm, signature_settings)
+            return self._evaluate(url, params, signature, algorithm, signature_settings, explain=True)
         except Exception:  # pragma: no cover - a bug here must refuse, not open the door
             logger.exception("twiliosig: unexpected error while checking a signature")
             return Verdict(False, Reason.MALFORMED_PARAMS, "the request could not be checked")
@@ -243,7 +246,7 @@ class RequestValidator:
         if not secrets:
             raise ValueError("no auth token configured (only shared keys)")
         message = (url + canonical_params(params)).encode("utf-8")
-        return _sign(secrets[0].key, message, digest_for(HMAC_SHA1)).decode("ascii")
+        return secrets[0].sign(message, _SHA1).decode("ascii")
 
     # --- the one implementation --------------------------------------------------
 
@@ -254,7 +257,10 @@ class RequestValidator:
         signature: Any,
         algorithm: str | None,
         settings: str | None,
+        *,
+        explain: bool,
     ) -> Verdict:
+        """Check a request. With ``explain`` False a plain acceptance skips building its verdict."""
         # The signature: present, and ASCII (base64 always is).
         if isinstance(signature, str):
             try:
@@ -287,7 +293,7 @@ class RequestValidator:
         except UnicodeEncodeError:
             return Verdict(False, Reason.MALFORMED_URL, "the URL holds characters that are not valid Unicode")
 
-        if isinstance(params, Iterator):
+        if type(params) is not dict and isinstance(params, Iterator):
             params = list(params)  # read a one-shot iterator once, for every use below
 
         # The body: a raw body only with bodySHA256 in the URL, and then only a raw body.
@@ -314,10 +320,13 @@ class RequestValidator:
             params = None
 
         # The secrets and the algorithm.
-        chosen = self._secrets_for(url, params, algorithm, settings)
-        if isinstance(chosen, Verdict):
-            return chosen
-        secrets, digest = chosen
+        if settings or algorithm is not None or not self._tokens:
+            chosen = self._secrets_for(url, params, algorithm, settings)
+            if isinstance(chosen, Verdict):
+                return chosen
+            secrets, digest = chosen
+        else:
+            secrets, digest = self._tokens, _SHA1
 
         try:
             suffix = canonical_params(params).encode("utf-8")
@@ -330,7 +339,9 @@ class RequestValidator:
         # The URL exactly as received: the common case costs one HMAC per secret.
         message = url_bytes + suffix
         for secret in secrets:
-            if hmac.compare_digest(_sign(secret.key, message, digest), sig):
+            if hmac.compare_digest(secret.sign(message, digest), sig):
+                if not explain and not body_hashes:
+                    return _ACCEPTED
                 return self._accepted(Candidate(url), secret, digest, 1, body, body_hashes)
 
         tried = 1
@@ -339,7 +350,7 @@ class RequestValidator:
             tried += 1
             message = candidate.url.encode("utf-8", "surrogatepass") + suffix
             for secret in secrets:
-                if hmac.compare_digest(_sign(secret.key, message, digest), sig):
+                if hmac.compare_digest(secret.sign(message, digest), sig):
                     return self._accepted(candidate, secret, digest, tried, body, body_hashes)
 
         if UrlVariant.UTF16_PARAM_ORDER in self._variants and params:
@@ -348,7 +359,7 @@ class RequestValidator:
                 for candidate in candidate_urls(url, self._variants):
                     message = candidate.url.encode("utf-8", "surrogatepass") + utf16_suffix
                     for secret in secrets:
-                        if hmac.compare_digest(_sign(secret.key, message, digest), sig):
+                        if hmac.compare_digest(secret.sign(message, digest), sig):
                             reordered = Candidate(candidate.url, (*candidate.changes, _UTF16_CHANGE))
                             return self._accepted(reordered, secret, digest, tried, body, body_hashes)
 
@@ -462,7 +473,7 @@ class RequestValidator:
             return refusal
         label = f"auth token for {account}" if account else "auth token for requests without AccountSid"
         try:
-            return token_secrets(tokens, label)
+            return token_secrets(tokens, label, reusable=False)
         except (TypeError, ValueError):
             logger.error("twiliosig: the auth token lookup returned an unusable token for %s", who)
             return refusal

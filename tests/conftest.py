@@ -1,0 +1,33 @@
+"""Shared test fixtures: Twilio's published vectors, loaded once."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import settings
+
+settings.register_profile("default", max_examples=150, deadline=None)
+settings.register_profile("fuzz", max_examples=5000, deadline=None)
+settings.load_profile("default")
+
+VECTORS_PATH = Path(__file__).with_name("vectors.json")
+
+
+def load_vectors() -> list[dict[str, Any]]:
+    """The 86 worked cases copied from ../shared/vectors.json."""
+    return json.loads(VECTORS_PATH.read_text(encoding="utf-8"))
+
+
+def vector_params(vector: dict[str, Any]) -> Any:
+    """The vector's params as (name, value) pairs, or its raw body."""
+    if "body" in vector:
+        return vector["body"]
+    return [(name, value) for name, values in vector["params"].items() for value in values]
+
+
+@pytest.fixture(scope="session")
+def vectors() -> list[dict[str, Any]]:
+    return load_vectors()

@@ -1,0 +1,365 @@
+"""The validator's three faces, its configuration checks and its refusals."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, ClassVar
+
+import pytest
+
+from twiliosig import (
+    BodyHashMismatch,
+    MalformedRequest,
+    MalformedSignature,
+    MissingSignature,
+    RawBodyRequired,
+    Reason,
+    RequestValidator,
+    SignatureError,
+    SignatureMismatch,
+    UnknownSigningKey,
+    UnsignedBody,
+    UnsupportedAlgorithm,
+    UrlVariant,
+    body_sha256,
+    compute_signature,
+)
+
+TOKEN = "12345"
+URL = "https://mycompany.com/myapp.php?foo=1&bar=2"
+PARAMS = {
+    "CallSid": "CA1234567890ABCDE",
+    "Caller": "+14158675309",
+    "Digits": "1234",
+    "From": "+14158675309",
+    "To": "+18005551212",
+}
+SIGNATURE = "RSOYDt4T1cUTdK1PDd93/VVr8B8="  # Twilio's documented example
+
+
+@pytest.fixture
+def validator() -> RequestValidator:
+    return RequestValidator(TOKEN)
+
+
+def test_three_faces_agree_on_a_genuine_request(validator: RequestValidator) -> None:
+    """verify returns True, validate True, check a valid verdict that says what matched."""
+    assert validator.verify(URL, PARAMS, SIGNATURE) is True
+    assert validator.validate(URL, PARAMS, SIGNATURE) is True
+    verdict = validator.check(URL, PARAMS, SIGNATURE)
+    assert verdict
+    assert verdict.reason is Reason.VALID
+    assert verdict.matched_url == URL
+    assert verdict.variant == "as received"
+    assert verdict.secret == "auth token"
+    assert verdict.algorithm == "HMAC_SHA1"
+    assert verdict.urls_tried == 1
+
+
+def test_three_faces_agree_on_a_forgery(validator: RequestValidator) -> None:
+    """A forged signature: verify raises SignatureMismatch, validate False, the verdict is falsy."""
+    forged = compute_signature("not-the-token", URL, PARAMS)
+    with pytest.raises(SignatureMismatch) as caught:
+        validator.verify(URL, PARAMS, forged)
+    assert caught.value.reason is Reason.SIGNATURE_MISMATCH
+    assert isinstance(caught.value, SignatureError)
+    assert validator.validate(URL, PARAMS, forged) is False
+    verdict = validator.check(URL, PARAMS, forged)
+    assert not verdict
+    assert verdict.urls_tried > 1  # every candidate was tried before refusing
+
+
+@pytest.mark.parametrize(
+    ("url", "params", "signature", "reason", "error"),
+    [
+        pytest.param(URL, PARAMS, None, Reason.MISSING_SIGNATURE, MissingSignature, id="none-signature"),
+        pytest.param(URL, PARAMS, "", Reason.MISSING_SIGNATURE, MissingSignature, id="empty-signature"),
+        pytest.param(URL, PARAMS, b"", Reason.MISSING_SIGNATURE, MissingSignature, id="empty-bytes-signature"),
+        pytest.param(URL, PARAMS, "short", Reason.MALFORMED_SIGNATURE, MalformedSignature, id="short-signature"),
+        pytest.param(URL, PARAMS, "é" * 28, Reason.MALFORMED_SIGNATURE, MalformedSignature, id="non-ascii-signature"),
+        pytest.param(URL, PARAMS, "!" * 28, Reason.MALFORMED_SIGNATURE, MalformedSignature, id="non-base64-signature"),
+        pytest.param(URL, PARAMS, 42, Reason.MALFORMED_SIGNATURE, MalformedSignature, id="int-signature"),
+        pytest.param("/myapp.php", PARAMS, SIGNATURE, Reason.MALFORMED_URL, MalformedRequest, id="relative-url"),
+        pytest.param(None, PARAMS, SIGNATURE, Reason.MALFORMED_URL, MalformedRequest, id="none-url"),
+        pytest.param(b"https://x/\xff", PARAMS, SIGNATURE, Reason.MALFORMED_URL, MalformedRequest, id="bad-utf8-url"),
+        pytest.param("https://x/\ud800", PARAMS, SIGNATURE, Reason.MALFORMED_URL, MalformedRequest, id="surrogate-url"),
+        pytest.param(URL, {"a": object()}, SIGNATURE, Reason.MALFORMED_PARAMS, MalformedRequest, id="object-value"),
+        pytest.param(URL, {"a": b"\xff"}, SIGNATURE, Reason.MALFORMED_PARAMS, MalformedRequest, id="bad-utf8-value"),
+        pytest.param(URL, {"a": "\udc80"}, SIGNATURE, Reason.MALFORMED_PARAMS, MalformedRequest, id="surrogate-value"),
+        pytest.param(URL, [("a",)], SIGNATURE, Reason.MALFORMED_PARAMS, MalformedRequest, id="not-pairs"),
+        pytest.param(URL, 3.5, SIGNATURE, Reason.MALFORMED_PARAMS, MalformedRequest, id="float-params"),
+        pytest.param(URL, '{"a":1}', SIGNATURE, Reason.UNSIGNED_BODY, UnsignedBody, id="raw-body-no-hash"),
+    ],
+)
+def test_bad_input_gives_a_verdict_never_an_exception(
+    validator: RequestValidator, url: Any, params: Any, signature: Any, reason: Reason, error: type
+) -> None:
+    """Every kind of bad input is a refusal with its own reason; only verify raises, and with the matching class."""
+    verdict = validator.check(url, params, signature)
+    assert not verdict.valid
+    assert verdict.reason is reason
+    assert verdict.detail
+    assert validator.validate(url, params, signature) is False
+    with pytest.raises(error):
+        validator.verify(url, params, signature)
+
+
+def test_sha256_length_signature_without_settings_gets_a_hint(validator: RequestValidator) -> None:
+    """A 44-character signature checked as SHA-1 says the settings header is probably missing."""
+    signature = compute_signature(TOKEN, URL, PARAMS, algorithm="HMAC_SHA256")
+    verdict = validator.check(URL, PARAMS, signature)
+    assert verdict.reason is Reason.MALFORMED_SIGNATURE
+    assert "settings header" in verdict.detail
+    assert validator.validate(URL, PARAMS, signature, "HMAC_SHA256")  # twilio-style positional algorithm
+
+
+class TestJsonBodies:
+    BODY = '{"CallSid":"CA1234567890ABCDE","Caller":"+12349013030"}'
+
+    def url(self, body: str | bytes) -> str:
+        return f"https://example.com/myapp?bodySHA256={body_sha256(body)}"
+
+    def test_raw_body_with_matching_hash_is_accepted(self, validator: RequestValidator) -> None:
+        """The signature covers the URL; the body is checked against bodySHA256, as str or bytes."""
+        url = self.url(self.BODY)
+        signature = compute_signature(TOKEN, url)
+        assert validator.check(url, self.BODY, signature).valid
+        assert validator.check(url, self.BODY.encode(), signature).valid
+        assert validator.check(url, bytearray(self.BODY.encode()), signature).valid
+
+    def test_changed_body_is_refused(self, validator: RequestValidator) -> None:
+        """A genuinely signed URL with another body is a body-hash mismatch."""
+        url = self.url(self.BODY)
+        signature = compute_signature(TOKEN, url)
+        with pytest.raises(BodyHashMismatch):
+            validator.verify(url, self.BODY.replace("CA", "CB"), signature)
+
+    @pytest.mark.parametrize("params", [{}, {"a": "1"}, None, [("a", "1")]], ids=["empty", "dict", "none", "pairs"])
+    def test_parsed_params_instead_of_raw_body_are_refused(self, validator: RequestValidator, params: Any) -> None:
+        """Parsed params for a bodySHA256 URL are refused: the twilio package would leave the body unchecked."""
+        url = self.url(self.BODY)
+        signature = compute_signature(TOKEN, url)
+        with pytest.raises(RawBodyRequired):
+            validator.verify(url, params, signature)
+
+    def test_empty_raw_body_without_hash_is_no_params(self, validator: RequestValidator) -> None:
+        """An empty body string is the same as no parameters (a GET, or an empty POST)."""
+        signature = compute_signature(TOKEN, URL)
+        assert validator.check(URL, "", signature).valid
+        assert validator.check(URL, b"", signature).valid
+
+    def test_repeated_body_hash_is_refused(self, validator: RequestValidator) -> None:
+        """Two bodySHA256 values in one URL are ambiguous and refused."""
+        digest = body_sha256(self.BODY)
+        url = f"https://example.com/myapp?bodySHA256={digest}&bodySHA256={digest}"
+        assert validator.check(url, self.BODY, compute_signature(TOKEN, url)).reason is Reason.BODY_HASH_MISMATCH
+
+
+class TestSecrets:
+    def test_rotation_tries_every_token_and_names_the_one_that_matched(self) -> None:
+        """During rotation both tokens validate, and the verdict names which, never showing it."""
+        validator = RequestValidator(["old-token", TOKEN])
+        verdict = validator.check(URL, PARAMS, SIGNATURE)
+        assert verdict.valid
+        assert verdict.secret == "auth token 2 of 2"
+        assert TOKEN not in repr(validator)
+        assert TOKEN not in repr(verdict)
+
+    def test_shared_keys_are_chosen_by_the_settings_header(self) -> None:
+        """The settings header picks the shared key and the algorithm."""
+        validator = RequestValidator(TOKEN, shared_keys={"webhooks_sharedkey_a": "secret-a", "b": "secret-b"})
+        signature = compute_signature("secret-a", URL, PARAMS, algorithm="HMAC_SHA256")
+        settings = "key=webhooks_sharedkey_a, algorithm=HMAC_SHA256"
+        verdict = validator.check(URL, PARAMS, signature, signature_settings=settings)
+        assert verdict.valid
+        assert verdict.secret == "shared key 'webhooks_sharedkey_a'"
+        assert verdict.algorithm == "HMAC_SHA256"
+        # The same signature without the header, or naming the other key, is refused.
+        assert not validator.check(URL, PARAMS, signature).valid
+        other = "key=b,algorithm=HMAC_SHA256"
+        assert validator.check(URL, PARAMS, signature, signature_settings=other).reason is Reason.SIGNATURE_MISMATCH
+
+    @pytest.mark.parametrize(
+        ("settings", "reason", "error"),
+        [
+            ("key=unknown,algorithm=HMAC_SHA1", Reason.UNKNOWN_KEY, UnknownSigningKey),
+            ("key=k,algorithm=HMAC_MD5", Reason.UNSUPPORTED_ALGORITHM, UnsupportedAlgorithm),
+            ("garbage", Reason.MALFORMED_SETTINGS, MalformedRequest),
+            ("key=k,key=j", Reason.MALFORMED_SETTINGS, MalformedRequest),
+        ],
+    )
+    def test_settings_header_refusals(self, settings: str, reason: Reason, error: type) -> None:
+        """An unknown key, an unknown algorithm or an unreadable header each have their own reason."""
+        validator = RequestValidator(TOKEN, shared_keys={"k": "secret"})
+        assert validator.check(URL, PARAMS, SIGNATURE, signature_settings=settings).reason is reason
+        with pytest.raises(error):
+            validator.verify(URL, PARAMS, SIGNATURE, signature_settings=settings)
+
+    def test_only_shared_keys_refuses_a_request_without_the_header(self) -> None:
+        """With no auth token configured, a request naming no key cannot be checked and is refused."""
+        validator = RequestValidator(None, shared_keys={"k": "secret"})
+        assert validator.check(URL, PARAMS, SIGNATURE).reason is Reason.UNKNOWN_KEY
+        with pytest.raises(ValueError, match="no auth token"):
+            validator.compute_signature(URL, PARAMS)
+
+    def test_token_lookup_by_account_sid(self) -> None:
+        """A callable token receives the AccountSid from the params, else from the query, else None."""
+        tokens = {"AC1": "token-one", "AC2": ["old", "token-two"], None: "token-none"}
+        seen: list[str | None] = []
+
+        def lookup(account: str | None) -> Any:
+            seen.append(account)
+            return tokens.get(account)
+
+        validator = RequestValidator(lookup)
+        params = {**PARAMS, "AccountSid": "AC2"}
+        verdict = validator.check(URL, params, compute_signature("token-two", URL, params))
+        assert verdict.valid
+        assert verdict.secret == "auth token for AC2 2 of 2"
+        query_url = URL + "&AccountSid=AC1"
+        assert validator.validate(query_url, PARAMS, compute_signature("token-one", query_url, PARAMS))
+        assert validator.validate(URL, PARAMS, compute_signature("token-none", URL, PARAMS))
+        assert seen == ["AC2", "AC1", None]
+        unknown = {**PARAMS, "AccountSid": "AC9"}
+        assert validator.check(URL, unknown, SIGNATURE).reason is Reason.UNKNOWN_ACCOUNT
+        assert validator.compute_signature(URL, params) == compute_signature("old", URL, params)
+
+    def test_token_lookup_that_raises_refuses_and_logs(self, caplog: pytest.LogCaptureFixture) -> None:
+        """A lookup that raises fails closed: the request is refused and the error logged once."""
+
+        def lookup(account: str | None) -> str:
+            raise RuntimeError("database down")
+
+        validator = RequestValidator(lookup)
+        with caplog.at_level(logging.ERROR, logger="twiliosig"):
+            assert validator.check(URL, PARAMS, SIGNATURE).reason is Reason.UNKNOWN_ACCOUNT
+        assert len(caplog.records) == 1
+
+    @pytest.mark.parametrize(
+        ("token", "shared", "error"),
+        [
+            (None, None, ValueError),
+            ("", None, ValueError),
+            ("   ", None, ValueError),
+            ([], None, ValueError),
+            (["ok", ""], None, ValueError),
+            (12345, None, TypeError),
+            ([12345], None, TypeError),
+            (None, {}, ValueError),
+            (None, {"k": ""}, ValueError),
+            (None, {"k": 1}, TypeError),
+            (None, ["k"], TypeError),
+        ],
+    )
+    def test_bad_configuration_fails_at_construction(self, token: Any, shared: Any, error: type) -> None:
+        """No secret, an empty secret or a wrong type raises when the validator is built, never later."""
+        with pytest.raises(error):
+            RequestValidator(token, shared_keys=shared)
+
+    def test_url_variants_must_be_a_flag(self) -> None:
+        """A misspelt variant option is a TypeError at construction."""
+        with pytest.raises(TypeError):
+            RequestValidator(TOKEN, url_variants="port")  # type: ignore[arg-type]
+
+
+class TestParamShapes:
+    PAIRS: ClassVar[list[tuple[str, str]]] = [("To", "+1"), ("Body", "b"), ("Body", "a"), ("Body", "a"), ("Blank", "")]
+
+    def expected(self) -> str:
+        return compute_signature(TOKEN, URL, self.PAIRS)
+
+    def test_signed_string_dedupes_and_sorts_repeated_values(self) -> None:
+        """Names sorted, each distinct value once, values sorted, blank values keep their name."""
+        import base64
+        import hashlib
+        import hmac
+
+        message = URL + "Blank" + "Bodya" + "Bodyb" + "To+1"
+        digest = hmac.new(TOKEN.encode(), message.encode(), hashlib.sha1).digest()
+        assert self.expected() == base64.b64encode(digest).decode()
+
+    @pytest.mark.parametrize(
+        "shape",
+        ["dict-of-lists", "generator", "werkzeug", "django", "starlette", "multidict-getall"],
+    )
+    def test_every_shape_gives_the_same_signature(self, shape: str) -> None:
+        """Pairs, dicts of lists, generators and framework multi-dicts all sign alike."""
+        params: Any
+        if shape == "dict-of-lists":
+            params = {"To": "+1", "Body": ["b", "a", "a"], "Blank": [""]}
+        elif shape == "generator":
+            params = iter(self.PAIRS)
+        elif shape == "werkzeug":
+            from werkzeug.datastructures import MultiDict
+
+            params = MultiDict(self.PAIRS)
+        elif shape == "django":
+            from django.conf import settings
+
+            if not settings.configured:
+                settings.configure()
+            from django.http import QueryDict
+
+            params = QueryDict("To=%2B1&Body=b&Body=a&Body=a&Blank=")
+        elif shape == "starlette":
+            from starlette.datastructures import FormData
+
+            params = FormData(self.PAIRS)
+        else:
+
+            class GetAll(dict[str, list[str]]):
+                def getall(self, name: str) -> list[str]:
+                    return self[name]
+
+            params = GetAll({"To": ["+1"], "Body": ["b", "a", "a"], "Blank": [""]})
+        assert RequestValidator(TOKEN).validate(URL, params, self.expected())
+
+    def test_a_plain_dict_from_a_form_loses_repeated_names(self) -> None:
+        """dict(form) keeps one value per name, so the signature no longer matches: pass pairs."""
+        assert not RequestValidator(TOKEN).validate(URL, dict(self.PAIRS), self.expected())
+
+    def test_none_and_numbers_are_text(self) -> None:
+        """None signs as a blank value and numbers as their decimal form, like the other SDKs."""
+        assert compute_signature(TOKEN, URL, {"a": None, "n": 0}) == compute_signature(TOKEN, URL, {"a": "", "n": "0"})
+
+    def test_compute_signature_rejects_a_raw_body(self) -> None:
+        """compute_signature takes form params; a JSON body is signed through bodySHA256 in the URL."""
+        with pytest.raises(TypeError, match="bodySHA256"):
+            compute_signature(TOKEN, URL, '{"a": 1}')  # type: ignore[arg-type]
+
+    @pytest.mark.parametrize(
+        ("args", "kwargs", "error"),
+        [
+            ((1, URL), {}, TypeError),
+            ((TOKEN, None), {}, TypeError),
+            (("", URL), {}, ValueError),
+            ((TOKEN, URL), {"algorithm": "MD5"}, ValueError),
+        ],
+    )
+    def test_compute_signature_argument_errors(self, args: tuple[Any, ...], kwargs: Any, error: type) -> None:
+        """The signer raises at once on a wrong secret, URL or algorithm."""
+        with pytest.raises(error):
+            compute_signature(*args, **kwargs)
+
+
+def test_validator_compute_signature_matches_twilio_package() -> None:
+    """RequestValidator.compute_signature is compatible with the twilio package's."""
+    from twilio.request_validator import RequestValidator as TwilioValidator
+
+    assert RequestValidator(TOKEN).compute_signature(URL, PARAMS) == TwilioValidator(TOKEN).compute_signature(
+        URL, PARAMS
+    )
+
+
+def test_body_sha256_matches_hashlib() -> None:
+    """The body hash is lowercase hex over the UTF-8 bytes, same for str and bytes."""
+    assert body_sha256("{}") == body_sha256(b"{}") == "44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"
+
+
+def test_variants_can_be_narrowed() -> None:
+    """With every variant off only the URL as received matches."""
+    strict = RequestValidator(TOKEN, url_variants=UrlVariant.NONE)
+    assert strict.url_variants is UrlVariant.NONE
+    with_port = "https://mycompany.com:443/myapp.php?foo=1&bar=2"
+    assert not strict.validate(with_port, PARAMS, SIGNATURE)
+    assert RequestValidator(TOKEN).validate(with_port, PARAMS, SIGNATURE)

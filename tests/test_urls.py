@@ -1,0 +1,120 @@
+"""URL parts and candidate forms: string surgery that keeps userinfo and IPv6 intact."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from twiliosig.urls import DEFAULT_VARIANTS, UrlVariant, candidate_urls, query_values, redact, split_url
+
+
+@pytest.mark.parametrize(
+    ("url", "parts"),
+    [
+        pytest.param("https://example.com/a?b#c", ("https", "", "example.com", "", "/a?b#c"), id="plain"),
+        pytest.param("https://example.com:8443", ("https", "", "example.com", ":8443", ""), id="port-no-path"),
+        pytest.param("https://u:p@example.com:8443/h", ("https", "u:p@", "example.com", ":8443", "/h"), id="userinfo"),
+        pytest.param("https://u:p@x@example.com/h", ("https", "u:p@x@", "example.com", "", "/h"), id="at-in-userinfo"),
+        pytest.param("https://[2001:db8::1]:8443/h", ("https", "", "[2001:db8::1]", ":8443", "/h"), id="ipv6-port"),
+        pytest.param("https://[2001:db8::1]/h", ("https", "", "[2001:db8::1]", "", "/h"), id="ipv6"),
+        pytest.param("https://example.com:/h", ("https", "", "example.com", ":", "/h"), id="empty-port"),
+        pytest.param("https://example.com?q=a:1", ("https", "", "example.com", "", "?q=a:1"), id="colon-in-query"),
+        pytest.param("HTTPS://Example.COM/h", ("HTTPS", "", "Example.COM", "", "/h"), id="case-kept"),
+        pytest.param("https://host:abc/h", ("https", "", "host:abc", "", "/h"), id="non-numeric-port"),
+    ],
+)
+def test_split_url_keeps_every_byte(url: str, parts: tuple[str, ...]) -> None:
+    """Each part is found by string position, and joining them gives the URL back."""
+    split = split_url(url)
+    assert split is not None
+    assert tuple(split) == parts
+    assert split.join() == url
+
+
+@pytest.mark.parametrize("url", ["/relative", "example.com/a", "", "1http://x/", "mailto:a@b"])
+def test_split_url_refuses_relative_urls(url: str) -> None:
+    """Anything but scheme://authority is not a URL Twilio could have signed."""
+    assert split_url(url) is None
+
+
+def test_candidates_start_with_the_url_as_received_and_never_repeat() -> None:
+    """The first candidate is the URL itself; the rest are distinct."""
+    url = "https://user:pass@Example.com:443/a/?x=It's+ok"
+    candidates = list(candidate_urls(url))
+    assert candidates[0].url == url
+    assert candidates[0].description == "as received"
+    urls = [c.url for c in candidates]
+    assert len(urls) == len(set(urls))
+    expected = {
+        "https://user:pass@Example.com/a/?x=It's+ok",
+        "https://user:pass@Example.com:443/a?x=It's+ok",
+        "https://Example.com:443/a/?x=It's+ok",
+        "https://user:pass@example.com/a/?x=It%27s+ok",
+        "https://user:pass@example.com/a/?x=It's%20ok",
+        "https://user:pass@example.com:443/a/?x=It%27s+ok",
+    }
+    assert expected <= set(urls)
+
+
+def test_port_variants_follow_the_scheme() -> None:
+    """443 is added for https and wss, 80 for http and ws; a present port is removed."""
+    forms = {c.url for c in candidate_urls("wss://example.com/media", UrlVariant.PORT)}
+    assert forms == {"wss://example.com/media", "wss://example.com:443/media"}
+    forms = {c.url for c in candidate_urls("ws://example.com/media", UrlVariant.PORT)}
+    assert forms == {"ws://example.com/media", "ws://example.com:80/media"}
+    forms = {c.url for c in candidate_urls("http://[::1]:8080/h", UrlVariant.PORT)}
+    assert forms == {"http://[::1]:8080/h", "http://[::1]/h"}
+
+
+def test_no_variants_means_the_url_alone() -> None:
+    """UrlVariant.NONE yields the URL as received and nothing else."""
+    assert [c.url for c in candidate_urls("https://x.com:443/a/", UrlVariant.NONE)] == ["https://x.com:443/a/"]
+
+
+@pytest.mark.parametrize(
+    ("url", "whatwg"),
+    [
+        ("https://Example.COM/a/./b", "https://example.com/a/b"),
+        ("https://example.com/a/b/../c", "https://example.com/a/c"),
+        ("HTTPS://example.com:443/h?q=a b'", "https://example.com/h?q=a%20b%27"),
+        ("https://example.com", "https://example.com/"),
+        ("https://example.com/a\tb", "https://example.com/ab"),
+        ("https://example.com/é?ñ", "https://example.com/%C3%A9?%C3%B1"),
+    ],
+)
+def test_whatwg_form(url: str, whatwg: str) -> None:
+    """The WHATWG form matches what Node's URL serialiser gives."""
+    assert whatwg in {c.url for c in candidate_urls(url, UrlVariant.ENCODING)}
+
+
+@given(st.lists(st.tuples(st.text(max_size=5), st.text(max_size=5)), max_size=5))
+def test_legacy_query_form_never_changes_which_parameters_the_url_carries(pairs: list[tuple[str, str]]) -> None:
+    """Every re-encoded form decodes to the same names and values, in the same order."""
+    from urllib.parse import parse_qsl, quote
+
+    query = "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in pairs)
+    url = f"https://example.com/h?{query}"
+    for candidate in candidate_urls(url, UrlVariant.ENCODING):
+        candidate_query = candidate.url.partition("?")[2]
+        assert parse_qsl(candidate_query, keep_blank_values=True) == parse_qsl(query, keep_blank_values=True)
+
+
+def test_redact_hides_passwords_only() -> None:
+    """A password in userinfo becomes ***; everything else stays."""
+    assert redact("https://user:s3cret@example.com:8443/h?x=1") == "https://user:***@example.com:8443/h?x=1"
+    assert redact("https://user@example.com/h") == "https://user@example.com/h"
+    assert redact("not a url") == "not a url"
+
+
+def test_query_values_decodes_and_keeps_blanks() -> None:
+    """Query values are form-decoded; blank values and repeats are kept."""
+    assert query_values("https://x/?a=1&a=&b=%2B+&a=3#a=9", "a") == ["1", "", "3"]
+    assert query_values("https://x/?b=%2B+", "b") == ["+ "]
+    assert query_values("https://x/", "a") == []
+
+
+def test_default_variants_include_everything() -> None:
+    """By default every variant the official SDKs try (and our slash toggle) is on."""
+    for member in UrlVariant:
+        assert member in DEFAULT_VARIANTS
