@@ -1,0 +1,222 @@
+"""The middleware options, checked once, and the decision every adapter shares.
+
+Both middlewares and every framework integration build one :class:`Guard` from
+the same option names and ask it the same questions (is this path protected,
+what URL did Twilio call, what are the parameters, is the request genuine), so
+they cannot drift apart. The guard also does the one thing every refusal needs:
+log it once, safely, and tell ``on_reject``.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import os
+from collections.abc import Callable, Iterable, Mapping
+from typing import Final, NamedTuple
+
+from .keys import AuthToken
+from .request import (
+    FORM_CONTENT_TYPE,
+    BodyParams,
+    PathMatcher,
+    SignedRequest,
+    TrustedOrigin,
+    forwarded_origin,
+    parse_form,
+    parse_public_url,
+    path_matcher,
+    rebuild_url,
+)
+from .signature import RequestValidator
+from .urls import DEFAULT_VARIANTS, UrlVariant, query_values, redact
+from .verdict import Reason, Verdict
+
+__all__ = [
+    "DEFAULT_MAX_BODY_SIZE",
+    "FROM_ENVIRONMENT",
+    "VERDICT_KEY",
+    "Guard",
+    "RejectCallback",
+    "RequestInfo",
+]
+
+logger = logging.getLogger("twiliosig")
+
+#: The largest body read before a request is refused with 413: Twilio's form
+#: webhooks are a few KiB, and its JSON event batches well under this.
+DEFAULT_MAX_BODY_SIZE: Final = 1024 * 1024
+#: Where an accepted request's verdict is left for the application (WSGI environ, ASGI scope).
+VERDICT_KEY: Final = "twiliosig.verdict"
+TOKEN_ENVIRONMENT_VARIABLE: Final = "TWILIO_AUTH_TOKEN"  # noqa: S105 - a variable's name, not a secret
+
+
+class _FromEnvironment(enum.Enum):
+    TOKEN = TOKEN_ENVIRONMENT_VARIABLE
+
+    def __repr__(self) -> str:
+        return "FROM_ENVIRONMENT"
+
+
+#: The default ``auth_token``: read ``TWILIO_AUTH_TOKEN`` when the guard is built.
+FROM_ENVIRONMENT: Final = _FromEnvironment.TOKEN
+
+
+class RequestInfo(NamedTuple):
+    """What ``on_reject`` learns about a refused request besides its verdict."""
+
+    method: str
+    path: str
+    url: str | None  # the rebuilt URL, password redacted; None if it could not be rebuilt
+
+
+RejectCallback = Callable[[Verdict, RequestInfo], object]
+
+_STATUS = {
+    Reason.BODY_TOO_LARGE: (413, "Payload Too Large"),
+    Reason.MALFORMED_BODY: (400, "Bad Request"),
+    Reason.MALFORMED_URL: (400, "Bad Request"),
+    Reason.MALFORMED_PARAMS: (400, "Bad Request"),
+}
+_FORBIDDEN = (403, "Forbidden")
+
+
+def _hops(trust_forwarded: bool | int) -> int:
+    if isinstance(trust_forwarded, bool):
+        return int(trust_forwarded)
+    if isinstance(trust_forwarded, int) and trust_forwarded >= 0:
+        return trust_forwarded
+    raise TypeError("trust_forwarded must be True, False, or the number of proxies in front of the app")
+
+
+def _printable(text: str, limit: int = 200) -> str:
+    """Text safe for one log line: control characters escaped, length bounded."""
+    if text.isprintable() and len(text) <= limit:
+        return text
+    escaped = text.encode("unicode_escape", "backslashreplace").decode("ascii")
+    return escaped if len(escaped) <= limit else escaped[:limit] + "..."
+
+
+class Guard:
+    """Options shared by every adapter, validated when it is built.
+
+    See the middleware classes for what each option means. Raises ``ValueError``
+    or ``TypeError`` for bad configuration, including no secret at all.
+    """
+
+    __slots__ = ("max_body_size", "on_reject", "protects", "proxy_hops", "public_url", "report_only", "validator")
+
+    def __init__(
+        self,
+        *,
+        auth_token: AuthToken | _FromEnvironment = FROM_ENVIRONMENT,
+        shared_keys: Mapping[str, str] | None = None,
+        paths: Iterable[str] | PathMatcher | None = None,
+        public_url: str | None = None,
+        trust_forwarded: bool | int = False,
+        url_variants: UrlVariant = DEFAULT_VARIANTS,
+        max_body_size: int = DEFAULT_MAX_BODY_SIZE,
+        report_only: bool = False,
+        on_reject: RejectCallback | None = None,
+    ) -> None:
+        token: AuthToken
+        if auth_token is FROM_ENVIRONMENT:
+            token = os.environ.get(TOKEN_ENVIRONMENT_VARIABLE) or None
+            if token is None and not shared_keys:
+                raise ValueError(
+                    f"{TOKEN_ENVIRONMENT_VARIABLE} is not set and no auth_token or shared_keys were given: "
+                    "refusing to start rather than let unsigned requests through"
+                )
+        else:
+            token = auth_token
+        self.validator = RequestValidator(token, shared_keys=shared_keys, url_variants=url_variants)
+        self.protects = path_matcher(paths)
+        self.public_url = parse_public_url(public_url) if public_url is not None else None
+        self.proxy_hops = _hops(trust_forwarded)
+        if isinstance(max_body_size, bool) or not isinstance(max_body_size, int) or max_body_size <= 0:
+            raise ValueError("max_body_size must be a positive number of bytes")
+        self.max_body_size = max_body_size
+        self.report_only = bool(report_only)
+        if on_reject is not None and not callable(on_reject):
+            raise TypeError("on_reject must be a callable(verdict, request_info)")
+        self.on_reject = on_reject
+
+    def url(
+        self,
+        *,
+        scheme: str,
+        host: str,
+        path: str,
+        query: str,
+        header: Callable[[str], str | None],
+        websocket: bool = False,
+    ) -> str | None:
+        """The URL Twilio called, from the request's own parts and the configured trust."""
+        origin: TrustedOrigin | None = None
+        if self.public_url is None and self.proxy_hops:
+            origin = forwarded_origin(header, self.proxy_hops)
+        return rebuild_url(
+            scheme=scheme,
+            host=host,
+            path=path,
+            query=query,
+            public_url=self.public_url,
+            origin=origin,
+            websocket=websocket,
+        )
+
+    @staticmethod
+    def body_params(url: str, content_type: str | None, body: bytes) -> BodyParams | Verdict:
+        """What of the body the signature covers: form pairs, the raw body, or nothing.
+
+        A body with ``bodySHA256`` in the URL goes to the core raw, to be hashed;
+        a form body is parsed into pairs; any other non-empty body goes raw too,
+        and the core refuses it as unsigned.
+        """
+        if "bodySHA256" in url and query_values(url, "bodySHA256"):
+            return body
+        if not body:
+            return None
+        media_type = (content_type or "").partition(";")[0].strip().lower()
+        if media_type == FORM_CONTENT_TYPE:
+            try:
+                return parse_form(body)
+            except ValueError:
+                return Verdict(False, Reason.MALFORMED_BODY, "the form body is not valid UTF-8")
+        return body
+
+    def judge(self, request: SignedRequest) -> Verdict:
+        """Check a request; a refusal is logged and reported before it is returned."""
+        verdict = self.validator.check(
+            request.url, request.params, request.signature, signature_settings=request.signature_settings
+        )
+        if not verdict.valid:
+            self.report(verdict, request.method, request.path, request.url)
+        return verdict
+
+    def report(self, verdict: Verdict, method: str, path: str, url: str | None) -> None:
+        """Log a refusal once and call ``on_reject``; never raises."""
+        origin = "could not be rebuilt"
+        if url is not None:
+            scheme, _, rest = url.partition("://")
+            origin = f"{scheme}://{rest.split('/', 1)[0].rpartition('@')[2]}"
+        logger.warning(
+            "twiliosig %s %s %s: %s (URL rebuilt as %s..., %d URL forms tried)",
+            "let through (report only)" if self.report_only else "refused",
+            _printable(method, 20),
+            _printable(path),
+            verdict.reason.value,
+            _printable(origin),
+            verdict.urls_tried,
+            extra={"twiliosig_reason": verdict.reason.value, "twiliosig_report_only": self.report_only},
+        )
+        if self.on_reject is not None:
+            try:
+                self.on_reject(verdict, RequestInfo(method, path, None if url is None else redact(url)))
+            except Exception:
+                logger.exception("twiliosig: the on_reject callback raised")
+
+    @staticmethod
+    def status(verdict: Verdict) -> tuple[int, str]:
+        """The HTTP status and its reason phrase for a refusal."""
+        return _STATUS.get(verdict.reason, _FORBIDDEN)

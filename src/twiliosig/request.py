@@ -1,0 +1,324 @@
+"""From an HTTP request to the values Twilio signed: the URL it called, and its parameters.
+
+Framework-neutral and standard library only; the WSGI and ASGI middlewares and
+the framework integrations each turn their request into these plain values and
+call the same functions, so there is one set of URL and body rules.
+
+The URL is the hard part. Twilio signs the URL it requested, byte for byte, but
+the application often sees another one: a TLS-terminating proxy turns ``https``
+into ``http``, a load balancer changes the host or port, a path prefix is
+stripped, and servers decode the path. So:
+
+- the path and query come from the raw request target when the server keeps it
+  (WSGI ``RAW_URI``/``REQUEST_URI``, ASGI ``raw_path`` + ``query_string``), so
+  percent-encoding reaches the HMAC exactly as Twilio sent it; a decoded path is
+  re-quoted only as a fallback;
+- the scheme, host and port come from ``public_url`` when it is configured, else
+  from ``Forwarded``/``X-Forwarded-*`` when the proxies are trusted, else from
+  the request itself.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import NamedTuple, Union
+from urllib.parse import quote, unquote_plus
+
+from .urls import split_url
+
+__all__ = [
+    "FORM_CONTENT_TYPE",
+    "PathMatcher",
+    "PublicUrl",
+    "SignedRequest",
+    "TrustedOrigin",
+    "decode_target",
+    "forwarded_origin",
+    "normalise_path",
+    "parse_form",
+    "parse_public_url",
+    "path_matcher",
+    "quote_path",
+    "rebuild_url",
+    "split_target",
+]
+
+FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
+SIGNATURE_HEADER = "x-twilio-signature"
+SETTINGS_HEADER = "x-twilio-webhooks-signature-settings"
+
+# A Host header we can put in a URL: a name, IPv4 or bracketed IPv6, optional port.
+_HOST = re.compile(r"(?:[A-Za-z0-9._~!$&'()*+,;=%-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]*)?\Z")
+# Characters left as they are when a decoded path has to be quoted again.
+_PATH_SAFE = "/:@!$&'()*+,;=-._~"
+
+#: Parameters as the middlewares hand them to the core: form pairs, or the raw body.
+BodyParams = Union[list[tuple[str, str]], bytes, None]
+
+
+@dataclass(frozen=True, slots=True)
+class SignedRequest:
+    """What the core needs to judge one request, taken out of any framework.
+
+    Attributes:
+        method: The HTTP method, for logs.
+        path: The path the application routes on, for logs and ``paths``.
+        url: The URL rebuilt as Twilio called it.
+        params: Form pairs, the raw body (when the URL carries
+            ``bodySHA256`` or the body is not a form), or None for no body.
+        signature: The ``X-Twilio-Signature`` header, or None.
+        signature_settings: The ``X-Twilio-Webhooks-Signature-Settings`` header, or None.
+    """
+
+    method: str
+    path: str
+    url: str
+    params: BodyParams
+    signature: str | None
+    signature_settings: str | None = None
+
+
+class PublicUrl(NamedTuple):
+    """The scheme, authority and path prefix Twilio calls, from ``public_url``."""
+
+    scheme: str
+    authority: str
+    prefix: str
+
+
+class TrustedOrigin(NamedTuple):
+    """What trusted proxy headers say about the URL Twilio called; None where silent."""
+
+    scheme: str | None
+    host: str | None
+    port: str | None
+    prefix: str | None
+
+
+def parse_public_url(public_url: str) -> PublicUrl:
+    """Read the ``public_url`` option; its path (if any) is a prefix to prepend.
+
+    Raises:
+        TypeError: not a str.
+        ValueError: not an absolute http(s) or ws(s) URL, or one with a query or fragment.
+    """
+    if not isinstance(public_url, str):
+        raise TypeError("public_url must be a str such as 'https://example.com'")
+    parts = split_url(public_url)
+    if parts is None or parts.scheme.lower() not in ("http", "https", "ws", "wss") or not parts.host:
+        raise ValueError(
+            f"public_url must be an absolute http(s) URL such as 'https://example.com', not {public_url!r}"
+        )
+    if "?" in parts.rest or "#" in parts.rest:
+        raise ValueError("public_url must not carry a query or fragment: those come from each request")
+    if parts.userinfo:
+        raise ValueError("public_url must not carry user:password@ (Twilio drops it before signing)")
+    return PublicUrl(parts.scheme.lower(), parts.host + parts.port, parts.rest.rstrip("/"))
+
+
+def split_target(target: str) -> tuple[str, str]:
+    """Split a raw request target into the path and the query (without ``?``).
+
+    Handles the absolute form (``http://host/path?q``) that proxies may send.
+    """
+    if not target.startswith("/"):
+        parts = split_url(target)
+        if parts is not None:
+            target = parts.rest or "/"
+    path, _, query = target.partition("?")
+    return path, query.partition("#")[0]
+
+
+def decode_target(raw: bytes) -> str:
+    """Bytes of a request target as text; invalid UTF-8 survives as surrogates (and then fails to sign)."""
+    return raw.decode("utf-8", "surrogateescape")
+
+
+def quote_path(decoded: str) -> str:
+    """Percent-encode a path that a server has already decoded (the fallback only)."""
+    return quote(decoded.encode("utf-8", "surrogateescape"), safe=_PATH_SAFE)
+
+
+def valid_host(host: str) -> bool:
+    """Whether a Host value can stand in a URL without changing its structure."""
+    return bool(_HOST.match(host))
+
+
+def _nth_from_right(values: Sequence[str], hops: int) -> str | None:
+    if len(values) < hops:
+        return None
+    return values[-hops].strip() or None
+
+
+def _comma_values(value: str | None) -> list[str]:
+    return [] if value is None else value.split(",")
+
+
+def _forwarded_pairs(element: str) -> dict[str, str]:
+    pairs = {}
+    for piece in element.split(";"):
+        name, equals, value = piece.partition("=")
+        if equals:
+            value = value.strip()
+            if len(value) >= 2 and value[0] == value[-1] == '"':
+                value = value[1:-1].replace('\\"', '"')
+            pairs[name.strip().lower()] = value
+    return pairs
+
+
+def forwarded_origin(header: Callable[[str], str | None], hops: int) -> TrustedOrigin:
+    """What the outermost of ``hops`` trusted proxies says Twilio called.
+
+    Each proxy appends to these headers, so the value written by the outermost
+    trusted proxy is the ``hops``-th from the right; anything further left came
+    from the client and is ignored. ``Forwarded`` (RFC 7239) wins over the
+    ``X-Forwarded-*`` family when both are present.
+
+    Args:
+        header: Returns a request header by lower-case name, or None.
+        hops: How many proxies in front of the application are trusted.
+    """
+    forwarded = header("forwarded")
+    if forwarded:
+        element = _nth_from_right(_comma_values(forwarded), hops)
+        pairs = _forwarded_pairs(element) if element else {}
+        scheme, host = pairs.get("proto"), pairs.get("host")
+    else:
+        scheme = _nth_from_right(_comma_values(header("x-forwarded-proto")), hops)
+        host = _nth_from_right(_comma_values(header("x-forwarded-host")), hops)
+    port = _nth_from_right(_comma_values(header("x-forwarded-port")), hops)
+    prefix = _nth_from_right(_comma_values(header("x-forwarded-prefix")), hops)
+    return TrustedOrigin(scheme.lower() if scheme else None, host, port, prefix.rstrip("/") if prefix else None)
+
+
+def _websocket_scheme(scheme: str, websocket: bool) -> str:
+    if not websocket:
+        return scheme
+    return {"https": "wss", "http": "ws"}.get(scheme, scheme)
+
+
+def rebuild_url(
+    *,
+    scheme: str,
+    host: str,
+    path: str,
+    query: str,
+    public_url: PublicUrl | None = None,
+    origin: TrustedOrigin | None = None,
+    websocket: bool = False,
+) -> str | None:
+    """The URL Twilio called, or None when the request's own host is unusable.
+
+    Args:
+        scheme: The scheme the server saw (``http``, ``https``, ``ws``, ``wss``).
+        host: The ``Host`` header (with its port, if any), or the server name and port.
+        path: The path as sent (percent-encoded), application prefix included.
+        query: The raw query string, without ``?``.
+        public_url: The configured public URL, which wins over everything else.
+        origin: What trusted proxies say, when they are trusted.
+        websocket: A WebSocket handshake: ``https`` becomes ``wss`` and ``http`` ``ws``.
+    """
+    prefix = ""
+    if public_url is not None:
+        scheme, host, prefix = public_url.scheme, public_url.authority, public_url.prefix
+    elif origin is not None:
+        scheme = origin.scheme or scheme
+        host = origin.host or host
+        if origin.port:
+            bare = split_url(f"x://{host}")
+            host = (bare.host if bare is not None else host) + ":" + origin.port
+        prefix = origin.prefix or ""
+    if not valid_host(host) or not scheme.isascii() or not scheme.isalpha():
+        return None
+    url = f"{_websocket_scheme(scheme.lower(), websocket)}://{host}{prefix}{path or '/'}"
+    return f"{url}?{query}" if query else url
+
+
+def parse_form(body: bytes) -> list[tuple[str, str]]:
+    """Decode an ``application/x-www-form-urlencoded`` body into pairs, blanks and repeats kept.
+
+    ``+`` is a space and ``%XX`` is decoded as UTF-8, as Twilio encodes. Broken
+    percent-escapes stay literal (they then fail the signature, as they should).
+
+    Raises:
+        ValueError: the body, or a decoded escape, is not valid UTF-8.
+    """
+    text = body.decode("utf-8")
+    pairs = []
+    for piece in text.split("&"):
+        if not piece:
+            continue
+        name, _, value = piece.partition("=")
+        if "%" in name or "+" in name:
+            name = unquote_plus(name, errors="strict")
+        if "%" in value or "+" in value:
+            value = unquote_plus(value, errors="strict")
+        pairs.append((name, value))
+    return pairs
+
+
+def normalise_path(path: str) -> str:
+    """The path with repeated slashes merged and dot segments resolved, for matching ``paths``.
+
+    Matching a normalised path protects every spelling a router might map to a
+    protected view (``//twilio/sms``, ``/x/../twilio/sms``): the check errs
+    towards protecting more, never less.
+    """
+    segments: list[str] = []
+    for segment in path.split("/"):
+        if segment in ("", "."):
+            continue
+        if segment == "..":
+            if segments:
+                segments.pop()
+            continue
+        segments.append(segment)
+    normalised = "/" + "/".join(segments)
+    if path.endswith("/") and normalised != "/":
+        normalised += "/"
+    return normalised
+
+
+PathMatcher = Callable[[str], bool]
+
+
+def path_matcher(paths: Iterable[str] | PathMatcher | None) -> PathMatcher:
+    """Build the test for which paths must be signed.
+
+    Args:
+        paths: None for every path; a callable ``path -> bool``; or path
+            prefixes, matched by whole segments: ``"/twilio"`` and ``"/twilio/"``
+            both protect ``/twilio``, ``/twilio/`` and ``/twilio/sms``, not ``/twiliox``.
+
+    Raises:
+        TypeError: a str instead of a list of prefixes, or prefixes that are not str.
+        ValueError: a prefix that does not start with ``/``, or an empty list.
+    """
+    if paths is None:
+        return lambda path: True
+    if callable(paths):
+        custom = paths
+        return lambda path: bool(custom(normalise_path(path)))
+    if isinstance(paths, str):
+        raise TypeError("paths must be a list of prefixes, e.g. paths=['/twilio/'], not a single str")
+    prefixes = []
+    for prefix in paths:
+        if not isinstance(prefix, str):
+            raise TypeError("each entry of paths must be a str path prefix")
+        if not prefix.startswith("/"):
+            raise ValueError(f"path prefixes start with '/': {prefix!r}")
+        prefixes.append(prefix.rstrip("/"))
+    if not prefixes:
+        raise ValueError("paths is empty, which would protect nothing; use None to protect every path")
+    if "" in prefixes:
+        return lambda path: True
+    exact = tuple(prefixes)
+    below = tuple(prefix + "/" for prefix in prefixes)
+
+    def matches(path: str) -> bool:
+        path = normalise_path(path)
+        return path in exact or path.startswith(below)
+
+    return matches

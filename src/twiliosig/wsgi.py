@@ -1,0 +1,236 @@
+"""WSGI middleware that refuses unsigned or forged Twilio webhooks before the app runs.
+
+Wrap the application the server calls::
+
+    # Flask
+    app.wsgi_app = TwilioSignatureMiddleware(app.wsgi_app, paths=["/twilio/"])
+
+    # Django, in wsgi.py
+    application = TwilioSignatureMiddleware(get_wsgi_application(), paths=["/twilio/"])
+
+For each request to a protected path the middleware reads the body once (never
+more than ``max_body_size``), rebuilds the URL Twilio called, and checks
+``X-Twilio-Signature``. A genuine request reaches the app with a fresh
+``wsgi.input`` holding the identical bytes and a matching ``CONTENT_LENGTH``,
+and its :class:`~twiliosig.Verdict` at ``environ["twiliosig.verdict"]``. Anything
+else gets a short ``text/plain`` 403 (400 for a request too broken to check,
+413 for a body over the limit) and the app never runs.
+
+**Behind a proxy.** If a TLS-terminating proxy, load balancer or tunnel sits in
+front of the app, the app sees ``http`` and perhaps another host, while Twilio
+signed ``https://public-host/...``. Say what Twilio calls with
+``public_url="https://example.com"``, the simplest and safest fix; or set
+``trust_forwarded=True`` (the number of proxies, if more than one) to take the
+scheme and host from ``Forwarded``/``X-Forwarded-*``. Trust those headers only
+when a proxy you control sets them: otherwise a client can make a request
+signed for another of your URLs look as if it were sent here.
+
+The middleware imports nothing beyond the standard library.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from .guard import DEFAULT_MAX_BODY_SIZE, FROM_ENVIRONMENT, VERDICT_KEY, Guard, RejectCallback, _FromEnvironment
+from .keys import AuthToken
+from .request import (
+    SETTINGS_HEADER,
+    SIGNATURE_HEADER,
+    PathMatcher,
+    SignedRequest,
+    decode_target,
+    quote_path,
+    split_target,
+)
+from .urls import DEFAULT_VARIANTS, UrlVariant, default_port
+from .verdict import Reason, Verdict
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
+__all__ = ["TwilioSignatureMiddleware"]
+
+_CHUNK = 64 * 1024
+
+
+class TwilioSignatureMiddleware:
+    """Answer 403 before an unsigned or forged Twilio webhook reaches a WSGI app.
+
+    Args:
+        app: The WSGI application to protect.
+        auth_token: The auth token; several during rotation; or a callable
+            ``(account_sid) -> token(s)`` for subaccounts. Defaults to
+            ``TWILIO_AUTH_TOKEN``, read now; with neither a token nor
+            ``shared_keys`` the constructor raises ``ValueError``.
+        shared_keys: ``{key_id: secret}`` for webhooks signed with a shared key.
+        paths: Path prefixes that must be signed (``["/twilio/"]``), or a
+            callable ``path -> bool``; every path when None. Other requests pass
+            untouched.
+        public_url: The scheme, host, port and path prefix Twilio calls, when
+            the app cannot see them (``"https://example.com/api"``: the path is
+            prepended to the one the app sees).
+        trust_forwarded: Take scheme, host, port and prefix from ``Forwarded``
+            or ``X-Forwarded-*``; True for one proxy, or the number of proxies.
+        url_variants: Which URL forms a signature may match besides the one
+            received (:class:`~twiliosig.UrlVariant`).
+        max_body_size: Larger bodies are refused with 413, never buffered whole.
+        report_only: Log refusals but let every request through, to roll out safely.
+        on_reject: Called as ``on_reject(verdict, request_info)`` for each
+            refusal (metrics, alerts); its errors are logged, never raised.
+    """
+
+    def __init__(
+        self,
+        app: WSGIApplication,
+        *,
+        auth_token: AuthToken | _FromEnvironment = FROM_ENVIRONMENT,
+        shared_keys: Mapping[str, str] | None = None,
+        paths: Iterable[str] | PathMatcher | None = None,
+        public_url: str | None = None,
+        trust_forwarded: bool | int = False,
+        url_variants: UrlVariant = DEFAULT_VARIANTS,
+        max_body_size: int = DEFAULT_MAX_BODY_SIZE,
+        report_only: bool = False,
+        on_reject: RejectCallback | None = None,
+    ) -> None:
+        self.app = app
+        self.guard = Guard(
+            auth_token=auth_token,
+            shared_keys=shared_keys,
+            paths=paths,
+            public_url=public_url,
+            trust_forwarded=trust_forwarded,
+            url_variants=url_variants,
+            max_body_size=max_body_size,
+            report_only=report_only,
+            on_reject=on_reject,
+        )
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        path = _text(environ.get("PATH_INFO", ""))
+        if not self.guard.protects(path):
+            return self.app(environ, start_response)
+        method = _text(environ.get("REQUEST_METHOD", ""))
+        body = _read_body(environ, self.guard.max_body_size)
+        if isinstance(body, Verdict):
+            verdict = body
+            self.guard.report(verdict, method, path, None)
+        else:
+            verdict = self._judge(environ, method, path, body)
+            environ["wsgi.input"] = io.BytesIO(body)
+            if body or environ.get("CONTENT_LENGTH"):
+                environ["CONTENT_LENGTH"] = str(len(body))
+        if verdict.valid or self.guard.report_only:
+            environ[VERDICT_KEY] = verdict
+            return self.app(environ, start_response)
+        status, phrase = self.guard.status(verdict)
+        payload = f"{phrase}\n".encode("ascii")
+        start_response(
+            f"{status} {phrase}",
+            [
+                ("Content-Type", "text/plain; charset=utf-8"),
+                ("Content-Length", str(len(payload))),
+                ("Cache-Control", "no-store"),
+            ],
+        )
+        return [payload]
+
+    def _judge(self, environ: WSGIEnvironment, method: str, path: str, body: bytes) -> Verdict:
+        def header(name: str) -> str | None:
+            value = environ.get("HTTP_" + name.upper().replace("-", "_"))
+            return None if value is None else _text(value)
+
+        scheme = environ.get("wsgi.url_scheme", "http")
+        raw_target = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+        if raw_target:
+            target_path, query = split_target(_text(raw_target))
+        else:
+            full_path = _text(environ.get("SCRIPT_NAME", "")) + path
+            target_path, query = quote_path(full_path), _text(environ.get("QUERY_STRING", ""))
+        url = self.guard.url(scheme=scheme, host=_host(environ, scheme), path=target_path, query=query, header=header)
+        if url is None:
+            verdict = Verdict(False, Reason.MALFORMED_URL, "the Host header cannot be part of a URL")
+            self.guard.report(verdict, method, path, None)
+            return verdict
+        params = self.guard.body_params(url, environ.get("CONTENT_TYPE"), body)
+        if isinstance(params, Verdict):
+            self.guard.report(params, method, path, url)
+            return params
+        return self.guard.judge(
+            SignedRequest(method, path, url, params, header(SIGNATURE_HEADER), header(SETTINGS_HEADER))
+        )
+
+
+def _text(value: str) -> str:
+    """A WSGI "native string" (bytes decoded as latin-1) as the text it encodes in UTF-8."""
+    try:
+        return decode_target(value.encode("latin-1"))
+    except UnicodeEncodeError:
+        return value  # a server that already decoded as UTF-8
+
+
+def _host(environ: WSGIEnvironment, scheme: str) -> str:
+    host = environ.get("HTTP_HOST")
+    if host:
+        return _text(host)
+    name, port = environ.get("SERVER_NAME", ""), environ.get("SERVER_PORT", "")
+    return name if not port or port == default_port(scheme) else f"{name}:{port}"
+
+
+def _read_body(environ: WSGIEnvironment, limit: int) -> bytes | Verdict:
+    """Read the whole body, or say why not; never reads past ``limit`` + 1 bytes."""
+    stream: Any = environ.get("wsgi.input")
+    declared = (environ.get("CONTENT_LENGTH") or "").strip()
+    if declared:
+        if not (declared.isascii() and declared.isdigit()):
+            return Verdict(False, Reason.MALFORMED_BODY, "the Content-Length header is not a number")
+        length = int(declared)
+        if length > limit:
+            return Verdict(False, Reason.BODY_TOO_LARGE, f"the body is {length} bytes, over the {limit}-byte limit")
+    elif environ.get("wsgi.input_terminated"):
+        length = limit + 1  # chunked: read to the end, but never past the limit
+    else:
+        return b""
+    if length == 0 or stream is None:
+        return b""
+    chunks = []
+    received = 0
+    try:
+        while received < length:
+            chunk = stream.read(min(_CHUNK, length - received))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            received += len(chunk)
+    except Exception:  # the client went away, or the server's stream broke
+        return Verdict(False, Reason.MALFORMED_BODY, "the body could not be read (client disconnected?)")
+    if received > limit:
+        environ["wsgi.input"] = io.BufferedReader(_Replay(b"".join(chunks), stream))
+        return Verdict(False, Reason.BODY_TOO_LARGE, f"the chunked body is over the {limit}-byte limit")
+    if declared and received < length:
+        return Verdict(False, Reason.MALFORMED_BODY, "the body ended before Content-Length bytes arrived")
+    return b"".join(chunks)
+
+
+class _Replay(io.RawIOBase):
+    """The bytes already read, then the rest of the original stream.
+
+    Only a report-only deployment lets an over-limit chunked body through, and
+    then the app must still see it whole.
+    """
+
+    def __init__(self, head: bytes, rest: Any) -> None:
+        super().__init__()
+        self._head = io.BytesIO(head)
+        self._rest = rest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self._head.read(len(buffer)) or self._rest.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)

@@ -1,0 +1,370 @@
+"""One contract for both middlewares: a base test class run with a WSGI and an ASGI harness.
+
+A harness wraps a small recording app in the middleware (built with the given
+options) and sends protocol-level requests with full control of the raw target,
+the headers and the body. Each test states what a user of either middleware may
+rely on. Signatures come from the official ``twilio`` package, the peer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+from urllib.parse import urlencode
+
+import pytest
+from twilio.request_validator import RequestValidator as TwilioValidator
+
+from twiliosig import Reason, Verdict, body_sha256
+
+TOKEN = "contract-test-token-0123456789abc"
+FORM = "application/x-www-form-urlencoded"
+PAIRS = [
+    ("AccountSid", "AC" + "1" * 32),
+    ("Body", "Olá 👋 — café & 100% sure+"),
+    ("From", "+15005550006"),
+    ("MediaUrl0", ""),
+    ("To", "+15005550001"),
+    ("X", "b"),
+    ("X", "a"),
+]
+
+
+@dataclass
+class Seen:
+    """What the protected app saw of one request that reached it."""
+
+    body: bytes
+    form: list[tuple[str, str]]
+    verdict: Verdict | None
+
+
+@dataclass
+class Outcome:
+    """The response, and every request that reached the app."""
+
+    status: int
+    body: bytes
+    headers: dict[str, str]
+    seen: list[Seen] = field(default_factory=list)
+
+
+def sign(url: str, pairs: list[tuple[str, str]] | None = None, token: str = TOKEN) -> str:
+    """The signature Twilio would send, computed by the official twilio package."""
+    from werkzeug.datastructures import MultiDict
+
+    return str(TwilioValidator(token).compute_signature(url, MultiDict(pairs or [])))
+
+
+def form_body(pairs: list[tuple[str, str]]) -> bytes:
+    return urlencode(pairs).encode("ascii")
+
+
+class Harness:
+    """Sends one request through the middleware-wrapped recording app."""
+
+    def send(
+        self,
+        method: str,
+        target: str,
+        *,
+        headers: dict[str, str] | None = None,
+        body: bytes = b"",
+        scheme: str = "https",
+        host: str = "example.com",
+        chunks: list[bytes] | None = None,
+    ) -> Outcome:
+        raise NotImplementedError
+
+
+class MiddlewareContract:
+    """The behaviour both middlewares share. Subclasses provide ``harness(**options)``."""
+
+    URL: ClassVar[str] = "https://example.com/twilio/sms"
+
+    def harness(self, **options: Any) -> Harness:
+        raise NotImplementedError
+
+    def post(self, h: Harness, pairs: list[tuple[str, str]], signature: str | None, **kwargs: Any) -> Outcome:
+        headers = {"Content-Type": FORM, **kwargs.pop("headers", {})}
+        if signature is not None:
+            headers["X-Twilio-Signature"] = signature
+        target = kwargs.pop("target", "/twilio/sms")
+        return h.send("POST", target, headers=headers, body=kwargs.pop("body", form_body(pairs)), **kwargs)
+
+    # --- genuine requests -----------------------------------------------------------
+
+    def test_genuine_form_post_reaches_the_app_with_identical_body(self) -> None:
+        """Unicode, blank and repeated names: accepted, and the app sees the exact bytes and every pair."""
+        h = self.harness(auth_token=TOKEN)
+        body = form_body(PAIRS)
+        outcome = self.post(h, PAIRS, sign(self.URL, PAIRS), body=body)
+        assert outcome.status == 200
+        (seen,) = outcome.seen
+        assert seen.body == body
+        assert sorted(seen.form) == sorted(PAIRS)
+        assert seen.verdict is not None
+        assert seen.verdict.valid
+
+    def test_get_with_query_signs_the_url_alone(self) -> None:
+        """A GET webhook: the query is part of the URL, never added again as params."""
+        h = self.harness(auth_token=TOKEN)
+        query = urlencode([("CallSid", "CA123"), ("From", "+15005550006"), ("Digits", "1 2")])
+        url = f"{self.URL}?{query}"
+        outcome = h.send("GET", f"/twilio/sms?{query}", headers={"X-Twilio-Signature": sign(url)})
+        assert outcome.status == 200
+        assert len(outcome.seen) == 1
+
+    def test_json_body_with_body_hash(self) -> None:
+        """A JSON webhook is accepted when the URL and the body hash match; a changed body is refused."""
+        h = self.harness(auth_token=TOKEN)
+        body = json.dumps({"type": "com.twilio.messaging.message.delivered", "text": "héllo"}).encode()
+        target = f"/twilio/events?bodySHA256={body_sha256(body)}"
+        headers = {"Content-Type": "application/json", "X-Twilio-Signature": sign(f"https://example.com{target}")}
+        outcome = h.send("POST", target, headers=headers, body=body)
+        assert outcome.status == 200
+        assert outcome.seen[0].body == body
+        tampered = h.send("POST", target, headers=headers, body=body.replace(b"llo", b"LLO"))
+        assert tampered.status == 403
+        assert not tampered.seen
+
+    def test_json_body_without_body_hash_is_refused(self) -> None:
+        """A raw body the signature does not cover never reaches the app."""
+        h = self.harness(auth_token=TOKEN)
+        body = b'{"a": 1}'
+        headers = {"Content-Type": "application/json", "X-Twilio-Signature": sign(self.URL)}
+        outcome = h.send("POST", "/twilio/sms", headers=headers, body=body)
+        assert outcome.status == 403
+        assert not outcome.seen
+
+    def test_percent_encoded_path_reaches_the_hmac_as_sent(self) -> None:
+        """The raw target is signed byte for byte: %C3%A9 stays %C3%A9, %2F stays %2F."""
+        h = self.harness(auth_token=TOKEN)
+        target = "/twilio/caf%C3%A9/a%2Fb"
+        outcome = self.post(h, PAIRS, sign(f"https://example.com{target}", PAIRS), target=target)
+        assert outcome.status == 200
+
+    def test_trailing_slash_variant(self) -> None:
+        """Signed for /twilio/sms/, received at /twilio/sms: accepted by the slash variant."""
+        h = self.harness(auth_token=TOKEN)
+        outcome = self.post(h, PAIRS, sign(self.URL + "/", PAIRS))
+        assert outcome.status == 200
+        assert outcome.seen[0].verdict is not None
+        assert outcome.seen[0].verdict.variant == "with a trailing slash added"
+
+    def test_shared_key_chosen_by_the_settings_header(self) -> None:
+        """A webhook signed with a shared key (HMAC-SHA256) is accepted by its key id."""
+        from twiliosig import compute_signature
+
+        h = self.harness(auth_token=TOKEN, shared_keys={"webhooks_sharedkey_1": "shared-secret"})
+        signature = compute_signature("shared-secret", self.URL, PAIRS, algorithm="HMAC_SHA256")
+        settings = "key=webhooks_sharedkey_1,algorithm=HMAC_SHA256"
+        outcome = self.post(h, PAIRS, signature, headers={"X-Twilio-Webhooks-Signature-Settings": settings})
+        assert outcome.status == 200
+
+    # --- the URL Twilio called ------------------------------------------------------
+
+    def test_public_url_behind_a_tls_proxy(self) -> None:
+        """The app sees http://internal:8000 behind a proxy; public_url says what Twilio called."""
+        signature = sign("https://example.com/api/twilio/sms", PAIRS)
+        internal = {"scheme": "http", "host": "internal:8000"}
+        refused = self.post(self.harness(auth_token=TOKEN), PAIRS, signature, **internal)
+        assert refused.status == 403
+        accepted = self.post(
+            self.harness(auth_token=TOKEN, public_url="https://example.com/api"), PAIRS, signature, **internal
+        )
+        assert accepted.status == 200
+
+    def test_trust_forwarded_on_and_off(self) -> None:
+        """Forwarded headers are used only when trusted."""
+        signature = sign("https://example.com/twilio/sms", PAIRS)
+        headers = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "example.com"}
+        internal = {"scheme": "http", "host": "10.0.0.5:8000", "headers": headers}
+        assert self.post(self.harness(auth_token=TOKEN), PAIRS, signature, **internal).status == 403
+        trusted = self.harness(auth_token=TOKEN, trust_forwarded=True)
+        assert self.post(trusted, PAIRS, signature, **internal).status == 200
+        rfc7239 = {**internal, "headers": {"Forwarded": 'for=1.2.3.4;proto=https;host="example.com"'}}
+        assert self.post(trusted, PAIRS, signature, **rfc7239).status == 200
+
+    def test_trusted_proxy_value_wins_over_a_client_supplied_one(self) -> None:
+        """With one trusted proxy, a host the client put ahead of the proxy's own is ignored."""
+        signature = sign("https://other-app.example/twilio/sms", PAIRS)  # signed for another URL
+        headers = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "other-app.example, example.com"}
+        h = self.harness(auth_token=TOKEN, trust_forwarded=1)
+        outcome = self.post(h, PAIRS, signature, scheme="http", host="10.0.0.5", headers=headers)
+        assert outcome.status == 403
+
+    # --- refusals -------------------------------------------------------------------
+
+    @pytest.mark.parametrize(
+        ("case", "status"),
+        [
+            ("missing", 403),
+            ("empty", 403),
+            ("forged", 403),
+            ("tampered-value", 403),
+            ("added-param", 403),
+            ("other-url", 403),
+            ("non-base64", 403),
+            ("garbage-signature", 403),
+            ("sha256-without-settings", 403),
+        ],
+    )
+    def test_refused_without_the_app_running(self, case: str, status: int) -> None:
+        """Missing, forged or tampered requests get a short text/plain 4xx and never reach the app."""
+        h = self.harness(auth_token=TOKEN)
+        pairs, signature = list(PAIRS), sign(self.URL, PAIRS)
+        body = None
+        if case == "missing":
+            signature = None  # type: ignore[assignment]
+        elif case == "empty":
+            signature = ""
+        elif case == "forged":
+            signature = sign(self.URL, PAIRS, token="wrong-token")
+        elif case == "tampered-value":
+            body = form_body([(k, v + "!" if k == "Body" else v) for k, v in PAIRS])
+        elif case == "added-param":
+            body = form_body([*PAIRS, ("Extra", "1")])
+        elif case == "other-url":
+            signature = sign("https://example.com/twilio/voice", PAIRS)
+        elif case == "non-base64":
+            signature = "!" * 28
+        elif case == "garbage-signature":
+            signature = "\x01\x02 ;,=" * 400
+        else:
+            from twiliosig import compute_signature
+
+            signature = compute_signature(TOKEN, self.URL, PAIRS, algorithm="HMAC_SHA256")
+        kwargs = {} if body is None else {"body": body}
+        outcome = self.post(h, pairs, signature, **kwargs)
+        assert outcome.status == status
+        assert not outcome.seen
+        assert outcome.headers["content-type"].startswith("text/plain")
+        assert len(outcome.body) < 40
+        assert TOKEN.encode() not in outcome.body
+
+    def test_oversized_body_is_413_and_never_reaches_the_app(self) -> None:
+        """A body over max_body_size is refused with 413 before it is buffered."""
+        h = self.harness(auth_token=TOKEN, max_body_size=1000)
+        big = form_body([("Body", "x" * 2000)])
+        outcome = self.post(h, [], sign(self.URL, [("Body", "x" * 2000)]), body=big)
+        assert outcome.status == 413
+        assert not outcome.seen
+
+    @pytest.mark.parametrize(
+        ("case", "headers", "body"),
+        [
+            ("invalid-utf8-form", {"Content-Type": FORM}, b"Body=caf\xe9"),
+            ("invalid-utf8-escape", {"Content-Type": FORM}, b"Body=caf%E9"),
+            ("broken-percent-escape", {"Content-Type": FORM}, b"Body=100%&x=%zz%"),
+            ("binary-junk", {"Content-Type": FORM}, bytes(range(256))),
+            ("binary-octet-stream", {"Content-Type": "application/octet-stream"}, bytes(range(256))),
+            ("no-content-type", {}, b"Body=hello"),
+            ("non-ascii-signature", {"Content-Type": FORM, "X-Twilio-Signature": "sïgnature"}, b"a=1"),
+            ("huge-header", {"Content-Type": FORM, "X-Twilio-Signature": "A" * 60_000}, b"a=1"),
+            ("bad-settings", {"Content-Type": FORM, "X-Twilio-Webhooks-Signature-Settings": "==,,"}, b"a=1"),
+        ],
+    )
+    def test_garbage_gets_a_4xx_never_a_500(self, case: str, headers: dict[str, str], body: bytes) -> None:
+        """Invalid UTF-8, broken escapes, binary junk and absurd headers: a clear 4xx, the app untouched."""
+        h = self.harness(auth_token=TOKEN)
+        headers = {"X-Twilio-Signature": sign(self.URL, PAIRS), **headers}
+        outcome = h.send("POST", "/twilio/sms", headers=headers, body=body)
+        assert 400 <= outcome.status < 500
+        assert not outcome.seen
+
+    def test_unusable_host_header_is_400(self) -> None:
+        """A Host header that would change the URL's structure is refused as a bad request."""
+        h = self.harness(auth_token=TOKEN)
+        outcome = self.post(h, PAIRS, sign(self.URL, PAIRS), host="example.com/evil?x=")
+        assert outcome.status == 400
+        assert not outcome.seen
+
+    # --- options ----------------------------------------------------------------------
+
+    def test_unprotected_paths_pass_untouched(self) -> None:
+        """Only the configured prefixes must be signed; others reach the app as they are."""
+        h = self.harness(auth_token=TOKEN, paths=["/twilio/"])
+        outcome = h.send("POST", "/health", headers={"Content-Type": FORM}, body=b"a=1")
+        assert outcome.status == 200
+        assert outcome.seen[0].body == b"a=1"
+        assert outcome.seen[0].verdict is None
+        assert h.send("POST", "/twilio/sms", headers={"Content-Type": FORM}, body=b"a=1").status == 403
+        assert h.send("POST", "//twilio/../twilio/sms", headers={"Content-Type": FORM}, body=b"a=1").status == 403
+
+    def test_report_only_logs_and_lets_through(self, caplog: pytest.LogCaptureFixture) -> None:
+        """report_only: the refusal is logged and the request reaches the app with the failing verdict."""
+        h = self.harness(auth_token=TOKEN, report_only=True)
+        with caplog.at_level(logging.WARNING, logger="twiliosig"):
+            outcome = self.post(h, PAIRS, sign(self.URL, PAIRS, token="wrong"))
+        assert outcome.status == 200
+        (seen,) = outcome.seen
+        assert seen.verdict is not None
+        assert seen.verdict.reason is Reason.SIGNATURE_MISMATCH
+        assert [r.twiliosig_reason for r in caplog.records] == ["signature_mismatch"]  # type: ignore[attr-defined]
+
+    def test_one_log_record_per_refusal_without_secrets(self, caplog: pytest.LogCaptureFixture) -> None:
+        """Each refusal logs once, with reason, method and path, never the token or a signature."""
+        h = self.harness(auth_token=TOKEN)
+        forged = sign(self.URL, PAIRS, token="wrong")
+        with caplog.at_level(logging.DEBUG, logger="twiliosig"):
+            self.post(h, PAIRS, forged)
+        (record,) = caplog.records
+        text = record.getMessage()
+        assert "signature_mismatch" in text
+        assert "POST" in text
+        assert "/twilio/sms" in text
+        for secret in (TOKEN, forged, sign(self.URL, PAIRS)):
+            assert secret not in text
+
+    def test_on_reject_gets_the_verdict_and_request_info(self) -> None:
+        """on_reject is called once per refusal; an exception in it is logged, not raised."""
+        calls: list[tuple[Any, Any]] = []
+        h = self.harness(auth_token=TOKEN, on_reject=lambda verdict, info: calls.append((verdict, info)))
+        self.post(h, PAIRS, None)
+        ((verdict, info),) = calls
+        assert verdict.reason is Reason.MISSING_SIGNATURE
+        assert (info.method, info.path, info.url) == ("POST", "/twilio/sms", self.URL)
+
+        def explode(verdict: Verdict, info: Any) -> None:
+            raise RuntimeError("metrics down")
+
+        assert self.post(self.harness(auth_token=TOKEN, on_reject=explode), PAIRS, None).status == 403
+
+    def test_token_from_the_environment_and_fail_closed(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """TWILIO_AUTH_TOKEN is read at construction; without any secret construction fails."""
+        monkeypatch.setenv("TWILIO_AUTH_TOKEN", TOKEN)
+        h = self.harness()
+        monkeypatch.delenv("TWILIO_AUTH_TOKEN")
+        assert self.post(h, PAIRS, sign(self.URL, PAIRS)).status == 200
+        with pytest.raises(ValueError, match="TWILIO_AUTH_TOKEN"):
+            self.harness()
+        monkeypatch.setenv("TWILIO_AUTH_TOKEN", "")
+        with pytest.raises(ValueError, match="TWILIO_AUTH_TOKEN"):
+            self.harness()
+
+    @pytest.mark.parametrize(
+        ("options", "error"),
+        [
+            ({"auth_token": ""}, ValueError),
+            ({"auth_token": None}, ValueError),
+            ({"auth_token": TOKEN, "paths": "/twilio/"}, TypeError),
+            ({"auth_token": TOKEN, "paths": ["twilio"]}, ValueError),
+            ({"auth_token": TOKEN, "public_url": "example.com"}, ValueError),
+            ({"auth_token": TOKEN, "public_url": "https://example.com/?x=1"}, ValueError),
+            ({"auth_token": TOKEN, "max_body_size": 0}, ValueError),
+            ({"auth_token": TOKEN, "trust_forwarded": "yes"}, TypeError),
+            ({"auth_token": TOKEN, "on_reject": "log"}, TypeError),
+        ],
+    )
+    def test_bad_configuration_raises_at_construction(self, options: dict[str, Any], error: type) -> None:
+        """Every misconfiguration is loud when the middleware is built."""
+        with pytest.raises(error):
+            self.harness(**options)
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
