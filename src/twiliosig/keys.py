@@ -11,7 +11,12 @@ from __future__ import annotations
 import base64
 import hmac
 from collections.abc import Callable, Mapping, Sequence
-from typing import NamedTuple, Union
+from typing import Any, NamedTuple, Union
+
+try:  # CPython's OpenSSL HMAC object: its copy() costs a quarter less than hmac.HMAC's.
+    from _hashlib import hmac_new as _keyed_hmac
+except ImportError:  # pragma: no cover - other Pythons
+    _keyed_hmac = hmac.new  # type: ignore[assignment]
 
 __all__ = [
     "ALGORITHMS",
@@ -64,7 +69,7 @@ class Secret:
     def __init__(self, label: str, key: bytes, *, reusable: bool = True) -> None:
         self.label = label
         self.key = key
-        self._keyed: dict[str, hmac.HMAC] | None = {} if reusable else None
+        self._keyed: dict[str, Any] | None = {} if reusable else None
 
     def __repr__(self) -> str:
         return f"Secret({self.label!r})"
@@ -75,7 +80,7 @@ class Secret:
             return base64.b64encode(hmac.digest(self.key, message, digest.hashlib_name))
         keyed = self._keyed.get(digest.hashlib_name)
         if keyed is None:
-            keyed = self._keyed[digest.hashlib_name] = hmac.new(self.key, digestmod=digest.hashlib_name)
+            keyed = self._keyed[digest.hashlib_name] = _keyed_hmac(self.key, digestmod=digest.hashlib_name)
         mac = keyed.copy()
         mac.update(message)
         return base64.b64encode(mac.digest())

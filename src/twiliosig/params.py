@@ -50,12 +50,17 @@ def canonical_params(params: Any, *, utf16_order: bool = False) -> str:
     """
     if not params:
         return ""
-    if type(params) is dict and not utf16_order:
-        # The common case, a dict of str to str, in one sorted pass.
+    if not utf16_order:
+        # The common cases in one sorted pass: a dict of str to str, or a list of
+        # (str, str) pairs, where sorting the distinct pairs gives names sorted and,
+        # within a name, its distinct values sorted: exactly Twilio's order.
         try:
-            return "".join([name + params[name] for name in sorted(params)])
-        except TypeError:
-            pass  # lists as values, or non-str items: the general path says which
+            if type(params) is dict:
+                return "".join([name + params[name] for name in sorted(params)])
+            if type(params) is list:
+                return "".join([name + value for name, value in sorted(set(params))])
+        except (TypeError, ValueError):
+            pass  # lists as values, non-str items, not pairs: the general path says which
     grouped = _group(params)
     key: Callable[[str], Any] = _utf16_key if utf16_order else _code_point_key
     pieces = []

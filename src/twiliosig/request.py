@@ -22,9 +22,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from typing import NamedTuple, Union
-from urllib.parse import quote, unquote_plus
+from urllib.parse import quote
 
 from .urls import split_url
 
@@ -58,8 +57,7 @@ _PATH_SAFE = "/:@!$&'()*+,;=-._~"
 BodyParams = Union[list[tuple[str, str]], bytes, None]
 
 
-@dataclass(frozen=True, slots=True)
-class SignedRequest:
+class SignedRequest(NamedTuple):
     """What the core needs to judge one request, taken out of any framework.
 
     Attributes:
@@ -236,26 +234,44 @@ def rebuild_url(
     return f"{url}?{query}" if query else url
 
 
+_HEX_BYTES = {f"{i:02x}": bytes([i]) for i in range(256)} | {f"{i:02X}": bytes([i]) for i in range(256)}
+
+
+def _percent_decode(text: str) -> str:
+    """``%XX`` escapes decoded as UTF-8 (strict); a broken escape stays as it is."""
+    first, *rest = text.split("%")
+    out = [first.encode("utf-8")]
+    for part in rest:
+        byte = _HEX_BYTES.get(part[:2])
+        if byte is None:
+            out.append(b"%" + part.encode("utf-8"))
+        else:
+            out.append(byte)
+            out.append(part[2:].encode("utf-8"))
+    return b"".join(out).decode("utf-8")
+
+
 def parse_form(body: bytes) -> list[tuple[str, str]]:
     """Decode an ``application/x-www-form-urlencoded`` body into pairs, blanks and repeats kept.
 
-    ``+`` is a space and ``%XX`` is decoded as UTF-8, as Twilio encodes. Broken
-    percent-escapes stay literal (they then fail the signature, as they should).
+    ``+`` is a space and ``%XX`` is decoded as UTF-8, as Twilio encodes; pieces
+    split on ``&`` only, empty pieces skipped, a piece without ``=`` is a blank
+    value: the same pairs werkzeug and Django parse, so the parameters checked
+    are the parameters the application reads. A broken escape stays literal
+    (and then fails the signature, as it should).
 
     Raises:
         ValueError: the body, or a decoded escape, is not valid UTF-8.
     """
-    text = body.decode("utf-8")
     pairs = []
-    for piece in text.split("&"):
-        if not piece:
-            continue
-        name, _, value = piece.partition("=")
-        if "%" in name or "+" in name:
-            name = unquote_plus(name, errors="strict")
-        if "%" in value or "+" in value:
-            value = unquote_plus(value, errors="strict")
-        pairs.append((name, value))
+    for piece in body.decode("utf-8").replace("+", " ").split("&"):
+        if piece:
+            name, _, value = piece.partition("=")
+            if "%" in name:
+                name = _percent_decode(name)
+            if "%" in value:
+                value = _percent_decode(value)
+            pairs.append((name, value))
     return pairs
 
 
@@ -300,7 +316,7 @@ def path_matcher(paths: Iterable[str] | PathMatcher | None) -> PathMatcher:
         return lambda path: True
     if callable(paths):
         custom = paths
-        return lambda path: bool(custom(normalise_path(path)))
+        return lambda path: bool(custom(normalise_path(path) if "//" in path or "/." in path else path))
     if isinstance(paths, str):
         raise TypeError("paths must be a list of prefixes, e.g. paths=['/twilio/'], not a single str")
     prefixes = []
@@ -318,7 +334,8 @@ def path_matcher(paths: Iterable[str] | PathMatcher | None) -> PathMatcher:
     below = tuple(prefix + "/" for prefix in prefixes)
 
     def matches(path: str) -> bool:
-        path = normalise_path(path)
+        if "//" in path or "/." in path:
+            path = normalise_path(path)
         return path in exact or path.startswith(below)
 
     return matches

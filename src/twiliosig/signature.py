@@ -293,7 +293,7 @@ class RequestValidator:
         except UnicodeEncodeError:
             return Verdict(False, Reason.MALFORMED_URL, "the URL holds characters that are not valid Unicode")
 
-        if type(params) is not dict and isinstance(params, Iterator):
+        if type(params) not in (dict, list) and isinstance(params, Iterator):
             params = list(params)  # read a one-shot iterator once, for every use below
 
         # The body: a raw body only with bodySHA256 in the URL, and then only a raw body.
@@ -342,7 +342,7 @@ class RequestValidator:
             if hmac.compare_digest(secret.sign(message, digest), sig):
                 if not explain and not body_hashes:
                     return _ACCEPTED
-                return self._accepted(Candidate(url), secret, digest, 1, body, body_hashes)
+                return self._accepted(url, "as received", secret, digest, 1, body, body_hashes)
 
         tried = 1
         alternatives: Iterator[Candidate] = islice(candidate_urls(url, self._variants), 1, None)
@@ -351,7 +351,9 @@ class RequestValidator:
             message = candidate.url.encode("utf-8", "surrogatepass") + suffix
             for secret in secrets:
                 if hmac.compare_digest(secret.sign(message, digest), sig):
-                    return self._accepted(candidate, secret, digest, tried, body, body_hashes)
+                    return self._accepted(
+                        candidate.url, candidate.description, secret, digest, tried, body, body_hashes
+                    )
 
         if UrlVariant.UTF16_PARAM_ORDER in self._variants and params:
             utf16_suffix = canonical_params(params, utf16_order=True).encode("utf-8")
@@ -360,8 +362,8 @@ class RequestValidator:
                     message = candidate.url.encode("utf-8", "surrogatepass") + utf16_suffix
                     for secret in secrets:
                         if hmac.compare_digest(secret.sign(message, digest), sig):
-                            reordered = Candidate(candidate.url, (*candidate.changes, _UTF16_CHANGE))
-                            return self._accepted(reordered, secret, digest, tried, body, body_hashes)
+                            changes = ", ".join((*candidate.changes, _UTF16_CHANGE))
+                            return self._accepted(candidate.url, changes, secret, digest, tried, body, body_hashes)
 
         if _BASE64.match(sig) is None:
             return self._malformed(sig, digest)
@@ -391,7 +393,8 @@ class RequestValidator:
 
     def _accepted(
         self,
-        candidate: Candidate,
+        url: str,
+        variant: str,
         secret: Secret,
         digest: Digest,
         tried: int,
@@ -399,9 +402,7 @@ class RequestValidator:
         body_hashes: list[str],
     ) -> Verdict:
         def verdict(valid: bool, reason: Reason, detail: str) -> Verdict:
-            return Verdict(
-                valid, reason, detail, candidate.url, candidate.description, secret.label, digest.algorithm, tried
-            )
+            return Verdict(valid, reason, detail, url, variant, secret.label, digest.algorithm, tried)
 
         if body_hashes:
             if body is None or len(body_hashes) != 1:
@@ -415,7 +416,7 @@ class RequestValidator:
                     "the URL is genuinely signed but the body's SHA-256 differs from its bodySHA256"
                     f"{hint}: the body was changed, or re-serialised before it reached the validator",
                 )
-        return verdict(True, Reason.VALID, f"signed over the URL {candidate.description} with the {secret.label}")
+        return verdict(True, Reason.VALID, f"signed over the URL {variant} with the {secret.label}")
 
     def _secrets_for(
         self, url: str, params: Any, algorithm: str | None, settings: Any

@@ -10,7 +10,7 @@ computed signature.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from .urls import redact
 
@@ -40,12 +40,11 @@ class Reason(str, enum.Enum):
         return self.value
 
 
-@dataclass(frozen=True, slots=True)
-class Verdict:
+class Verdict(NamedTuple):
     """Whether a request carries a genuine Twilio signature, and why.
 
-    A verdict is truthy exactly when it is valid, so ``if validator.check(...)``
-    reads as it should.
+    A verdict is immutable and truthy exactly when it is valid, so
+    ``if validator.check(...)`` reads as it should.
 
     Attributes:
         valid: True when the signature (and the body hash, if any) matched.

@@ -37,8 +37,6 @@ from typing import TYPE_CHECKING, Any
 from .guard import DEFAULT_MAX_BODY_SIZE, FROM_ENVIRONMENT, VERDICT_KEY, Guard, RejectCallback, _FromEnvironment
 from .keys import AuthToken
 from .request import (
-    SETTINGS_HEADER,
-    SIGNATURE_HEADER,
     PathMatcher,
     SignedRequest,
     decode_target,
@@ -159,13 +157,24 @@ class TwilioSignatureMiddleware:
         if isinstance(params, Verdict):
             self.guard.report(params, method, path, url)
             return params
+        signature = environ.get("HTTP_X_TWILIO_SIGNATURE")
+        settings = environ.get("HTTP_X_TWILIO_WEBHOOKS_SIGNATURE_SETTINGS")
         return self.guard.judge(
-            SignedRequest(method, path, url, params, header(SIGNATURE_HEADER), header(SETTINGS_HEADER))
+            SignedRequest(
+                method,
+                path,
+                url,
+                params,
+                None if signature is None else _text(signature),
+                None if settings is None else _text(settings),
+            )
         )
 
 
 def _text(value: str) -> str:
     """A WSGI "native string" (bytes decoded as latin-1) as the text it encodes in UTF-8."""
+    if value.isascii():
+        return value
     try:
         return decode_target(value.encode("latin-1"))
     except UnicodeEncodeError:
