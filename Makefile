@@ -28,6 +28,7 @@ test: lint typecheck
 bench: $(STAMP)
 	$(BIN)/python benchmarks/core.py
 	$(BIN)/python benchmarks/wsgi.py
+	$(BIN)/python benchmarks/asgi.py
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache .hypothesis

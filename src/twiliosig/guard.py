@@ -18,6 +18,8 @@ from typing import Final, NamedTuple
 from .keys import AuthToken
 from .request import (
     FORM_CONTENT_TYPE,
+    SETTINGS_HEADER,
+    SIGNATURE_HEADER,
     BodyParams,
     PathMatcher,
     SignedRequest,
@@ -184,6 +186,65 @@ class Guard:
             except ValueError:
                 return Verdict(False, Reason.MALFORMED_BODY, "the form body is not valid UTF-8")
         return body
+
+    def inspect(
+        self,
+        *,
+        method: str,
+        path: str,
+        scheme: str,
+        host: str | None,
+        raw_path: str,
+        query: str,
+        header: Callable[[str], str | None],
+        content_type: str | None = None,
+        body: bytes = b"",
+        websocket: bool = False,
+    ) -> Verdict:
+        """Judge one request from its parts: the single path every adapter takes.
+
+        Args:
+            method: The HTTP method (``GET`` for a WebSocket handshake).
+            path: The path the application routes on, for ``paths`` and logs.
+            scheme: The scheme the server saw.
+            host: The Host header, or the server's name and port; None if unknown.
+            raw_path: The path as sent, percent-encoding intact, application prefix included.
+            query: The raw query string.
+            header: Returns a request header by lower-case name, or None.
+            content_type: The Content-Type header.
+            body: The whole body, already read within ``max_body_size``.
+            websocket: A WebSocket handshake (signed over ``wss://``, no params).
+        """
+        url = None
+        if host is not None:
+            url = self.url(scheme=scheme, host=host, path=raw_path, query=query, header=header, websocket=websocket)
+        if url is None:
+            verdict = Verdict(False, Reason.MALFORMED_URL, "the Host header cannot be part of a URL")
+            self.report(verdict, method, path, None)
+            return verdict
+        params = self.body_params(url, content_type, body)
+        if isinstance(params, Verdict):
+            self.report(params, method, path, url)
+            return params
+        signed = SignedRequest(method, path, url, params, header(SIGNATURE_HEADER), header(SETTINGS_HEADER))
+        return self.judge(signed)
+
+    def declared_length(self, value: str | None) -> int | Verdict | None:
+        """The Content-Length as a number, None when absent, or the refusal it earns."""
+        if value is None or not value.strip():
+            return None
+        value = value.strip()
+        if not (value.isascii() and value.isdigit()):
+            return Verdict(False, Reason.MALFORMED_BODY, "the Content-Length header is not a number")
+        length = int(value)
+        if length > self.max_body_size:
+            return self.too_large(length)
+        return length
+
+    def too_large(self, size: int | None = None) -> Verdict:
+        """The refusal for a body over ``max_body_size`` (``size`` when known)."""
+        what = "the body" if size is None else f"the body of {size} bytes"
+        return Verdict(False, Reason.BODY_TOO_LARGE, f"{what} is over the {self.max_body_size}-byte limit")
 
     def judge(self, request: SignedRequest) -> Verdict:
         """Check a request; a refusal is logged and reported before it is returned."""

@@ -401,22 +401,23 @@ class RequestValidator:
         body: str | bytes | None,
         body_hashes: list[str],
     ) -> Verdict:
-        def verdict(valid: bool, reason: Reason, detail: str) -> Verdict:
-            return Verdict(valid, reason, detail, url, variant, secret.label, digest.algorithm, tried)
-
         if body_hashes:
+            detail = ""
             if body is None or len(body_hashes) != 1:
-                return verdict(False, Reason.BODY_HASH_MISMATCH, "the URL carries bodySHA256 more than once")
-            expected = body_sha256(body).encode("ascii")
-            if not hmac.compare_digest(expected, body_hashes[0].encode("utf-8", "surrogatepass")):
+                detail = "the URL carries bodySHA256 more than once"
+            elif not hmac.compare_digest(
+                body_sha256(body).encode("ascii"), body_hashes[0].encode("utf-8", "surrogatepass")
+            ):
                 hint = " (Twilio writes it in lowercase hex)" if body_hashes[0] != body_hashes[0].lower() else ""
-                return verdict(
-                    False,
-                    Reason.BODY_HASH_MISMATCH,
+                detail = (
                     "the URL is genuinely signed but the body's SHA-256 differs from its bodySHA256"
-                    f"{hint}: the body was changed, or re-serialised before it reached the validator",
+                    f"{hint}: the body was changed, or re-serialised before it reached the validator"
                 )
-        return verdict(True, Reason.VALID, f"signed over the URL {variant} with the {secret.label}")
+            if detail:
+                reason = Reason.BODY_HASH_MISMATCH
+                return Verdict(False, reason, detail, url, variant, secret.label, digest.algorithm, tried)
+        detail = f"signed over the URL {variant} with the {secret.label}"
+        return Verdict(True, Reason.VALID, detail, url, variant, secret.label, digest.algorithm, tried)
 
     def _secrets_for(
         self, url: str, params: Any, algorithm: str | None, settings: Any

@@ -38,7 +38,6 @@ from .guard import DEFAULT_MAX_BODY_SIZE, FROM_ENVIRONMENT, VERDICT_KEY, Guard, 
 from .keys import AuthToken
 from .request import (
     PathMatcher,
-    SignedRequest,
     decode_target,
     quote_path,
     split_target,
@@ -112,7 +111,7 @@ class TwilioSignatureMiddleware:
         if not self.guard.protects(path):
             return self.app(environ, start_response)
         method = _text(environ.get("REQUEST_METHOD", ""))
-        body = _read_body(environ, self.guard.max_body_size)
+        body = _read_body(environ, self.guard)
         if isinstance(body, Verdict):
             verdict = body
             self.guard.report(verdict, method, path, None)
@@ -144,30 +143,20 @@ class TwilioSignatureMiddleware:
         scheme = environ.get("wsgi.url_scheme", "http")
         raw_target = environ.get("RAW_URI") or environ.get("REQUEST_URI")
         if raw_target:
-            target_path, query = split_target(_text(raw_target))
+            raw_path, query = split_target(_text(raw_target))
         else:
             full_path = _text(environ.get("SCRIPT_NAME", "")) + path
-            target_path, query = quote_path(full_path), _text(environ.get("QUERY_STRING", ""))
-        url = self.guard.url(scheme=scheme, host=_host(environ, scheme), path=target_path, query=query, header=header)
-        if url is None:
-            verdict = Verdict(False, Reason.MALFORMED_URL, "the Host header cannot be part of a URL")
-            self.guard.report(verdict, method, path, None)
-            return verdict
-        params = self.guard.body_params(url, environ.get("CONTENT_TYPE"), body)
-        if isinstance(params, Verdict):
-            self.guard.report(params, method, path, url)
-            return params
-        signature = environ.get("HTTP_X_TWILIO_SIGNATURE")
-        settings = environ.get("HTTP_X_TWILIO_WEBHOOKS_SIGNATURE_SETTINGS")
-        return self.guard.judge(
-            SignedRequest(
-                method,
-                path,
-                url,
-                params,
-                None if signature is None else _text(signature),
-                None if settings is None else _text(settings),
-            )
+            raw_path, query = quote_path(full_path), _text(environ.get("QUERY_STRING", ""))
+        return self.guard.inspect(
+            method=method,
+            path=path,
+            scheme=scheme,
+            host=_host(environ, scheme),
+            raw_path=raw_path,
+            query=query,
+            header=header,
+            content_type=environ.get("CONTENT_TYPE"),
+            body=body,
         )
 
 
@@ -189,20 +178,18 @@ def _host(environ: WSGIEnvironment, scheme: str) -> str:
     return name if not port or port == default_port(scheme) else f"{name}:{port}"
 
 
-def _read_body(environ: WSGIEnvironment, limit: int) -> bytes | Verdict:
-    """Read the whole body, or say why not; never reads past ``limit`` + 1 bytes."""
-    stream: Any = environ.get("wsgi.input")
-    declared = (environ.get("CONTENT_LENGTH") or "").strip()
-    if declared:
-        if not (declared.isascii() and declared.isdigit()):
-            return Verdict(False, Reason.MALFORMED_BODY, "the Content-Length header is not a number")
-        length = int(declared)
-        if length > limit:
-            return Verdict(False, Reason.BODY_TOO_LARGE, f"the body is {length} bytes, over the {limit}-byte limit")
-    elif environ.get("wsgi.input_terminated"):
-        length = limit + 1  # chunked: read to the end, but never past the limit
+def _read_body(environ: WSGIEnvironment, guard: Guard) -> bytes | Verdict:
+    """Read the whole body, or say why not; never reads past ``max_body_size`` + 1 bytes."""
+    declared = guard.declared_length(environ.get("CONTENT_LENGTH"))
+    if isinstance(declared, Verdict):
+        return declared
+    if declared is None:
+        if not environ.get("wsgi.input_terminated"):
+            return b""
+        length = guard.max_body_size + 1  # chunked: read to the end, but never past the limit
     else:
-        return b""
+        length = declared
+    stream: Any = environ.get("wsgi.input")
     if length == 0 or stream is None:
         return b""
     chunks = []
@@ -216,10 +203,10 @@ def _read_body(environ: WSGIEnvironment, limit: int) -> bytes | Verdict:
             received += len(chunk)
     except Exception:  # the client went away, or the server's stream broke
         return Verdict(False, Reason.MALFORMED_BODY, "the body could not be read (client disconnected?)")
-    if received > limit:
+    if received > guard.max_body_size:
         environ["wsgi.input"] = io.BufferedReader(_Replay(b"".join(chunks), stream))
-        return Verdict(False, Reason.BODY_TOO_LARGE, f"the chunked body is over the {limit}-byte limit")
-    if declared and received < length:
+        return guard.too_large()
+    if declared is not None and received < declared:
         return Verdict(False, Reason.MALFORMED_BODY, "the body ended before Content-Length bytes arrived")
     return b"".join(chunks)
 

@@ -1,4 +1,9 @@
-"""End to end through gunicorn, with a Flask app and a Django app, signed by the twilio package."""
+"""End to end through real servers on loopback, signed by the twilio package.
+
+gunicorn serves a Flask app and a Django app through the WSGI middleware;
+uvicorn serves a FastAPI app and a Starlette app through the ASGI middleware.
+Every test runs against all four.
+"""
 
 from __future__ import annotations
 
@@ -89,14 +94,31 @@ class Server:
         return self.request("POST", path, body, headers, **kwargs)
 
 
-@pytest.fixture(scope="module", params=["flask", "django"])
+FRAMEWORKS = {
+    "flask": ("gunicorn", "tests.e2e.wsgi_apps:flask"),
+    "django": ("gunicorn", "tests.e2e.wsgi_apps:django"),
+    "fastapi": ("uvicorn", "tests.e2e.asgi_apps:fastapi"),
+    "starlette": ("uvicorn", "tests.e2e.asgi_apps:starlette"),
+}
+
+
+@pytest.fixture(scope="module", params=list(FRAMEWORKS))
 def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     framework = request.param
+    kind, app = FRAMEWORKS[framework]
     port = servers.free_port()
     log = tmp_path_factory.mktemp(framework) / "calls.jsonl"
     env = {"E2E_FRAMEWORK": framework, "E2E_LOG": str(log)}
-    with servers.gunicorn(f"tests.e2e.wsgi_apps:{framework}", port, env):
+    start = servers.gunicorn if kind == "gunicorn" else servers.uvicorn
+    with start(app, port, env):
         yield Server(framework, port, log)
+
+
+@pytest.fixture
+def asgi_server(server: Server) -> Server:
+    if FRAMEWORKS[server.framework][0] != "uvicorn":
+        pytest.skip("ASGI only")
+    return server
 
 
 def seen(response: bytes) -> dict[str, Any]:
@@ -208,3 +230,52 @@ def test_refusals_never_reach_the_app(server: Server, case: str, expected: int) 
     assert status == expected
     assert len(body) < 40
     assert server.app_calls() == before
+
+
+def test_signed_websocket_handshake(asgi_server: Server) -> None:
+    """A Media Streams handshake signed over wss:// is accepted; the app answers on the socket."""
+    from websockets.sync.client import connect
+
+    uri = f"ws://127.0.0.1:{asgi_server.port}/ws/media"
+    signature = sign(f"wss://127.0.0.1:{asgi_server.port}/ws/media")
+    with connect(uri, additional_headers={"X-Twilio-Signature": signature}) as websocket:
+        assert websocket.recv(timeout=5) == "as received"
+
+
+def test_unsigned_websocket_handshake_gets_403(asgi_server: Server) -> None:
+    """uvicorn offers websocket.http.response, so a forged handshake is a real HTTP 403."""
+    from websockets.exceptions import InvalidStatus
+    from websockets.sync.client import connect
+
+    uri = f"ws://127.0.0.1:{asgi_server.port}/ws/media"
+    with pytest.raises(InvalidStatus) as caught, connect(uri, additional_headers={"X-Twilio-Signature": "forged"}):
+        pass
+    assert caught.value.response.status_code == 403
+
+
+def test_mounted_sub_app_root_path(asgi_server: Server) -> None:
+    """A protected sub-app under Mount('/mounted'): the URL carries the mount prefix once."""
+    url = asgi_server.origin + "/mounted/twilio/sms"
+    assert asgi_server.post_form("/mounted/twilio/sms", PAIRS, sign(url, PAIRS))[0] == 200
+    before = asgi_server.app_calls()
+    wrong = sign(asgi_server.origin + "/twilio/sms", PAIRS)  # without the prefix
+    assert asgi_server.post_form("/mounted/twilio/sms", PAIRS, wrong)[0] == 403
+    assert asgi_server.app_calls() == before
+
+
+@pytest.fixture(scope="module")
+def root_path_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """uvicorn --root-path /api: a proxy in front strips /api before the request arrives."""
+    port = servers.free_port()
+    log = tmp_path_factory.mktemp("root-path") / "calls.jsonl"
+    env = {"E2E_FRAMEWORK": "starlette", "E2E_LOG": str(log)}
+    with servers.uvicorn("tests.e2e.asgi_apps:starlette", port, env, "--root-path", "/api"):
+        yield Server("starlette", port, log)
+
+
+def test_uvicorn_root_path_prefix_is_signed(root_path_server: Server) -> None:
+    """Twilio signed /api/plain/sms; the stripped request arrives as /plain/sms and is accepted."""
+    url = root_path_server.origin + "/api/plain/sms"
+    assert root_path_server.post_form("/plain/sms", PAIRS, sign(url, PAIRS))[0] == 200
+    bare = sign(root_path_server.origin + "/plain/sms", PAIRS)
+    assert root_path_server.post_form("/plain/sms", PAIRS, bare)[0] == 403

@@ -1,0 +1,367 @@
+"""The ASGI middleware: the shared contract on asyncio and trio, plus HTTP streaming and WebSocket handshakes."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.testclient import TestClient
+from starlette.websockets import WebSocket
+
+from tests.contract import FORM, PAIRS, TOKEN, Harness, MiddlewareContract, Outcome, Seen, form_body, sign
+from twiliosig import Reason, compute_signature
+from twiliosig.asgi import TwilioSignatureMiddleware
+
+
+def recording_app(seen: list[Seen]) -> Starlette:
+    """A Starlette app that records the body and form it sees, and answers 200."""
+
+    async def endpoint(request: Request) -> Response:
+        body = await request.body()
+        form = await request.form() if request.headers.get("content-type", "").startswith(FORM) else None
+        pairs = [(k, str(v)) for k, v in form.multi_items()] if form is not None else []
+        seen.append(Seen(body, pairs, getattr(request.state, "twiliosig_verdict", None)))
+        return PlainTextResponse("ok")
+
+    return Starlette(routes=[Route("/{path:path}", endpoint, methods=["GET", "POST"])])
+
+
+class AsgiHarness(Harness):
+    backend = "asyncio"
+
+    def __init__(self, **options: Any) -> None:
+        self.seen: list[Seen] = []
+        self.app = TwilioSignatureMiddleware(recording_app(self.seen), **options)
+
+    def send(
+        self,
+        method: str,
+        target: str,
+        *,
+        headers: dict[str, str] | None = None,
+        body: bytes = b"",
+        scheme: str = "https",
+        host: str = "example.com",
+        chunks: list[bytes] | None = None,
+    ) -> Outcome:
+        path, _, query = target.partition("?")
+        header_list = [(b"host", host.encode())]
+        if chunks is None:
+            header_list.append((b"content-length", str(len(body)).encode()))
+            chunks = [body]
+        header_list += [(k.lower().encode("latin-1"), v.encode("utf-8")) for k, v in (headers or {}).items()]
+        from urllib.parse import unquote
+
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": method,
+            "scheme": scheme,
+            "path": unquote(path),
+            "raw_path": path.encode("latin-1"),
+            "query_string": query.encode("latin-1"),
+            "root_path": "",
+            "headers": header_list,
+            "server": ("example.com", 443),
+        }
+        messages = [
+            {"type": "http.request", "body": chunk, "more_body": i < len(chunks) - 1} for i, chunk in enumerate(chunks)
+        ]
+        start = len(self.seen)
+        sent = anyio.run(functools.partial(run_asgi, self.app, scope, messages), backend=self.backend)
+        response_start = next(m for m in sent if m["type"] == "http.response.start")
+        body_out = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+        response_headers = {k.decode(): v.decode() for k, v in response_start["headers"]}
+        return Outcome(response_start["status"], body_out, response_headers, self.seen[start:])
+
+
+class TrioHarness(AsgiHarness):
+    backend = "trio"
+
+
+async def run_asgi(app: Any, scope: dict[str, Any], messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Drive one ASGI call: feed ``messages``, then disconnect; return what the app sent."""
+    incoming = list(messages)
+    sent: list[dict[str, Any]] = []
+    done = anyio.Event()
+
+    async def receive() -> dict[str, Any]:
+        if incoming:
+            return incoming.pop(0)
+        await done.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+        if message["type"] == "http.response.body" and not message.get("more_body", False):
+            done.set()
+
+    await app(scope, receive, send)
+    return sent
+
+
+class TestAsgiContract(MiddlewareContract):
+    def harness(self, **options: Any) -> AsgiHarness:
+        return AsgiHarness(**options)
+
+
+class TestAsgiContractOnTrio(MiddlewareContract):
+    def harness(self, **options: Any) -> AsgiHarness:
+        return TrioHarness(**options)
+
+
+URL = "https://example.com/twilio/sms"
+
+
+def test_body_in_many_messages_is_buffered_and_replayed_once() -> None:
+    """A body split across many http.request messages is judged whole and replayed whole."""
+    h = AsgiHarness(auth_token=TOKEN)
+    body = form_body(PAIRS)
+    chunks = [body[i : i + 5] for i in range(0, len(body), 5)] + [b""]
+    headers = {"Content-Type": FORM, "X-Twilio-Signature": sign(URL, PAIRS)}
+    outcome = h.send("POST", "/twilio/sms", headers=headers, chunks=chunks)
+    assert outcome.status == 200
+    assert outcome.seen[0].body == body
+
+
+def test_streamed_body_over_the_limit_is_413() -> None:
+    """Without Content-Length, reading stops as soon as the messages pass the limit."""
+    h = AsgiHarness(auth_token=TOKEN, max_body_size=50)
+    headers = {"Content-Type": FORM, "X-Twilio-Signature": sign(URL, PAIRS)}
+    outcome = h.send("POST", "/twilio/sms", headers=headers, chunks=[b"a=" + b"x" * 40, b"y" * 40, b"z" * 10**6])
+    assert outcome.status == 413
+    assert not outcome.seen
+
+
+def test_report_only_replays_a_half_read_body() -> None:
+    """Report-only with an over-limit stream: the app still receives every byte."""
+    h = AsgiHarness(auth_token=TOKEN, max_body_size=50, report_only=True)
+    chunks = [b"a=" + b"x" * 40, b"y" * 40, b"z" * 100]
+    outcome = h.send("POST", "/twilio/sms", headers={"Content-Type": FORM}, chunks=chunks)
+    assert outcome.status == 200
+    assert outcome.seen[0].body == b"".join(chunks)
+
+
+async def _disconnecting_call(app: Any) -> list[dict[str, Any]]:
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "scheme": "https",
+        "path": "/twilio/sms",
+        "raw_path": b"/twilio/sms",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"example.com")],
+    }
+    messages = [{"type": "http.request", "body": b"a=1", "more_body": True}, {"type": "http.disconnect"}]
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return messages.pop(0)
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await app(scope, receive, send)
+    return sent
+
+
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_client_disconnect_mid_body_never_calls_the_app(backend: str) -> None:
+    """http.disconnect while reading: nothing is sent and the app is not called."""
+    seen: list[Seen] = []
+    app = TwilioSignatureMiddleware(recording_app(seen), auth_token=TOKEN)
+    assert anyio.run(_disconnecting_call, app, backend=backend) == []
+    assert not seen
+
+
+def test_lifespan_passes_through() -> None:
+    """Non-HTTP scopes (lifespan) reach the app untouched."""
+    started: list[bool] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        started.append(scope["type"] == "lifespan")
+
+    middleware = TwilioSignatureMiddleware(app, auth_token=TOKEN)
+    anyio.run(middleware, {"type": "lifespan"}, None, None)
+    assert started == [True]
+
+
+def test_mounted_sub_app_signs_the_full_path() -> None:
+    """Under Starlette's Mount the URL includes the mount prefix exactly once."""
+    inner = recording_app([])
+    protected = TwilioSignatureMiddleware(inner, auth_token=TOKEN)
+    app = Starlette(routes=[Mount("/hooks", app=protected)])
+    client = TestClient(app, base_url="https://example.com")
+    url = "https://example.com/hooks/twilio/sms"
+    response = client.post(
+        "/hooks/twilio/sms", data=dict(PAIRS[:5]), headers={"X-Twilio-Signature": sign(url, PAIRS[:5])}
+    )
+    assert response.status_code == 200
+    assert client.post("/hooks/twilio/sms", data=dict(PAIRS[:5])).status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("scope_update", "expected"),
+    [
+        pytest.param(
+            {"root_path": "/api", "path": "/api/twilio/a b", "raw_path": b"/api/twilio/a%20b"},
+            "/api/twilio/a%20b",
+            id="uvicorn-style",
+        ),
+        pytest.param(
+            {"root_path": "/api", "path": "/twilio/a b", "raw_path": b"/twilio/a%20b"},
+            "/api/twilio/a%20b",
+            id="hypercorn-style",
+        ),
+        pytest.param({"root_path": "", "path": "/twilio/a b", "raw_path": None}, "/twilio/a%20b", id="no-raw-path"),
+        pytest.param(
+            {"root_path": "/api", "path": "/api/twilio/x", "raw_path": None}, "/api/twilio/x", id="no-raw-path-root"
+        ),
+    ],
+)
+def test_raw_path_and_root_path_are_reconciled(scope_update: dict[str, Any], expected: str) -> None:
+    """root_path is prepended only when the raw path does not already carry it."""
+    from twiliosig.asgi import _raw_path
+
+    assert _raw_path(scope_update) == expected
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["asyncio", "trio"])
+async def test_httpx_asgi_transport(anyio_backend: str) -> None:
+    """httpx's ASGITransport, on asyncio and trio: genuine accepted, forged refused."""
+    seen: list[Seen] = []
+    app = TwilioSignatureMiddleware(recording_app(seen), auth_token=TOKEN, paths=["/twilio/"])
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="https://example.com") as client:
+        genuine = await client.post(
+            "/twilio/sms", data=dict(PAIRS[:5]), headers={"X-Twilio-Signature": sign(URL, PAIRS[:5])}
+        )
+        forged = await client.post(
+            "/twilio/sms", data=dict(PAIRS[:5]), headers={"X-Twilio-Signature": sign(URL, PAIRS)}
+        )
+        other = await client.post("/status", data={"a": "1"})
+    assert (genuine.status_code, forged.status_code, other.status_code) == (200, 403, 200)
+    assert seen[0].verdict is not None
+    assert seen[0].verdict.reason is Reason.VALID
+
+
+def test_fastapi_add_middleware_and_state() -> None:
+    """FastAPI's add_middleware works as documented, and the verdict is on request.state."""
+    from fastapi import FastAPI, Form
+
+    app = FastAPI()
+    app.add_middleware(TwilioSignatureMiddleware, auth_token=TOKEN, paths=["/twilio/"])
+
+    @app.post("/twilio/sms")
+    async def sms(request: Request, Body: str = Form(...)) -> dict[str, str]:
+        return {"body": Body, "reason": request.state.twiliosig_verdict.reason.value}
+
+    client = TestClient(app, base_url="https://example.com")
+    data = {"Body": "hi", "From": "+15005550006"}
+    response = client.post("/twilio/sms", data=data, headers={"X-Twilio-Signature": sign(URL, list(data.items()))})
+    assert response.json() == {"body": "hi", "reason": "valid"}
+    assert client.post("/twilio/sms", data=data).status_code == 403
+
+
+# --- WebSocket handshakes ------------------------------------------------------------------
+
+
+def websocket_app(events: list[str]) -> Starlette:
+    async def media(websocket: WebSocket) -> None:
+        await websocket.accept()
+        events.append(websocket.scope["twiliosig.verdict"].variant)
+        await websocket.send_text("connected")
+        await websocket.close()
+
+    return Starlette(routes=[WebSocketRoute("/media", media)])
+
+
+def test_signed_websocket_handshake_is_accepted_behind_tls_termination() -> None:
+    """The app sees ws://; the handshake signed over wss:// is accepted, and over wss:// with a slash too."""
+    events: list[str] = []
+    app = TwilioSignatureMiddleware(websocket_app(events), auth_token=TOKEN)
+    client = TestClient(app)
+    for signed in ("wss://testserver/media", "wss://testserver/media/"):
+        headers = {"X-Twilio-Signature": compute_signature(TOKEN, signed)}
+        with client.websocket_connect("/media", headers=headers) as ws:
+            assert ws.receive_text() == "connected"
+    assert events == ["as received", "with a trailing slash added"]
+
+
+def test_refused_websocket_handshake_through_the_test_client_is_a_403() -> None:
+    """Starlette's TestClient offers websocket.http.response, so a forged handshake is denied with 403."""
+    from starlette.testclient import WebSocketDenialResponse
+
+    events: list[str] = []
+    client = TestClient(TwilioSignatureMiddleware(websocket_app(events), auth_token=TOKEN))
+    headers = {"X-Twilio-Signature": compute_signature("wrong", "wss://testserver/media")}
+    with pytest.raises(WebSocketDenialResponse) as caught, client.websocket_connect("/media", headers=headers):
+        pass
+    assert caught.value.status_code == 403
+    assert events == []
+
+
+def run_handshake(
+    extensions: dict[str, Any], headers: list[tuple[bytes, bytes]]
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """Drive one WebSocket handshake at the protocol level; return what was sent and what the app saw."""
+    events: list[str] = []
+
+    async def run() -> list[dict[str, Any]]:
+        app = TwilioSignatureMiddleware(websocket_app(events), auth_token=TOKEN)
+        scope = {
+            "type": "websocket",
+            "scheme": "wss",
+            "path": "/media",
+            "raw_path": b"/media",
+            "query_string": b"",
+            "root_path": "",
+            "headers": [(b"host", b"example.com"), *headers],
+            "extensions": extensions,
+        }
+        messages = [{"type": "websocket.connect"}]
+        sent: list[dict[str, Any]] = []
+
+        async def receive() -> dict[str, Any]:
+            return messages.pop(0) if messages else {"type": "websocket.disconnect", "code": 1000}
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        await app(scope, receive, send)
+        return sent
+
+    return anyio.run(run), events
+
+
+def test_websocket_refused_with_close_1008_without_the_extension() -> None:
+    """Without websocket.http.response, a forged handshake is closed with 1008 before accept."""
+    sent, events = run_handshake({}, [])
+    assert sent == [{"type": "websocket.close", "code": 1008}]
+    assert events == []
+
+
+def test_websocket_http_response_extension_gives_a_real_403() -> None:
+    """With websocket.http.response the refusal is an HTTP 403, not a close."""
+    sent, events = run_handshake({"websocket.http.response": {}}, [(b"x-twilio-signature", b"forged")])
+    assert [m["type"] for m in sent] == ["websocket.http.response.start", "websocket.http.response.body"]
+    assert sent[0]["status"] == 403
+    assert events == []
+
+
+def test_websocket_genuine_handshake_at_protocol_level() -> None:
+    """A genuine handshake is accepted and the app receives the replayed websocket.connect."""
+    signature = compute_signature(TOKEN, "wss://example.com/media").encode()
+    sent, events = run_handshake({}, [(b"x-twilio-signature", signature)])
+    assert sent[0]["type"] == "websocket.accept"
+    assert events == ["as received"]
