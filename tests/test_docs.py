@@ -20,4 +20,4 @@ def test_readme_python_blocks_run(code: str, monkeypatch: pytest.MonkeyPatch) ->
 
         if not settings.configured:
             settings.configure()
-    exec(compile(code, "README.md", "exec"), {})
+    exec(compile(code, "README.md", "exec"), {"__name__": "__main__"})
