@@ -6,8 +6,23 @@ import json
 from pathlib import Path
 from typing import Any
 
+import django
 import pytest
+from django.conf import settings as django_settings
 from hypothesis import settings
+
+# One Django configuration for the whole run (Django allows only one per process).
+if not django_settings.configured:
+    django_settings.configure(
+        DEBUG=False,
+        SECRET_KEY="tests-only-not-a-secret",
+        ALLOWED_HOSTS=["*"],
+        ROOT_URLCONF="tests.django_site",
+        MIDDLEWARE=["django.middleware.common.CommonMiddleware", "django.middleware.csrf.CsrfViewMiddleware"],
+        INSTALLED_APPS=[],
+        USE_TZ=True,
+    )
+    django.setup()
 
 settings.register_profile("default", max_examples=150, deadline=None)
 settings.register_profile("fuzz", max_examples=5000, deadline=None)

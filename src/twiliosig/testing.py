@@ -1,0 +1,175 @@
+"""Sign requests in your tests exactly as Twilio would, for every common test client.
+
+A thin shell over :func:`twiliosig.compute_signature`, so tests exercise the same
+code that production validates with. It imports no test framework; the pytest
+fixture ``twilio_signer`` lives in :mod:`twiliosig.pytest_plugin`.
+
+The one thing a test usually gets wrong is the URL: the signature covers the URL
+the *test client* presents (``http://localhost`` for Flask and werkzeug,
+``http://testserver`` for Django and Starlette, the ``base_url`` of an httpx
+client). :class:`TwilioSigner` works that out from the client::
+
+    signer = TwilioSigner("test-token")
+    response = signer.post_form(client, "/twilio/sms", {"From": "+15005550006", "Body": "hi"})
+    response = signer.post_json(client, "/twilio/events", [{"type": "..."}])
+
+Pass ``forged=True`` to send a request signed with the wrong secret, to test
+that your app refuses it.
+"""
+
+from __future__ import annotations
+
+import json as jsonlib
+import os
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlencode
+
+from .keys import HMAC_SHA1
+from .params import Params, _pairs
+from .signature import body_sha256, compute_signature
+
+__all__ = ["TwilioSigner", "client_base_url", "signed_headers", "with_body_hash"]
+
+SIGNATURE_HEADER = "X-Twilio-Signature"
+SETTINGS_HEADER = "X-Twilio-Webhooks-Signature-Settings"
+FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
+
+
+def _token(auth_token: str | None) -> str:
+    token = auth_token if auth_token is not None else os.environ.get("TWILIO_AUTH_TOKEN")
+    if not token:
+        raise ValueError("give auth_token=..., or set TWILIO_AUTH_TOKEN, to sign test requests")
+    return token
+
+
+def with_body_hash(url: str, body: bytes | str) -> str:
+    """The URL with ``bodySHA256=<hex>`` appended to its query, as Twilio does for JSON bodies."""
+    separator = "&" if "?" in url else "?"
+    return f"{url}{separator}bodySHA256={body_sha256(body)}"
+
+
+def signed_headers(
+    url: str,
+    params: Params = None,
+    *,
+    auth_token: str | None = None,
+    algorithm: str = HMAC_SHA1,
+    shared_key_id: str | None = None,
+) -> dict[str, str]:
+    """The headers Twilio would send for this URL and these form parameters.
+
+    Args:
+        url: The exact URL the test client will present, query string included.
+        params: The form parameters (a mapping, a multi-dict or pairs).
+        auth_token: The secret; defaults to ``TWILIO_AUTH_TOKEN``.
+        algorithm: ``"HMAC_SHA1"`` or ``"HMAC_SHA256"``.
+        shared_key_id: Sign as a shared key: adds the signature settings header.
+    """
+    headers = {SIGNATURE_HEADER: compute_signature(_token(auth_token), url, params, algorithm=algorithm)}
+    if shared_key_id is not None:
+        headers[SETTINGS_HEADER] = f"key={shared_key_id},algorithm={algorithm}"
+    return headers
+
+
+def client_base_url(client: Any, *, secure: bool = False) -> str:
+    """The scheme and host a test client presents to the app, without a trailing slash.
+
+    Knows Flask's and werkzeug's test clients (``http://localhost``, or Flask's
+    ``SERVER_NAME``), Django's ``Client`` (``http://testserver``, its
+    ``HTTP_HOST`` default, ``https`` with ``secure=True``), Starlette's
+    ``TestClient`` and httpx clients (their ``base_url``).
+    """
+    base_url = getattr(client, "base_url", None)
+    if base_url is not None and str(base_url):
+        return str(base_url).rstrip("/")
+    if type(client).__module__.startswith("django."):
+        defaults = getattr(client, "defaults", {})
+        host = defaults.get("HTTP_HOST") or defaults.get("SERVER_NAME", "testserver")
+        scheme = "https" if secure or defaults.get("wsgi.url_scheme") == "https" else "http"
+        return f"{scheme}://{host}"
+    application = getattr(client, "application", None)
+    config = getattr(application, "config", None)
+    if isinstance(config, Mapping) and config.get("SERVER_NAME"):
+        return f"{config.get('PREFERRED_URL_SCHEME', 'http')}://{config['SERVER_NAME']}"
+    return "http://localhost"
+
+
+class TwilioSigner:
+    """Signs and sends webhook requests through a test client.
+
+    Args:
+        auth_token: The token the app under test validates with; defaults to
+            ``TWILIO_AUTH_TOKEN`` when the signer is built.
+        algorithm: ``"HMAC_SHA1"`` or ``"HMAC_SHA256"`` (with ``shared_key_id``).
+        shared_key_id: Sign as this shared key (adds the settings header).
+    """
+
+    def __init__(
+        self, auth_token: str | None = None, *, algorithm: str = HMAC_SHA1, shared_key_id: str | None = None
+    ) -> None:
+        self.auth_token = _token(auth_token)
+        self.algorithm = algorithm
+        self.shared_key_id = shared_key_id
+
+    def __repr__(self) -> str:
+        return f"TwilioSigner(algorithm={self.algorithm!r}, shared_key_id={self.shared_key_id!r})"
+
+    def headers(self, url: str, params: Params = None, *, forged: bool = False) -> dict[str, str]:
+        """Signature headers for ``url`` and ``params`` (``forged``: signed with a wrong secret)."""
+        token = self.auth_token + "-forged" if forged else self.auth_token
+        return signed_headers(url, params, auth_token=token, algorithm=self.algorithm, shared_key_id=self.shared_key_id)
+
+    def form_request(
+        self, base_url: str, path: str, params: Params = None, *, forged: bool = False
+    ) -> tuple[str, bytes, dict[str, str]]:
+        """The target, body and headers of a signed form POST to ``base_url + path``."""
+        pairs = list(_pairs(params)) if params else []
+        body = urlencode(pairs).encode("utf-8")
+        headers = {"Content-Type": FORM_CONTENT_TYPE, **self.headers(base_url + path, pairs, forged=forged)}
+        return path, body, headers
+
+    def json_request(
+        self, base_url: str, path: str, payload: Any, *, forged: bool = False
+    ) -> tuple[str, bytes, dict[str, str]]:
+        """The target (with ``bodySHA256``), body and headers of a signed JSON POST to ``base_url + path``."""
+        body = payload if isinstance(payload, bytes) else jsonlib.dumps(payload).encode("utf-8")
+        target = with_body_hash(path, body)
+        headers = {"Content-Type": "application/json", **self.headers(base_url + target, forged=forged)}
+        return target, body, headers
+
+    def post_form(self, client: Any, path: str, params: Params = None, *, forged: bool = False, **kwargs: Any) -> Any:
+        """POST a signed form through a Flask, werkzeug, Django, Starlette or httpx client.
+
+        Extra keyword arguments go to the client's ``post`` (Django's ``secure=True`` is understood).
+        """
+        base_url = client_base_url(client, secure=bool(kwargs.get("secure")))
+        return _post(client, *self.form_request(base_url, path, params, forged=forged), **kwargs)
+
+    def post_json(self, client: Any, path: str, payload: Any, *, forged: bool = False, **kwargs: Any) -> Any:
+        """POST a signed JSON body (``bodySHA256`` in the URL) through any supported client."""
+        base_url = client_base_url(client, secure=bool(kwargs.get("secure")))
+        return _post(client, *self.json_request(base_url, path, payload, forged=forged), **kwargs)
+
+    async def apost_form(
+        self, client: Any, path: str, params: Params = None, *, forged: bool = False, **kwargs: Any
+    ) -> Any:
+        """POST a signed form through an ``httpx.AsyncClient``."""
+        target, body, headers = self.form_request(client_base_url(client), path, params, forged=forged)
+        return await client.post(target, content=body, headers=headers, **kwargs)
+
+    async def apost_json(self, client: Any, path: str, payload: Any, *, forged: bool = False, **kwargs: Any) -> Any:
+        """POST a signed JSON body through an ``httpx.AsyncClient``."""
+        target, body, headers = self.json_request(client_base_url(client), path, payload, forged=forged)
+        return await client.post(target, content=body, headers=headers, **kwargs)
+
+
+def _post(client: Any, target: str, body: bytes, headers: dict[str, str], **kwargs: Any) -> Any:
+    """POST raw bytes with headers through whichever client this is."""
+    module = type(client).__module__
+    if module.startswith("django."):
+        content_type = headers.pop("Content-Type")
+        return client.post(target, data=body, content_type=content_type, headers=headers, **kwargs)
+    if hasattr(client, "base_url"):  # httpx and Starlette's TestClient
+        return client.post(target, content=body, headers=headers, **kwargs)
+    return client.post(target, data=body, headers=headers, **kwargs)  # Flask and werkzeug
