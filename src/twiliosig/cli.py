@@ -1,15 +1,321 @@
-"""Command line entry point. The demo and the explain tools arrive with the middleware."""
+"""``python -m twiliosig`` (or ``twiliosig``): sign requests, explain refusals, run the demo.
+
+    twiliosig sign URL [-p Name=Value]... [--body FILE|-] [--algorithm HMAC_SHA256]
+    twiliosig explain URL --signature SIG [-p Name=Value]... [--body FILE|-]
+    twiliosig explain --from-curl "curl -X POST https://... -H 'X-Twilio-Signature: ...' -d ..."
+    twiliosig explain --request saved-request.http
+    twiliosig demo
+
+The secret is read from the environment (``--token-env``, default
+``TWILIO_AUTH_TOKEN``; several tokens may be separated by commas), so it never
+lands in shell history unless you insist with ``--token``. Errors are one line
+on stderr and a non-zero exit; ``explain`` exits 0 for a genuine request and 1
+for a refused one.
+"""
 
 from __future__ import annotations
 
+import argparse
+import os
+import shlex
 import sys
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import quote
+
+from .demo import run_demo
+from .explain import explain
+from .guard import Guard
+from .keys import ALGORITHMS, HMAC_SHA1
+from .request import split_target
+from .signature import RequestValidator, compute_signature
+from .testing import with_body_hash
+from .urls import split_url
+from .verdict import Verdict
+
+__all__ = ["main"]
 
 
-def main(argv: list[str] | None = None) -> int:
+class CliError(Exception):
+    """A problem the user can fix; printed as one line."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the process exit code."""
-    args = sys.argv[1:] if argv is None else argv
-    if args[:1] == ["demo"]:
-        print("twiliosig demo: not yet; the protected example app arrives with the middleware.")
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        return int(args.run(args))
+    except CliError as error:
+        print(f"twiliosig: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        print(f"twiliosig: {error.strerror or error}: {error.filename or ''}".rstrip(": "), file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="twiliosig",
+        description="Sign Twilio webhook requests, explain why a signature does not match, or run the demo.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    sign = commands.add_parser("sign", help="print the X-Twilio-Signature Twilio would send")
+    sign.add_argument("url", help="the exact URL Twilio calls, query string included")
+    _add_request_options(sign)
+    sign.add_argument(
+        "--algorithm", default=HMAC_SHA1, choices=sorted(ALGORITHMS), help="HMAC_SHA1 (auth tokens, the default)"
+    )
+    _add_token_options(sign)
+    sign.set_defaults(run=_sign)
+
+    explain_cmd = commands.add_parser(
+        "explain", help="say which URL form and secret match a signature, or why none does"
+    )
+    explain_cmd.add_argument("url", nargs="?", help="the URL the app rebuilt, query string included")
+    explain_cmd.add_argument("-s", "--signature", help="the X-Twilio-Signature header")
+    explain_cmd.add_argument("--settings", help="the X-Twilio-Webhooks-Signature-Settings header, if any")
+    _add_request_options(explain_cmd)
+    source = explain_cmd.add_mutually_exclusive_group()
+    source.add_argument("--from-curl", metavar="COMMAND", help="a curl command line (or - to read it from stdin)")
+    source.add_argument("--request", metavar="FILE", help="a saved raw HTTP request (or - for stdin)")
+    explain_cmd.add_argument(
+        "--scheme", default="https", help="with --request: the scheme Twilio called (default https)"
+    )
+    _add_token_options(explain_cmd)
+    explain_cmd.add_argument(
+        "--shared-key",
+        action="append",
+        default=[],
+        metavar="KEY_ID=ENV",
+        help="a shared key id and the environment variable holding its secret",
+    )
+    explain_cmd.set_defaults(run=_explain)
+
+    demo = commands.add_parser(
+        "demo", help="run a protected app on loopback and send it a genuine and a forged webhook"
+    )
+    demo.set_defaults(run=_demo)
+    return parser
+
+
+def _add_request_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-p", "--param", action="append", default=[], metavar="NAME=VALUE", help="a form parameter (repeatable)"
+    )
+    parser.add_argument(
+        "--body",
+        metavar="FILE",
+        help="a raw body (- for stdin): a JSON body is covered by bodySHA256 in the URL, a form body is parsed",
+    )
+
+
+def _add_token_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--token-env",
+        default="TWILIO_AUTH_TOKEN",
+        metavar="NAME",
+        help="environment variable holding the auth token(s), comma-separated (default TWILIO_AUTH_TOKEN)",
+    )
+    parser.add_argument("--token", help="the auth token itself (it will be in your shell history)")
+
+
+# --- sign -------------------------------------------------------------------------------------
+
+
+def _sign(args: argparse.Namespace) -> int:
+    token = _tokens(args)[0]
+    if args.body is not None:
+        body = _read(args.body)
+        if _is_form(body) and not args.param:
+            print(compute_signature(token, args.url, _form(body), algorithm=args.algorithm))
+            return 0
+        url = args.url if "bodySHA256=" in args.url else with_body_hash(args.url, body)
+        print(url)
+        print(compute_signature(token, url, algorithm=args.algorithm))
         return 0
-    print("usage: python -m twiliosig demo", file=sys.stderr)
-    return 2
+    print(compute_signature(token, args.url, _params(args.param), algorithm=args.algorithm))
+    return 0
+
+
+# --- explain ----------------------------------------------------------------------------------
+
+
+def _explain(args: argparse.Namespace) -> int:
+    shared = {}
+    for item in args.shared_key:
+        key_id, equals, env = item.partition("=")
+        if not equals or not os.environ.get(env):
+            raise CliError(f"--shared-key wants KEY_ID=ENV with the secret in $ENV; got {item!r}")
+        shared[key_id] = os.environ[env]
+    tokens = _tokens(args, required=not shared)
+    validator = RequestValidator(tokens or None, shared_keys=shared or None)
+
+    if args.from_curl is not None or args.request is not None:
+        if args.from_curl is not None:
+            command = sys.stdin.read() if args.from_curl == "-" else args.from_curl
+            url, headers, body = _parse_curl(command)
+        else:
+            url, headers, body = _parse_raw_request(_read(args.request), args.scheme)
+        signature = args.signature or headers.get("x-twilio-signature")
+        settings = args.settings or headers.get("x-twilio-webhooks-signature-settings")
+        params: Any = Guard.body_params(url, headers.get("content-type"), body)
+        if isinstance(params, Verdict):
+            raise CliError(params.detail)
+    else:
+        if not args.url:
+            raise CliError("give the URL, or --from-curl, or --request")
+        url, signature, settings = args.url, args.signature, args.settings
+        params = _params(args.param)
+        if args.body is not None:
+            body = _read(args.body)
+            params = body if "bodySHA256=" in url or not _is_form(body) else _form(body)
+    if not signature:
+        raise CliError("no signature: give --signature, or a request with an X-Twilio-Signature header")
+    explanation = explain(validator, url, params, signature, signature_settings=settings)
+    sys.stdout.write(explanation.render())
+    return 0 if explanation.verdict.valid else 1
+
+
+def _parse_curl(command: str) -> tuple[str, dict[str, str], bytes]:
+    """URL, headers (lower-case names) and body from a curl command line."""
+    try:
+        words = shlex.split(command.replace("\\\n", " "))
+    except ValueError as error:
+        raise CliError(f"cannot read the curl command: {error}") from None
+    if words and os.path.basename(words[0]) == "curl":
+        words = words[1:]
+    url = None
+    headers: dict[str, str] = {}
+    data: list[str] = []
+    as_get = False
+    with_value = {
+        "-X",
+        "--request",
+        "-u",
+        "--user",
+        "-o",
+        "--output",
+        "-A",
+        "--user-agent",
+        "-e",
+        "--referer",
+        "-b",
+        "--cookie",
+        "--connect-timeout",
+        "-m",
+        "--max-time",
+    }
+    words_iter = iter(words)
+    for word in words_iter:
+        if word in ("-H", "--header"):
+            name, _, value = next(words_iter, "").partition(":")
+            headers[name.strip().lower()] = value.strip()
+        elif word in ("-d", "--data", "--data-raw", "--data-ascii", "--data-binary", "--data-urlencode"):
+            value = next(words_iter, "")
+            if value.startswith("@") and word != "--data-raw":
+                value = _read(value[1:]).decode("utf-8")
+                if word != "--data-binary":
+                    value = value.replace("\r", "").replace("\n", "")
+            if word == "--data-urlencode":
+                name, equals, raw = value.partition("=")
+                value = f"{name}={quote(raw, safe='')}" if equals else quote(value, safe="")
+            data.append(value)
+        elif word in ("-G", "--get"):
+            as_get = True
+        elif word == "--url":
+            url = next(words_iter, None)
+        elif word in with_value:
+            next(words_iter, None)
+        elif not word.startswith("-"):
+            url = word
+    if url is None:
+        raise CliError("the curl command has no URL")
+    body = "&".join(data)
+    if as_get and body:
+        url = f"{url}{'&' if '?' in url else '?'}{body}"
+        body = ""
+    if body and "content-type" not in headers:
+        headers["content-type"] = "application/x-www-form-urlencoded"
+    return url, headers, body.encode("utf-8")
+
+
+def _parse_raw_request(raw: bytes, scheme: str) -> tuple[str, dict[str, str], bytes]:
+    """URL, headers and body from a saved HTTP/1.1 request (request line, headers, blank line, body)."""
+    normalised = raw.replace(b"\r\n", b"\n")
+    head, _, body = normalised.partition(b"\n\n")
+    lines = head.decode("latin-1").split("\n")
+    request_line = lines[0].split()
+    if len(request_line) < 2:
+        raise CliError("the request file does not start with a request line such as 'POST /path HTTP/1.1'")
+    headers: dict[str, str] = {}
+    for line in lines[1:]:
+        name, colon, value = line.partition(":")
+        if colon:
+            headers[name.strip().lower()] = value.strip()
+    length = headers.get("content-length", "")
+    if length.isdigit():
+        body = raw.partition(b"\r\n\r\n")[2][: int(length)] if b"\r\n\r\n" in raw else body[: int(length)]
+    target = request_line[1]
+    if split_url(target) is not None:
+        return target, headers, body
+    host = headers.get("host")
+    if not host:
+        raise CliError("the request has no Host header: give the URL instead")
+    path, query = split_target(target)
+    return f"{scheme}://{host}{path}{'?' + query if query else ''}", headers, body
+
+
+# --- demo ---------------------------------------------------------------------------------------
+
+
+def _demo(args: argparse.Namespace) -> int:
+    return run_demo()
+
+
+# --- helpers --------------------------------------------------------------------------------------
+
+
+def _tokens(args: argparse.Namespace, *, required: bool = True) -> list[str]:
+    if args.token:
+        return [args.token]
+    value = os.environ.get(args.token_env, "")
+    tokens = [token.strip() for token in value.split(",") if token.strip()]
+    if not tokens and required:
+        raise CliError(f"no auth token: set ${args.token_env} (or choose another variable with --token-env)")
+    return tokens
+
+
+def _params(items: list[str]) -> list[tuple[str, str]]:
+    pairs = []
+    for item in items:
+        name, equals, value = item.partition("=")
+        if not equals:
+            raise CliError(f"-p wants NAME=VALUE, got {item!r}")
+        pairs.append((name, value))
+    return pairs
+
+
+def _read(path: str) -> bytes:
+    if path == "-":
+        return sys.stdin.buffer.read()
+    with open(path, "rb") as handle:
+        return handle.read()
+
+
+def _is_form(body: bytes) -> bool:
+    stripped = body.strip()
+    return bool(stripped) and stripped[:1] not in (b"{", b"[") and b"=" in stripped
+
+
+def _form(body: bytes) -> list[tuple[str, str]]:
+    params = Guard.body_params("", "application/x-www-form-urlencoded", body.strip())
+    if isinstance(params, Verdict):
+        raise CliError(params.detail)
+    return params if isinstance(params, list) else []

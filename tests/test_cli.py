@@ -1,0 +1,152 @@
+"""The command line: sign, explain (with curl and raw-request input) and demo, errors as one line."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from twiliosig import body_sha256, compute_signature
+from twiliosig.cli import main
+
+TOKEN = "cli-test-token-0123456789abcdef0"
+URL = "https://example.com/twilio/sms"
+PARAMS = [("From", "+15005550006"), ("Body", "hello world"), ("MediaUrl0", "")]
+
+
+@pytest.fixture(autouse=True)
+def token(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", TOKEN)
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def p_args(pairs: list[tuple[str, str]]) -> list[str]:
+    return [arg for name, value in pairs for arg in ("-p", f"{name}={value}")]
+
+
+def test_sign_prints_the_signature(capsys: pytest.CaptureFixture[str]) -> None:
+    """sign prints exactly what compute_signature gives, token from the environment."""
+    code, out, _ = run(capsys, "sign", URL, *p_args(PARAMS))
+    assert code == 0
+    assert out == compute_signature(TOKEN, URL, PARAMS) + "\n"
+
+
+def test_sign_json_body_adds_the_body_hash(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """With a JSON body, sign prints the URL with bodySHA256 and the signature over it."""
+    body = tmp_path / "event.json"
+    body.write_bytes(b'{"type": "ping"}')
+    _, out, _ = run(capsys, "sign", URL, "--body", str(body), "--algorithm", "HMAC_SHA256")
+    url, signature = out.split()
+    assert url == f"{URL}?bodySHA256={body_sha256(body.read_bytes())}"
+    assert signature == compute_signature(TOKEN, url, algorithm="HMAC_SHA256")
+
+
+def test_explain_genuine_names_the_matching_form(capsys: pytest.CaptureFixture[str]) -> None:
+    """A signature over the port-443 form is explained as such; exit 0."""
+    signature = compute_signature(TOKEN, "https://example.com:443/twilio/sms", PARAMS)
+    code, out, _ = run(capsys, "explain", URL, "--signature", signature, *p_args(PARAMS))
+    assert code == 0
+    assert out.startswith("GENUINE: matches if the URL is https://example.com:443/twilio/sms, with the port 443 added")
+
+
+def test_explain_spots_a_tls_proxy(capsys: pytest.CaptureFixture[str]) -> None:
+    """The app rebuilt http:// but Twilio signed https://: explain says so and points at public_url."""
+    signature = compute_signature(TOKEN, URL, PARAMS)
+    code, out, _ = run(capsys, "explain", "http://example.com/twilio/sms", "-s", signature, *p_args(PARAMS))
+    assert code == 1
+    assert "It matches if the URL is https://example.com/twilio/sms" in out
+    assert "public_url" in out
+
+
+def test_explain_spots_dropped_blank_values(capsys: pytest.CaptureFixture[str]) -> None:
+    """Signed after blank values were dropped: explain finds it."""
+    signature = compute_signature(TOKEN, URL, [pair for pair in PARAMS if pair[1]])
+    code, out, _ = run(capsys, "explain", URL, "-s", signature, *p_args(PARAMS))
+    assert code == 1
+    assert "without the blank-valued parameters" in out
+
+
+def test_explain_wrong_token_ranks_causes(capsys: pytest.CaptureFixture[str]) -> None:
+    """Nothing testable matches: every URL form tried is listed and the causes ranked."""
+    signature = compute_signature("another-token", URL, PARAMS)
+    code, out, _ = run(capsys, "explain", URL, "-s", signature, *p_args(PARAMS))
+    assert code == 1
+    assert "Tried 4 URL form(s) with auth token" in out
+    assert "1. The URL differs" in out
+    assert "2. The wrong token" in out
+    assert TOKEN not in out
+    assert signature not in out
+
+
+def test_explain_from_curl(capsys: pytest.CaptureFixture[str]) -> None:
+    """A curl command line is read for URL, headers and form data."""
+    signature = compute_signature(TOKEN, URL, PARAMS)
+    command = (
+        f"curl -s -X POST '{URL}' -H 'X-Twilio-Signature: {signature}' "
+        "--data-urlencode 'From=+15005550006' --data-urlencode 'Body=hello world' -d 'MediaUrl0='"
+    )
+    code, out, _ = run(capsys, "explain", "--from-curl", command)
+    assert code == 0, out
+
+
+def test_explain_raw_request_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """A saved raw HTTP request (as a server logged it) is explained; the scheme is https by default."""
+    from urllib.parse import urlencode
+
+    body = urlencode(PARAMS)
+    signature = compute_signature(TOKEN, URL, PARAMS)
+    raw = (
+        f"POST /twilio/sms HTTP/1.1\r\nHost: example.com\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+        f"X-Twilio-Signature: {signature}\r\nContent-Length: {len(body)}\r\n\r\n{body}"
+    )
+    path = tmp_path / "request.http"
+    path.write_text(raw)
+    assert run(capsys, "explain", "--request", str(path))[0] == 0
+    code, out, _ = run(capsys, "explain", "--request", str(path), "--scheme", "http")
+    assert code == 1
+    assert "It matches if the URL is https://" in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["explain", URL], "no signature"),
+        (["explain"], "give the URL"),
+        (["sign", URL, "-p", "novalue"], "NAME=VALUE"),
+        (["sign", URL, "--body", "/nonexistent/file.json"], "No such file"),
+        (["explain", "--from-curl", "curl -H 'X: y'"], "no URL"),
+        (["sign", URL, "--token-env", "NOT_SET_ANYWHERE"], "$NOT_SET_ANYWHERE"),
+    ],
+)
+def test_errors_are_one_line(capsys: pytest.CaptureFixture[str], argv: list[str], message: str) -> None:
+    """Every user error is one line on stderr and exit 2, never a traceback."""
+    code, _, err = run(capsys, *argv)
+    assert code == 2
+    assert message in err
+    assert err.count("\n") == 1
+
+
+def test_help_everywhere() -> None:
+    """--help works for the program and each command."""
+    for argv in ([], ["sign"], ["explain"], ["demo"]):
+        result = subprocess.run(
+            [sys.executable, "-m", "twiliosig", *argv, "--help"], capture_output=True, text=True, check=False
+        )
+        assert result.returncode == 0
+        assert "usage:" in result.stdout
+
+
+def test_demo_runs_and_exits_zero() -> None:
+    """The demo shows 200 for the genuine webhook, 403 for the forged one and the explanation."""
+    result = subprocess.run([sys.executable, "-m", "twiliosig", "demo"], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    assert "-> 200 <Response>" in result.stdout
+    assert "-> 403 Forbidden" in result.stdout
+    assert "REFUSED (signature_mismatch)" in result.stdout
