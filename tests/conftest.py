@@ -21,6 +21,7 @@ if not django_settings.configured:
         MIDDLEWARE=["django.middleware.common.CommonMiddleware", "django.middleware.csrf.CsrfViewMiddleware"],
         INSTALLED_APPS=[],
         USE_TZ=True,
+        TWILIOSIG={"auth_token": "django-test-token-0123456789abcd"},
     )
     django.setup()
 

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
+import hashlib
+import json
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
 
 from twiliosig import RequestValidator
+from twiliosig.contrib.django import twilio_required
 
 TOKEN = "django-test-token-0123456789abcd"
+CALLS: list[str] = []
 
 
 @csrf_exempt
@@ -20,4 +25,41 @@ def manual(request: HttpRequest, rest: str) -> HttpResponse:
     return HttpResponse(verdict.reason.value, status=200 if verdict.valid else 403)
 
 
-urlpatterns = [path("manual/<path:rest>", manual)]
+def seen(request: HttpRequest) -> JsonResponse:
+    """What the view sees: the body's hash, the form pairs and the verdict."""
+    CALLS.append(request.path)
+    verdict = getattr(request, "twiliosig_verdict", None)
+    return JsonResponse(
+        {
+            "sha256": hashlib.sha256(request.body).hexdigest(),
+            "form": [[k, v] for k, vs in request.POST.lists() for v in vs],
+            "reason": None if verdict is None else verdict.reason.value,
+        }
+    )
+
+
+@twilio_required
+def decorated_sync(request: HttpRequest) -> JsonResponse:
+    return seen(request)
+
+
+@twilio_required
+async def decorated_async(request: HttpRequest) -> JsonResponse:
+    return seen(request)
+
+
+def plain(request: HttpRequest, rest: str) -> JsonResponse:
+    """Not csrf_exempt: behind the middleware a genuine webhook still gets through."""
+    return seen(request)
+
+
+def json_view(request: HttpRequest) -> HttpResponse:
+    return HttpResponse(json.dumps({"n": len(request.body)}), content_type="application/json")
+
+
+urlpatterns = [
+    path("manual/<path:rest>", manual),
+    path("decorated/sync", decorated_sync),
+    path("decorated/async", decorated_async),
+    path("mw/<path:rest>", plain),
+]

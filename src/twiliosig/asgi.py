@@ -42,7 +42,15 @@ from .request import PathMatcher, decode_target, quote_path
 from .urls import DEFAULT_VARIANTS, UrlVariant, default_port
 from .verdict import Verdict
 
-__all__ = ["STATE_KEY", "TwilioSignatureMiddleware"]
+__all__ = [
+    "STATE_KEY",
+    "TwilioSignatureMiddleware",
+    "inspect_scope",
+    "route_path",
+    "scope_headers",
+    "scope_host",
+    "scope_raw_path",
+]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -75,6 +83,7 @@ class TwilioSignatureMiddleware:
         max_body_size: int = DEFAULT_MAX_BODY_SIZE,
         report_only: bool = False,
         on_reject: RejectCallback | None = None,
+        enabled: bool = True,
     ) -> None:
         self.app = app
         self.guard = Guard(
@@ -87,11 +96,12 @@ class TwilioSignatureMiddleware:
             max_body_size=max_body_size,
             report_only=report_only,
             on_reject=on_reject,
+            enabled=enabled,
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
-        if kind not in ("http", "websocket") or not self.guard.protects(_route_path(scope)):
+        if kind not in ("http", "websocket") or not self.guard.protects(route_path(scope)):
             await self.app(scope, receive, send)
         elif kind == "http":
             await self._http(scope, receive, send)
@@ -99,17 +109,17 @@ class TwilioSignatureMiddleware:
             await self._websocket(scope, receive, send)
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        headers = _headers(scope)
+        headers = scope_headers(scope)
         method = scope.get("method", "")
         body = await self._read_body(headers.get("content-length"), receive)
         if body is None:
             return  # the client went away: nobody to answer, nothing for the app
         if isinstance(body, bytes):
-            verdict = self._inspect(scope, headers, body)
+            verdict = inspect_scope(self.guard, scope, headers, body)
             replay = _replay_message({"type": "http.request", "body": body, "more_body": False}, receive)
         else:
             verdict, consumed = body
-            self.guard.report(verdict, method, _route_path(scope), None)
+            self.guard.report(verdict, method, route_path(scope), None)
             # Report-only lets an unread or half-read body through: what was read comes first.
             replay = _replay_message({"type": "http.request", "body": consumed, "more_body": True}, receive)
         if verdict.valid or self.guard.report_only:
@@ -143,7 +153,7 @@ class TwilioSignatureMiddleware:
         connect = await receive()
         if connect["type"] != "websocket.connect":
             return  # disconnected before the handshake finished
-        verdict = self._inspect(scope, _headers(scope), b"", websocket=True)
+        verdict = inspect_scope(self.guard, scope, scope_headers(scope), b"", websocket=True)
         if verdict.valid or self.guard.report_only:
             await self.app(_with_verdict(scope, verdict), _replay_message(connect, receive), send)
             return
@@ -155,24 +165,38 @@ class TwilioSignatureMiddleware:
         else:
             await send({"type": "websocket.close", "code": 1008})
 
-    def _inspect(self, scope: Scope, headers: dict[str, str], body: bytes, *, websocket: bool = False) -> Verdict:
-        scheme = scope.get("scheme") or ("ws" if websocket else "http")
-        query = scope.get("query_string", b"")
-        return self.guard.inspect(
-            method=scope.get("method", "GET"),
-            path=_route_path(scope),
-            scheme="wss" if websocket else scheme,
-            host=_host(headers, scope, scheme),
-            raw_path=_raw_path(scope),
-            query=decode_target(query) if query else "",
-            header=headers.get,
-            content_type=headers.get("content-type"),
-            body=body,
-            websocket=websocket,
-        )
+
+def inspect_scope(
+    guard: Guard,
+    scope: Scope,
+    headers: dict[str, str],
+    body: bytes,
+    *,
+    form: list[tuple[str, str]] | None = None,
+    websocket: bool = False,
+) -> Verdict:
+    """Judge an ASGI request whose body has been read: the URL from ``raw_path``, then the guard.
+
+    Shared by the middleware and the FastAPI integration, so both rebuild the URL alike.
+    """
+    scheme = scope.get("scheme") or ("ws" if websocket else "http")
+    query = scope.get("query_string", b"")
+    return guard.inspect(
+        method=scope.get("method", "GET"),
+        path=route_path(scope),
+        scheme="wss" if websocket else scheme,
+        host=scope_host(headers, scope, scheme),
+        raw_path=scope_raw_path(scope),
+        query=decode_target(query) if query else "",
+        header=headers.get,
+        content_type=headers.get("content-type"),
+        body=body,
+        form=form,
+        websocket=websocket,
+    )
 
 
-def _headers(scope: Scope) -> dict[str, str]:
+def scope_headers(scope: Scope) -> dict[str, str]:
     """Request headers by lower-case name; repeated headers joined with commas."""
     headers: dict[str, str] = {}
     for raw_name, raw_value in scope.get("headers", ()):
@@ -182,7 +206,7 @@ def _headers(scope: Scope) -> dict[str, str]:
     return headers
 
 
-def _route_path(scope: Scope) -> str:
+def route_path(scope: Scope) -> str:
     """The path the application routes on: ``path`` without ``root_path`` when it holds it."""
     path: str = scope.get("path", "")
     root: str = scope.get("root_path", "")
@@ -191,7 +215,7 @@ def _route_path(scope: Scope) -> str:
     return path
 
 
-def _raw_path(scope: Scope) -> str:
+def scope_raw_path(scope: Scope) -> str:
     """The path as the client sent it, with the mount prefix exactly once.
 
     uvicorn and granian include ``root_path`` in ``raw_path``, hypercorn does not,
@@ -210,7 +234,7 @@ def _raw_path(scope: Scope) -> str:
     return path
 
 
-def _host(headers: dict[str, str], scope: Scope, scheme: str) -> str | None:
+def scope_host(headers: dict[str, str], scope: Scope, scheme: str) -> str | None:
     host = headers.get("host")
     if host:
         return host

@@ -37,6 +37,7 @@ from .verdict import Reason, Verdict
 __all__ = [
     "DEFAULT_MAX_BODY_SIZE",
     "FROM_ENVIRONMENT",
+    "GUARD_OPTIONS",
     "VERDICT_KEY",
     "Guard",
     "RejectCallback",
@@ -51,6 +52,21 @@ DEFAULT_MAX_BODY_SIZE: Final = 1024 * 1024
 #: Where an accepted request's verdict is left for the application (WSGI environ, ASGI scope).
 VERDICT_KEY: Final = "twiliosig.verdict"
 TOKEN_ENVIRONMENT_VARIABLE: Final = "TWILIO_AUTH_TOKEN"  # noqa: S105 - a variable's name, not a secret
+
+
+#: The option names every adapter takes, the same everywhere.
+GUARD_OPTIONS: Final = (
+    "auth_token",
+    "shared_keys",
+    "paths",
+    "public_url",
+    "trust_forwarded",
+    "url_variants",
+    "max_body_size",
+    "report_only",
+    "on_reject",
+    "enabled",
+)
 
 
 class _FromEnvironment(enum.Enum):
@@ -83,6 +99,11 @@ _STATUS = {
 _FORBIDDEN = (403, "Forbidden")
 
 
+def _nothing(path: str) -> bool:
+    """The path test of a disabled guard: nothing is protected."""
+    return False
+
+
 def _hops(trust_forwarded: bool | int) -> int:
     if isinstance(trust_forwarded, bool):
         return int(trust_forwarded)
@@ -106,7 +127,16 @@ class Guard:
     or ``TypeError`` for bad configuration, including no secret at all.
     """
 
-    __slots__ = ("max_body_size", "on_reject", "protects", "proxy_hops", "public_url", "report_only", "validator")
+    __slots__ = (
+        "enabled",
+        "max_body_size",
+        "on_reject",
+        "protects",
+        "proxy_hops",
+        "public_url",
+        "report_only",
+        "validator",
+    )
 
     def __init__(
         self,
@@ -120,7 +150,15 @@ class Guard:
         max_body_size: int = DEFAULT_MAX_BODY_SIZE,
         report_only: bool = False,
         on_reject: RejectCallback | None = None,
+        enabled: bool = True,
     ) -> None:
+        self.enabled = bool(enabled)
+        if not self.enabled:
+            logger.warning(
+                "twiliosig: signature validation is DISABLED (enabled=False): every request is let through "
+                "unchecked. This is for local development only; never deploy it."
+            )
+            auth_token, shared_keys = "validation-disabled", None
         token: AuthToken
         if auth_token is FROM_ENVIRONMENT:
             token = os.environ.get(TOKEN_ENVIRONMENT_VARIABLE) or None
@@ -132,7 +170,7 @@ class Guard:
         else:
             token = auth_token
         self.validator = RequestValidator(token, shared_keys=shared_keys, url_variants=url_variants)
-        self.protects = path_matcher(paths)
+        self.protects = path_matcher(paths) if self.enabled else _nothing
         self.public_url = parse_public_url(public_url) if public_url is not None else None
         self.proxy_hops = _hops(trust_forwarded)
         if isinstance(max_body_size, bool) or not isinstance(max_body_size, int) or max_body_size <= 0:
@@ -199,6 +237,7 @@ class Guard:
         header: Callable[[str], str | None],
         content_type: str | None = None,
         body: bytes = b"",
+        form: list[tuple[str, str]] | None = None,
         websocket: bool = False,
     ) -> Verdict:
         """Judge one request from its parts: the single path every adapter takes.
@@ -213,6 +252,8 @@ class Guard:
             header: Returns a request header by lower-case name, or None.
             content_type: The Content-Type header.
             body: The whole body, already read within ``max_body_size``.
+            form: The form pairs, for a framework that parsed the body before
+                the check could read it (FastAPI); used instead of ``body``.
             websocket: A WebSocket handshake (signed over ``wss://``, no params).
         """
         url = None
@@ -222,7 +263,7 @@ class Guard:
             verdict = Verdict(False, Reason.MALFORMED_URL, "the Host header cannot be part of a URL")
             self.report(verdict, method, path, None)
             return verdict
-        params = self.body_params(url, content_type, body)
+        params = form if form is not None else self.body_params(url, content_type, body)
         if isinstance(params, Verdict):
             self.report(params, method, path, url)
             return params

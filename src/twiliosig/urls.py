@@ -264,6 +264,10 @@ def _encoding_forms(url: str) -> Iterator[Candidate]:
         legacy = _legacy_query_form(whatwg)
         if legacy is not None:
             yield _with_change(received, legacy, "with the query re-encoded form-style (as twilio-node does)")
+            if "%20" in legacy:
+                plus = _legacy_query_form(whatwg, space="+")
+                if plus is not None:
+                    yield _with_change(received, plus, "with the query re-encoded form-style, spaces as +")
     python = _python_form(url)
     if python is not None:
         yield _with_change(received, python, "re-serialised (as the twilio Python SDK does)")
@@ -335,7 +339,7 @@ def _whatwg_form(url: str) -> str | None:
     return UrlParts(scheme, parts.userinfo, host, port, rest).join()
 
 
-def _legacy_query_form(url: str) -> str | None:
+def _legacy_query_form(url: str, space: str = "%20") -> str | None:
     """The URL with each query name and value form-decoded and re-encoded.
 
     This is twilio-node's legacy-querystring fallback, minus its two lossy
@@ -351,9 +355,9 @@ def _legacy_query_form(url: str) -> str | None:
     pieces = []
     for piece in query.split("&"):
         name, equals, value = piece.partition("=")
-        encoded = quote(unquote_plus(name), safe=_COMPONENT_SAFE)
+        encoded = quote(unquote_plus(name), safe=_COMPONENT_SAFE).replace("%20", space)
         if equals:
-            encoded += "=" + quote(unquote_plus(value), safe=_COMPONENT_SAFE)
+            encoded += "=" + quote(unquote_plus(value), safe=_COMPONENT_SAFE).replace("%20", space)
         pieces.append(encoded)
     return f"{base}?{'&'.join(pieces)}{hash_mark}{fragment}"
 

@@ -48,7 +48,7 @@ from .verdict import Reason, Verdict
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
-__all__ = ["TwilioSignatureMiddleware"]
+__all__ = ["TwilioSignatureMiddleware", "inspect_environ", "read_body", "wsgi_text"]
 
 _CHUNK = 64 * 1024
 
@@ -77,6 +77,9 @@ class TwilioSignatureMiddleware:
         report_only: Log refusals but let every request through, to roll out safely.
         on_reject: Called as ``on_reject(verdict, request_info)`` for each
             refusal (metrics, alerts); its errors are logged, never raised.
+        enabled: False lets every request through unchecked, with a warning
+            logged when the middleware is built: for local development only.
+            There is no ``DEBUG`` switch; this is the only way to turn it off.
     """
 
     def __init__(
@@ -92,6 +95,7 @@ class TwilioSignatureMiddleware:
         max_body_size: int = DEFAULT_MAX_BODY_SIZE,
         report_only: bool = False,
         on_reject: RejectCallback | None = None,
+        enabled: bool = True,
     ) -> None:
         self.app = app
         self.guard = Guard(
@@ -104,19 +108,20 @@ class TwilioSignatureMiddleware:
             max_body_size=max_body_size,
             report_only=report_only,
             on_reject=on_reject,
+            enabled=enabled,
         )
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        path = _text(environ.get("PATH_INFO", ""))
+        path = wsgi_text(environ.get("PATH_INFO", ""))
         if not self.guard.protects(path):
             return self.app(environ, start_response)
-        method = _text(environ.get("REQUEST_METHOD", ""))
-        body = _read_body(environ, self.guard)
+        method = wsgi_text(environ.get("REQUEST_METHOD", ""))
+        body = read_body(environ, self.guard)
         if isinstance(body, Verdict):
             verdict = body
             self.guard.report(verdict, method, path, None)
         else:
-            verdict = self._judge(environ, method, path, body)
+            verdict = inspect_environ(self.guard, environ, method=method, path=path, body=body)
             environ["wsgi.input"] = io.BytesIO(body)
             if body or environ.get("CONTENT_LENGTH"):
                 environ["CONTENT_LENGTH"] = str(len(body))
@@ -135,32 +140,38 @@ class TwilioSignatureMiddleware:
         )
         return [payload]
 
-    def _judge(self, environ: WSGIEnvironment, method: str, path: str, body: bytes) -> Verdict:
-        def header(name: str) -> str | None:
-            value = environ.get("HTTP_" + name.upper().replace("-", "_"))
-            return None if value is None else _text(value)
 
-        scheme = environ.get("wsgi.url_scheme", "http")
-        raw_target = environ.get("RAW_URI") or environ.get("REQUEST_URI")
-        if raw_target:
-            raw_path, query = split_target(_text(raw_target))
-        else:
-            full_path = _text(environ.get("SCRIPT_NAME", "")) + path
-            raw_path, query = quote_path(full_path), _text(environ.get("QUERY_STRING", ""))
-        return self.guard.inspect(
-            method=method,
-            path=path,
-            scheme=scheme,
-            host=_host(environ, scheme),
-            raw_path=raw_path,
-            query=query,
-            header=header,
-            content_type=environ.get("CONTENT_TYPE"),
-            body=body,
-        )
+def inspect_environ(guard: Guard, environ: WSGIEnvironment, *, method: str, path: str, body: bytes) -> Verdict:
+    """Judge a WSGI request whose body has been read: the URL from the raw target, then the guard.
+
+    Shared by the middleware and the Flask integration, so both rebuild the URL alike.
+    """
+
+    def header(name: str) -> str | None:
+        value = environ.get("HTTP_" + name.upper().replace("-", "_"))
+        return None if value is None else wsgi_text(value)
+
+    scheme = environ.get("wsgi.url_scheme", "http")
+    raw_target = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+    if raw_target:
+        raw_path, query = split_target(wsgi_text(raw_target))
+    else:
+        full_path = wsgi_text(environ.get("SCRIPT_NAME", "")) + path
+        raw_path, query = quote_path(full_path), wsgi_text(environ.get("QUERY_STRING", ""))
+    return guard.inspect(
+        method=method,
+        path=path,
+        scheme=scheme,
+        host=_host(environ, scheme),
+        raw_path=raw_path,
+        query=query,
+        header=header,
+        content_type=environ.get("CONTENT_TYPE"),
+        body=body,
+    )
 
 
-def _text(value: str) -> str:
+def wsgi_text(value: str) -> str:
     """A WSGI "native string" (bytes decoded as latin-1) as the text it encodes in UTF-8."""
     if value.isascii():
         return value
@@ -173,12 +184,12 @@ def _text(value: str) -> str:
 def _host(environ: WSGIEnvironment, scheme: str) -> str:
     host = environ.get("HTTP_HOST")
     if host:
-        return _text(host)
+        return wsgi_text(host)
     name, port = environ.get("SERVER_NAME", ""), environ.get("SERVER_PORT", "")
     return name if not port or port == default_port(scheme) else f"{name}:{port}"
 
 
-def _read_body(environ: WSGIEnvironment, guard: Guard) -> bytes | Verdict:
+def read_body(environ: WSGIEnvironment, guard: Guard) -> bytes | Verdict:
     """Read the whole body, or say why not; never reads past ``max_body_size`` + 1 bytes."""
     declared = guard.declared_length(environ.get("CONTENT_LENGTH"))
     if isinstance(declared, Verdict):

@@ -1,0 +1,154 @@
+"""AWS Lambda: validate API Gateway (REST v1, HTTP v2) and function-URL events.
+
+::
+
+    from twiliosig.contrib.aws_lambda import twilio_required
+
+    @twilio_required                      # or @twilio_required(public_url="https://hooks.example.com")
+    def handler(event, context):
+        verdict = event["twiliosig_verdict"]
+        return {"statusCode": 200, "headers": {"Content-Type": "text/xml"}, "body": "<Response/>"}
+
+A refused event gets ``{"statusCode": 403, ...}`` (400 or 413 for a broken or
+oversized body) and the handler never runs. :func:`check_event` gives the verdict
+without the decorator.
+
+The URL Twilio called is rebuilt from the event: ``https://`` (API Gateway and
+function URLs only serve HTTPS), ``requestContext.domainName``, and the path
+and query as the client sent them: ``rawPath`` and ``rawQueryString`` in the
+2.0 format (HTTP APIs, function URLs); ``requestContext.path`` (stage included)
+and the query parameters in the 1.0 format (REST APIs), which carry no raw query
+string, so the query is re-encoded there and the encoding variants absorb the
+difference. Behind a custom domain whose base path mapping hides part of the
+path, set ``public_url`` to the public base (``"https://hooks.example.com/api"``):
+it is then followed by the path without its stage. A base64-encoded body is
+decoded before it is checked.
+
+Options are the middlewares' names (``paths`` filters by the path without the
+stage); the token defaults to ``TWILIO_AUTH_TOKEN``, read when the decorator is
+applied (a Lambda's cold start), so a missing token fails the deployment's first
+invocation loudly instead of letting requests through.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import functools
+from collections.abc import Callable, Mapping
+from typing import Any
+from urllib.parse import quote
+
+from ..guard import Guard
+from ..verdict import Reason, Verdict
+
+__all__ = ["EVENT_VERDICT_KEY", "check_event", "twilio_required"]
+
+#: Where the decorator leaves the verdict in the event for the handler.
+EVENT_VERDICT_KEY = "twiliosig_verdict"
+
+Handler = Callable[[Any, Any], Any]
+
+
+def check_event(guard: Guard, event: Mapping[str, Any]) -> Verdict:
+    """Judge one API Gateway or function-URL event; refusals are logged by the guard."""
+    context = event.get("requestContext") or {}
+    headers = {str(name).lower(): str(value) for name, value in (event.get("headers") or {}).items()}
+    v2 = event.get("version") == "2.0" or "rawPath" in event
+    method = (context.get("http") or {}).get("method") if v2 else event.get("httpMethod")
+    method = str(method or "POST")
+    app_path = _app_path(event, context, v2)
+    body = _body(event)
+    if isinstance(body, Verdict):
+        guard.report(body, method, app_path, None)
+        return body
+    if len(body) > guard.max_body_size:
+        verdict = guard.too_large(len(body))
+        guard.report(verdict, method, app_path, None)
+        return verdict
+    if guard.public_url is not None:
+        raw_path = app_path
+    elif v2:
+        raw_path = str(event.get("rawPath") or "/")
+    else:
+        raw_path = str(context.get("path") or event.get("path") or "/")
+    return guard.inspect(
+        method=method,
+        path=app_path,
+        scheme="https",
+        host=str(context.get("domainName") or headers.get("host") or "") or None,
+        raw_path=raw_path,
+        query=str(event.get("rawQueryString") or "") if v2 else _v1_query(event),
+        header=headers.get,
+        content_type=headers.get("content-type"),
+        body=body,
+    )
+
+
+def _app_path(event: Mapping[str, Any], context: Mapping[str, Any], v2: bool) -> str:
+    """The path without the stage: what routes inside the function."""
+    if not v2:
+        return str(event.get("path") or "/")
+    path = str(event.get("rawPath") or "/")
+    stage = str(context.get("stage") or "$default")
+    prefix = f"/{stage}"
+    if stage != "$default" and (path == prefix or path.startswith(prefix + "/")):
+        path = path[len(prefix) :] or "/"
+    return path
+
+
+def _v1_query(event: Mapping[str, Any]) -> str:
+    """The 1.0 format keeps only decoded query values: encode them again, in order."""
+    multi = event.get("multiValueQueryStringParameters") or {}
+    single = event.get("queryStringParameters") or {}
+    pieces = []
+    for name, values in (multi or {name: [value] for name, value in single.items()}).items():
+        for value in values:
+            pieces.append(f"{quote(str(name), safe='')}={quote(str(value), safe='')}")
+    return "&".join(pieces)
+
+
+def _body(event: Mapping[str, Any]) -> bytes | Verdict:
+    body = event.get("body")
+    if body is None:
+        return b""
+    if event.get("isBase64Encoded"):
+        try:
+            return base64.b64decode(str(body), validate=True)
+        except (binascii.Error, ValueError):
+            return Verdict(False, Reason.MALFORMED_BODY, "the event's base64 body does not decode")
+    return str(body).encode("utf-8", "surrogateescape")
+
+
+def _response(status: int, phrase: str) -> dict[str, Any]:
+    return {
+        "statusCode": status,
+        "headers": {"Content-Type": "text/plain; charset=utf-8", "Cache-Control": "no-store"},
+        "body": f"{phrase}\n",
+        "isBase64Encoded": False,
+    }
+
+
+def twilio_required(handler: Handler | None = None, **options: Any) -> Any:
+    """Decorate a Lambda handler: refused events get a 403 response dict before it runs.
+
+    The verdict of an event that gets through is at ``event["twiliosig_verdict"]``.
+    """
+    if handler is None:
+        return functools.partial(twilio_required, **options)
+    guard = Guard(**options)
+
+    @functools.wraps(handler)
+    def wrapper(event: Any, context: Any) -> Any:
+        if not guard.enabled or not isinstance(event, dict):
+            return handler(event, context)
+        path = _app_path(event, event.get("requestContext") or {}, event.get("version") == "2.0" or "rawPath" in event)
+        if not guard.protects(path):
+            return handler(event, context)
+        verdict = check_event(guard, event)
+        event[EVENT_VERDICT_KEY] = verdict
+        if verdict.valid or guard.report_only:
+            return handler(event, context)
+        return _response(*guard.status(verdict))
+
+    return wrapper

@@ -1,0 +1,244 @@
+"""Django: a middleware for ``MIDDLEWARE`` and a ``@twilio_required`` view decorator.
+
+Configure in ``settings.py`` with the middlewares' option names::
+
+    MIDDLEWARE = [
+        "django.middleware.security.SecurityMiddleware",
+        "twiliosig.contrib.django.TwilioSignatureMiddleware",   # before CsrfViewMiddleware
+        ...
+    ]
+    TWILIOSIG = {"paths": ["/twilio/"]}          # auth_token defaults as below
+
+or protect single views::
+
+    from twiliosig.contrib.django import twilio_required
+
+    @twilio_required
+    def incoming_sms(request): ...
+
+The token is ``TWILIOSIG["auth_token"]``, else ``settings.TWILIO_AUTH_TOKEN``, else
+the ``TWILIO_AUTH_TOKEN`` environment variable, read when Django builds the
+middleware (the decorator: on its first request; ``manage.py check`` reports a
+missing token as ``twiliosig.E001`` before that). There is no ``DEBUG`` bypass;
+``TWILIOSIG = {"enabled": False}`` turns validation off for local development
+and logs a warning when it does.
+
+The URL is rebuilt with Django's own ``request.scheme`` and ``request.get_host()``,
+so ``SECURE_PROXY_SSL_HEADER`` and ``USE_X_FORWARDED_HOST`` apply as they do for
+the rest of your site; ``public_url`` or ``trust_forwarded`` in ``TWILIOSIG``
+take over when set. ``request.POST`` and ``request.body`` keep working: the body
+is read through Django's own cache. A genuine request is exempt from CSRF (its
+signature is a stronger proof of origin) and carries its verdict as
+``request.twiliosig_verdict``.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from collections.abc import Callable
+from inspect import iscoroutinefunction
+from typing import Any
+
+from django.conf import settings
+from django.core.checks import Error, Tags, register
+from django.core.exceptions import DisallowedHost, ImproperlyConfigured, RequestDataTooBig
+from django.http import HttpRequest, HttpResponse, UnreadablePostError
+
+from ..asgi import scope_raw_path
+from ..guard import GUARD_OPTIONS, VERDICT_KEY, Guard
+from ..request import quote_path, split_target
+from ..verdict import Reason, Verdict
+
+_mark_coroutine: Callable[[Any], Any] | None
+try:  # asgiref 3.6+ (Django 4.2+)
+    from asgiref.sync import markcoroutinefunction as _mark_coroutine
+except ImportError:  # pragma: no cover - older asgiref
+    _mark_coroutine = None
+
+__all__ = ["TwilioSignatureMiddleware", "check_request", "guard_from_settings", "twilio_required"]
+
+View = Callable[..., Any]
+
+
+def guard_from_settings(**overrides: Any) -> Guard:
+    """A guard from ``settings.TWILIOSIG`` (and ``overrides``), token as the module says.
+
+    Raises:
+        ImproperlyConfigured: an unknown option, a wrong value, or no secret at all.
+    """
+    options = dict(getattr(settings, "TWILIOSIG", None) or {})
+    options.update(overrides)
+    unknown = sorted(set(options) - set(GUARD_OPTIONS))
+    if unknown:
+        raise ImproperlyConfigured(f"TWILIOSIG has unknown option(s) {unknown}; known: {list(GUARD_OPTIONS)}")
+    if "auth_token" not in options and getattr(settings, "TWILIO_AUTH_TOKEN", None):
+        options["auth_token"] = settings.TWILIO_AUTH_TOKEN
+    try:
+        return Guard(**options)
+    except (TypeError, ValueError) as error:
+        raise ImproperlyConfigured(f"twiliosig: {error}") from error
+
+
+def check_request(guard: Guard, request: HttpRequest) -> Verdict:
+    """Judge a Django request (WSGI or ASGI); refusals are logged by the guard."""
+    method, path = request.method or "", request.path_info
+    body = _body(guard, request)
+    if isinstance(body, Verdict):
+        guard.report(body, method, path, None)
+        return body
+    scheme, host = _scheme_and_host(guard, request)
+    scope = getattr(request, "scope", None)
+    if scope is not None:  # ASGIRequest: the raw path from the ASGI scope
+        raw_path, query = scope_raw_path(scope), request.META.get("QUERY_STRING", "")
+    elif request.META.get("RAW_URI") or request.META.get("REQUEST_URI"):
+        raw_path, query = split_target(request.META.get("RAW_URI") or request.META["REQUEST_URI"])
+    else:
+        raw_path, query = quote_path(request.path), request.META.get("QUERY_STRING", "")
+    return guard.inspect(
+        method=method,
+        path=path,
+        scheme=scheme,
+        host=host,
+        raw_path=raw_path,
+        query=query,
+        header=request.headers.get,
+        content_type=request.META.get("CONTENT_TYPE"),
+        body=body,
+    )
+
+
+def _body(guard: Guard, request: HttpRequest) -> bytes | Verdict:
+    declared = guard.declared_length(request.META.get("CONTENT_LENGTH"))
+    if isinstance(declared, Verdict):
+        return declared
+    try:
+        body = request.body  # Django caches it: request.POST and request.body still work
+    except RequestDataTooBig:
+        return guard.too_large()
+    except (OSError, UnreadablePostError):
+        return Verdict(False, Reason.MALFORMED_BODY, "the body could not be read (client disconnected?)")
+    return guard.too_large(len(body)) if len(body) > guard.max_body_size else body
+
+
+def _scheme_and_host(guard: Guard, request: HttpRequest) -> tuple[str, str | None]:
+    """Django's own view of scheme and host, unless twiliosig is told what Twilio calls."""
+    if guard.public_url is not None or guard.proxy_hops:
+        meta = request.META
+        host = meta.get("HTTP_HOST") or f"{meta.get('SERVER_NAME', '')}:{meta.get('SERVER_PORT', '')}".rstrip(":")
+        return meta.get("wsgi.url_scheme") or request.scheme or "http", host
+    try:
+        return request.scheme or "http", request.get_host()  # SECURE_PROXY_SSL_HEADER, USE_X_FORWARDED_HOST
+    except DisallowedHost:
+        return request.scheme or "http", None
+
+
+def _refusal(guard: Guard, request: HttpRequest, *, always: bool) -> HttpResponse | None:
+    """None to let the request through, or the response that refuses it."""
+    if not guard.enabled or not (always or guard.protects(request.path_info)):
+        return None
+    verdict = check_request(guard, request)
+    request.twiliosig_verdict = verdict
+    request.META[VERDICT_KEY] = verdict
+    if verdict.valid:
+        # Signed by Twilio: a stronger proof of origin than a CSRF token, which Twilio cannot send.
+        request._dont_enforce_csrf_checks = True
+        return None
+    if guard.report_only:
+        return None
+    status, phrase = guard.status(verdict)
+    response = HttpResponse(f"{phrase}\n", status=status, content_type="text/plain; charset=utf-8")
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+class TwilioSignatureMiddleware:
+    """Django middleware: refuse unsigned or forged webhooks on the ``TWILIOSIG`` paths.
+
+    Place it before ``CsrfViewMiddleware``. Works under WSGI and ASGI.
+    """
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
+        self.get_response = get_response
+        self.guard = guard_from_settings()
+        self._async = iscoroutinefunction(get_response)
+        if self._async and _mark_coroutine is not None:
+            _mark_coroutine(self)
+
+    def __call__(self, request: HttpRequest) -> Any:
+        if self._async:
+            return self._acall(request)
+        refusal = _refusal(self.guard, request, always=False)
+        return refusal if refusal is not None else self.get_response(request)
+
+    async def _acall(self, request: HttpRequest) -> Any:
+        # ASGIRequest has already buffered the body, so reading it here does not block.
+        refusal = _refusal(self.guard, request, always=False)
+        return refusal if refusal is not None else await self.get_response(request)
+
+
+class _LazyGuard:
+    """Builds the decorator's guard on first use, once, from settings read then."""
+
+    def __init__(self, options: dict[str, Any]) -> None:
+        self._options = options
+        self._guard: Guard | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> Guard:
+        if self._guard is None:
+            with self._lock:
+                if self._guard is None:
+                    self._guard = guard_from_settings(**self._options)
+        return self._guard
+
+
+_decorator_options: list[dict[str, Any]] = []
+
+
+def twilio_required(view: View | None = None, **options: Any) -> Any:
+    """Protect one view (sync or async): a refused request gets 403 and the view never runs.
+
+    Use as ``@twilio_required`` or with options, ``@twilio_required(public_url=...)``;
+    options override ``settings.TWILIOSIG``. The view is exempt from CSRF.
+    """
+    if view is None:
+        return functools.partial(twilio_required, **options)
+    lazy = _LazyGuard(options)
+    _decorator_options.append(options)
+    wrapper: Any
+    if iscoroutinefunction(view):
+
+        @functools.wraps(view)
+        async def async_wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+            refusal = _refusal(lazy.get(), request, always=True)
+            return refusal if refusal is not None else await view(request, *args, **kwargs)
+
+        wrapper = async_wrapper
+    else:
+
+        @functools.wraps(view)
+        def sync_wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+            refusal = _refusal(lazy.get(), request, always=True)
+            return refusal if refusal is not None else view(request, *args, **kwargs)
+
+        wrapper = sync_wrapper
+    wrapper.csrf_exempt = True  # what django's csrf_exempt sets, for sync and async views alike
+    return wrapper
+
+
+@register(Tags.security)  # type: ignore[untyped-decorator]
+def check_configuration(app_configs: Any = None, **kwargs: Any) -> list[Any]:
+    """``manage.py check``: a missing token or a bad ``TWILIOSIG`` is reported at start-up."""
+    in_use = "twiliosig.contrib.django.TwilioSignatureMiddleware" in getattr(settings, "MIDDLEWARE", [])
+    errors = []
+    configured: list[dict[str, Any]] = [{}] if in_use else []
+    for options in configured + _decorator_options:
+        try:
+            guard_from_settings(**options)
+        except ImproperlyConfigured as error:
+            errors.append(Error(str(error), hint="Set TWILIO_AUTH_TOKEN or TWILIOSIG.", id="twiliosig.E001"))
+    return errors

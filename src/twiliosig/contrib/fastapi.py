@@ -1,0 +1,123 @@
+"""FastAPI: a dependency that validates one route, a router, or a WebSocket handshake.
+
+::
+
+    from fastapi import APIRouter, Depends, FastAPI
+    from twiliosig.contrib.fastapi import TwilioSignature
+
+    twilio = TwilioSignature(public_url="https://hooks.example.com")
+
+    @app.post("/twilio/sms")
+    async def incoming_sms(verdict: Verdict = Depends(twilio)): ...
+
+    router = APIRouter(prefix="/twilio", dependencies=[Depends(twilio)])   # every route of the router
+
+    @app.websocket("/twilio/media")
+    async def media(websocket: WebSocket, verdict: Verdict = Depends(twilio)): ...
+
+A refused HTTP request raises ``HTTPException(403)`` (400 or 413 for a broken or
+oversized body) before the endpoint runs; a refused WebSocket handshake raises
+``WebSocketException(1008)``, which closes it before accept. The dependency
+returns the :class:`~twiliosig.Verdict`, also at ``request.state.twiliosig_verdict``.
+
+Options are the middlewares' names; the token defaults to ``TWILIO_AUTH_TOKEN``,
+read when the dependency is built. FastAPI parses a form body before it runs
+dependencies; the dependency then checks the pairs FastAPI parsed, which are
+exactly what the endpoint receives.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import HTTPException, WebSocketException
+from starlette.requests import HTTPConnection, Request
+from starlette.status import WS_1008_POLICY_VIOLATION
+
+from ..asgi import STATE_KEY, inspect_scope, route_path, scope_headers
+from ..guard import Guard
+from ..verdict import Reason, Verdict
+
+__all__ = ["TwilioSignature"]
+
+
+class TwilioSignature:
+    """A FastAPI dependency that refuses requests not signed by Twilio.
+
+    Takes the middlewares' options as keyword arguments (``auth_token``,
+    ``shared_keys``, ``public_url``, ``trust_forwarded``, ``url_variants``,
+    ``max_body_size``, ``report_only``, ``on_reject``, ``enabled``; ``paths``
+    narrows a router-level dependency). Bad configuration raises here, at start-up.
+    """
+
+    def __init__(self, **options: Any) -> None:
+        self.guard = Guard(**options)
+
+    async def __call__(self, connection: HTTPConnection) -> Verdict | None:
+        guard = self.guard
+        if not guard.protects(route_path(connection.scope)):
+            return None
+        headers = scope_headers(connection.scope)
+        websocket = connection.scope["type"] == "websocket"
+        if websocket:
+            verdict = inspect_scope(guard, connection.scope, headers, b"", websocket=True)
+        else:
+            verdict = await self._check_http(connection, headers)
+        connection.state.__setattr__(STATE_KEY, verdict)
+        if verdict.valid or guard.report_only:
+            return verdict
+        if websocket:
+            raise WebSocketException(code=WS_1008_POLICY_VIOLATION)
+        status, phrase = guard.status(verdict)
+        raise HTTPException(status_code=status, detail=phrase, headers={"Cache-Control": "no-store"})
+
+    async def _check_http(self, connection: HTTPConnection, headers: dict[str, str]) -> Verdict:
+        guard = self.guard
+        # FastAPI passes the endpoint's own Request, so a body read here is cached for it.
+        assert isinstance(connection, Request)
+        request = connection
+        method, path = request.method, route_path(request.scope)
+        declared = guard.declared_length(headers.get("content-length"))
+        if isinstance(declared, Verdict):
+            guard.report(declared, method, path, None)
+            return declared
+        try:
+            body = await _bounded_body(request, guard.max_body_size)
+        except _StreamConsumed:
+            # FastAPI parsed the form for the endpoint already: check those very pairs.
+            form = await request.form()
+            pairs = [(name, value) for name, value in form.multi_items() if isinstance(value, str)]
+            if len(pairs) != len(form.multi_items()):
+                verdict = Verdict(False, Reason.MALFORMED_BODY, "the form carries files, which Twilio never sends")
+                guard.report(verdict, method, path, None)
+                return verdict
+            return inspect_scope(guard, request.scope, headers, b"", form=pairs)
+        if body is None:
+            verdict = guard.too_large()
+            guard.report(verdict, method, path, None)
+            return verdict
+        return inspect_scope(guard, request.scope, headers, body)
+
+
+class _StreamConsumed(Exception):
+    pass
+
+
+async def _bounded_body(request: Request, limit: int) -> bytes | None:
+    """The body, cached on the request for the endpoint; None past ``limit``."""
+    cached = getattr(request, "_body", None)
+    if cached is not None:
+        return bytes(cached)
+    chunks = []
+    size = 0
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                return None
+            chunks.append(chunk)
+    except RuntimeError as error:  # "Stream consumed": FastAPI read it as a form
+        raise _StreamConsumed from error
+    body = b"".join(chunks)
+    request._body = body  # where Starlette caches request.body(), so the endpoint can read it again
+    return body

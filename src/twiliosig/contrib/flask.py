@@ -1,0 +1,164 @@
+"""Flask: a ``@twilio_required`` view decorator and a ``TwilioSignature`` extension.
+
+Protect single views::
+
+    from twiliosig.contrib.flask import twilio_required
+
+    @app.post("/twilio/sms")
+    @twilio_required
+    def incoming_sms(): ...
+
+or whole blueprints and chosen endpoints, configured once::
+
+    twilio = TwilioSignature(app, blueprints=["twilio"], endpoints=["voice"])
+    # or, with an app factory:  twilio = TwilioSignature(blueprints=["twilio"]); twilio.init_app(app)
+
+Options are the middlewares' names, as keyword arguments or as ``TWILIOSIG_<NAME>``
+config keys (``TWILIOSIG_PUBLIC_URL``, ``TWILIOSIG_TRUST_FORWARDED``, ...). The token
+is ``TWILIOSIG_AUTH_TOKEN``, else ``TWILIO_AUTH_TOKEN`` in the config, else the
+``TWILIO_AUTH_TOKEN`` environment variable: read by ``init_app`` (so a missing
+token fails at start-up), and by the decorator on its first request.
+
+The body is read through Flask's own cache (bounded by ``max_body_size``), so
+``request.form`` and ``request.get_data()`` work in the view. The verdict is
+``g.twiliosig_verdict``. ``enabled=False`` (``TWILIOSIG_ENABLED = False``) turns
+validation off for local development, with a warning; ``DEBUG`` never does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from flask import Flask, Response, current_app, g, request
+from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
+
+from ..guard import GUARD_OPTIONS, VERDICT_KEY, Guard
+from ..verdict import Reason, Verdict
+from ..wsgi import inspect_environ
+
+__all__ = ["TwilioSignature", "check_request", "guard_from_config", "twilio_required"]
+
+_EXTENSION = "twiliosig"
+
+
+def guard_from_config(config: Mapping[str, Any], **overrides: Any) -> Guard:
+    """A guard from ``TWILIOSIG_*`` config keys and ``overrides`` (which win)."""
+    options = {
+        name: config[f"TWILIOSIG_{name.upper()}"] for name in GUARD_OPTIONS if f"TWILIOSIG_{name.upper()}" in config
+    }
+    options.update(overrides)
+    if "auth_token" not in options and config.get("TWILIO_AUTH_TOKEN"):
+        options["auth_token"] = config["TWILIO_AUTH_TOKEN"]
+    return Guard(**options)
+
+
+def check_request(guard: Guard) -> Verdict:
+    """Judge Flask's current request; refusals are logged by the guard."""
+    method, path = request.method, request.path
+    body = _body(guard)
+    if isinstance(body, Verdict):
+        guard.report(body, method, path, None)
+        return body
+    return inspect_environ(guard, request.environ, method=method, path=path, body=body)
+
+
+def _body(guard: Guard) -> bytes | Verdict:
+    declared = guard.declared_length(request.environ.get("CONTENT_LENGTH"))
+    if isinstance(declared, Verdict):
+        return declared
+    flask_limit = request.max_content_length
+    cap = guard.max_body_size if flask_limit is None else min(flask_limit, guard.max_body_size)
+    # Flask 3.1+ lets a request lower its own limit. werkzeug then stops a chunked body at
+    # the limit without a word, so ask for one byte more to tell "exactly" from "too much".
+    # Older Flask refuses the assignment, and the declared length was checked above.
+    with contextlib.suppress(AttributeError):
+        request.max_content_length = cap + 1
+    try:
+        body = request.get_data(cache=True)  # request.form is parsed from this cache later
+    except RequestEntityTooLarge:
+        return guard.too_large()
+    except ClientDisconnected:
+        return Verdict(False, Reason.MALFORMED_BODY, "the body could not be read (client disconnected?)")
+    finally:
+        with contextlib.suppress(AttributeError):
+            request.max_content_length = flask_limit
+    return guard.too_large(len(body)) if len(body) > cap else body
+
+
+def _refusal(guard: Guard) -> Response | None:
+    verdict = check_request(guard)
+    g.twiliosig_verdict = verdict
+    request.environ[VERDICT_KEY] = verdict
+    if verdict.valid or guard.report_only:
+        return None
+    status, phrase = guard.status(verdict)
+    return Response(f"{phrase}\n", status=status, mimetype="text/plain", headers={"Cache-Control": "no-store"})
+
+
+def twilio_required(view: Callable[..., Any] | None = None, **options: Any) -> Any:
+    """Protect one view: a refused request gets 403 (or 400/413) and the view never runs.
+
+    Use as ``@twilio_required`` or ``@twilio_required(public_url=...)``; keyword
+    options override the app's ``TWILIOSIG_*`` config.
+    """
+    if view is None:
+        return functools.partial(twilio_required, **options)
+    guards: dict[int, Guard] = {}
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        guard = guards.get(id(app))
+        if guard is None:
+            guard = guards[id(app)] = guard_from_config(app.config, **options)
+        refusal = _refusal(guard) if guard.enabled else None
+        return refusal if refusal is not None else current_app.ensure_sync(view)(*args, **kwargs)
+
+    return wrapper
+
+
+class TwilioSignature:
+    """Flask extension: validate chosen blueprints, endpoints or paths before their views run.
+
+    Args:
+        app: The app, or None to call :meth:`init_app` later (app factories).
+        blueprints: Blueprint names whose views must be signed (nested ones included).
+        endpoints: Endpoint names that must be signed.
+        **options: The middlewares' options; with neither ``blueprints`` nor
+            ``endpoints``, the ``paths`` option (every path by default) decides.
+    """
+
+    def __init__(
+        self,
+        app: Flask | None = None,
+        *,
+        blueprints: Iterable[str] = (),
+        endpoints: Iterable[str] = (),
+        **options: Any,
+    ) -> None:
+        self.blueprints = frozenset(blueprints)
+        self.endpoints = frozenset(endpoints)
+        self.options = options
+        if app is not None:
+            self.init_app(app)
+
+    def init_app(self, app: Flask) -> None:
+        """Read the configuration now (a missing token fails here) and register the check."""
+        guard = guard_from_config(app.config, **self.options)
+        app.extensions[_EXTENSION] = guard
+        app.before_request(functools.partial(self._check, guard))
+
+    def _check(self, guard: Guard) -> Response | None:
+        if not guard.enabled or not self._protects(guard):
+            return None
+        return _refusal(guard)
+
+    def _protects(self, guard: Guard) -> bool:
+        if not self.blueprints and not self.endpoints:
+            return guard.protects(request.path)
+        if request.endpoint in self.endpoints:
+            return True
+        return any(name in self.blueprints for name in request.blueprints)

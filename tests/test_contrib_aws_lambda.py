@@ -1,0 +1,163 @@
+"""AWS Lambda integration, on events written from AWS's documented payload formats."""
+
+from __future__ import annotations
+
+import base64
+import copy
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+
+from twiliosig import body_sha256, compute_signature
+from twiliosig.contrib.aws_lambda import check_event, twilio_required
+from twiliosig.guard import Guard
+
+TOKEN = "lambda-contrib-token-0123456789a"
+PARAMS = [("From", "+15005550006"), ("Body", "héllo & bye"), ("MediaUrl0", "")]
+BODY = urlencode(PARAMS)
+API_DOMAIN = "abc123xyz.execute-api.us-east-1.amazonaws.com"
+
+
+def rest_v1(signature: str, *, domain: str = API_DOMAIN, context_path: str = "/prod/twilio/sms") -> dict[str, Any]:
+    """API Gateway REST API, proxy integration, payload format 1.0."""
+    return {
+        "resource": "/twilio/sms",
+        "path": "/twilio/sms",
+        "httpMethod": "POST",
+        "headers": {
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Host": domain,
+            "X-Forwarded-Proto": "https",
+            "X-Forwarded-Port": "443",
+            "X-Twilio-Signature": signature,
+        },
+        "multiValueHeaders": {"X-Twilio-Signature": [signature]},
+        "queryStringParameters": {"tenant": "a b", "x": "1"},
+        "multiValueQueryStringParameters": {"tenant": ["a b"], "x": ["1"]},
+        "pathParameters": None,
+        "stageVariables": None,
+        "requestContext": {
+            "resourcePath": "/twilio/sms",
+            "httpMethod": "POST",
+            "path": context_path,
+            "stage": "prod",
+            "domainName": domain,
+            "apiId": "abc123xyz",
+            "protocol": "HTTP/1.1",
+        },
+        "body": BODY,
+        "isBase64Encoded": False,
+    }
+
+
+def http_v2(
+    signature: str, *, stage: str = "$default", domain: str = API_DOMAIN, raw_query: str = ""
+) -> dict[str, Any]:
+    """API Gateway HTTP API (and Lambda function URLs), payload format 2.0, body base64-encoded."""
+    raw_path = "/twilio/sms" if stage == "$default" else f"/{stage}/twilio/sms"
+    return {
+        "version": "2.0",
+        "routeKey": "POST /twilio/sms",
+        "rawPath": raw_path,
+        "rawQueryString": raw_query,
+        "headers": {
+            "content-type": "application/x-www-form-urlencoded",
+            "host": domain,
+            "x-forwarded-proto": "https",
+            "x-twilio-signature": signature,
+        },
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "abc123xyz",
+            "domainName": domain,
+            "domainPrefix": domain.split(".", maxsplit=1)[0],
+            "http": {"method": "POST", "path": raw_path, "protocol": "HTTP/1.1", "sourceIp": "192.0.2.1"},
+            "stage": stage,
+        },
+        "body": base64.b64encode(BODY.encode()).decode(),
+        "isBase64Encoded": True,
+    }
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return {"statusCode": 200, "body": event["twiliosig_verdict"].variant}
+
+
+protected = twilio_required(handler, auth_token=TOKEN)
+
+
+def test_rest_v1_event_with_stage_and_query() -> None:
+    """1.0 format: the URL is the domain plus requestContext.path (stage included) and the re-encoded query."""
+    url = f"https://{API_DOMAIN}/prod/twilio/sms?tenant=a+b&x=1"  # as configured in Twilio, with +
+    response = protected(rest_v1(compute_signature(TOKEN, url, PARAMS)), None)
+    assert response["statusCode"] == 200
+    assert "spaces as +" in response["body"]
+
+
+def test_http_v2_default_and_named_stage() -> None:
+    """2.0 format: rawPath and rawQueryString exactly; a base64 body is decoded."""
+    url = f"https://{API_DOMAIN}/twilio/sms?tenant=a+b"
+    event = http_v2(compute_signature(TOKEN, url, PARAMS), raw_query="tenant=a+b")
+    assert protected(event, None) == {"statusCode": 200, "body": "as received"}
+    staged_url = f"https://{API_DOMAIN}/prod/twilio/sms"
+    assert protected(http_v2(compute_signature(TOKEN, staged_url, PARAMS), stage="prod"), None)["statusCode"] == 200
+
+
+def test_function_url_event() -> None:
+    """A Lambda function URL uses the 2.0 format with its own domain."""
+    domain = "f7ubqyzq3ogdlfhhjyk2h3mzva0rdfks.lambda-url.us-west-2.on.aws"
+    event = http_v2(compute_signature(TOKEN, f"https://{domain}/twilio/sms", PARAMS), domain=domain)
+    assert protected(event, None)["statusCode"] == 200
+
+
+def test_custom_domain_base_path_with_public_url() -> None:
+    """A custom domain mapping /api: public_url gives the base, followed by the path without the stage."""
+    url = "https://hooks.example.com/api/twilio/sms"
+    signature = compute_signature(TOKEN, url, PARAMS)
+    event = http_v2(signature, stage="prod")  # the request arrived through the API's own stage path
+    assert protected(event, None)["statusCode"] == 403
+    mapped = twilio_required(handler, auth_token=TOKEN, public_url="https://hooks.example.com/api")
+    assert mapped(event, None)["statusCode"] == 200
+    v1 = rest_v1(signature, domain="hooks.example.com", context_path="/api/twilio/sms")
+    v1["queryStringParameters"] = v1["multiValueQueryStringParameters"] = None
+    assert protected(v1, None)["statusCode"] == 200  # 1.0 carries the mapped path itself
+
+
+def test_json_event_with_body_hash() -> None:
+    """A JSON body with bodySHA256 in rawQueryString is hash-checked."""
+    body = '{"type":"com.twilio.messaging.message.delivered"}'
+    query = f"bodySHA256={body_sha256(body)}"
+    event = http_v2(compute_signature(TOKEN, f"https://{API_DOMAIN}/twilio/sms?{query}"), raw_query=query)
+    event["headers"]["content-type"] = "application/json"
+    event["body"], event["isBase64Encoded"] = body, False
+    assert protected(copy.deepcopy(event), None)["statusCode"] == 200
+    event["body"] = body.replace("delivered", "failed")
+    assert protected(event, None)["statusCode"] == 403
+
+
+@pytest.mark.parametrize("case", ["forged", "missing", "bad-base64", "oversized"])
+def test_refused_events_never_reach_the_handler(case: str) -> None:
+    """Forged, unsigned, undecodable and oversized events get a response dict; the handler never runs."""
+    calls: list[Any] = []
+    guarded = twilio_required(lambda event, context: calls.append(event), auth_token=TOKEN, max_body_size=5000)
+    event = http_v2(compute_signature(TOKEN, f"https://{API_DOMAIN}/twilio/sms", PARAMS))
+    if case == "forged":
+        event["headers"]["x-twilio-signature"] = compute_signature("wrong", f"https://{API_DOMAIN}/twilio/sms", PARAMS)
+    elif case == "missing":
+        del event["headers"]["x-twilio-signature"]
+    elif case == "bad-base64":
+        event["body"] = "***not base64***"
+    else:
+        event["body"] = base64.b64encode(b"x" * 6000).decode()
+    response = guarded(event, None)
+    assert response["statusCode"] in (400, 403, 413)
+    assert response["headers"]["Content-Type"].startswith("text/plain")
+    assert calls == []
+
+
+def test_check_event_returns_the_verdict() -> None:
+    """check_event gives the verdict without the decorator."""
+    guard = Guard(auth_token=TOKEN)
+    event = rest_v1(compute_signature(TOKEN, f"https://{API_DOMAIN}/prod/twilio/sms?tenant=a%20b&x=1", PARAMS))
+    assert check_event(guard, event).valid

@@ -1,0 +1,141 @@
+"""Django integration: the MIDDLEWARE class and the @twilio_required decorator, sync and async."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+from django.core.checks import run_checks
+from django.test import AsyncClient, Client, override_settings
+
+from tests.django_site import CALLS, TOKEN
+from twiliosig.testing import TwilioSigner
+
+PARAMS = [("From", "+15005550006"), ("Body", "héllo wörld"), ("MediaUrl0", ""), ("Tag", "b"), ("Tag", "a")]
+MIDDLEWARE = [
+    "django.middleware.common.CommonMiddleware",
+    "twiliosig.contrib.django.TwilioSignatureMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+]
+signer = TwilioSigner(TOKEN)
+
+
+@pytest.fixture(autouse=True)
+def _clear_calls() -> None:
+    CALLS.clear()
+
+
+@pytest.mark.parametrize("view", ["/decorated/sync", "/decorated/async"])
+def test_decorator_accepts_genuine_and_keeps_post_and_body(view: str) -> None:
+    """Sync and async views: genuine accepted, request.POST and request.body intact, verdict attached."""
+    response = signer.post_form(Client(enforce_csrf_checks=True), view, PARAMS)
+    assert response.status_code == 200
+    data = response.json()
+    assert data["sha256"] == hashlib.sha256(urlencode(PARAMS).encode()).hexdigest()
+    assert sorted(map(tuple, data["form"])) == sorted(PARAMS)
+    assert data["reason"] == "valid"
+
+
+@pytest.mark.parametrize("view", ["/decorated/sync", "/decorated/async"])
+def test_decorator_refuses_forged_without_running_the_view(view: str) -> None:
+    """A forged or unsigned request gets HttpResponseForbidden and the view never runs."""
+    assert signer.post_form(Client(), view, PARAMS, forged=True).status_code == 403
+    assert Client().post(view, {"Body": "hi"}).status_code == 403
+    assert CALLS == []
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_async_client_and_async_view(anyio_backend: str) -> None:
+    """Through Django's AsyncClient (ASGI request), the async view is protected too."""
+    client = AsyncClient()
+    target, body, headers = signer.form_request("http://testserver", "/decorated/async", PARAMS)
+    response = await client.post(target, data=body, content_type=headers.pop("Content-Type"), headers=headers)
+    assert response.status_code == 200
+    forged_headers = signer.headers("http://testserver/decorated/async", PARAMS, forged=True)
+    forged = await client.post(
+        target, data=body, content_type="application/x-www-form-urlencoded", headers=forged_headers
+    )
+    assert forged.status_code == 403
+
+
+@override_settings(MIDDLEWARE=MIDDLEWARE, TWILIOSIG={"auth_token": TOKEN, "paths": ["/mw/"]})
+def test_middleware_protects_paths_and_exempts_genuine_requests_from_csrf() -> None:
+    """With CSRF enforced, a genuine webhook to a non-exempt view passes; a forged one is refused."""
+    client = Client(enforce_csrf_checks=True)
+    assert signer.post_form(client, "/mw/sms", PARAMS).status_code == 200
+    assert signer.post_form(client, "/mw/sms", PARAMS, forged=True).status_code == 403
+    assert CALLS == ["/mw/sms"]
+    assert signer.post_json(client, "/mw/events", {"a": "é"}).status_code == 200
+
+
+@override_settings(
+    MIDDLEWARE=MIDDLEWARE,
+    TWILIOSIG={"auth_token": TOKEN, "paths": ["/mw/"]},
+    SECURE_PROXY_SSL_HEADER=("HTTP_X_FORWARDED_PROTO", "https"),
+    USE_X_FORWARDED_HOST=True,
+)
+def test_middleware_respects_djangos_proxy_settings() -> None:
+    """Behind a pretend TLS proxy, Django's SECURE_PROXY_SSL_HEADER and USE_X_FORWARDED_HOST rebuild the URL."""
+    client = Client(HTTP_X_FORWARDED_PROTO="https", HTTP_X_FORWARDED_HOST="hooks.example.com")
+    target, body, headers = signer.form_request("https://hooks.example.com", "/mw/sms", PARAMS)
+    response = client.post(target, data=body, content_type=headers.pop("Content-Type"), headers=headers)
+    assert response.status_code == 200
+    http_signed = signer.form_request("http://testserver", "/mw/sms", PARAMS)[2]
+    http_signed.pop("Content-Type")
+    refused = client.post(target, data=body, content_type="application/x-www-form-urlencoded", headers=http_signed)
+    assert refused.status_code == 403
+
+
+@override_settings(MIDDLEWARE=MIDDLEWARE, TWILIOSIG={"auth_token": TOKEN, "public_url": "https://example.com/api"})
+def test_middleware_public_url() -> None:
+    """public_url in TWILIOSIG wins over the request's own scheme and host."""
+    target, body, headers = signer.form_request("https://example.com/api", "/mw/sms", PARAMS)
+    response = Client().post(target, data=body, content_type=headers.pop("Content-Type"), headers=headers)
+    assert response.status_code == 200
+
+
+@override_settings(MIDDLEWARE=MIDDLEWARE, TWILIOSIG={"auth_token": TOKEN, "paths": ["/mw/"], "max_body_size": 100})
+def test_middleware_refuses_oversized_bodies() -> None:
+    """A body over max_body_size is a 413 before the view."""
+    assert signer.post_form(Client(), "/mw/sms", [("Body", "x" * 500)]).status_code == 413
+    assert CALLS == []
+
+
+@pytest.mark.parametrize(
+    ("twiliosig", "message"),
+    [
+        ({"paths": ["/mw/"], "color": "blue"}, "unknown option"),
+        ({"paths": "/mw/", "auth_token": TOKEN}, "paths"),
+    ],
+)
+def test_bad_settings_are_improperly_configured(twiliosig: dict[str, Any], message: str) -> None:
+    """Django reports a wrong TWILIOSIG when it builds the middleware."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    with (
+        override_settings(MIDDLEWARE=MIDDLEWARE, TWILIOSIG=twiliosig),
+        pytest.raises(ImproperlyConfigured, match=message),
+    ):
+        Client().get("/mw/x")
+
+
+def test_system_check_reports_a_missing_token(monkeypatch: pytest.MonkeyPatch) -> None:
+    """manage.py check says twiliosig.E001 when no token is configured anywhere."""
+    monkeypatch.delenv("TWILIO_AUTH_TOKEN", raising=False)
+    with override_settings(MIDDLEWARE=MIDDLEWARE, TWILIOSIG={}):
+        errors = [e for e in run_checks() if e.id == "twiliosig.E001"]
+    assert errors
+    with override_settings(MIDDLEWARE=MIDDLEWARE):
+        assert not [e for e in run_checks() if e.id == "twiliosig.E001"]
+
+
+def test_debug_never_disables_and_enabled_false_warns(caplog: pytest.LogCaptureFixture) -> None:
+    """DEBUG=True changes nothing; enabled=False lets requests through with a warning at start-up."""
+    with override_settings(DEBUG=True, MIDDLEWARE=MIDDLEWARE, TWILIOSIG={"auth_token": TOKEN, "paths": ["/mw/"]}):
+        assert Client().post("/mw/sms", {"Body": "hi"}).status_code == 403
+    with override_settings(MIDDLEWARE=MIDDLEWARE, TWILIOSIG={"enabled": False, "paths": ["/mw/"]}):
+        assert Client().post("/mw/sms", {"Body": "hi"}).status_code == 200
+    assert any("DISABLED" in r.getMessage() for r in caplog.records)

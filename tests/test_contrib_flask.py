@@ -1,0 +1,162 @@
+"""Flask integration: the @twilio_required decorator and the TwilioSignature extension."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from urllib.parse import urlencode
+
+import pytest
+from flask import Blueprint, Flask, g, request
+from werkzeug.test import EnvironBuilder, run_wsgi_app
+
+from twiliosig.contrib.flask import TwilioSignature, twilio_required
+from twiliosig.testing import TwilioSigner
+
+TOKEN = "flask-contrib-token-0123456789ab"
+PARAMS = [("From", "+15005550006"), ("Body", "héllo"), ("MediaUrl0", ""), ("Tag", "b"), ("Tag", "a")]
+signer = TwilioSigner(TOKEN)
+
+
+def seen() -> dict[str, object]:
+    return {
+        "sha256": hashlib.sha256(request.get_data()).hexdigest(),
+        "form": sorted(request.form.items(multi=True)),
+        "reason": g.twiliosig_verdict.reason.value if "twiliosig_verdict" in g else None,
+    }
+
+
+def test_decorator_accepts_genuine_and_keeps_the_form() -> None:
+    """request.form and request.get_data() see what Twilio sent; the verdict is on g."""
+    app = Flask(__name__)
+    app.config["TWILIO_AUTH_TOKEN"] = TOKEN
+    calls: list[str] = []
+
+    @app.post("/sms")
+    @twilio_required
+    def sms() -> dict[str, object]:
+        calls.append("sms")
+        return seen()
+
+    client = app.test_client()
+    response = signer.post_form(client, "/sms", PARAMS)
+    assert response.status_code == 200
+    assert response.json == {
+        "sha256": hashlib.sha256(urlencode(PARAMS).encode()).hexdigest(),
+        "form": [list(pair) for pair in sorted(PARAMS)],
+        "reason": "valid",
+    }
+    assert signer.post_form(client, "/sms", PARAMS, forged=True).status_code == 403
+    assert client.post("/sms", data={"Body": "hi"}).status_code == 403
+    assert calls == ["sms"]
+
+
+def test_decorator_options_and_config_keys() -> None:
+    """TWILIOSIG_* config keys configure the decorator; keyword options override them."""
+    app = Flask(__name__)
+    app.config.update(TWILIOSIG_AUTH_TOKEN=TOKEN, TWILIOSIG_PUBLIC_URL="https://hooks.example.com")
+
+    @app.post("/sms")
+    @twilio_required
+    def sms() -> str:
+        return "ok"
+
+    @app.post("/voice")
+    @twilio_required(public_url="https://voice.example.com")
+    def voice() -> str:
+        return "ok"
+
+    client = app.test_client()
+    target, body, headers = signer.form_request("https://hooks.example.com", "/sms", PARAMS)
+    assert client.post(target, data=body, headers=headers).status_code == 200
+    target, body, headers = signer.form_request("https://voice.example.com", "/voice", PARAMS)
+    assert client.post(target, data=body, headers=headers).status_code == 200
+
+
+def test_async_view() -> None:
+    """An async Flask view behind the decorator runs through Flask's ensure_sync."""
+    pytest.importorskip("asgiref")
+    app = Flask(__name__)
+    app.config["TWILIO_AUTH_TOKEN"] = TOKEN
+
+    @app.post("/sms")
+    @twilio_required
+    async def sms() -> str:
+        return "ok"
+
+    assert signer.post_form(app.test_client(), "/sms", PARAMS).status_code == 200
+
+
+def create_app() -> Flask:
+    app = Flask(__name__)
+    app.config["TWILIO_AUTH_TOKEN"] = TOKEN
+    hooks = Blueprint("twilio", __name__, url_prefix="/twilio")
+    nested = Blueprint("media", __name__, url_prefix="/media")
+
+    @hooks.post("/sms")
+    def sms() -> dict[str, object]:
+        return seen()
+
+    @nested.post("/status")
+    def status() -> str:
+        return "ok"
+
+    hooks.register_blueprint(nested)
+    app.register_blueprint(hooks)
+
+    @app.post("/voice")
+    def voice() -> str:
+        return "ok"
+
+    @app.post("/open")
+    def open_route() -> str:
+        return "ok"
+
+    return app
+
+
+def test_extension_protects_blueprints_and_endpoints() -> None:
+    """Views of listed blueprints (nested too) and endpoints must be signed; others are untouched."""
+    app = create_app()
+    TwilioSignature(app, blueprints=["twilio"], endpoints=["voice"])
+    client = app.test_client()
+    for path in ("/twilio/sms", "/twilio/media/status", "/voice"):
+        assert signer.post_form(client, path, PARAMS).status_code == 200, path
+        assert signer.post_form(client, path, PARAMS, forged=True).status_code == 403, path
+    assert client.post("/open", data={"a": "1"}).status_code == 200
+    assert signer.post_form(client, "/twilio/sms", PARAMS).json["reason"] == "valid"
+
+
+def test_extension_with_an_app_factory_and_paths() -> None:
+    """init_app reads the config then; without blueprints or endpoints the paths option decides."""
+    twilio = TwilioSignature(paths=["/twilio/"])
+    app = create_app()
+    twilio.init_app(app)
+    client = app.test_client()
+    assert signer.post_form(client, "/twilio/sms", PARAMS).status_code == 200
+    assert client.post("/twilio/sms", data={"a": "1"}).status_code == 403
+    assert client.post("/voice", data={"a": "1"}).status_code == 200
+
+
+def test_missing_token_fails_at_init_app(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No token anywhere: init_app raises, at start-up."""
+    monkeypatch.delenv("TWILIO_AUTH_TOKEN", raising=False)
+    with pytest.raises(ValueError, match="TWILIO_AUTH_TOKEN"):
+        TwilioSignature(Flask(__name__))
+
+
+def test_oversized_chunked_body_is_413() -> None:
+    """A chunked body past max_body_size stops being read and is refused."""
+    app = create_app()
+    TwilioSignature(app, blueprints=["twilio"], max_body_size=200)
+    builder = EnvironBuilder(
+        path="/twilio/sms",
+        method="POST",
+        input_stream=io.BytesIO(b"Body=" + b"x" * 1000),
+        content_type="application/x-www-form-urlencoded",
+    )
+    environ = builder.get_environ()
+    del environ["CONTENT_LENGTH"]  # chunked: the server says the input ends, not how long it is
+    environ["wsgi.input_terminated"] = True
+    _, status, _ = run_wsgi_app(app.wsgi_app, environ, buffered=True)
+    assert status.startswith("413")
