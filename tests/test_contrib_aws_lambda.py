@@ -161,3 +161,23 @@ def test_check_event_returns_the_verdict() -> None:
     guard = Guard(auth_token=TOKEN)
     event = rest_v1(compute_signature(TOKEN, f"https://{API_DOMAIN}/prod/twilio/sms?tenant=a%20b&x=1", PARAMS))
     assert check_event(guard, event).valid
+
+
+def test_the_lambda_example(monkeypatch: pytest.MonkeyPatch) -> None:
+    """examples/aws_lambda_handler.py answers a signed event and refuses a forged one."""
+    import importlib.util
+    from pathlib import Path
+
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", TOKEN)
+    monkeypatch.delenv("PUBLIC_URL", raising=False)
+    path = Path(__file__).resolve().parent.parent / "examples" / "aws_lambda_handler.py"
+    spec = importlib.util.spec_from_file_location("aws_lambda_handler", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    url = f"https://{API_DOMAIN}/twilio/sms"
+    response = module.handler(http_v2(compute_signature(TOKEN, url, PARAMS)), None)
+    assert response["statusCode"] == 200
+    assert "héllo &amp; bye" in response["body"]
+    assert module.handler(http_v2(compute_signature("wrong", url, PARAMS)), None)["statusCode"] == 403
