@@ -227,7 +227,7 @@ async def drive_asgi(
         for index, piece in enumerate(pieces)
     ]
     if disconnect_at is not None:
-        messages = messages[: disconnect_at % (len(messages) + 1)] + [{"type": "http.disconnect"}]
+        messages = [*messages[: disconnect_at % (len(messages) + 1)], {"type": "http.disconnect"}]
     status: list[int] = []
 
     async def receive() -> dict[str, Any]:
