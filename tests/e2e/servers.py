@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,19 +38,23 @@ def wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 
 def running(argv: list[str], port: int, env: dict[str, str] | None = None) -> Iterator[subprocess.Popen[bytes]]:
     """Run a server command until the block ends; only ever bound to 127.0.0.1."""
     full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
-    process = subprocess.Popen(argv, cwd=ROOT, env=full_env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        wait_for_port(port, process)
-        yield process
-    finally:
-        process.terminate()
+    # The server's log goes to a file: a pipe nobody reads fills up and stalls the server.
+    with tempfile.TemporaryFile() as log:
+        process = subprocess.Popen(argv, cwd=ROOT, env=full_env, stdout=log, stderr=log)
         try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        if process.stderr is not None:
-            process.stderr.close()
+            try:
+                wait_for_port(port, process)
+            except RuntimeError as error:
+                log.seek(0)
+                raise RuntimeError(f"{error}; its output:\n{log.read().decode(errors='replace')[-4000:]}") from None
+            yield process
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
 
 def gunicorn(app: str, port: int, env: dict[str, str] | None = None) -> contextlib.AbstractContextManager[object]:
