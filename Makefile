@@ -31,10 +31,11 @@ test: lint typecheck docs
 fuzz: $(STAMP)
 	HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest tests/test_fuzz.py tests/test_differential.py
 
+stress: $(STAMP)
+	$(BIN)/python benchmarks/stress.py
+
 bench: $(STAMP)
-	$(BIN)/python benchmarks/core.py
-	$(BIN)/python benchmarks/wsgi.py
-	$(BIN)/python benchmarks/asgi.py
+	$(BIN)/python benchmarks/report.py
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -30,7 +30,6 @@ from twiliosig import compute_signature
 from twiliosig.wsgi import TwilioSignatureMiddleware
 
 URL = "https://example.com/twilio/sms"
-BODY = urlencode(PARAMS).encode()
 
 
 @Request.application  # type: ignore[arg-type]
@@ -48,7 +47,8 @@ def hand_written(request: Request) -> Response:
     return Response(f"<Response><Message>{len(request.form)}</Message></Response>", content_type="text/xml")
 
 
-def environ_factory() -> Callable[[], dict[str, Any]]:
+def environ_factory(params: dict[str, str] = PARAMS) -> Callable[[], dict[str, Any]]:
+    body = urlencode(params).encode()
     template = {
         "REQUEST_METHOD": "POST",
         "SCRIPT_NAME": "",
@@ -60,15 +60,15 @@ def environ_factory() -> Callable[[], dict[str, Any]]:
         "SERVER_PROTOCOL": "HTTP/1.1",
         "HTTP_HOST": "example.com",
         "CONTENT_TYPE": "application/x-www-form-urlencoded",
-        "CONTENT_LENGTH": str(len(BODY)),
-        "HTTP_X_TWILIO_SIGNATURE": compute_signature(TOKEN, URL, PARAMS),
+        "CONTENT_LENGTH": str(len(body)),
+        "HTTP_X_TWILIO_SIGNATURE": compute_signature(TOKEN, URL, params),
         "wsgi.url_scheme": "https",
         "wsgi.errors": sys.stderr,
     }
 
     def make() -> dict[str, Any]:
         environ = dict(template)
-        environ["wsgi.input"] = io.BytesIO(BODY)
+        environ["wsgi.input"] = io.BytesIO(body)
         return environ
 
     return make
@@ -84,8 +84,8 @@ def call(app: Any, make: Callable[[], dict[str, Any]]) -> Callable[[], bytes]:
     return run
 
 
-def measure() -> dict[str, float]:
-    make = environ_factory()
+def measure(params: dict[str, str] = PARAMS) -> dict[str, float]:
+    make = environ_factory(params)
     protected = TwilioSignatureMiddleware(bare, auth_token=TOKEN)
     apps = {"bare": bare, "twiliosig": protected, "hand-written": hand_written}
     for app in apps.values():
