@@ -27,7 +27,9 @@ way the app never sees it.
 
 The verdict of an accepted request is at ``scope["twiliosig.verdict"]`` and, for
 Starlette and FastAPI, ``request.state.twiliosig_verdict``. Options, proxies and
-logging are as for :class:`twiliosig.wsgi.TwilioSignatureMiddleware`. The
+logging are as for :class:`twiliosig.wsgi.TwilioSignatureMiddleware`. The replay
+guard never applies to WebSocket handshakes: every stream to one URL carries the
+same signature. The
 middleware imports nothing beyond the standard library.
 """
 
@@ -36,8 +38,17 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
 from typing import Any
 
-from .guard import DEFAULT_MAX_BODY_SIZE, FROM_ENVIRONMENT, VERDICT_KEY, Guard, RejectCallback, _FromEnvironment
+from .guard import (
+    DEFAULT_MAX_BODY_SIZE,
+    FROM_ENVIRONMENT,
+    VERDICT_KEY,
+    Guard,
+    Judgement,
+    RejectCallback,
+    _FromEnvironment,
+)
 from .keys import AuthToken
+from .replay import ReplayStore
 from .request import PathMatcher, decode_target, quote_path
 from .urls import DEFAULT_VARIANTS, UrlVariant, default_port
 from .verdict import Verdict
@@ -84,6 +95,10 @@ class TwilioSignatureMiddleware:
         report_only: bool = False,
         on_reject: RejectCallback | None = None,
         enabled: bool = True,
+        replay_guard: ReplayStore | None = None,
+        on_store_error: str = "refuse",
+        require_https: bool = False,
+        basic_auth: Mapping[str, str] | None = None,
     ) -> None:
         self.app = app
         self.guard = Guard(
@@ -97,6 +112,10 @@ class TwilioSignatureMiddleware:
             report_only=report_only,
             on_reject=on_reject,
             enabled=enabled,
+            replay_guard=replay_guard,
+            on_store_error=on_store_error,
+            require_https=require_https,
+            basic_auth=basic_auth,
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -110,24 +129,48 @@ class TwilioSignatureMiddleware:
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = scope_headers(scope)
-        method = scope.get("method", "")
+        method, path = scope.get("method", ""), route_path(scope)
         body = await self._read_body(headers.get("content-length"), receive)
         if body is None:
             return  # the client went away: nobody to answer, nothing for the app
+        key = None
         if isinstance(body, bytes):
-            verdict = inspect_scope(self.guard, scope, headers, body)
+            judgement = inspect_scope(self.guard, scope, headers, body)
+            verdict, key = await self.guard.aadmit(judgement, method, path)
             replay = _replay_message({"type": "http.request", "body": body, "more_body": False}, receive)
         else:
             verdict, consumed = body
-            self.guard.report(verdict, method, route_path(scope), None)
+            self.guard.report(verdict, method, path, None)
             # Report-only lets an unread or half-read body through: what was read comes first.
             replay = _replay_message({"type": "http.request", "body": consumed, "more_body": True}, receive)
         if verdict.valid or self.guard.report_only:
-            await self.app(_with_verdict(scope, verdict), replay, send)
+            if key is None:
+                await self.app(_with_verdict(scope, verdict), replay, send)
+            else:
+                await self._call_releasing(_with_verdict(scope, verdict), replay, send, key)
             return
         status, phrase = self.guard.status(verdict)
-        await send({"type": "http.response.start", "status": status, "headers": _refusal_headers(phrase)})
+        headers_out = _refusal_headers(phrase, self.guard.extra_headers(verdict))
+        await send({"type": "http.response.start", "status": status, "headers": headers_out})
         await send({"type": "http.response.body", "body": f"{phrase}\n".encode("ascii")})
+
+    async def _call_releasing(self, scope: Scope, receive: Receive, send: Send, key: str) -> None:
+        """Run the app; if it answers 5xx or raises, release the replay key so Twilio's retry gets through."""
+        status = 0
+
+        async def watching(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watching)
+        except BaseException:
+            await self.guard.arelease(key)
+            raise
+        if status >= 500 or status == 0:
+            await self.guard.arelease(key)
 
     async def _read_body(self, declared: str | None, receive: Receive) -> bytes | tuple[Verdict, bytes] | None:
         """The whole body; a refusal (with the bytes read so far) if too large; None if the client left."""
@@ -153,13 +196,14 @@ class TwilioSignatureMiddleware:
         connect = await receive()
         if connect["type"] != "websocket.connect":
             return  # disconnected before the handshake finished
-        verdict = inspect_scope(self.guard, scope, scope_headers(scope), b"", websocket=True)
+        verdict = inspect_scope(self.guard, scope, scope_headers(scope), b"", websocket=True).verdict
         if verdict.valid or self.guard.report_only:
             await self.app(_with_verdict(scope, verdict), _replay_message(connect, receive), send)
             return
         if _WEBSOCKET_RESPONSE in scope.get("extensions", {}):
             status, phrase = self.guard.status(verdict)
-            start = {"type": "websocket.http.response.start", "status": status, "headers": _refusal_headers(phrase)}
+            headers = _refusal_headers(phrase, self.guard.extra_headers(verdict))
+            start = {"type": "websocket.http.response.start", "status": status, "headers": headers}
             await send(start)
             await send({"type": "websocket.http.response.body", "body": f"{phrase}\n".encode("ascii")})
         else:
@@ -174,7 +218,7 @@ def inspect_scope(
     *,
     form: list[tuple[str, str]] | None = None,
     websocket: bool = False,
-) -> Verdict:
+) -> Judgement:
     """Judge an ASGI request whose body has been read: the URL from ``raw_path``, then the guard.
 
     Shared by the middleware and the FastAPI integration, so both rebuild the URL alike.
@@ -263,9 +307,10 @@ def _replay_message(first: Message, receive: Receive) -> Receive:
     return replayed
 
 
-def _refusal_headers(phrase: str) -> list[tuple[bytes, bytes]]:
+def _refusal_headers(phrase: str, extra: list[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
     return [
         (b"content-type", b"text/plain; charset=utf-8"),
         (b"content-length", str(len(phrase) + 1).encode("ascii")),
         (b"cache-control", b"no-store"),
+        *((name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in extra),
     ]

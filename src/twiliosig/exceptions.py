@@ -12,6 +12,7 @@ The tree is small and flat, so callers catch as broadly as they like::
     ├── UnknownSigningKey          no secret for the named key or account
     ├── UnsupportedAlgorithm       the settings header names an unknown HMAC
     ├── BodyTooLarge               the body is over the configured limit
+    ├── RequestRefused             HTTPS, HTTP authentication or replay rules said no
     └── MalformedRequest           the URL, parameters, body or header are unusable
 
 Every error carries the :class:`~twiliosig.Verdict` that explains it as
@@ -35,6 +36,7 @@ __all__ = [
     "MalformedSignature",
     "MissingSignature",
     "RawBodyRequired",
+    "RequestRefused",
     "SignatureError",
     "SignatureMismatch",
     "UnknownSigningKey",
@@ -93,6 +95,10 @@ class BodyTooLarge(SignatureError):
     """The body is larger than the configured ``max_body_size``."""
 
 
+class RequestRefused(SignatureError):
+    """Not HTTPS under ``require_https``, no valid Basic credentials, or a replay."""
+
+
 class MalformedRequest(SignatureError):
     """The URL, the parameters, the body or the settings header cannot be used."""
 
@@ -108,6 +114,10 @@ _ERRORS: dict[Reason, type[SignatureError]] = {
     Reason.UNKNOWN_ACCOUNT: UnknownSigningKey,
     Reason.UNSUPPORTED_ALGORITHM: UnsupportedAlgorithm,
     Reason.BODY_TOO_LARGE: BodyTooLarge,
+    Reason.NOT_HTTPS: RequestRefused,
+    Reason.UNAUTHORIZED: RequestRefused,
+    Reason.REPLAYED: RequestRefused,
+    Reason.REPLAY_STORE_UNAVAILABLE: RequestRefused,
     Reason.MALFORMED_SETTINGS: MalformedRequest,
     Reason.MALFORMED_URL: MalformedRequest,
     Reason.MALFORMED_PARAMS: MalformedRequest,

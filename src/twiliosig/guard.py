@@ -9,13 +9,18 @@ log it once, safely, and tell ``on_reject``.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import enum
+import hmac
 import logging
 import os
 from collections.abc import Callable, Iterable, Mapping
 from typing import Final, NamedTuple
 
 from .keys import AuthToken
+from .params import canonical_params
+from .replay import ReplayStore, StoreUnavailable, replay_key
 from .request import (
     FORM_CONTENT_TYPE,
     SETTINGS_HEADER,
@@ -40,6 +45,7 @@ __all__ = [
     "GUARD_OPTIONS",
     "VERDICT_KEY",
     "Guard",
+    "Judgement",
     "RejectCallback",
     "RequestInfo",
 ]
@@ -66,6 +72,10 @@ GUARD_OPTIONS: Final = (
     "report_only",
     "on_reject",
     "enabled",
+    "replay_guard",
+    "on_store_error",
+    "require_https",
+    "basic_auth",
 )
 
 
@@ -90,8 +100,19 @@ class RequestInfo(NamedTuple):
 
 RejectCallback = Callable[[Verdict, RequestInfo], object]
 
+
+class Judgement(NamedTuple):
+    """A verdict, and the replay key to claim for it (None without a replay guard or when refused)."""
+
+    verdict: Verdict
+    replay_key: str | None = None
+
+
 _STATUS = {
     Reason.BODY_TOO_LARGE: (413, "Payload Too Large"),
+    Reason.UNAUTHORIZED: (401, "Unauthorized"),
+    Reason.REPLAYED: (409, "Conflict"),
+    Reason.REPLAY_STORE_UNAVAILABLE: (503, "Service Unavailable"),
     Reason.MALFORMED_BODY: (400, "Bad Request"),
     Reason.MALFORMED_URL: (400, "Bad Request"),
     Reason.MALFORMED_PARAMS: (400, "Bad Request"),
@@ -112,6 +133,19 @@ def _hops(trust_forwarded: bool | int) -> int:
     raise TypeError("trust_forwarded must be True, False, or the number of proxies in front of the app")
 
 
+def _credentials(basic_auth: Mapping[str, str] | None) -> tuple[tuple[bytes, bytes], ...]:
+    if basic_auth is None:
+        return ()
+    if not isinstance(basic_auth, Mapping) or not basic_auth:
+        raise TypeError("basic_auth must be a non-empty mapping of user name to password")
+    pairs = []
+    for user, password in basic_auth.items():
+        if not isinstance(user, str) or not isinstance(password, str) or not user or not password or ":" in user:
+            raise ValueError("basic_auth needs non-empty str user names (without ':') and passwords")
+        pairs.append((user.encode("utf-8"), password.encode("utf-8")))
+    return tuple(pairs)
+
+
 def _printable(text: str, limit: int = 200) -> str:
     """Text safe for one log line: control characters escaped, length bounded."""
     if text.isprintable() and len(text) <= limit:
@@ -128,13 +162,17 @@ class Guard:
     """
 
     __slots__ = (
+        "basic_auth",
         "enabled",
         "max_body_size",
         "on_reject",
+        "on_store_error",
         "protects",
         "proxy_hops",
         "public_url",
+        "replay_guard",
         "report_only",
+        "require_https",
         "validator",
     )
 
@@ -151,6 +189,10 @@ class Guard:
         report_only: bool = False,
         on_reject: RejectCallback | None = None,
         enabled: bool = True,
+        replay_guard: ReplayStore | None = None,
+        on_store_error: str = "refuse",
+        require_https: bool = False,
+        basic_auth: Mapping[str, str] | None = None,
     ) -> None:
         self.enabled = bool(enabled)
         if not self.enabled:
@@ -180,6 +222,14 @@ class Guard:
         if on_reject is not None and not callable(on_reject):
             raise TypeError("on_reject must be a callable(verdict, request_info)")
         self.on_reject = on_reject
+        if replay_guard is not None and not isinstance(replay_guard, ReplayStore):
+            raise TypeError("replay_guard must be a replay store such as MemoryReplayStore or RedisReplayStore")
+        self.replay_guard = replay_guard
+        if on_store_error not in ("refuse", "allow"):
+            raise ValueError("on_store_error must be 'refuse' or 'allow'")
+        self.on_store_error = on_store_error
+        self.require_https = bool(require_https)
+        self.basic_auth = _credentials(basic_auth)
 
     def url(
         self,
@@ -239,8 +289,12 @@ class Guard:
         body: bytes = b"",
         form: list[tuple[str, str]] | None = None,
         websocket: bool = False,
-    ) -> Verdict:
+    ) -> Judgement:
         """Judge one request from its parts: the single path every adapter takes.
+
+        Checks, in order: HTTP Basic credentials (``basic_auth``), the URL
+        (``require_https``), the body, the signature. A genuine request comes
+        back with the key the replay guard must claim for it (:meth:`admit`).
 
         Args:
             method: The HTTP method (``GET`` for a WebSocket handshake).
@@ -259,16 +313,104 @@ class Guard:
         url = None
         if host is not None:
             url = self.url(scheme=scheme, host=host, path=raw_path, query=query, header=header, websocket=websocket)
-        if url is None:
-            verdict = Verdict(False, Reason.MALFORMED_URL, "the Host header cannot be part of a URL")
-            self.report(verdict, method, path, None)
-            return verdict
+        refusal = self._preconditions(url, header)
+        if refusal is not None or url is None:
+            verdict = refusal or Verdict(False, Reason.MALFORMED_URL, "no URL")
+            self.report(verdict, method, path, url)
+            return Judgement(verdict)
         params = form if form is not None else self.body_params(url, content_type, body)
         if isinstance(params, Verdict):
             self.report(params, method, path, url)
-            return params
-        signed = SignedRequest(method, path, url, params, header(SIGNATURE_HEADER), header(SETTINGS_HEADER))
-        return self.judge(signed)
+            return Judgement(params)
+        signature = header(SIGNATURE_HEADER)
+        verdict = self.judge(SignedRequest(method, path, url, params, signature, header(SETTINGS_HEADER)))
+        if not verdict.valid or self.replay_guard is None or websocket:
+            return Judgement(verdict)
+        signed_params = "" if params is None or isinstance(params, bytes) else canonical_params(params)
+        return Judgement(verdict, replay_key(verdict.matched_url or url, signed_params, signature or ""))
+
+    def _preconditions(self, url: str | None, header: Callable[[str], str | None]) -> Verdict | None:
+        """The refusals that need no signature: bad Host, missing credentials, not HTTPS."""
+        if url is None:
+            return Verdict(False, Reason.MALFORMED_URL, "the Host header cannot be part of a URL")
+        if self.basic_auth and not self._authenticated(header("authorization")):
+            return Verdict(False, Reason.UNAUTHORIZED, "no valid HTTP Basic credentials (Twilio sends them on retry)")
+        if self.require_https and not url.startswith(("https://", "wss://")):
+            return Verdict(False, Reason.NOT_HTTPS, "require_https is set and the URL Twilio called is not https")
+        return None
+
+    def _authenticated(self, authorization: str | None) -> bool:
+        """Constant-time check of ``Authorization: Basic ...`` against every configured pair."""
+        scheme, _, encoded = (authorization or "").strip().partition(" ")
+        if scheme.lower() != "basic":
+            return False
+        try:
+            user, _, password = base64.b64decode(encoded.strip(), validate=True).decode("utf-8").partition(":")
+        except (binascii.Error, UnicodeDecodeError, ValueError):
+            return False
+        found = False
+        for known_user, known_password in self.basic_auth:
+            same_user = hmac.compare_digest(known_user, user.encode("utf-8"))
+            same_password = hmac.compare_digest(known_password, password.encode("utf-8"))
+            found |= same_user & same_password
+        return found
+
+    def admit(self, judgement: Judgement, method: str = "", path: str = "") -> tuple[Verdict, str | None]:
+        """Claim a genuine request's replay key; returns the final verdict and the key to release on failure."""
+        verdict, key = judgement
+        if key is None or self.replay_guard is None:
+            return verdict, None
+        try:
+            first = self.replay_guard.claim(key)
+        except StoreUnavailable as error:
+            return self._store_failed(verdict, error, method, path), None
+        return self._claimed(verdict, key, first, method, path)
+
+    async def aadmit(self, judgement: Judgement, method: str = "", path: str = "") -> tuple[Verdict, str | None]:
+        """:meth:`admit` for ASGI apps: the store's asyncio client, never blocking the loop."""
+        verdict, key = judgement
+        if key is None or self.replay_guard is None:
+            return verdict, None
+        try:
+            first = await self.replay_guard.aclaim(key)
+        except StoreUnavailable as error:
+            return self._store_failed(verdict, error, method, path), None
+        return self._claimed(verdict, key, first, method, path)
+
+    def _claimed(self, verdict: Verdict, key: str, first: bool, method: str, path: str) -> tuple[Verdict, str | None]:
+        if first:
+            return verdict, key
+        replayed = verdict._replace(
+            valid=False, reason=Reason.REPLAYED, detail="this signed request was already handled (a replay)"
+        )
+        self.report(replayed, method, path, verdict.matched_url)
+        return replayed, None
+
+    def _store_failed(self, verdict: Verdict, error: StoreUnavailable, method: str, path: str) -> Verdict:
+        if self.on_store_error == "allow":
+            logger.warning("twiliosig: the replay store failed (%s); letting %s %s through", error, method, path)
+            return verdict
+        failed = verdict._replace(
+            valid=False, reason=Reason.REPLAY_STORE_UNAVAILABLE, detail="the replay store could not be reached"
+        )
+        self.report(failed, method, path, verdict.matched_url)
+        return failed
+
+    def release(self, key: str | None) -> None:
+        """Forget a claimed key after the app failed, so Twilio's retry gets through; never raises."""
+        if key is not None and self.replay_guard is not None:
+            try:
+                self.replay_guard.release(key)
+            except StoreUnavailable as error:
+                logger.warning("twiliosig: could not release a replay key after a failure: %s", error)
+
+    async def arelease(self, key: str | None) -> None:
+        """:meth:`release` for ASGI apps."""
+        if key is not None and self.replay_guard is not None:
+            try:
+                await self.replay_guard.arelease(key)
+            except StoreUnavailable as error:
+                logger.warning("twiliosig: could not release a replay key after a failure: %s", error)
 
     def declared_length(self, value: str | None) -> int | Verdict | None:
         """The Content-Length as a number, None when absent, or the refusal it earns."""
@@ -322,3 +464,10 @@ class Guard:
     def status(verdict: Verdict) -> tuple[int, str]:
         """The HTTP status and its reason phrase for a refusal."""
         return _STATUS.get(verdict.reason, _FORBIDDEN)
+
+    @staticmethod
+    def extra_headers(verdict: Verdict) -> list[tuple[str, str]]:
+        """Headers a refusal needs besides its content type: the Basic challenge for a 401."""
+        if verdict.reason is Reason.UNAUTHORIZED:
+            return [("WWW-Authenticate", 'Basic realm="twilio", charset="UTF-8"')]
+        return []

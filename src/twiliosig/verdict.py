@@ -35,6 +35,10 @@ class Reason(str, enum.Enum):
     MALFORMED_PARAMS = "malformed_params"
     MALFORMED_BODY = "malformed_body"
     BODY_TOO_LARGE = "body_too_large"
+    NOT_HTTPS = "not_https"
+    UNAUTHORIZED = "unauthorized"
+    REPLAYED = "replayed"
+    REPLAY_STORE_UNAVAILABLE = "replay_store_unavailable"
 
     def __str__(self) -> str:
         return self.value

@@ -31,11 +31,20 @@ The middleware imports nothing beyond the standard library.
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from .guard import DEFAULT_MAX_BODY_SIZE, FROM_ENVIRONMENT, VERDICT_KEY, Guard, RejectCallback, _FromEnvironment
+from .guard import (
+    DEFAULT_MAX_BODY_SIZE,
+    FROM_ENVIRONMENT,
+    VERDICT_KEY,
+    Guard,
+    Judgement,
+    RejectCallback,
+    _FromEnvironment,
+)
 from .keys import AuthToken
+from .replay import ReplayStore
 from .request import (
     PathMatcher,
     decode_target,
@@ -80,6 +89,13 @@ class TwilioSignatureMiddleware:
         enabled: False lets every request through unchecked, with a warning
             logged when the middleware is built: for local development only.
             There is no ``DEBUG`` switch; this is the only way to turn it off.
+        replay_guard: A replay store (:mod:`twiliosig.replay`): a second copy of
+            a handled request is refused with 409; released when the app fails.
+        on_store_error: ``"refuse"`` (503, the default) or ``"allow"`` when the
+            replay store cannot be reached.
+        require_https: Refuse (403) a request whose rebuilt URL is not https.
+        basic_auth: ``{user: password}``: require HTTP Basic credentials (401
+            with a challenge without them, as Twilio expects), then the signature.
     """
 
     def __init__(
@@ -96,6 +112,10 @@ class TwilioSignatureMiddleware:
         report_only: bool = False,
         on_reject: RejectCallback | None = None,
         enabled: bool = True,
+        replay_guard: ReplayStore | None = None,
+        on_store_error: str = "refuse",
+        require_https: bool = False,
+        basic_auth: Mapping[str, str] | None = None,
     ) -> None:
         self.app = app
         self.guard = Guard(
@@ -109,6 +129,10 @@ class TwilioSignatureMiddleware:
             report_only=report_only,
             on_reject=on_reject,
             enabled=enabled,
+            replay_guard=replay_guard,
+            on_store_error=on_store_error,
+            require_https=require_https,
+            basic_auth=basic_auth,
         )
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
@@ -117,17 +141,21 @@ class TwilioSignatureMiddleware:
             return self.app(environ, start_response)
         method = wsgi_text(environ.get("REQUEST_METHOD", ""))
         body = read_body(environ, self.guard)
+        key = None
         if isinstance(body, Verdict):
             verdict = body
             self.guard.report(verdict, method, path, None)
         else:
-            verdict = inspect_environ(self.guard, environ, method=method, path=path, body=body)
+            judgement = inspect_environ(self.guard, environ, method=method, path=path, body=body)
+            verdict, key = self.guard.admit(judgement, method, path)
             environ["wsgi.input"] = io.BytesIO(body)
             if body or environ.get("CONTENT_LENGTH"):
                 environ["CONTENT_LENGTH"] = str(len(body))
         if verdict.valid or self.guard.report_only:
             environ[VERDICT_KEY] = verdict
-            return self.app(environ, start_response)
+            if key is None:
+                return self.app(environ, start_response)
+            return _releasing_on_failure(self.app, environ, start_response, self.guard, key)
         status, phrase = self.guard.status(verdict)
         payload = f"{phrase}\n".encode("ascii")
         start_response(
@@ -136,12 +164,59 @@ class TwilioSignatureMiddleware:
                 ("Content-Type", "text/plain; charset=utf-8"),
                 ("Content-Length", str(len(payload))),
                 ("Cache-Control", "no-store"),
+                *self.guard.extra_headers(verdict),
             ],
         )
         return [payload]
 
 
-def inspect_environ(guard: Guard, environ: WSGIEnvironment, *, method: str, path: str, body: bytes) -> Verdict:
+def _releasing_on_failure(
+    app: WSGIApplication, environ: WSGIEnvironment, start_response: StartResponse, guard: Guard, key: str
+) -> Iterable[bytes]:
+    """Run the app; if it answers 5xx or raises, release the replay key so Twilio's retry gets through."""
+    failed = False
+
+    def watching(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        nonlocal failed
+        failed = status.startswith("5")
+        return start_response(status, headers, exc_info)
+
+    try:
+        result = app(environ, watching)
+    except BaseException:
+        guard.release(key)
+        raise
+    return _ReleasingIterable(result, lambda: failed, guard, key)
+
+
+class _ReleasingIterable:
+    """The app's response, passed through; on an error or a 5xx the key is released at close()."""
+
+    def __init__(self, result: Iterable[bytes], failed: Any, guard: Guard, key: str) -> None:
+        self._result = result
+        self._failed = failed
+        self._guard = guard
+        self._key = key
+        self._errored = False
+
+    def __iter__(self) -> Iterator[bytes]:
+        try:
+            yield from self._result
+        except BaseException:
+            self._errored = True
+            raise
+
+    def close(self) -> None:
+        try:
+            close = getattr(self._result, "close", None)
+            if close is not None:
+                close()
+        finally:
+            if self._errored or self._failed():
+                self._guard.release(self._key)
+
+
+def inspect_environ(guard: Guard, environ: WSGIEnvironment, *, method: str, path: str, body: bytes) -> Judgement:
     """Judge a WSGI request whose body has been read: the URL from the raw target, then the guard.
 
     Shared by the middleware and the Flask integration, so both rebuild the URL alike.

@@ -39,7 +39,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import quote
 
-from ..guard import Guard
+from ..guard import Guard, Judgement
 from ..verdict import Reason, Verdict
 
 __all__ = ["EVENT_VERDICT_KEY", "check_event", "twilio_required"]
@@ -52,6 +52,10 @@ Handler = Callable[[Any, Any], Any]
 
 def check_event(guard: Guard, event: Mapping[str, Any]) -> Verdict:
     """Judge one API Gateway or function-URL event; refusals are logged by the guard."""
+    return _judge_event(guard, event).verdict
+
+
+def _judge_event(guard: Guard, event: Mapping[str, Any]) -> Judgement:
     context = event.get("requestContext") or {}
     headers = {str(name).lower(): str(value) for name, value in (event.get("headers") or {}).items()}
     v2 = event.get("version") == "2.0" or "rawPath" in event
@@ -61,11 +65,11 @@ def check_event(guard: Guard, event: Mapping[str, Any]) -> Verdict:
     body = _body(event)
     if isinstance(body, Verdict):
         guard.report(body, method, app_path, None)
-        return body
+        return Judgement(body)
     if len(body) > guard.max_body_size:
         verdict = guard.too_large(len(body))
         guard.report(verdict, method, app_path, None)
-        return verdict
+        return Judgement(verdict)
     if guard.public_url is not None:
         raw_path = app_path
     elif v2:
@@ -120,10 +124,10 @@ def _body(event: Mapping[str, Any]) -> bytes | Verdict:
     return str(body).encode("utf-8", "surrogateescape")
 
 
-def _response(status: int, phrase: str) -> dict[str, Any]:
+def _response(status: int, phrase: str, extra: list[tuple[str, str]]) -> dict[str, Any]:
     return {
         "statusCode": status,
-        "headers": {"Content-Type": "text/plain; charset=utf-8", "Cache-Control": "no-store"},
+        "headers": {"Content-Type": "text/plain; charset=utf-8", "Cache-Control": "no-store", **dict(extra)},
         "body": f"{phrase}\n",
         "isBase64Encoded": False,
     }
@@ -145,10 +149,17 @@ def twilio_required(handler: Handler | None = None, **options: Any) -> Any:
         path = _app_path(event, event.get("requestContext") or {}, event.get("version") == "2.0" or "rawPath" in event)
         if not guard.protects(path):
             return handler(event, context)
-        verdict = check_event(guard, event)
+        verdict, key = guard.admit(_judge_event(guard, event), str(event.get("httpMethod") or "POST"), path)
         event[EVENT_VERDICT_KEY] = verdict
-        if verdict.valid or guard.report_only:
-            return handler(event, context)
-        return _response(*guard.status(verdict))
+        if not verdict.valid and not guard.report_only:
+            return _response(*guard.status(verdict), guard.extra_headers(verdict))
+        try:
+            result = handler(event, context)
+        except BaseException:
+            guard.release(key)
+            raise
+        if isinstance(result, Mapping) and int(result.get("statusCode", 200)) >= 500:
+            guard.release(key)
+        return result
 
     return wrapper

@@ -46,7 +46,7 @@ from django.core.exceptions import DisallowedHost, ImproperlyConfigured, Request
 from django.http import HttpRequest, HttpResponse, UnreadablePostError
 
 from ..asgi import scope_raw_path
-from ..guard import GUARD_OPTIONS, VERDICT_KEY, Guard
+from ..guard import GUARD_OPTIONS, VERDICT_KEY, Guard, Judgement
 from ..request import quote_path, split_target
 from ..verdict import Reason, Verdict
 
@@ -82,11 +82,15 @@ def guard_from_settings(**overrides: Any) -> Guard:
 
 def check_request(guard: Guard, request: HttpRequest) -> Verdict:
     """Judge a Django request (WSGI or ASGI); refusals are logged by the guard."""
+    return _judge(guard, request).verdict
+
+
+def _judge(guard: Guard, request: HttpRequest) -> Judgement:
     method, path = request.method or "", request.path_info
     body = _body(guard, request)
     if isinstance(body, Verdict):
         guard.report(body, method, path, None)
-        return body
+        return Judgement(body)
     scheme, host = _scheme_and_host(guard, request)
     scope = getattr(request, "scope", None)
     if scope is not None:  # ASGIRequest: the raw path from the ASGI scope
@@ -133,11 +137,8 @@ def _scheme_and_host(guard: Guard, request: HttpRequest) -> tuple[str, str | Non
         return request.scheme or "http", None
 
 
-def _refusal(guard: Guard, request: HttpRequest, *, always: bool) -> HttpResponse | None:
+def _refusal(guard: Guard, request: HttpRequest, verdict: Verdict) -> HttpResponse | None:
     """None to let the request through, or the response that refuses it."""
-    if not guard.enabled or not (always or guard.protects(request.path_info)):
-        return None
-    verdict = check_request(guard, request)
     request.twiliosig_verdict = verdict
     request.META[VERDICT_KEY] = verdict
     if verdict.valid:
@@ -149,6 +150,50 @@ def _refusal(guard: Guard, request: HttpRequest, *, always: bool) -> HttpRespons
     status, phrase = guard.status(verdict)
     response = HttpResponse(f"{phrase}\n", status=status, content_type="text/plain; charset=utf-8")
     response["Cache-Control"] = "no-store"
+    for name, value in guard.extra_headers(verdict):
+        response[name] = value
+    return response
+
+
+def _protected(guard: Guard, request: HttpRequest, always: bool) -> bool:
+    return guard.enabled and (always or guard.protects(request.path_info))
+
+
+def _guarded(guard: Guard, request: HttpRequest, always: bool, call: Callable[[], Any]) -> Any:
+    """Check, then run ``call`` (the view or the rest of the middleware chain); release on failure."""
+    if not _protected(guard, request, always):
+        return call()
+    verdict, key = guard.admit(_judge(guard, request), request.method or "", request.path_info)
+    refusal = _refusal(guard, request, verdict)
+    if refusal is not None:
+        return refusal
+    try:
+        response = call()
+    except BaseException:
+        guard.release(key)
+        raise
+    if getattr(response, "status_code", 200) >= 500:
+        guard.release(key)
+    return response
+
+
+async def _aguarded(guard: Guard, request: HttpRequest, always: bool, call: Callable[[], Any]) -> Any:
+    """:func:`_guarded` for async views and ASGI: the replay store's asyncio client."""
+    if not _protected(guard, request, always):
+        return await call()
+    # ASGIRequest has already buffered the body, so reading it here does not block.
+    judgement = _judge(guard, request)
+    verdict, key = await guard.aadmit(judgement, request.method or "", request.path_info)
+    refusal = _refusal(guard, request, verdict)
+    if refusal is not None:
+        return refusal
+    try:
+        response = await call()
+    except BaseException:
+        await guard.arelease(key)
+        raise
+    if getattr(response, "status_code", 200) >= 500:
+        await guard.arelease(key)
     return response
 
 
@@ -170,14 +215,8 @@ class TwilioSignatureMiddleware:
 
     def __call__(self, request: HttpRequest) -> Any:
         if self._async:
-            return self._acall(request)
-        refusal = _refusal(self.guard, request, always=False)
-        return refusal if refusal is not None else self.get_response(request)
-
-    async def _acall(self, request: HttpRequest) -> Any:
-        # ASGIRequest has already buffered the body, so reading it here does not block.
-        refusal = _refusal(self.guard, request, always=False)
-        return refusal if refusal is not None else await self.get_response(request)
+            return _aguarded(self.guard, request, False, lambda: self.get_response(request))
+        return _guarded(self.guard, request, False, lambda: self.get_response(request))
 
 
 class _LazyGuard:
@@ -214,16 +253,14 @@ def twilio_required(view: View | None = None, **options: Any) -> Any:
 
         @functools.wraps(view)
         async def async_wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
-            refusal = _refusal(lazy.get(), request, always=True)
-            return refusal if refusal is not None else await view(request, *args, **kwargs)
+            return await _aguarded(lazy.get(), request, True, lambda: view(request, *args, **kwargs))
 
         wrapper = async_wrapper
     else:
 
         @functools.wraps(view)
         def sync_wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
-            refusal = _refusal(lazy.get(), request, always=True)
-            return refusal if refusal is not None else view(request, *args, **kwargs)
+            return _guarded(lazy.get(), request, True, lambda: view(request, *args, **kwargs))
 
         wrapper = sync_wrapper
     wrapper.csrf_exempt = True  # what django's csrf_exempt sets, for sync and async views alike

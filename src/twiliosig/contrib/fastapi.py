@@ -15,7 +15,9 @@
     @app.websocket("/twilio/media")
     async def media(websocket: WebSocket, verdict: Verdict = Depends(twilio)): ...
 
-A refused HTTP request raises ``HTTPException(403)`` (400 or 413 for a broken or
+With ``replay_guard``, an exception from the endpoint releases the request's key
+(the dependency cannot see a 5xx the endpoint returns without raising; the ASGI
+middleware can). A refused HTTP request raises ``HTTPException(403)`` (400 or 413 for a broken or
 oversized body) before the endpoint runs; a refused WebSocket handshake raises
 ``WebSocketException(1008)``, which closes it before accept. The dependency
 returns the :class:`~twiliosig.Verdict`, also at ``request.state.twiliosig_verdict``.
@@ -28,6 +30,7 @@ exactly what the endpoint receives.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import HTTPException, WebSocketException
@@ -35,7 +38,7 @@ from starlette.requests import HTTPConnection, Request
 from starlette.status import WS_1008_POLICY_VIOLATION
 
 from ..asgi import STATE_KEY, inspect_scope, route_path, scope_headers
-from ..guard import Guard
+from ..guard import Guard, Judgement
 from ..verdict import Reason, Verdict
 
 __all__ = ["TwilioSignature"]
@@ -53,25 +56,34 @@ class TwilioSignature:
     def __init__(self, **options: Any) -> None:
         self.guard = Guard(**options)
 
-    async def __call__(self, connection: HTTPConnection) -> Verdict | None:
+    async def __call__(self, connection: HTTPConnection) -> AsyncIterator[Verdict | None]:
+        # A dependency with yield: after the endpoint, an exception releases the replay key.
         guard = self.guard
         if not guard.protects(route_path(connection.scope)):
-            return None
+            yield None
+            return
         headers = scope_headers(connection.scope)
         websocket = connection.scope["type"] == "websocket"
         if websocket:
-            verdict = inspect_scope(guard, connection.scope, headers, b"", websocket=True)
+            judgement = inspect_scope(guard, connection.scope, headers, b"", websocket=True)
         else:
-            verdict = await self._check_http(connection, headers)
+            judgement = await self._check_http(connection, headers)
+        scope = connection.scope
+        verdict, key = await guard.aadmit(judgement, scope.get("method", "GET"), route_path(scope))
         connection.state.__setattr__(STATE_KEY, verdict)
-        if verdict.valid or guard.report_only:
-            return verdict
-        if websocket:
-            raise WebSocketException(code=WS_1008_POLICY_VIOLATION)
-        status, phrase = guard.status(verdict)
-        raise HTTPException(status_code=status, detail=phrase, headers={"Cache-Control": "no-store"})
+        if not verdict.valid and not guard.report_only:
+            if websocket:
+                raise WebSocketException(code=WS_1008_POLICY_VIOLATION)
+            status, phrase = guard.status(verdict)
+            headers_out = {"Cache-Control": "no-store", **dict(guard.extra_headers(verdict))}
+            raise HTTPException(status_code=status, detail=phrase, headers=headers_out)
+        try:
+            yield verdict
+        except BaseException:
+            await guard.arelease(key)
+            raise
 
-    async def _check_http(self, connection: HTTPConnection, headers: dict[str, str]) -> Verdict:
+    async def _check_http(self, connection: HTTPConnection, headers: dict[str, str]) -> Judgement:
         guard = self.guard
         # FastAPI passes the endpoint's own Request, so a body read here is cached for it.
         assert isinstance(connection, Request)
@@ -80,7 +92,7 @@ class TwilioSignature:
         declared = guard.declared_length(headers.get("content-length"))
         if isinstance(declared, Verdict):
             guard.report(declared, method, path, None)
-            return declared
+            return Judgement(declared)
         try:
             body = await _bounded_body(request, guard.max_body_size)
         except _StreamConsumed:
@@ -90,12 +102,12 @@ class TwilioSignature:
             if len(pairs) != len(form.multi_items()):
                 verdict = Verdict(False, Reason.MALFORMED_BODY, "the form carries files, which Twilio never sends")
                 guard.report(verdict, method, path, None)
-                return verdict
+                return Judgement(verdict)
             return inspect_scope(guard, request.scope, headers, b"", form=pairs)
         if body is None:
             verdict = guard.too_large()
             guard.report(verdict, method, path, None)
-            return verdict
+            return Judgement(verdict)
         return inspect_scope(guard, request.scope, headers, body)
 
 

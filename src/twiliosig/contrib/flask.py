@@ -35,7 +35,7 @@ from typing import Any
 from flask import Flask, Response, current_app, g, request
 from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
 
-from ..guard import GUARD_OPTIONS, VERDICT_KEY, Guard
+from ..guard import GUARD_OPTIONS, VERDICT_KEY, Guard, Judgement
 from ..verdict import Reason, Verdict
 from ..wsgi import inspect_environ
 
@@ -57,11 +57,15 @@ def guard_from_config(config: Mapping[str, Any], **overrides: Any) -> Guard:
 
 def check_request(guard: Guard) -> Verdict:
     """Judge Flask's current request; refusals are logged by the guard."""
+    return _judge(guard).verdict
+
+
+def _judge(guard: Guard) -> Judgement:
     method, path = request.method, request.path
     body = _body(guard)
     if isinstance(body, Verdict):
         guard.report(body, method, path, None)
-        return body
+        return Judgement(body)
     return inspect_environ(guard, request.environ, method=method, path=path, body=body)
 
 
@@ -89,13 +93,23 @@ def _body(guard: Guard) -> bytes | Verdict:
 
 
 def _refusal(guard: Guard) -> Response | None:
-    verdict = check_request(guard)
+    """None to let the request through (its replay key kept on ``g``), or the refusal."""
+    verdict, key = guard.admit(_judge(guard), request.method, request.path)
     g.twiliosig_verdict = verdict
+    g.twiliosig_replay_key = key
     request.environ[VERDICT_KEY] = verdict
     if verdict.valid or guard.report_only:
         return None
     status, phrase = guard.status(verdict)
-    return Response(f"{phrase}\n", status=status, mimetype="text/plain", headers={"Cache-Control": "no-store"})
+    headers = {"Cache-Control": "no-store", **dict(guard.extra_headers(verdict))}
+    return Response(f"{phrase}\n", status=status, mimetype="text/plain", headers=headers)
+
+
+def _release_if_failed(guard: Guard, response: Any, error: BaseException | None) -> None:
+    """After the view: a 5xx or an exception releases the replay key, so Twilio's retry gets through."""
+    key = g.pop("twiliosig_replay_key", None)
+    if key is not None and (error is not None or getattr(response, "status_code", 200) >= 500):
+        guard.release(key)
 
 
 def twilio_required(view: Callable[..., Any] | None = None, **options: Any) -> Any:
@@ -114,8 +128,18 @@ def twilio_required(view: Callable[..., Any] | None = None, **options: Any) -> A
         guard = guards.get(id(app))
         if guard is None:
             guard = guards[id(app)] = guard_from_config(app.config, **options)
-        refusal = _refusal(guard) if guard.enabled else None
-        return refusal if refusal is not None else current_app.ensure_sync(view)(*args, **kwargs)
+        if not guard.enabled:
+            return current_app.ensure_sync(view)(*args, **kwargs)
+        refusal = _refusal(guard)
+        if refusal is not None:
+            return refusal
+        try:
+            response = current_app.make_response(current_app.ensure_sync(view)(*args, **kwargs))
+        except BaseException as error:
+            _release_if_failed(guard, None, error)
+            raise
+        _release_if_failed(guard, response, None)
+        return response
 
     return wrapper
 
@@ -150,6 +174,19 @@ class TwilioSignature:
         guard = guard_from_config(app.config, **self.options)
         app.extensions[_EXTENSION] = guard
         app.before_request(functools.partial(self._check, guard))
+        if guard.replay_guard is not None:
+            app.after_request(functools.partial(self._after, guard))
+            app.teardown_request(functools.partial(self._teardown, guard))
+
+    @staticmethod
+    def _after(guard: Guard, response: Response) -> Response:
+        _release_if_failed(guard, response, None)
+        return response
+
+    @staticmethod
+    def _teardown(guard: Guard, error: BaseException | None) -> None:
+        if error is not None:
+            _release_if_failed(guard, None, error)
 
     def _check(self, guard: Guard) -> Response | None:
         if not guard.enabled or not self._protects(guard):
