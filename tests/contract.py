@@ -366,5 +366,120 @@ class MiddlewareContract:
             self.harness(**options)
 
 
+class ReplayContract:
+    """Replay guard, require_https and Basic authentication: the same in both middlewares."""
+
+    URL: ClassVar[str] = "https://example.com/twilio/sms"
+
+    def harness(self, **options: Any) -> Harness:
+        raise NotImplementedError
+
+    def post(self, h: Harness, target: str, signature: str | None, **kwargs: Any) -> Outcome:
+        headers = {"Content-Type": FORM, **kwargs.pop("headers", {})}
+        if signature is not None:
+            headers["X-Twilio-Signature"] = signature
+        return h.send("POST", target, headers=headers, body=form_body(PAIRS), **kwargs)
+
+    def test_a_replay_is_refused_with_409(self) -> None:
+        """The first copy of a signed request proceeds; the second never reaches the app."""
+        from twiliosig.replay import MemoryReplayStore
+
+        h = self.harness(auth_token=TOKEN, replay_guard=MemoryReplayStore(ttl=60))
+        signature = sign(self.URL, PAIRS)
+        assert self.post(h, "/twilio/sms", signature).status == 200
+        replayed = self.post(h, "/twilio/sms", signature)
+        assert replayed.status == 409
+        assert not replayed.seen
+        assert replayed.body == b"Conflict\n"
+
+    def test_a_failed_delivery_can_be_retried(self) -> None:
+        """After a 5xx the key is released: Twilio's retry reaches the app again."""
+        from twiliosig.replay import MemoryReplayStore
+
+        h = self.harness(auth_token=TOKEN, replay_guard=MemoryReplayStore(ttl=60))
+        url = "https://example.com/twilio/fail500"
+        signature = sign(url, PAIRS)
+        first = self.post(h, "/twilio/fail500", signature)
+        assert first.status == 500
+        assert len(first.seen) == 1
+        assert len(self.post(h, "/twilio/fail500", signature).seen) == 1
+
+    def test_an_app_exception_releases_the_key(self) -> None:
+        """An app that raises releases the key too; the exception still propagates."""
+        from twiliosig.replay import MemoryReplayStore
+
+        store = MemoryReplayStore(ttl=60)
+        h = self.harness(auth_token=TOKEN, replay_guard=store)
+        signature = sign("https://example.com/twilio/raise", PAIRS)
+        for _ in range(2):
+            with pytest.raises(RuntimeError, match="the app failed"):
+                self.post(h, "/twilio/raise", signature)
+        assert len(store) == 0
+
+    @pytest.mark.parametrize(("on_store_error", "status"), [("refuse", 503), ("allow", 200)])
+    def test_store_unavailable(self, on_store_error: str, status: int) -> None:
+        """A store that cannot be reached: 503 by default, or let through with on_store_error='allow'."""
+        from twiliosig.replay import MemoryReplayStore, StoreUnavailable
+
+        class Down(MemoryReplayStore):
+            def claim(self, key: str) -> bool:
+                raise StoreUnavailable("connection refused")
+
+            async def aclaim(self, key: str) -> bool:
+                raise StoreUnavailable("connection refused")
+
+        h = self.harness(auth_token=TOKEN, replay_guard=Down(), on_store_error=on_store_error)
+        outcome = self.post(h, "/twilio/sms", sign(self.URL, PAIRS))
+        assert outcome.status == status
+        assert bool(outcome.seen) is (status == 200)
+
+    def test_require_https(self) -> None:
+        """require_https refuses a request whose rebuilt URL is http, even when correctly signed."""
+        h = self.harness(auth_token=TOKEN, require_https=True)
+        http_url = "http://example.com/twilio/sms"
+        refused = self.post(h, "/twilio/sms", sign(http_url, PAIRS), scheme="http")
+        assert refused.status == 403
+        assert not refused.seen
+        assert self.post(h, "/twilio/sms", sign(self.URL, PAIRS)).status == 200
+        proxied = self.harness(auth_token=TOKEN, require_https=True, public_url="https://example.com")
+        assert self.post(proxied, "/twilio/sms", sign(self.URL, PAIRS), scheme="http").status == 200
+
+    def test_basic_auth(self) -> None:
+        """Without credentials: 401 with a Basic challenge (Twilio retries with them); then the signature."""
+        import base64
+
+        h = self.harness(auth_token=TOKEN, basic_auth={"twilio": "s3cret pass"})
+        signature = sign(self.URL, PAIRS)
+        missing = self.post(h, "/twilio/sms", signature)
+        assert missing.status == 401
+        assert missing.headers["www-authenticate"].startswith("Basic realm=")
+        assert not missing.seen
+
+        def credentials(user: str, password: str) -> dict[str, str]:
+            token = base64.b64encode(f"{user}:{password}".encode()).decode()
+            return {"Authorization": f"Basic {token}"}
+
+        assert self.post(h, "/twilio/sms", signature, headers=credentials("twilio", "wrong")).status == 401
+        assert self.post(h, "/twilio/sms", signature, headers={"Authorization": "Basic !!!"}).status == 401
+        good = credentials("twilio", "s3cret pass")
+        assert self.post(h, "/twilio/sms", signature, headers=good).status == 200
+        assert self.post(h, "/twilio/sms", sign(self.URL, PAIRS, token="x"), headers=good).status == 403
+
+    @pytest.mark.parametrize(
+        ("options", "error"),
+        [
+            ({"replay_guard": "redis://localhost"}, TypeError),
+            ({"on_store_error": "ignore"}, ValueError),
+            ({"basic_auth": {}}, TypeError),
+            ({"basic_auth": {"a:b": "c"}}, ValueError),
+            ({"basic_auth": {"user": ""}}, ValueError),
+        ],
+    )
+    def test_bad_defense_options_raise_at_construction(self, options: dict[str, Any], error: type) -> None:
+        """Misconfigured replay, store-error or Basic options fail when the middleware is built."""
+        with pytest.raises(error):
+            self.harness(auth_token=TOKEN, **options)
+
+
 def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()

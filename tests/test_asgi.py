@@ -15,7 +15,18 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.testclient import TestClient
 from starlette.websockets import WebSocket
 
-from tests.contract import FORM, PAIRS, TOKEN, Harness, MiddlewareContract, Outcome, Seen, form_body, sign
+from tests.contract import (
+    FORM,
+    PAIRS,
+    TOKEN,
+    Harness,
+    MiddlewareContract,
+    Outcome,
+    ReplayContract,
+    Seen,
+    form_body,
+    sign,
+)
 from twiliosig import Reason, compute_signature
 from twiliosig.asgi import TwilioSignatureMiddleware
 
@@ -28,7 +39,9 @@ def recording_app(seen: list[Seen]) -> Starlette:
         form = await request.form() if request.headers.get("content-type", "").startswith(FORM) else None
         pairs = [(k, str(v)) for k, v in form.multi_items()] if form is not None else []
         seen.append(Seen(body, pairs, getattr(request.state, "twiliosig_verdict", None)))
-        return PlainTextResponse("ok")
+        if request.url.path == "/twilio/raise":
+            raise RuntimeError("the app failed")
+        return PlainTextResponse("ok", status_code=500 if request.url.path == "/twilio/fail500" else 200)
 
     return Starlette(routes=[Route("/{path:path}", endpoint, methods=["GET", "POST"])])
 
@@ -116,6 +129,11 @@ class TestAsgiContract(MiddlewareContract):
 class TestAsgiContractOnTrio(MiddlewareContract):
     def harness(self, **options: Any) -> AsgiHarness:
         return TrioHarness(**options)
+
+
+class TestAsgiDefenses(ReplayContract):
+    def harness(self, **options: Any) -> AsgiHarness:
+        return AsgiHarness(**options)
 
 
 URL = "https://example.com/twilio/sms"

@@ -14,7 +14,18 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.test import Client
 from werkzeug.wrappers import Request, Response
 
-from tests.contract import FORM, PAIRS, TOKEN, Harness, MiddlewareContract, Outcome, Seen, form_body, sign
+from tests.contract import (
+    FORM,
+    PAIRS,
+    TOKEN,
+    Harness,
+    MiddlewareContract,
+    Outcome,
+    ReplayContract,
+    Seen,
+    form_body,
+    sign,
+)
 from twiliosig import Reason
 from twiliosig.wsgi import TwilioSignatureMiddleware
 
@@ -26,7 +37,9 @@ def recording_app(seen: list[Seen]) -> Any:
     def app(request: Request) -> Response:
         body = request.get_data(cache=True)
         seen.append(Seen(body, list(request.form.items(multi=True)), request.environ.get("twiliosig.verdict")))
-        return Response("ok", content_type="text/plain")
+        if request.path == "/twilio/raise":
+            raise RuntimeError("the app failed")
+        return Response("ok", status=500 if request.path == "/twilio/fail500" else 200, content_type="text/plain")
 
     return app
 
@@ -111,6 +124,11 @@ class WsgiHarness(Harness):
 
 
 class TestWsgiContract(MiddlewareContract):
+    def harness(self, **options: Any) -> WsgiHarness:
+        return WsgiHarness(**options)
+
+
+class TestWsgiDefenses(ReplayContract):
     def harness(self, **options: Any) -> WsgiHarness:
         return WsgiHarness(**options)
 

@@ -315,7 +315,7 @@ class Guard:
             url = self.url(scheme=scheme, host=host, path=raw_path, query=query, header=header, websocket=websocket)
         refusal = self._preconditions(url, header)
         if refusal is not None or url is None:
-            verdict = refusal or Verdict(False, Reason.MALFORMED_URL, "no URL")
+            verdict = refusal if refusal is not None else Verdict(False, Reason.MALFORMED_URL, "no URL")
             self.report(verdict, method, path, url)
             return Judgement(verdict)
         params = form if form is not None else self.body_params(url, content_type, body)
