@@ -19,6 +19,7 @@ sys.path.insert(0, str(HERE))
 
 import asgi  # noqa: E402
 import core  # noqa: E402
+import replay  # noqa: E402
 import timing  # noqa: E402
 import wsgi  # noqa: E402
 from _timing import machine  # noqa: E402
@@ -79,6 +80,7 @@ def main() -> int:
     wsgi_times = wsgi.measure()
     asgi_times = asgi.measure()
     medians = timing.measure()
+    replay_times = replay.measure()
     spread = max(medians.values()) / min(medians.values()) - 1
     rows = chart(DOCS / "performance.png")
     when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
@@ -145,6 +147,21 @@ def main() -> int:
         f"Spread between the slowest and the fastest class: {spread * 100:.2f} % (bound: {timing.BOUND:.0%}).",
         "A refusal tries every candidate URL form with every secret before it answers, so it costs",
         "more than an acceptance, whatever the signature holds.",
+        "",
+        "## The replay guard",
+        "",
+        "What `replay_guard=` adds to each accepted request (benchmarks/replay.py):",
+        "",
+        "| step | time per request |",
+        "| --- | --- |",
+        f"| the key (SHA-256 over URL, signed parameters and signature) | {_us(replay_times['key'] or 0)} |",
+        f"| a claim in `MemoryReplayStore` | {_us(replay_times['memory claim'] or 0)} |",
+        "| a claim in `RedisReplayStore` (one `SET NX PX` to redis-server on loopback) | "
+        + (
+            "redis-server not installed |"
+            if replay_times["redis claim"] is None
+            else f"{_us(replay_times['redis claim'])} |"
+        ),
         "",
     ]
     (DOCS / "performance.md").write_text("\n".join(lines), encoding="utf-8")

@@ -181,3 +181,16 @@ def test_the_lambda_example(monkeypatch: pytest.MonkeyPatch) -> None:
     assert response["statusCode"] == 200
     assert "héllo &amp; bye" in response["body"]
     assert module.handler(http_v2(compute_signature("wrong", url, PARAMS)), None)["statusCode"] == 403
+
+
+def test_replay_guard_in_the_handler_decorator() -> None:
+    """A replayed event gets 409; a handler that answers 5xx releases the key for Twilio's retry."""
+    from twiliosig.replay import MemoryReplayStore
+
+    guarded = twilio_required(handler, auth_token=TOKEN, replay_guard=MemoryReplayStore())
+    event = http_v2(compute_signature(TOKEN, f"https://{API_DOMAIN}/twilio/sms", PARAMS))
+    assert guarded(copy.deepcopy(event), None)["statusCode"] == 200
+    assert guarded(copy.deepcopy(event), None)["statusCode"] == 409
+    failing = twilio_required(lambda e, c: {"statusCode": 502}, auth_token=TOKEN, replay_guard=MemoryReplayStore())
+    assert failing(copy.deepcopy(event), None)["statusCode"] == 502
+    assert failing(copy.deepcopy(event), None)["statusCode"] == 502

@@ -139,3 +139,25 @@ def test_debug_never_disables_and_enabled_false_warns(caplog: pytest.LogCaptureF
     with override_settings(MIDDLEWARE=MIDDLEWARE, TWILIOSIG={"enabled": False, "paths": ["/mw/"]}):
         assert Client().post("/mw/sms", {"Body": "hi"}).status_code == 200
     assert any("DISABLED" in r.getMessage() for r in caplog.records)
+
+
+def test_middleware_replay_guard_and_basic_auth() -> None:
+    """TWILIOSIG can hold a replay store and Basic credentials, as the middlewares take them."""
+    import base64
+
+    from twiliosig.replay import MemoryReplayStore
+
+    twiliosig = {
+        "auth_token": TOKEN,
+        "paths": ["/mw/"],
+        "replay_guard": MemoryReplayStore(),
+        "basic_auth": {"tw": "pw"},
+    }
+    with override_settings(MIDDLEWARE=MIDDLEWARE, TWILIOSIG=twiliosig):
+        client = Client()
+        unauthenticated = signer.post_form(client, "/mw/sms", PARAMS)
+        assert unauthenticated.status_code == 401
+        assert unauthenticated["WWW-Authenticate"].startswith("Basic")
+        credentials = {"HTTP_AUTHORIZATION": "Basic " + base64.b64encode(b"tw:pw").decode()}
+        assert signer.post_form(client, "/mw/sms", PARAMS, **credentials).status_code == 200
+        assert signer.post_form(client, "/mw/sms", PARAMS, **credentials).status_code == 409

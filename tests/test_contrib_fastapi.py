@@ -117,3 +117,26 @@ def test_missing_token_fails_when_the_dependency_is_built(monkeypatch: pytest.Mo
     monkeypatch.delenv("TWILIO_AUTH_TOKEN", raising=False)
     with pytest.raises(ValueError, match="TWILIO_AUTH_TOKEN"):
         TwilioSignature()
+
+
+def test_replay_guard_in_the_dependency() -> None:
+    """The dependency refuses a replay with 409; an endpoint that raises releases the key."""
+    from twiliosig.replay import MemoryReplayStore
+
+    store = MemoryReplayStore()
+    twilio = TwilioSignature(auth_token=TOKEN, replay_guard=store)
+    app = FastAPI()
+
+    @app.post("/sms", dependencies=[Depends(twilio)])
+    async def sms() -> str:
+        return "ok"
+
+    @app.post("/boom", dependencies=[Depends(twilio)])
+    async def boom() -> str:
+        raise RuntimeError("down")
+
+    client = TestClient(app, raise_server_exceptions=False)
+    assert signer.post_form(client, "/sms", PARAMS).status_code == 200
+    assert signer.post_form(client, "/sms", PARAMS).status_code == 409
+    assert signer.post_form(client, "/boom", PARAMS).status_code == 500
+    assert signer.post_form(client, "/boom", PARAMS).status_code == 500  # released after the exception

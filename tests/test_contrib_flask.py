@@ -160,3 +160,33 @@ def test_oversized_chunked_body_is_413() -> None:
     environ["wsgi.input_terminated"] = True
     _, status, _ = run_wsgi_app(app.wsgi_app, environ, buffered=True)
     assert status.startswith("413")
+
+
+def test_replay_guard_in_the_decorator_and_the_extension() -> None:
+    """A replayed webhook is refused with 409 by the decorator and the extension; a 5xx releases the key."""
+    from twiliosig.replay import MemoryReplayStore
+
+    app = Flask(__name__)
+    app.config["TWILIO_AUTH_TOKEN"] = TOKEN
+
+    @app.post("/sms")
+    @twilio_required(replay_guard=MemoryReplayStore())
+    def sms() -> str:
+        return "ok"
+
+    client = app.test_client()
+    assert signer.post_form(client, "/sms", PARAMS).status_code == 200
+    assert signer.post_form(client, "/sms", PARAMS).status_code == 409
+
+    factory = create_app()
+
+    @factory.post("/twilio/boom")
+    def boom() -> tuple[str, int]:
+        return "down", 503
+
+    TwilioSignature(factory, paths=["/twilio/"], replay_guard=MemoryReplayStore())
+    client = factory.test_client()
+    assert signer.post_form(client, "/twilio/sms", PARAMS).status_code == 200
+    assert signer.post_form(client, "/twilio/sms", PARAMS).status_code == 409
+    assert signer.post_form(client, "/twilio/boom", PARAMS).status_code == 503
+    assert signer.post_form(client, "/twilio/boom", PARAMS).status_code == 503  # released: the retry ran

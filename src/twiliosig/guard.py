@@ -314,10 +314,10 @@ class Guard:
         if host is not None:
             url = self.url(scheme=scheme, host=host, path=raw_path, query=query, header=header, websocket=websocket)
         refusal = self._preconditions(url, header)
-        if refusal is not None or url is None:
-            verdict = refusal if refusal is not None else Verdict(False, Reason.MALFORMED_URL, "no URL")
-            self.report(verdict, method, path, url)
-            return Judgement(verdict)
+        if refusal is not None:
+            self.report(refusal, method, path, url)
+            return Judgement(refusal)
+        assert url is not None  # _preconditions refuses a request without one
         params = form if form is not None else self.body_params(url, content_type, body)
         if isinstance(params, Verdict):
             self.report(params, method, path, url)
