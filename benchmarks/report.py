@@ -10,7 +10,6 @@ typed in by hand.
 from __future__ import annotations
 
 import datetime
-import os
 import sys
 from pathlib import Path
 
@@ -89,7 +88,7 @@ def main() -> int:
         "",
         "<!-- Written by `make bench` (benchmarks/report.py); do not edit by hand. -->",
         "",
-        f"Measured {when} on {machine()}, {os.cpu_count()} logical CPUs. Every figure below is from one",
+        f"Measured {when} on {machine()}. Every figure below is from one",
         "run of `make bench`, each comparison measured side by side in one process, best of seven runs.",
         "Ratios travel between machines better than times do.",
         "",
