@@ -35,23 +35,22 @@ middleware imports nothing beyond the standard library.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
-from typing import Any
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import TYPE_CHECKING, Any
 
 from .guard import (
-    DEFAULT_MAX_BODY_SIZE,
-    FROM_ENVIRONMENT,
     VERDICT_KEY,
     Guard,
     Judgement,
-    RejectCallback,
-    _FromEnvironment,
 )
-from .keys import AuthToken
-from .replay import ReplayStore
-from .request import PathMatcher, decode_target, quote_path
-from .urls import DEFAULT_VARIANTS, UrlVariant, default_port
+from .request import decode_target, quote_path
+from .urls import default_port
 from .verdict import Verdict
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from .guard import GuardOptions
 
 __all__ = [
     "STATE_KEY",
@@ -77,46 +76,15 @@ _WEBSOCKET_RESPONSE = "websocket.http.response"
 class TwilioSignatureMiddleware:
     """Answer 403 before an unsigned or forged Twilio webhook reaches an ASGI app.
 
-    Takes the same options as :class:`twiliosig.wsgi.TwilioSignatureMiddleware`
-    (see there); ``app`` is the ASGI application to protect.
+    Args:
+        app: The ASGI application to protect.
+        **options: The options of :class:`~twiliosig.guard.Guard`, by name, the
+            same as the WSGI middleware's.
     """
 
-    def __init__(
-        self,
-        app: ASGIApp,
-        *,
-        auth_token: AuthToken | _FromEnvironment = FROM_ENVIRONMENT,
-        shared_keys: Mapping[str, str] | None = None,
-        paths: Iterable[str] | PathMatcher | None = None,
-        public_url: str | None = None,
-        trust_forwarded: bool | int = False,
-        url_variants: UrlVariant = DEFAULT_VARIANTS,
-        max_body_size: int = DEFAULT_MAX_BODY_SIZE,
-        report_only: bool = False,
-        on_reject: RejectCallback | None = None,
-        enabled: bool = True,
-        replay_guard: ReplayStore | None = None,
-        on_store_error: str = "refuse",
-        require_https: bool = False,
-        basic_auth: Mapping[str, str] | None = None,
-    ) -> None:
+    def __init__(self, app: ASGIApp, **options: Unpack[GuardOptions]) -> None:
         self.app = app
-        self.guard = Guard(
-            auth_token=auth_token,
-            shared_keys=shared_keys,
-            paths=paths,
-            public_url=public_url,
-            trust_forwarded=trust_forwarded,
-            url_variants=url_variants,
-            max_body_size=max_body_size,
-            report_only=report_only,
-            on_reject=on_reject,
-            enabled=enabled,
-            replay_guard=replay_guard,
-            on_store_error=on_store_error,
-            require_https=require_https,
-            basic_auth=basic_auth,
-        )
+        self.guard = Guard(**options)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]

@@ -16,7 +16,7 @@ import hmac
 import logging
 import os
 from collections.abc import Callable, Iterable, Mapping
-from typing import Final, NamedTuple
+from typing import Final, NamedTuple, TypedDict
 
 from .keys import AuthToken
 from .params import canonical_params
@@ -45,6 +45,7 @@ __all__ = [
     "GUARD_OPTIONS",
     "VERDICT_KEY",
     "Guard",
+    "GuardOptions",
     "Judgement",
     "RejectCallback",
     "RequestInfo",
@@ -77,6 +78,25 @@ GUARD_OPTIONS: Final = (
     "require_https",
     "basic_auth",
 )
+
+
+class GuardOptions(TypedDict, total=False):
+    """The options every adapter takes, by name (see :class:`Guard`)."""
+
+    auth_token: AuthToken | _FromEnvironment
+    shared_keys: Mapping[str, str] | None
+    paths: Iterable[str] | PathMatcher | None
+    public_url: str | None
+    trust_forwarded: bool | int
+    url_variants: UrlVariant
+    max_body_size: int
+    report_only: bool
+    on_reject: RejectCallback | None
+    enabled: bool
+    replay_guard: ReplayStore | None
+    on_store_error: str
+    require_https: bool
+    basic_auth: Mapping[str, str] | None
 
 
 class _FromEnvironment(enum.Enum):
@@ -155,10 +175,38 @@ def _printable(text: str, limit: int = 200) -> str:
 
 
 class Guard:
-    """Options shared by every adapter, validated when it is built.
+    """The options every adapter takes, checked once when it is built, and the decision they share.
 
-    See the middleware classes for what each option means. Raises ``ValueError``
-    or ``TypeError`` for bad configuration, including no secret at all.
+    Raises ``ValueError`` or ``TypeError`` for bad configuration, including no
+    secret at all. The options, the same for the middlewares and the integrations:
+
+    - ``auth_token``: the auth token; several during rotation; or a callable
+      ``(account_sid) -> token(s)`` for subaccounts. Defaults to
+      ``TWILIO_AUTH_TOKEN``, read now; with neither a token nor ``shared_keys``
+      construction fails.
+    - ``shared_keys``: ``{key_id: secret}`` for webhooks signed with a shared key.
+    - ``paths``: path prefixes that must be signed (``["/twilio/"]``), or a callable
+      ``path -> bool``; every path when None. Other requests pass untouched.
+    - ``public_url``: the scheme, host, port and path prefix Twilio calls, when the
+      app cannot see them (``"https://example.com/api"``: the path is prepended to
+      the one the app sees).
+    - ``trust_forwarded``: take scheme, host, port and prefix from ``Forwarded`` or
+      ``X-Forwarded-*``; True for one proxy, or the number of proxies.
+    - ``url_variants``: which URL forms a signature may match besides the one
+      received (:class:`~twiliosig.UrlVariant`).
+    - ``max_body_size``: larger bodies are refused with 413, never buffered whole.
+    - ``report_only``: log refusals but let every request through, to roll out safely.
+    - ``on_reject``: called as ``on_reject(verdict, request_info)`` for each refusal
+      (metrics, alerts); its errors are logged, never raised.
+    - ``enabled``: False lets every request through unchecked, with a warning logged
+      at construction: for local development only. There is no ``DEBUG`` switch.
+    - ``replay_guard``: a replay store (:mod:`twiliosig.replay`): a second copy of a
+      handled request is refused with 409; the key is released when the app fails.
+    - ``on_store_error``: ``"refuse"`` (503, the default) or ``"allow"`` when the
+      replay store cannot be reached.
+    - ``require_https``: refuse (403) a request whose rebuilt URL is not https.
+    - ``basic_auth``: ``{user: password}``: require HTTP Basic credentials (401 with a
+      challenge without them, as Twilio expects), then the signature.
     """
 
     __slots__ = (

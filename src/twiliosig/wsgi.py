@@ -31,31 +31,27 @@ The middleware imports nothing beyond the standard library.
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from .guard import (
-    DEFAULT_MAX_BODY_SIZE,
-    FROM_ENVIRONMENT,
     VERDICT_KEY,
     Guard,
     Judgement,
-    RejectCallback,
-    _FromEnvironment,
 )
-from .keys import AuthToken
-from .replay import ReplayStore
 from .request import (
-    PathMatcher,
     decode_target,
     quote_path,
     split_target,
 )
-from .urls import DEFAULT_VARIANTS, UrlVariant, default_port
+from .urls import default_port
 from .verdict import Reason, Verdict
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+    from typing_extensions import Unpack
+
+    from .guard import GuardOptions
 
 __all__ = ["TwilioSignatureMiddleware", "inspect_environ", "read_body", "wsgi_text"]
 
@@ -67,73 +63,16 @@ class TwilioSignatureMiddleware:
 
     Args:
         app: The WSGI application to protect.
-        auth_token: The auth token; several during rotation; or a callable
-            ``(account_sid) -> token(s)`` for subaccounts. Defaults to
-            ``TWILIO_AUTH_TOKEN``, read now; with neither a token nor
-            ``shared_keys`` the constructor raises ``ValueError``.
-        shared_keys: ``{key_id: secret}`` for webhooks signed with a shared key.
-        paths: Path prefixes that must be signed (``["/twilio/"]``), or a
-            callable ``path -> bool``; every path when None. Other requests pass
-            untouched.
-        public_url: The scheme, host, port and path prefix Twilio calls, when
-            the app cannot see them (``"https://example.com/api"``: the path is
-            prepended to the one the app sees).
-        trust_forwarded: Take scheme, host, port and prefix from ``Forwarded``
-            or ``X-Forwarded-*``; True for one proxy, or the number of proxies.
-        url_variants: Which URL forms a signature may match besides the one
-            received (:class:`~twiliosig.UrlVariant`).
-        max_body_size: Larger bodies are refused with 413, never buffered whole.
-        report_only: Log refusals but let every request through, to roll out safely.
-        on_reject: Called as ``on_reject(verdict, request_info)`` for each
-            refusal (metrics, alerts); its errors are logged, never raised.
-        enabled: False lets every request through unchecked, with a warning
-            logged when the middleware is built: for local development only.
-            There is no ``DEBUG`` switch; this is the only way to turn it off.
-        replay_guard: A replay store (:mod:`twiliosig.replay`): a second copy of
-            a handled request is refused with 409; released when the app fails.
-        on_store_error: ``"refuse"`` (503, the default) or ``"allow"`` when the
-            replay store cannot be reached.
-        require_https: Refuse (403) a request whose rebuilt URL is not https.
-        basic_auth: ``{user: password}``: require HTTP Basic credentials (401
-            with a challenge without them, as Twilio expects), then the signature.
+        **options: The options of :class:`~twiliosig.guard.Guard`, by name:
+            ``auth_token`` (default ``TWILIO_AUTH_TOKEN``), ``shared_keys``,
+            ``paths``, ``public_url``, ``trust_forwarded``, ``url_variants``,
+            ``max_body_size``, ``report_only``, ``on_reject``, ``enabled``,
+            ``replay_guard``, ``on_store_error``, ``require_https``, ``basic_auth``.
     """
 
-    def __init__(
-        self,
-        app: WSGIApplication,
-        *,
-        auth_token: AuthToken | _FromEnvironment = FROM_ENVIRONMENT,
-        shared_keys: Mapping[str, str] | None = None,
-        paths: Iterable[str] | PathMatcher | None = None,
-        public_url: str | None = None,
-        trust_forwarded: bool | int = False,
-        url_variants: UrlVariant = DEFAULT_VARIANTS,
-        max_body_size: int = DEFAULT_MAX_BODY_SIZE,
-        report_only: bool = False,
-        on_reject: RejectCallback | None = None,
-        enabled: bool = True,
-        replay_guard: ReplayStore | None = None,
-        on_store_error: str = "refuse",
-        require_https: bool = False,
-        basic_auth: Mapping[str, str] | None = None,
-    ) -> None:
+    def __init__(self, app: WSGIApplication, **options: Unpack[GuardOptions]) -> None:
         self.app = app
-        self.guard = Guard(
-            auth_token=auth_token,
-            shared_keys=shared_keys,
-            paths=paths,
-            public_url=public_url,
-            trust_forwarded=trust_forwarded,
-            url_variants=url_variants,
-            max_body_size=max_body_size,
-            report_only=report_only,
-            on_reject=on_reject,
-            enabled=enabled,
-            replay_guard=replay_guard,
-            on_store_error=on_store_error,
-            require_https=require_https,
-            basic_auth=basic_auth,
-        )
+        self.guard = Guard(**options)
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         path = wsgi_text(environ.get("PATH_INFO", ""))

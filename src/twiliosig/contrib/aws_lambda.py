@@ -36,10 +36,16 @@ import base64
 import binascii
 import functools
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from ..guard import Guard, Judgement
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from ..guard import GuardOptions
+
 from ..verdict import Reason, Verdict
 
 __all__ = ["EVENT_VERDICT_KEY", "check_event", "twilio_required"]
@@ -133,7 +139,7 @@ def _response(status: int, phrase: str, extra: list[tuple[str, str]]) -> dict[st
     }
 
 
-def twilio_required(handler: Handler | None = None, **options: Any) -> Any:
+def twilio_required(handler: Handler | None = None, **options: Unpack[GuardOptions]) -> Any:
     """Decorate a Lambda handler: refused events get a 403 response dict before it runs.
 
     The verdict of an event that gets through is at ``event["twiliosig_verdict"]``.

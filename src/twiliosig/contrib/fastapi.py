@@ -31,7 +31,7 @@ exactly what the endpoint receives.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING
 
 from fastapi import HTTPException, WebSocketException
 from starlette.requests import HTTPConnection, Request
@@ -39,6 +39,12 @@ from starlette.status import WS_1008_POLICY_VIOLATION
 
 from ..asgi import STATE_KEY, inspect_scope, route_path, scope_headers
 from ..guard import Guard, Judgement
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from ..guard import GuardOptions
+
 from ..verdict import Reason, Verdict
 
 __all__ = ["TwilioSignature"]
@@ -53,7 +59,7 @@ class TwilioSignature:
     narrows a router-level dependency). Bad configuration raises here, at start-up.
     """
 
-    def __init__(self, **options: Any) -> None:
+    def __init__(self, **options: Unpack[GuardOptions]) -> None:
         self.guard = Guard(**options)
 
     async def __call__(self, connection: HTTPConnection) -> AsyncIterator[Verdict | None]:
