@@ -355,7 +355,8 @@ class RequestValidator:
                         candidate.url, candidate.description, secret, digest, tried, body, body_hashes
                     )
 
-        if UrlVariant.UTF16_PARAM_ORDER in self._variants and params:
+        # The two orders differ only around astral characters, 4-byte UTF-8 starting at 0xF0.
+        if UrlVariant.UTF16_PARAM_ORDER in self._variants and params and max(suffix, default=0) >= 0xF0:
             utf16_suffix = canonical_params(params, utf16_order=True).encode("utf-8")
             if utf16_suffix != suffix:
                 for candidate in candidate_urls(url, self._variants):

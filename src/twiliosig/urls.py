@@ -21,7 +21,6 @@ from __future__ import annotations
 import enum
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import NamedTuple
 from urllib.parse import quote, unquote_plus, urlparse
 
@@ -72,7 +71,7 @@ DEFAULT_VARIANTS = (
 )
 
 _DEFAULT_PORTS = {"https": "443", "wss": "443", "http": "80", "ws": "80"}
-_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*\Z")
+_ABSOLUTE = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*)://([^/?#]*)(.*)\Z", re.DOTALL)
 
 
 class UrlParts(NamedTuple):
@@ -104,15 +103,10 @@ def split_url(url: str) -> UrlParts | None:
     Only ``scheme://authority`` URLs are accepted: a relative URL cannot be
     what Twilio signed.
     """
-    scheme, sep, after = url.partition("://")
-    if not sep or not _SCHEME.match(scheme):
+    match = _ABSOLUTE.match(url)
+    if match is None:
         return None
-    end = len(after)
-    for delimiter in "/?#":
-        index = after.find(delimiter)
-        if index != -1 and index < end:
-            end = index
-    authority, rest = after[:end], after[end:]
+    scheme, authority, rest = match.groups()
     userinfo_end = authority.rfind("@") + 1
     userinfo, hostport = authority[:userinfo_end], authority[userinfo_end:]
     if hostport.startswith("["):
@@ -128,7 +122,7 @@ def split_url(url: str) -> UrlParts | None:
             host, port = hostport, ""
         else:
             host, port = hostport[:colon], hostport[colon:]
-    if port and not port[1:].isdigit() and port != ":":
+    if port and port != ":" and not port[1:].isdigit():
         host, port = host + port, ""
     return UrlParts(scheme, userinfo, host, port, rest)
 
@@ -150,8 +144,7 @@ def redact(url: str) -> str:
     return parts._replace(userinfo=f"{user}:***@").join()
 
 
-@dataclass(frozen=True, slots=True)
-class Candidate:
+class Candidate(NamedTuple):
     """One URL to try, and how it differs from the URL as received."""
 
     url: str
@@ -163,61 +156,59 @@ class Candidate:
         return ", ".join(self.changes) if self.changes else "as received"
 
 
+_Form = tuple[UrlParts, tuple[str, ...]]
+
+
 def candidate_urls(url: str, variants: UrlVariant = DEFAULT_VARIANTS) -> Iterator[Candidate]:
     """Yield the distinct URLs to try, most likely first, the URL as received first.
 
     Lazy, so the common request (signed over the URL exactly as received) never
-    pays for building the alternatives.
+    pays for building the alternatives; each form is parsed once and varied as
+    parts, never re-parsed.
     """
     yield Candidate(url)
-    seen = {url}
-    forms: list[Candidate] = [Candidate(url)]
-    if UrlVariant.ENCODING in variants:
-        forms.extend(_encoding_forms(url))
-    if UrlVariant.USERINFO in variants:
-        forms.extend(_without_userinfo(form) for form in list(forms) if _has_userinfo(form.url))
-
-    ported: list[Candidate] = []
-    for form in forms:
-        ported.append(form)
-        if UrlVariant.PORT in variants:
-            ported.extend(_port_forms(form))
-    slashed = list(ported)
-    if UrlVariant.TRAILING_SLASH in variants:
-        slashed.extend(_toggle_trailing_slash(form) for form in ported)
-
-    for candidate in slashed:
-        if candidate.url not in seen:
-            seen.add(candidate.url)
-            yield candidate
-
-
-def _with_change(candidate: Candidate, url: str, change: str) -> Candidate:
-    return Candidate(url, (*candidate.changes, change))
-
-
-def _has_userinfo(url: str) -> bool:
     parts = split_url(url)
-    return parts is not None and bool(parts.userinfo)
-
-
-def _without_userinfo(candidate: Candidate) -> Candidate:
-    parts = split_url(candidate.url)
-    assert parts is not None  # only called when _has_userinfo said so
-    return _with_change(candidate, parts._replace(userinfo="").join(), "without the user:password@ part")
-
-
-def _port_forms(candidate: Candidate) -> Iterator[Candidate]:
-    parts = split_url(candidate.url)
     if parts is None:
         return
+    forms: list[_Form] = [(parts, ())]
+    if UrlVariant.ENCODING in variants:
+        for form_url, change in _encoding_forms(url):
+            form_parts = split_url(form_url)
+            if form_parts is not None:
+                forms.append((form_parts, (change,)))
+    if UrlVariant.USERINFO in variants:
+        forms += [
+            (form._replace(userinfo=""), (*changes, "without the user:password@ part"))
+            for form, changes in list(forms)
+            if form.userinfo
+        ]
+    ported: list[_Form] = []
+    for entry in forms:
+        ported.append(entry)
+        if UrlVariant.PORT in variants:
+            ported.extend(_port_forms(*entry))
+    if UrlVariant.TRAILING_SLASH in variants:
+        ported += [_toggle_trailing_slash(*entry) for entry in ported]
+    seen = {url}
+    for form_parts, changes in ported:
+        candidate = form_parts.join()
+        if candidate not in seen:
+            seen.add(candidate)
+            yield Candidate(candidate, changes)
+
+
+def _port_forms(parts: UrlParts, changes: tuple[str, ...]) -> Iterator[_Form]:
     if parts.port:
         label = parts.port_number or "(empty)"
-        yield _with_change(candidate, parts._replace(port="").join(), f"with the port {label} removed")
+        yield (
+            UrlParts(parts.scheme, parts.userinfo, parts.host, "", parts.rest),
+            (*changes, f"with the port {label} removed"),
+        )
         return
     port = default_port(parts.scheme)
     if port is not None:
-        yield _with_change(candidate, parts._replace(port=":" + port).join(), f"with the port {port} added")
+        with_port = UrlParts(parts.scheme, parts.userinfo, parts.host, ":" + port, parts.rest)
+        yield with_port, (*changes, f"with the port {port} added")
 
 
 def _split_rest(rest: str) -> tuple[str, str]:
@@ -230,16 +221,12 @@ def _split_rest(rest: str) -> tuple[str, str]:
     return rest[:end], rest[end:]
 
 
-def _toggle_trailing_slash(candidate: Candidate) -> Candidate:
-    parts = split_url(candidate.url)
-    if parts is None:
-        return candidate
+def _toggle_trailing_slash(parts: UrlParts, changes: tuple[str, ...]) -> _Form:
     path, tail = _split_rest(parts.rest)
+    scheme, userinfo, host, port, _ = parts
     if path.endswith("/"):
-        new_path, change = path[:-1], "with the trailing slash removed"
-    else:
-        new_path, change = path + "/", "with a trailing slash added"
-    return _with_change(candidate, parts._replace(rest=new_path + tail).join(), change)
+        return UrlParts(scheme, userinfo, host, port, path[:-1] + tail), (*changes, "with the trailing slash removed")
+    return UrlParts(scheme, userinfo, host, port, path + "/" + tail), (*changes, "with a trailing slash added")
 
 
 # --- the re-encodings the official SDKs try --------------------------------------
@@ -256,24 +243,25 @@ _DOUBLE_DOT_SEGMENTS = {"..", ".%2e", "%2e.", "%2e%2e"}
 _COMPONENT_SAFE = "!*'()"
 
 
-def _encoding_forms(url: str) -> Iterator[Candidate]:
-    received = Candidate(url)
+def _encoding_forms(url: str) -> Iterator[tuple[str, str]]:
     whatwg = _whatwg_form(url)
     if whatwg is not None:
-        yield _with_change(received, whatwg, "normalised as a WHATWG URL (as twilio-node does)")
+        yield whatwg, "normalised as a WHATWG URL (as twilio-node does)"
         legacy = _legacy_query_form(whatwg)
         if legacy is not None:
-            yield _with_change(received, legacy, "with the query re-encoded form-style (as twilio-node does)")
+            yield legacy, "with the query re-encoded form-style (as twilio-node does)"
             if "%20" in legacy:
                 plus = _legacy_query_form(whatwg, space="+")
                 if plus is not None:
-                    yield _with_change(received, plus, "with the query re-encoded form-style, spaces as +")
+                    yield plus, "with the query re-encoded form-style, spaces as +"
     python = _python_form(url)
     if python is not None:
-        yield _with_change(received, python, "re-serialised (as the twilio Python SDK does)")
+        yield python, "re-serialised (as the twilio Python SDK does)"
 
 
 def _percent_encode(text: str, extra: frozenset[str]) -> str:
+    if text.isascii() and text.isprintable() and " " not in text and extra.isdisjoint(text):
+        return text  # the common case: nothing to encode
     out = []
     for char in text:
         code = ord(char)
