@@ -87,7 +87,7 @@ def explain(
         return explanation
     if isinstance(url, str) and split_url(url) is not None:
         explanation.tried = list(candidate_urls(url, validator.url_variants))
-    explanation.secrets = _secret_labels(validator, url, params, signature, signature_settings)
+    explanation.secrets = validator.secret_labels(url, params, signature_settings)
     if verdict.reason is not Reason.SIGNATURE_MISMATCH:
         explanation.causes = [verdict.detail]
         if verdict.reason is Reason.MISSING_SIGNATURE:
@@ -147,13 +147,3 @@ def _safe_pairs(params: Any) -> list[tuple[str, str]]:
         return [(str(name), str(value)) for name, value in _pairs(params)]
     except (TypeError, ValueError):
         return []
-
-
-def _secret_labels(
-    validator: RequestValidator, url: Any, params: Any, signature: Any, settings: str | None
-) -> list[str]:
-    """The labels of the secrets a refused check would have tried (never the secrets)."""
-    chosen = validator._secrets_for(url, params, None, settings)  # the same choice check() made
-    if isinstance(chosen, Verdict):
-        return []
-    return [secret.label for secret in chosen[0]]

@@ -248,6 +248,11 @@ class RequestValidator:
         message = (url + canonical_params(params)).encode("utf-8")
         return secrets[0].sign(message, _SHA1).decode("ascii")
 
+    def secret_labels(self, url: str, params: Params | str | bytes, signature_settings: str | None = None) -> list[str]:
+        """The labels of the secrets a check of this request tries (never the secrets), for explanations."""
+        chosen = self._secrets_for(url, params, None, signature_settings)
+        return [] if isinstance(chosen, Verdict) else [secret.label for secret in chosen[0]]
+
     # --- the one implementation --------------------------------------------------
 
     def _evaluate(
