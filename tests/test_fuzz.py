@@ -62,6 +62,8 @@ paths = st.one_of(
     st.just("/twilio/sms"),
     st.text(alphabet="/twilio%2Fé.~?=&#", min_size=1, max_size=30).map(lambda p: "/" + p.lstrip("/")),
 )
+garbage_headers = st.lists(st.tuples(header_names, header_values), max_size=6)
+cut_points = st.lists(st.integers(0, 10_000), max_size=8)
 pairs = st.lists(
     st.tuples(
         st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=8),
@@ -148,15 +150,7 @@ def run_wsgi(
     return int(status[0].split()[0]), seen
 
 
-@given(
-    methods,
-    paths,
-    st.lists(st.tuples(header_names, header_values), max_size=6),
-    bodies,
-    st.lists(st.integers(0, 10_000), max_size=8),
-    st.booleans(),
-    st.booleans(),
-)
+@given(methods, paths, garbage_headers, bodies, cut_points, st.booleans(), st.booleans())
 def test_wsgi_never_5xx_and_refusals_never_reach_the_app(
     method: str, path: str, headers: list[tuple[str, str]], body: bytes, cuts: list[int], chunked: bool, breaks: bool
 ) -> None:
@@ -243,14 +237,7 @@ async def drive_asgi(
     return (status[0] if status else None), seen
 
 
-@given(
-    methods,
-    paths,
-    st.lists(st.tuples(header_names, header_values), max_size=6),
-    bodies,
-    st.lists(st.integers(0, 10_000), max_size=8),
-    st.one_of(st.none(), st.integers(0, 20)),
-)
+@given(methods, paths, garbage_headers, bodies, cut_points, st.one_of(st.none(), st.integers(0, 20)))
 def test_asgi_never_5xx_and_refusals_never_reach_the_app(
     method: str, path: str, headers: list[tuple[str, str]], body: bytes, cuts: list[int], disconnect_at: int | None
 ) -> None:

@@ -15,6 +15,7 @@ import enum
 import hmac
 import logging
 import os
+import secrets
 from collections.abc import Callable, Iterable, Mapping
 from typing import Final, NamedTuple, TypedDict
 
@@ -248,7 +249,8 @@ class Guard:
                 "twiliosig: signature validation is DISABLED (enabled=False): every request is let through "
                 "unchecked. This is for local development only; never deploy it."
             )
-            auth_token, shared_keys = "validation-disabled", None
+            # Nothing is checked, but the validator must not hold a secret anyone could know.
+            auth_token, shared_keys = secrets.token_urlsafe(32), None
         token: AuthToken
         if auth_token is FROM_ENVIRONMENT:
             token = os.environ.get(TOKEN_ENVIRONMENT_VARIABLE) or None

@@ -27,13 +27,13 @@ from urllib.parse import urlencode
 
 from .keys import HMAC_SHA1
 from .params import Params, _pairs
+from .request import FORM_CONTENT_TYPE
 from .signature import body_sha256, compute_signature
 
 __all__ = ["TwilioSigner", "client_base_url", "signed_headers", "with_body_hash"]
 
 SIGNATURE_HEADER = "X-Twilio-Signature"
 SETTINGS_HEADER = "X-Twilio-Webhooks-Signature-Settings"
-FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 
 
 def _token(auth_token: str | None) -> str:

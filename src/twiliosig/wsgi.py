@@ -30,6 +30,7 @@ The middleware imports nothing beyond the standard library.
 
 from __future__ import annotations
 
+import functools
 import io
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
@@ -162,7 +163,7 @@ def inspect_environ(guard: Guard, environ: WSGIEnvironment, *, method: str, path
     """
 
     def header(name: str) -> str | None:
-        value = environ.get("HTTP_" + name.upper().replace("-", "_"))
+        value = environ.get(_environ_key(name))
         return None if value is None else wsgi_text(value)
 
     scheme = environ.get("wsgi.url_scheme", "http")
@@ -183,6 +184,12 @@ def inspect_environ(guard: Guard, environ: WSGIEnvironment, *, method: str, path
         content_type=environ.get("CONTENT_TYPE"),
         body=body,
     )
+
+
+@functools.lru_cache(maxsize=64)
+def _environ_key(name: str) -> str:
+    """``x-twilio-signature`` -> ``HTTP_X_TWILIO_SIGNATURE``; the names are few and fixed."""
+    return "HTTP_" + name.upper().replace("-", "_")
 
 
 def wsgi_text(value: str) -> str:

@@ -8,8 +8,6 @@ under Starlette's ``Mount`` (``root_path``); ``/ws/media`` is a WebSocket.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 from typing import Any
 
@@ -19,24 +17,16 @@ from starlette.responses import Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
-from tests.e2e.wsgi_apps import MAX_BODY, TOKEN
+from tests.e2e.wsgi_apps import MAX_BODY, PROTECTED, SETUPS, TOKEN
+from tests.e2e.wsgi_apps import record as record_seen
 from twiliosig.asgi import TwilioSignatureMiddleware
-
-PROTECTED = ["/plain/", "/proxied/", "/forwarded/", "/ws/"]
 
 
 async def record(request: Request) -> Response:
     body = await request.body()
     form = await request.form() if request.headers.get("content-type", "").startswith("application/x-www") else None
-    verdict = getattr(request.state, "twiliosig_verdict", None)
-    seen = {
-        "sha256": hashlib.sha256(body).hexdigest(),
-        "form": [(k, str(v)) for k, v in form.multi_items()] if form is not None else [],
-        "variant": getattr(verdict, "variant", None),
-    }
-    line = json.dumps(seen)
-    with open(os.environ["E2E_LOG"], "a", encoding="utf-8") as log:
-        log.write(line + "\n")
+    pairs = [(k, str(v)) for k, v in form.multi_items()] if form is not None else []
+    line = record_seen(body, pairs, getattr(request.state, "twiliosig_verdict", None))
     return Response(line, media_type="application/json")
 
 
@@ -47,15 +37,10 @@ async def media(websocket: WebSocket) -> None:
 
 
 def protected(app: Any) -> Any:
-    """Three middleware set-ups picked by the first path segment, as in wsgi_apps."""
-    options: dict[str, dict[str, Any]] = {
-        "plain": {},
-        "proxied": {"public_url": "https://example.com/public"},
-        "forwarded": {"trust_forwarded": True},
-    }
+    """The app behind each of wsgi_apps.SETUPS, picked by the first path segment."""
     wrapped = {
         name: TwilioSignatureMiddleware(app, auth_token=TOKEN, paths=PROTECTED, max_body_size=MAX_BODY, **extra)
-        for name, extra in options.items()
+        for name, extra in SETUPS.items()
     }
 
     async def dispatch(scope: Any, receive: Any, send: Any) -> None:

@@ -33,18 +33,20 @@ def record(body: bytes, pairs: list[tuple[str, str]], verdict: Any) -> bytes:
     return line.encode()
 
 
+#: The three middleware set-ups one server carries, picked by the first path segment.
+SETUPS: dict[str, dict[str, Any]] = {
+    "plain": {},
+    "proxied": {"public_url": "https://example.com/public"},
+    "forwarded": {"trust_forwarded": True},
+}
+PROTECTED = ["/plain/", "/proxied/", "/forwarded/", "/ws/"]
+
+
 def protected(app: Any) -> Any:
-    """The three middleware set-ups, picked by the first path segment."""
-    options: dict[str, dict[str, Any]] = {
-        "plain": {},
-        "proxied": {"public_url": "https://example.com/public"},
-        "forwarded": {"trust_forwarded": True},
-    }
+    """The app behind each of the SETUPS, picked by the first path segment."""
     wrapped = {
-        name: TwilioSignatureMiddleware(
-            app, auth_token=TOKEN, paths=["/plain/", "/proxied/", "/forwarded/"], max_body_size=MAX_BODY, **extra
-        )
-        for name, extra in options.items()
+        name: TwilioSignatureMiddleware(app, auth_token=TOKEN, paths=PROTECTED, max_body_size=MAX_BODY, **extra)
+        for name, extra in SETUPS.items()
     }
 
     def dispatch(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
