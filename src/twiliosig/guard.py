@@ -20,7 +20,6 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Final, NamedTuple, TypedDict
 
 from .keys import AuthToken
-from .params import canonical_params
 from .replay import ReplayStore, StoreUnavailable, replay_key
 from .request import (
     FORM_CONTENT_TYPE,
@@ -376,8 +375,7 @@ class Guard:
         verdict = self.judge(SignedRequest(method, path, url, params, signature, header(SETTINGS_HEADER)))
         if not verdict.valid or self.replay_guard is None or websocket:
             return Judgement(verdict)
-        signed_params = "" if params is None or isinstance(params, bytes) else canonical_params(params)
-        return Judgement(verdict, replay_key(verdict.matched_url or url, signed_params, signature or ""))
+        return Judgement(verdict, replay_key(signature or ""))
 
     def _preconditions(self, url: str | None, header: Callable[[str], str | None]) -> Verdict | None:
         """The refusals that need no signature: bad Host, missing credentials, not HTTPS."""

@@ -3,8 +3,8 @@
 A Twilio signature carries no timestamp, so a request captured once (a leaked
 log, a compromised proxy) validates forever. With ``replay_guard=`` the
 middlewares and integrations remember every accepted request for ``ttl``
-seconds, keyed by a hash of the matched URL, the signed parameter string and the
-signature (never the signature itself), and refuse a second one with 409
+seconds, keyed by a hash of the signature (which names the exact bytes Twilio
+signed; the signature itself is never stored), and refuse a second one with 409
 (``Reason.REPLAYED``).
 
 A retry of the same delivery looks exactly like a replay, so the key is released
@@ -56,13 +56,20 @@ class ReplayStore(Protocol):
         ...
 
 
-def replay_key(url: str, signed_params: str, signature: str) -> str:
-    """The key a request is remembered by: a SHA-256 over what was signed and the signature."""
-    digest = hashlib.sha256()
-    for part in (url, signed_params, signature):
-        data = part.encode("utf-8", "surrogatepass")
-        digest.update(len(data).to_bytes(8, "big"))
-        digest.update(data)
+def replay_key(signature: str) -> str:
+    """The key a genuine request is remembered by: a SHA-256 of its signature.
+
+    The signature is the HMAC of the exact bytes Twilio signed (the URL and the
+    parameters joined, with no boundary between them), and the validator accepts
+    only the one base64 string that HMAC gives. So the signature names those bytes
+    exactly: moving characters between the URL and a parameter name, reordering or
+    re-encoding anything, leaves either a request that fails the check or the very
+    same key. A key built from the URL and the parameters hashed apart would not
+    have that property (``?order=42`` re-sent as ``?order=4`` plus a parameter
+    ``2...`` signs the same bytes but would hash differently).
+    """
+    digest = hashlib.sha256(b"twiliosig replay key v2\x00")
+    digest.update(signature.encode("ascii", "backslashreplace"))
     return digest.hexdigest()
 
 
