@@ -19,6 +19,7 @@ import secrets
 from collections.abc import Callable, Iterable, Mapping
 from typing import Final, NamedTuple, TypedDict
 
+from ._logtext import loggable
 from .keys import AuthToken
 from .replay import ReplayStore, StoreUnavailable, replay_key
 from .request import (
@@ -164,14 +165,6 @@ def _credentials(basic_auth: Mapping[str, str] | None) -> tuple[tuple[bytes, byt
             raise ValueError("basic_auth needs non-empty str user names (without ':') and passwords")
         pairs.append((user.encode("utf-8"), password.encode("utf-8")))
     return tuple(pairs)
-
-
-def _printable(text: str, limit: int = 200) -> str:
-    """Text safe for one log line: control characters escaped, length bounded."""
-    if text.isprintable() and len(text) <= limit:
-        return text
-    escaped = text.encode("unicode_escape", "backslashreplace").decode("ascii")
-    return escaped if len(escaped) <= limit else escaped[:limit] + "..."
 
 
 class Guard:
@@ -320,8 +313,8 @@ class Guard:
         if media_type == FORM_CONTENT_TYPE:
             try:
                 return parse_form(body)
-            except ValueError:
-                return Verdict(False, Reason.MALFORMED_BODY, "the form body is not valid UTF-8")
+            except ValueError as error:
+                return Verdict(False, Reason.MALFORMED_BODY, str(error))
         return body
 
     def inspect(
@@ -436,7 +429,12 @@ class Guard:
 
     def _store_failed(self, verdict: Verdict, error: StoreUnavailable, method: str, path: str) -> Verdict:
         if self.on_store_error == "allow":
-            logger.warning("twiliosig: the replay store failed (%s); letting %s %s through", error, method, path)
+            logger.warning(
+                "twiliosig: the replay store failed (%s); letting %s %s through",
+                loggable(error),
+                loggable(method, 20),
+                loggable(path),
+            )
             return verdict
         failed = verdict._replace(
             valid=False, reason=Reason.REPLAY_STORE_UNAVAILABLE, detail="the replay store could not be reached"
@@ -450,7 +448,7 @@ class Guard:
             try:
                 self.replay_guard.release(key)
             except StoreUnavailable as error:
-                logger.warning("twiliosig: could not release a replay key after a failure: %s", error)
+                logger.warning("twiliosig: could not release a replay key after a failure: %s", loggable(error))
 
     async def arelease(self, key: str | None) -> None:
         """:meth:`release` for ASGI apps."""
@@ -458,7 +456,7 @@ class Guard:
             try:
                 await self.replay_guard.arelease(key)
             except StoreUnavailable as error:
-                logger.warning("twiliosig: could not release a replay key after a failure: %s", error)
+                logger.warning("twiliosig: could not release a replay key after a failure: %s", loggable(error))
 
     def declared_length(self, value: str | None) -> int | Verdict | None:
         """The Content-Length as a number, None when absent, or the refusal it earns."""
@@ -495,10 +493,10 @@ class Guard:
         logger.warning(
             "twiliosig %s %s %s: %s (URL rebuilt as %s..., %d URL forms tried)",
             "let through (report only)" if self.report_only else "refused",
-            _printable(method, 20),
-            _printable(path),
+            loggable(method, 20),
+            loggable(path),
             verdict.reason.value,
-            _printable(origin),
+            loggable(origin),
             verdict.urls_tried,
             extra={"twiliosig_reason": verdict.reason.value, "twiliosig_report_only": self.report_only},
         )

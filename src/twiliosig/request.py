@@ -260,17 +260,27 @@ def parse_form(body: bytes) -> list[tuple[str, str]]:
     are the parameters the application reads. A broken escape stays literal
     (and then fails the signature, as it should).
 
+    Twilio percent-encodes every byte outside ASCII, and frameworks disagree on
+    how to read a raw one (werkzeug and Django as UTF-8, Starlette as latin-1),
+    so a raw non-ASCII byte would let the application read other values than
+    the ones checked: such a body is refused.
+
     Raises:
-        ValueError: the body, or a decoded escape, is not valid UTF-8.
+        ValueError: a raw non-ASCII byte, or a decoded escape that is not valid UTF-8.
     """
+    if not body.isascii():
+        raise ValueError("the form body holds raw non-ASCII bytes (Twilio percent-encodes them)")
     pairs = []
-    for piece in body.decode("utf-8").replace("+", " ").split("&"):
+    for piece in body.decode("ascii").replace("+", " ").split("&"):
         if piece:
             name, _, value = piece.partition("=")
-            if "%" in name:
-                name = _percent_decode(name)
-            if "%" in value:
-                value = _percent_decode(value)
+            try:
+                if "%" in name:
+                    name = _percent_decode(name)
+                if "%" in value:
+                    value = _percent_decode(value)
+            except UnicodeDecodeError:
+                raise ValueError("a %-escape in the form body decodes to invalid UTF-8") from None
             pairs.append((name, value))
     return pairs
 

@@ -24,6 +24,7 @@ from collections.abc import Iterator, Mapping
 from itertools import islice
 from typing import Any, Literal
 
+from ._logtext import loggable
 from .exceptions import error_for
 from .keys import (
     HMAC_SHA1,
@@ -449,7 +450,7 @@ class RequestValidator:
                 return Verdict(
                     False,
                     Reason.UNKNOWN_KEY,
-                    f"the request is signed with shared key {key_id!r}, which is not configured",
+                    f"the request is signed with shared key {loggable(key_id, 64)!r}, which is not configured",
                     algorithm=digest.algorithm,
                 )
             return (shared,), digest
@@ -470,16 +471,23 @@ class RequestValidator:
 
     def _looked_up(self, account: str | None) -> tuple[Secret, ...] | Verdict:
         assert self._lookup is not None
-        refusal = Verdict(False, Reason.UNKNOWN_ACCOUNT, f"no auth token is configured for account {account!r}")
-        who = account or "a request without AccountSid"
+        shown = loggable(account, 64)
+        refusal = Verdict(False, Reason.UNKNOWN_ACCOUNT, f"no auth token is configured for account {shown}")
+        who = shown if account else "a request without AccountSid"
         try:
             tokens = self._lookup(account)
-        except Exception:
-            logger.exception("twiliosig: the auth token lookup raised for %s", who)
+        except Exception as error:
+            # No traceback: its text could carry the request's AccountSid unescaped.
+            logger.error(
+                "twiliosig: the auth token lookup raised %s for %s: %s",
+                type(error).__name__,
+                who,
+                loggable(error),
+            )
             return refusal
         if tokens is None or (not isinstance(tokens, str) and not tokens):
             return refusal
-        label = f"auth token for {account}" if account else "auth token for requests without AccountSid"
+        label = f"auth token for {shown}" if account else "auth token for requests without AccountSid"
         try:
             return token_secrets(tokens, label, reusable=False)
         except (TypeError, ValueError):
