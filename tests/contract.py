@@ -187,7 +187,9 @@ class MiddlewareContract:
         trusted = self.harness(auth_token=TOKEN, trust_forwarded=True)
         assert self.post(trusted, PAIRS, signature, **internal).status == 200
         rfc7239 = {**internal, "headers": {"Forwarded": 'for=1.2.3.4;proto=https;host="example.com"'}}
-        assert self.post(trusted, PAIRS, signature, **rfc7239).status == 200
+        assert self.post(trusted, PAIRS, signature, **rfc7239).status == 403  # Forwarded is not trusted by True
+        trusted_rfc7239 = self.harness(auth_token=TOKEN, trust_forwarded={"forwarded": 1})
+        assert self.post(trusted_rfc7239, PAIRS, signature, **rfc7239).status == 200
 
     def test_trusted_proxy_value_wins_over_a_client_supplied_one(self) -> None:
         """With one trusted proxy, a host the client put ahead of the proxy's own is ignored."""

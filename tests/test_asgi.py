@@ -177,7 +177,7 @@ async def _disconnecting_call(app: Any) -> list[dict[str, Any]]:
         "raw_path": b"/twilio/sms",
         "query_string": b"",
         "root_path": "",
-        "headers": [(b"host", b"example.com")],
+        "headers": [(b"host", b"example.com"), (b"x-twilio-signature", b"forged")],
     }
     messages = [{"type": "http.request", "body": b"a=1", "more_body": True}, {"type": "http.disconnect"}]
     sent: list[dict[str, Any]] = []

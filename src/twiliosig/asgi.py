@@ -38,11 +38,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
-from .guard import (
-    VERDICT_KEY,
-    Guard,
-    Judgement,
-)
+from .guard import VERDICT_KEY, Check, Guard, Head
 from .request import decode_target, quote_path
 from .urls import default_port
 from .verdict import Verdict
@@ -55,8 +51,8 @@ if TYPE_CHECKING:
 __all__ = [
     "STATE_KEY",
     "TwilioSignatureMiddleware",
-    "inspect_scope",
     "route_path",
+    "scope_head",
     "scope_headers",
     "scope_host",
     "scope_raw_path",
@@ -85,45 +81,45 @@ class TwilioSignatureMiddleware:
     def __init__(self, app: ASGIApp, **options: Unpack[GuardOptions]) -> None:
         self.app = app
         self.guard = Guard(**options)
+        self.guard.require_mode(asynchronous=True)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
-        if kind not in ("http", "websocket") or not self.guard.protects(route_path(scope)):
+        if kind not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        check = self.guard.start(scope_head(scope))
+        if check is None:
             await self.app(scope, receive, send)
         elif kind == "http":
-            await self._http(scope, receive, send)
+            await self._http(check, scope, receive, send)
         else:
-            await self._websocket(scope, receive, send)
+            await self._websocket(check, scope, receive, send)
 
-    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        headers = scope_headers(scope)
-        method, path = scope.get("method", ""), route_path(scope)
-        body = await self._read_body(headers.get("content-length"), receive)
-        if body is None:
-            return  # the client went away: nobody to answer, nothing for the app
-        key = None
-        if isinstance(body, bytes):
-            judgement = inspect_scope(self.guard, scope, headers, body)
-            verdict, key = await self.guard.aadmit(judgement, method, path)
-            replay = _replay_message({"type": "http.request", "body": body, "more_body": False}, receive)
-        else:
-            verdict, consumed = body
-            self.guard.report(verdict, method, path, None)
-            # Report-only lets an unread or half-read body through: what was read comes first.
-            replay = _replay_message({"type": "http.request", "body": consumed, "more_body": True}, receive)
-        if verdict.valid or self.guard.report_only:
-            if key is None:
-                await self.app(_with_verdict(scope, verdict), replay, send)
+    async def _http(self, check: Check, scope: Scope, receive: Receive, send: Send) -> None:
+        guard = self.guard
+        decision = check.decision
+        replay = receive
+        if decision is None:
+            read = await _read_body(receive, check.body_limit)
+            if read is None:
+                return  # the client went away: nobody to answer, nothing for the app
+            body, more = read
+            if len(body) > check.body_limit:
+                decision = check.overflowed()
             else:
-                await self._call_releasing(_with_verdict(scope, verdict), replay, send, key)
+                decision = await guard.aclaim(check.finish(body))
+            # The app reads exactly what was sent: what was read, then whatever is left.
+            replay = _replay_message({"type": "http.request", "body": body, "more_body": more}, receive)
+        refusal = decision.refusal
+        if refusal is not None:
+            await send({"type": "http.response.start", "status": refusal.status, "headers": _raw(refusal.headers)})
+            await send({"type": "http.response.body", "body": refusal.body})
             return
-        status, phrase = self.guard.status(verdict)
-        headers_out = _refusal_headers(phrase, self.guard.extra_headers(verdict))
-        await send({"type": "http.response.start", "status": status, "headers": headers_out})
-        await send({"type": "http.response.body", "body": f"{phrase}\n".encode("ascii")})
-
-    async def _call_releasing(self, scope: Scope, receive: Receive, send: Send, key: str) -> None:
-        """Run the app; if it answers 5xx or raises, release the replay key so Twilio's retry gets through."""
+        scope = _with_verdict(scope, decision.verdict)
+        if decision.replay_key is None:
+            await self.app(scope, replay, send)
+            return
         status = 0
 
         async def watching(message: Message) -> None:
@@ -133,67 +129,56 @@ class TwilioSignatureMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, receive, watching)
+            await self.app(scope, replay, watching)
         except BaseException:
-            await self.guard.arelease(key)
+            await guard.asettle(decision, failed=True)
             raise
-        if status >= 500 or status == 0:
-            await self.guard.arelease(key)
+        await guard.asettle(decision, failed=status >= 500 or status == 0)
 
-    async def _read_body(self, declared: str | None, receive: Receive) -> bytes | tuple[Verdict, bytes] | None:
-        """The whole body; a refusal (with the bytes read so far) if too large; None if the client left."""
-        length = self.guard.declared_length(declared)
-        if isinstance(length, Verdict):
-            return length, b""
-        chunks: list[bytes] = []
-        received = 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return None
-            chunk = message.get("body", b"")
-            if chunk:
-                received += len(chunk)
-                chunks.append(chunk)
-                if received > self.guard.max_body_size:
-                    return self.guard.too_large(), b"".join(chunks)
-            if not message.get("more_body", False):
-                return b"".join(chunks)
-
-    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _websocket(self, check: Check, scope: Scope, receive: Receive, send: Send) -> None:
         connect = await receive()
         if connect["type"] != "websocket.connect":
             return  # disconnected before the handshake finished
-        verdict = inspect_scope(self.guard, scope, scope_headers(scope), b"", websocket=True).verdict
-        if verdict.valid or self.guard.report_only:
-            await self.app(_with_verdict(scope, verdict), _replay_message(connect, receive), send)
-            return
-        if _WEBSOCKET_RESPONSE in scope.get("extensions", {}):
-            status, phrase = self.guard.status(verdict)
-            headers = _refusal_headers(phrase, self.guard.extra_headers(verdict))
-            start = {"type": "websocket.http.response.start", "status": status, "headers": headers}
-            await send(start)
-            await send({"type": "websocket.http.response.body", "body": f"{phrase}\n".encode("ascii")})
+        decision = check.decision or check.finish()
+        refusal = decision.refusal
+        if refusal is None:
+            await self.app(_with_verdict(scope, decision.verdict), _replay_message(connect, receive), send)
+        elif _WEBSOCKET_RESPONSE in scope.get("extensions", {}):
+            headers = _raw(refusal.headers)
+            await send({"type": "websocket.http.response.start", "status": refusal.status, "headers": headers})
+            await send({"type": "websocket.http.response.body", "body": refusal.body})
         else:
             await send({"type": "websocket.close", "code": 1008})
 
 
-def inspect_scope(
-    guard: Guard,
-    scope: Scope,
-    headers: dict[str, str],
-    body: bytes,
-    *,
-    form: list[tuple[str, str]] | None = None,
-    websocket: bool = False,
-) -> Judgement:
-    """Judge an ASGI request whose body has been read: the URL from ``raw_path``, then the guard.
+async def _read_body(receive: Receive, limit: int) -> tuple[bytes, bool] | None:
+    """The body and whether more of it is still unread: at most ``limit`` + 1 bytes; None if the client left."""
+    chunks: list[bytes] = []
+    received = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        chunk = message.get("body", b"")
+        more = bool(message.get("more_body", False))
+        if chunk:
+            received += len(chunk)
+            chunks.append(chunk)
+        if received > limit or not more:
+            return b"".join(chunks), more
 
-    Shared by the middleware and the FastAPI integration, so both rebuild the URL alike.
+
+def scope_head(scope: Scope, headers: dict[str, str] | None = None) -> Head:
+    """The :class:`~twiliosig.guard.Head` of an ASGI request: the raw path from ``raw_path``.
+
+    Shared by the middleware and the FastAPI and Django integrations, so all rebuild the URL alike.
     """
+    if headers is None:
+        headers = scope_headers(scope)
+    websocket = scope["type"] == "websocket"
     scheme = scope.get("scheme") or ("ws" if websocket else "http")
     query = scope.get("query_string", b"")
-    return guard.inspect(
+    return Head(
         method=scope.get("method", "GET"),
         path=route_path(scope),
         scheme="wss" if websocket else scheme,
@@ -201,9 +186,6 @@ def inspect_scope(
         raw_path=scope_raw_path(scope),
         query=decode_target(query) if query else "",
         header=headers.get,
-        content_type=headers.get("content-type"),
-        body=body,
-        form=form,
         websocket=websocket,
     )
 
@@ -275,10 +257,5 @@ def _replay_message(first: Message, receive: Receive) -> Receive:
     return replayed
 
 
-def _refusal_headers(phrase: str, extra: list[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
-    return [
-        (b"content-type", b"text/plain; charset=utf-8"),
-        (b"content-length", str(len(phrase) + 1).encode("ascii")),
-        (b"cache-control", b"no-store"),
-        *((name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in extra),
-    ]
+def _raw(headers: tuple[tuple[str, str], ...]) -> list[tuple[bytes, bytes]]:
+    return [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers]

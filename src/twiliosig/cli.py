@@ -25,7 +25,7 @@ from urllib.parse import quote
 
 from .demo import run_demo
 from .explain import explain
-from .guard import Guard
+from .guard import body_params
 from .keys import ALGORITHMS, HMAC_SHA1
 from .request import split_target
 from .signature import RequestValidator, compute_signature
@@ -165,7 +165,7 @@ def _explain(args: argparse.Namespace) -> int:
             url, headers, body = _parse_raw_request(_read(args.request), args.scheme)
         signature = args.signature or headers.get("x-twilio-signature")
         settings = args.settings or headers.get("x-twilio-webhooks-signature-settings")
-        params: Any = Guard.body_params(url, headers.get("content-type"), body)
+        params: Any = body_params(url, headers.get("content-type"), body)
         if isinstance(params, Verdict):
             raise CliError(params.detail)
     else:
@@ -315,7 +315,7 @@ def _is_form(body: bytes) -> bool:
 
 
 def _form(body: bytes) -> list[tuple[str, str]]:
-    params = Guard.body_params("", "application/x-www-form-urlencoded", body.strip())
+    params = body_params("", "application/x-www-form-urlencoded", body.strip())
     if isinstance(params, Verdict):
         raise CliError(params.detail)
     return params if isinstance(params, list) else []

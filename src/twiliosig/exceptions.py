@@ -96,11 +96,11 @@ class BodyTooLarge(SignatureError):
 
 
 class RequestRefused(SignatureError):
-    """Not HTTPS under ``require_https``, no valid Basic credentials, or a replay."""
+    """Not HTTPS under ``require_https``, no valid Basic credentials, a method Twilio never sends, or a replay."""
 
 
 class MalformedRequest(SignatureError):
-    """The URL, the parameters, the body or the settings header cannot be used."""
+    """The URL, the parameters, the body or the settings header cannot be used (or name two accounts)."""
 
 
 _ERRORS: dict[Reason, type[SignatureError]] = {
@@ -112,10 +112,12 @@ _ERRORS: dict[Reason, type[SignatureError]] = {
     Reason.RAW_BODY_REQUIRED: RawBodyRequired,
     Reason.UNKNOWN_KEY: UnknownSigningKey,
     Reason.UNKNOWN_ACCOUNT: UnknownSigningKey,
+    Reason.AMBIGUOUS_ACCOUNT: MalformedRequest,
     Reason.UNSUPPORTED_ALGORITHM: UnsupportedAlgorithm,
     Reason.BODY_TOO_LARGE: BodyTooLarge,
     Reason.NOT_HTTPS: RequestRefused,
     Reason.UNAUTHORIZED: RequestRefused,
+    Reason.METHOD_NOT_ALLOWED: RequestRefused,
     Reason.REPLAYED: RequestRefused,
     Reason.REPLAY_STORE_UNAVAILABLE: RequestRefused,
     Reason.MALFORMED_SETTINGS: MalformedRequest,

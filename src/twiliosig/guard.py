@@ -1,10 +1,26 @@
-"""The middleware options, checked once, and the decision every adapter shares.
+"""All policy, in one place: which requests are checked, how, and what a refusal looks like.
 
-Both middlewares and every framework integration build one :class:`Guard` from
-the same option names and ask it the same questions (is this path protected,
-what URL did Twilio call, what are the parameters, is the request genuine), so
-they cannot drift apart. The guard also does the one thing every refusal needs:
-log it once, safely, and tell ``on_reject``.
+Every adapter (both middlewares, the framework integrations) builds one
+:class:`Guard` from the same options and drives it the same way, in the shape of
+h11: the adapter does the I/O, the guard says what happens next.
+
+1. The adapter describes the request's head as a :class:`Head`.
+2. :meth:`Guard.start` answers None (not protected: pass it through untouched)
+   or a :class:`Check`. A check may already hold its :class:`Decision`: a
+   method Twilio never sends, no signature, no Basic credentials, not HTTPS, a
+   bad host or forwarding header, a body too large by its Content-Length. Those
+   are decided before a byte of the body is read.
+3. Otherwise the adapter reads the body, never more than :attr:`Check.body_limit`
+   bytes, and hands it to :meth:`Check.finish` (or says it overflowed or could
+   not be read); the check returns the decision.
+4. :meth:`Guard.claim` (or :meth:`Guard.aclaim`) claims the replay key of a
+   genuine request; :meth:`Guard.settle` (or :meth:`Guard.asettle`) releases
+   it when the app failed, so Twilio's retry gets through.
+
+A decision carries the verdict, the refusal to send (status, headers and body,
+the same bytes in every adapter) or None to let the request through, and the
+replay key. Every refusal is logged once, here, with the same fields, and
+reported to ``on_reject``.
 """
 
 from __future__ import annotations
@@ -21,18 +37,19 @@ from typing import Final, NamedTuple, TypedDict
 
 from ._logtext import loggable
 from .keys import AuthToken
-from .replay import ReplayStore, StoreUnavailable, replay_key
+from .replay import ReplayStore, StoreUnavailable, replay_key, require_mode
 from .request import (
     FORM_CONTENT_TYPE,
     SETTINGS_HEADER,
     SIGNATURE_HEADER,
     BodyParams,
+    ForwardedTrust,
     PathMatcher,
-    SignedRequest,
     TrustedOrigin,
     forwarded_origin,
     parse_form,
     parse_public_url,
+    parse_trust,
     path_matcher,
     rebuild_url,
 )
@@ -42,14 +59,19 @@ from .verdict import Reason, Verdict
 
 __all__ = [
     "DEFAULT_MAX_BODY_SIZE",
+    "DEFAULT_METHODS",
     "FROM_ENVIRONMENT",
     "GUARD_OPTIONS",
     "VERDICT_KEY",
+    "Check",
+    "Decision",
     "Guard",
     "GuardOptions",
-    "Judgement",
+    "Head",
+    "Refusal",
     "RejectCallback",
     "RequestInfo",
+    "body_params",
 ]
 
 logger = logging.getLogger("twiliosig")
@@ -57,47 +79,11 @@ logger = logging.getLogger("twiliosig")
 #: The largest body read before a request is refused with 413: Twilio's form
 #: webhooks are a few KiB, and its JSON event batches well under this.
 DEFAULT_MAX_BODY_SIZE: Final = 1024 * 1024
+#: The methods Twilio sends: POST and GET for webhooks, GET for WebSocket handshakes.
+DEFAULT_METHODS: Final = ("GET", "POST")
 #: Where an accepted request's verdict is left for the application (WSGI environ, ASGI scope).
 VERDICT_KEY: Final = "twiliosig.verdict"
 TOKEN_ENVIRONMENT_VARIABLE: Final = "TWILIO_AUTH_TOKEN"  # noqa: S105 - a variable's name, not a secret
-
-
-#: The option names every adapter takes, the same everywhere.
-GUARD_OPTIONS: Final = (
-    "auth_token",
-    "shared_keys",
-    "paths",
-    "public_url",
-    "trust_forwarded",
-    "url_variants",
-    "max_body_size",
-    "report_only",
-    "on_reject",
-    "enabled",
-    "replay_guard",
-    "on_store_error",
-    "require_https",
-    "basic_auth",
-)
-
-
-class GuardOptions(TypedDict, total=False):
-    """The options every adapter takes, by name (see :class:`Guard`)."""
-
-    auth_token: AuthToken | _FromEnvironment
-    shared_keys: Mapping[str, str] | None
-    paths: Iterable[str] | PathMatcher | None
-    public_url: str | None
-    trust_forwarded: bool | int
-    url_variants: UrlVariant
-    max_body_size: int
-    report_only: bool
-    on_reject: RejectCallback | None
-    enabled: bool
-    replay_guard: ReplayStore | None
-    on_store_error: str
-    require_https: bool
-    basic_auth: Mapping[str, str] | None
 
 
 class _FromEnvironment(enum.Enum):
@@ -122,16 +108,95 @@ class RequestInfo(NamedTuple):
 RejectCallback = Callable[[Verdict, RequestInfo], object]
 
 
-class Judgement(NamedTuple):
-    """A verdict, and the replay key to claim for it (None without a replay guard or when refused)."""
+class GuardOptions(TypedDict, total=False):
+    """The options every adapter takes, by name (see :class:`Guard`): the one list of them."""
+
+    auth_token: AuthToken | _FromEnvironment
+    shared_keys: Mapping[str, str] | None
+    paths: Iterable[str] | PathMatcher | None
+    public_url: str | None
+    trust_forwarded: bool | int | Mapping[str, int]
+    url_variants: UrlVariant
+    max_body_size: int
+    methods: Iterable[str]
+    report_only: bool
+    on_reject: RejectCallback | None
+    enabled: bool
+    replay_guard: ReplayStore | None
+    on_store_error: str
+    require_https: bool
+    basic_auth: Mapping[str, str] | None
+
+
+#: The option names every adapter takes, derived from :class:`GuardOptions`.
+GUARD_OPTIONS: Final = tuple(GuardOptions.__annotations__)
+
+
+class Head(NamedTuple):
+    """What an adapter knows of a request before its body: everything the guard decides on.
+
+    Attributes:
+        method: The HTTP method (``GET`` for a WebSocket handshake).
+        path: The path the application routes on (decoded, without the mount
+            prefix), for ``paths`` and logs.
+        scheme: The scheme the server saw.
+        host: The Host header, or the server's name and port; None if unknown.
+        raw_path: The path as sent, percent-encoding intact, mount prefix included.
+        query: The raw query string, without ``?``.
+        header: Returns a request header by lower-case name, or None.
+        websocket: A WebSocket handshake (signed over ``wss://``, no body).
+    """
+
+    method: str
+    path: str
+    scheme: str
+    host: str | None
+    raw_path: str
+    query: str
+    header: Callable[[str], str | None]
+    websocket: bool = False
+
+    @property
+    def info(self) -> RequestInfo:
+        return RequestInfo(self.method, self.path, None)
+
+
+class Refusal(NamedTuple):
+    """A refusal ready to send: the same status, headers and bytes from every adapter."""
+
+    status: int
+    phrase: str
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+
+    @property
+    def status_line(self) -> str:
+        """``"403 Forbidden"``, as WSGI's ``start_response`` wants it."""
+        return f"{self.status} {self.phrase}"
+
+
+class Decision(NamedTuple):
+    """What happens to one protected request.
+
+    Attributes:
+        verdict: Whether it is genuine, and why.
+        refusal: The response to send instead of calling the app, or None to
+            call the app (a genuine request, or any request under ``report_only``).
+        replay_key: The key to claim (from :meth:`Check.finish`) or the key
+            claimed (after :meth:`Guard.claim`), to release if the app fails.
+        request: Method, path and URL, for the log line of a later refusal.
+    """
 
     verdict: Verdict
-    replay_key: str | None = None
+    refusal: Refusal | None
+    replay_key: str | None
+    request: RequestInfo
 
 
 _STATUS = {
     Reason.BODY_TOO_LARGE: (413, "Payload Too Large"),
     Reason.UNAUTHORIZED: (401, "Unauthorized"),
+    Reason.METHOD_NOT_ALLOWED: (405, "Method Not Allowed"),
     Reason.REPLAYED: (409, "Conflict"),
     Reason.REPLAY_STORE_UNAVAILABLE: (503, "Service Unavailable"),
     Reason.MALFORMED_BODY: (400, "Bad Request"),
@@ -139,6 +204,7 @@ _STATUS = {
     Reason.MALFORMED_PARAMS: (400, "Bad Request"),
 }
 _FORBIDDEN = (403, "Forbidden")
+_UTF8 = frozenset({"utf-8", "utf8"})
 
 
 def _nothing(path: str) -> bool:
@@ -146,12 +212,11 @@ def _nothing(path: str) -> bool:
     return False
 
 
-def _hops(trust_forwarded: bool | int) -> int:
-    if isinstance(trust_forwarded, bool):
-        return int(trust_forwarded)
-    if isinstance(trust_forwarded, int) and trust_forwarded >= 0:
-        return trust_forwarded
-    raise TypeError("trust_forwarded must be True, False, or the number of proxies in front of the app")
+def _flag(name: str, value: object) -> bool:
+    """A boolean option: a real bool, never a truthy string such as ``"false"`` from the environment."""
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be True or False, not {value!r}")
+    return value
 
 
 def _credentials(basic_auth: Mapping[str, str] | None) -> tuple[tuple[bytes, bytes], ...]:
@@ -167,6 +232,119 @@ def _credentials(basic_auth: Mapping[str, str] | None) -> tuple[tuple[bytes, byt
     return tuple(pairs)
 
 
+def _methods(methods: Iterable[str]) -> frozenset[str]:
+    if isinstance(methods, str) or not isinstance(methods, Iterable):
+        raise TypeError("methods must be a list of HTTP methods, e.g. methods=['GET', 'POST']")
+    allowed = set()
+    for method in methods:
+        if not isinstance(method, str) or not method.isascii() or not method.isalpha():
+            raise ValueError(f"methods holds {method!r}, which is not an HTTP method")
+        allowed.add(method.upper())
+    if not allowed:
+        raise ValueError("methods is empty, which would refuse every request")
+    return frozenset(allowed)
+
+
+def _charset(parameters: str) -> str | None:
+    """The ``charset`` parameter of a Content-Type, lower-cased, or None."""
+    for parameter in parameters.split(";"):
+        name, _, value = parameter.partition("=")
+        if name.strip().lower() == "charset":
+            return value.strip().strip('"').lower()
+    return None
+
+
+def body_params(url: str, content_type: str | None, body: bytes) -> BodyParams | Verdict:
+    """What of the body the signature covers: form pairs, the raw body, or nothing.
+
+    A body with ``bodySHA256`` in the URL goes to the core raw, to be hashed;
+    a form body is parsed into pairs; any other non-empty body goes raw too,
+    and the core refuses it as unsigned. A form body that declares a charset
+    other than UTF-8 is refused: Twilio sends UTF-8, and a framework that
+    honours the declared charset (Django does) would read other values than
+    the ones checked.
+    """
+    if "bodySHA256" in url and query_values(url, "bodySHA256"):
+        return body
+    media_type, _, parameters = (content_type or "").partition(";")
+    if media_type.strip().lower() == FORM_CONTENT_TYPE:
+        charset = _charset(parameters)
+        if charset is not None and charset not in _UTF8:
+            return Verdict(
+                False,
+                Reason.MALFORMED_BODY,
+                f"the form body declares charset {loggable(charset, 40)}; Twilio sends UTF-8",
+            )
+        if not body:
+            return None
+        try:
+            return parse_form(body)
+        except ValueError as error:
+            return Verdict(False, Reason.MALFORMED_BODY, str(error))
+    return body or None
+
+
+class Check:
+    """One protected request, between its head and its body (see the module's docstring).
+
+    Attributes:
+        decision: Already decided from the head alone (no body needed), or None
+            while the body is still to be read and handed to :meth:`finish`.
+        body_limit: Read at most this many bytes; one more means :meth:`overflowed`.
+    """
+
+    __slots__ = ("_guard", "_head", "_info", "_url", "decision")
+
+    def __init__(self, guard: Guard, head: Head) -> None:
+        self._guard = guard
+        self._head = head
+        self._url: str | None = None
+        self._info = head.info
+        self.decision: Decision | None = None
+
+    @property
+    def body_limit(self) -> int:
+        return self._guard.max_body_size
+
+    @property
+    def url(self) -> str | None:
+        """The URL Twilio called, as rebuilt; None when the head could not give one."""
+        return self._url
+
+    def finish(self, body: bytes = b"", *, form: list[tuple[str, str]] | None = None) -> Decision:
+        """The decision for the whole request, once its body (within :attr:`body_limit`) is read.
+
+        Args:
+            body: The body, exactly as received.
+            form: The form pairs, for a framework that parsed the body before the
+                check could read it (FastAPI); used instead of ``body``.
+        """
+        if self.decision is not None:
+            return self.decision
+        guard, head, url = self._guard, self._head, self._url
+        assert url is not None  # a check without a decision always has its URL
+        params = form if form is not None else body_params(url, head.header("content-type"), body)
+        if isinstance(params, Verdict):
+            return guard.decide(params, self._info)
+        signature = head.header(SIGNATURE_HEADER)
+        verdict = guard.validator.check(url, params, signature, signature_settings=head.header(SETTINGS_HEADER))
+        if not verdict.valid:
+            return guard.decide(verdict, self._info)
+        key = None
+        if guard.replay_guard is not None and not head.websocket:
+            key = replay_key(signature or "")
+        return Decision(verdict, None, key, self._info)
+
+    def overflowed(self, size: int | None = None) -> Decision:
+        """The decision when the body grew past :attr:`body_limit` while it was read."""
+        return self._guard.decide(self._guard.too_large(size), self._info)
+
+    def unreadable(self) -> Decision:
+        """The decision when the body could not be read (the client went away, the stream broke)."""
+        verdict = Verdict(False, Reason.MALFORMED_BODY, "the body could not be read (client disconnected?)")
+        return self._guard.decide(verdict, self._info)
+
+
 class Guard:
     """The options every adapter takes, checked once when it is built, and the decision they share.
 
@@ -179,15 +357,22 @@ class Guard:
       construction fails.
     - ``shared_keys``: ``{key_id: secret}`` for webhooks signed with a shared key.
     - ``paths``: path prefixes that must be signed (``["/twilio/"]``), or a callable
-      ``path -> bool``; every path when None. Other requests pass untouched.
+      ``path -> bool``; every path when None. Other requests pass untouched. Every
+      reading of a path a router might take (dot segments resolved or not,
+      percent-decoded once more, slashes merged) is tested.
     - ``public_url``: the scheme, host, port and path prefix Twilio calls, when the
       app cannot see them (``"https://example.com/api"``: the path is prepended to
-      the one the app sees).
-    - ``trust_forwarded``: take scheme, host, port and prefix from ``Forwarded`` or
-      ``X-Forwarded-*``; True for one proxy, or the number of proxies.
+      the one the app sees). Required when several hosts share one token.
+    - ``trust_forwarded``: believe the proxy in front of the app: True (or the
+      number of proxies) takes the scheme and host from ``X-Forwarded-Proto`` and
+      ``X-Forwarded-Host``; a mapping such as ``{"x_proto": 1, "x_host": 1,
+      "x_port": 1, "x_prefix": 1}`` or ``{"forwarded": 1}`` names each header
+      to believe and through how many proxies, as werkzeug's ``ProxyFix`` does.
     - ``url_variants``: which URL forms a signature may match besides the one
       received (:class:`~twiliosig.UrlVariant`).
     - ``max_body_size``: larger bodies are refused with 413, never buffered whole.
+    - ``methods``: the methods a protected path accepts (``GET`` and ``POST``,
+      all Twilio sends); others get 405 before anything else.
     - ``report_only``: log refusals but let every request through, to roll out safely.
     - ``on_reject``: called as ``on_reject(verdict, request_info)`` for each refusal
       (metrics, alerts); its errors are logged, never raised.
@@ -200,20 +385,25 @@ class Guard:
     - ``require_https``: refuse (403) a request whose rebuilt URL is not https.
     - ``basic_auth``: ``{user: password}``: require HTTP Basic credentials (401 with a
       challenge without them, as Twilio expects), then the signature.
+
+    Boolean options take True or False only: a string such as ``"false"`` read
+    from the environment is a ``TypeError``, never a quiet True.
     """
 
     __slots__ = (
+        "_refusals",
         "basic_auth",
         "enabled",
         "max_body_size",
+        "methods",
         "on_reject",
         "on_store_error",
         "protects",
-        "proxy_hops",
         "public_url",
         "replay_guard",
         "report_only",
         "require_https",
+        "trust",
         "validator",
     )
 
@@ -224,9 +414,10 @@ class Guard:
         shared_keys: Mapping[str, str] | None = None,
         paths: Iterable[str] | PathMatcher | None = None,
         public_url: str | None = None,
-        trust_forwarded: bool | int = False,
+        trust_forwarded: bool | int | Mapping[str, int] = False,
         url_variants: UrlVariant = DEFAULT_VARIANTS,
         max_body_size: int = DEFAULT_MAX_BODY_SIZE,
+        methods: Iterable[str] = DEFAULT_METHODS,
         report_only: bool = False,
         on_reject: RejectCallback | None = None,
         enabled: bool = True,
@@ -235,7 +426,9 @@ class Guard:
         require_https: bool = False,
         basic_auth: Mapping[str, str] | None = None,
     ) -> None:
-        self.enabled = bool(enabled)
+        self.enabled = _flag("enabled", enabled)
+        self.report_only = _flag("report_only", report_only)
+        self.require_https = _flag("require_https", require_https)
         if not self.enabled:
             logger.warning(
                 "twiliosig: signature validation is DISABLED (enabled=False): every request is let through "
@@ -254,13 +447,13 @@ class Guard:
         else:
             token = auth_token
         self.validator = RequestValidator(token, shared_keys=shared_keys, url_variants=url_variants)
-        self.protects = path_matcher(paths) if self.enabled else _nothing
+        self.protects: PathMatcher = path_matcher(paths) if self.enabled else _nothing
         self.public_url = parse_public_url(public_url) if public_url is not None else None
-        self.proxy_hops = _hops(trust_forwarded)
+        self.trust: ForwardedTrust = parse_trust(trust_forwarded)
         if isinstance(max_body_size, bool) or not isinstance(max_body_size, int) or max_body_size <= 0:
             raise ValueError("max_body_size must be a positive number of bytes")
         self.max_body_size = max_body_size
-        self.report_only = bool(report_only)
+        self.methods = _methods(methods)
         if on_reject is not None and not callable(on_reject):
             raise TypeError("on_reject must be a callable(verdict, request_info)")
         self.on_reject = on_reject
@@ -270,115 +463,85 @@ class Guard:
         if on_store_error not in ("refuse", "allow"):
             raise ValueError("on_store_error must be 'refuse' or 'allow'")
         self.on_store_error = on_store_error
-        self.require_https = bool(require_https)
         self.basic_auth = _credentials(basic_auth)
+        self._refusals: dict[tuple[int, str], Refusal] = {}
 
-    def url(
-        self,
-        *,
-        scheme: str,
-        host: str,
-        path: str,
-        query: str,
-        header: Callable[[str], str | None],
-        websocket: bool = False,
-    ) -> str | None:
-        """The URL Twilio called, from the request's own parts and the configured trust."""
-        origin: TrustedOrigin | None = None
-        if self.public_url is None and self.proxy_hops:
-            origin = forwarded_origin(header, self.proxy_hops)
-        return rebuild_url(
-            scheme=scheme,
-            host=host,
-            path=path,
-            query=query,
-            public_url=self.public_url,
-            origin=origin,
-            websocket=websocket,
-        )
+    def require_mode(self, *, asynchronous: bool) -> None:
+        """Fail at start-up if the replay store cannot serve this adapter (a sync client under ASGI).
 
-    @staticmethod
-    def body_params(url: str, content_type: str | None, body: bytes) -> BodyParams | Verdict:
-        """What of the body the signature covers: form pairs, the raw body, or nothing.
-
-        A body with ``bodySHA256`` in the URL goes to the core raw, to be hashed;
-        a form body is parsed into pairs; any other non-empty body goes raw too,
-        and the core refuses it as unsigned.
+        Raises:
+            TypeError: the store holds only the other kind of client.
         """
-        if "bodySHA256" in url and query_values(url, "bodySHA256"):
-            return body
-        if not body:
-            return None
-        media_type = (content_type or "").partition(";")[0].strip().lower()
-        if media_type == FORM_CONTENT_TYPE:
-            try:
-                return parse_form(body)
-            except ValueError as error:
-                return Verdict(False, Reason.MALFORMED_BODY, str(error))
-        return body
+        if self.replay_guard is not None:
+            require_mode(self.replay_guard, asynchronous=asynchronous)
 
-    def inspect(
-        self,
-        *,
-        method: str,
-        path: str,
-        scheme: str,
-        host: str | None,
-        raw_path: str,
-        query: str,
-        header: Callable[[str], str | None],
-        content_type: str | None = None,
-        body: bytes = b"",
-        form: list[tuple[str, str]] | None = None,
-        websocket: bool = False,
-    ) -> Judgement:
-        """Judge one request from its parts: the single path every adapter takes.
+    # --- the request's head -----------------------------------------------------------
 
-        Checks, in order: HTTP Basic credentials (``basic_auth``), the URL
-        (``require_https``), the body, the signature. A genuine request comes
-        back with the key the replay guard must claim for it (:meth:`admit`).
+    def start(self, head: Head, *, always: bool = False) -> Check | None:
+        """None when the request is not protected (pass it through untouched); else its check.
+
+        Everything that can be decided from the head is decided here, before the
+        body is read: the method, the host and forwarding headers, Basic
+        credentials, HTTPS, a missing signature, a declared Content-Length over
+        the limit.
 
         Args:
-            method: The HTTP method (``GET`` for a WebSocket handshake).
-            path: The path the application routes on, for ``paths`` and logs.
-            scheme: The scheme the server saw.
-            host: The Host header, or the server's name and port; None if unknown.
-            raw_path: The path as sent, percent-encoding intact, application prefix included.
-            query: The raw query string.
-            header: Returns a request header by lower-case name, or None.
-            content_type: The Content-Type header.
-            body: The whole body, already read within ``max_body_size``.
-            form: The form pairs, for a framework that parsed the body before
-                the check could read it (FastAPI); used instead of ``body``.
-            websocket: A WebSocket handshake (signed over ``wss://``, no params).
+            head: The request's head.
+            always: Check it whatever its path (a decorated view is protected
+                wherever it is routed); a disabled guard still checks nothing.
         """
-        url = None
-        if host is not None:
-            url = self.url(scheme=scheme, host=host, path=raw_path, query=query, header=header, websocket=websocket)
-        refusal = self._preconditions(url, header)
-        if refusal is not None:
-            self.report(refusal, method, path, url)
-            return Judgement(refusal)
-        assert url is not None  # _preconditions refuses a request without one
-        params = form if form is not None else self.body_params(url, content_type, body)
-        if isinstance(params, Verdict):
-            self.report(params, method, path, url)
-            return Judgement(params)
-        signature = header(SIGNATURE_HEADER)
-        verdict = self.judge(SignedRequest(method, path, url, params, signature, header(SETTINGS_HEADER)))
-        if not verdict.valid or self.replay_guard is None or websocket:
-            return Judgement(verdict)
-        return Judgement(verdict, replay_key(signature or ""))
+        if not (self.protects(head.path) or (always and self.enabled)):
+            return None
+        check = Check(self, head)
+        verdict = self._screen(head, check)
+        if verdict is not None:
+            check.decision = self.decide(verdict, check._info)
+        return check
 
-    def _preconditions(self, url: str | None, header: Callable[[str], str | None]) -> Verdict | None:
-        """The refusals that need no signature: bad Host, missing credentials, not HTTPS."""
-        if url is None:
-            return Verdict(False, Reason.MALFORMED_URL, "the Host header cannot be part of a URL")
-        if self.basic_auth and not self._authenticated(header("authorization")):
+    def _screen(self, head: Head, check: Check) -> Verdict | None:
+        if head.method not in self.methods:
+            allowed = ", ".join(sorted(self.methods))
+            return Verdict(
+                False, Reason.METHOD_NOT_ALLOWED, f"Twilio sends only {allowed} (the methods option allows more)"
+            )
+        url = self.url(head)
+        if isinstance(url, Verdict):
+            return url
+        check._url = url
+        check._info = RequestInfo(head.method, head.path, url)
+        if self.basic_auth and not self._authenticated(head.header("authorization")):
             return Verdict(False, Reason.UNAUTHORIZED, "no valid HTTP Basic credentials (Twilio sends them on retry)")
         if self.require_https and not url.startswith(("https://", "wss://")):
             return Verdict(False, Reason.NOT_HTTPS, "require_https is set and the URL Twilio called is not https")
-        return None
+        signature = head.header(SIGNATURE_HEADER)
+        if signature is None or not signature.strip():
+            return Verdict(False, Reason.MISSING_SIGNATURE, "the request carries no X-Twilio-Signature")
+        if head.websocket:
+            return None
+        return self._declared_length(head.header("content-length"))
+
+    def url(self, head: Head) -> str | Verdict:
+        """The URL Twilio called, from the request's own parts and the configured trust, or why not."""
+        if head.host is None:
+            return Verdict(False, Reason.MALFORMED_URL, "the request has no Host header")
+        origin: TrustedOrigin | None = None
+        if self.public_url is None and self.trust:
+            try:
+                origin = forwarded_origin(head.header, self.trust)
+            except ValueError as error:
+                return Verdict(False, Reason.MALFORMED_URL, str(error))
+        url = rebuild_url(
+            scheme=head.scheme,
+            host=head.host,
+            path=head.raw_path,
+            query=head.query,
+            public_url=self.public_url,
+            origin=origin,
+            websocket=head.websocket,
+        )
+        if url is None:
+            return Verdict(False, Reason.MALFORMED_URL, "the Host header cannot be part of a URL")
+        return url
 
     def _authenticated(self, authorization: str | None) -> bool:
         """Constant-time check of ``Authorization: Basic ...`` against every configured pair."""
@@ -396,96 +559,51 @@ class Guard:
             found |= same_user & same_password
         return found
 
-    def admit(self, judgement: Judgement, method: str = "", path: str = "") -> tuple[Verdict, str | None]:
-        """Claim a genuine request's replay key; returns the final verdict and the key to release on failure."""
-        verdict, key = judgement
-        if key is None or self.replay_guard is None:
-            return verdict, None
-        try:
-            first = self.replay_guard.claim(key)
-        except StoreUnavailable as error:
-            return self._store_failed(verdict, error, method, path), None
-        return self._claimed(verdict, key, first, method, path)
-
-    async def aadmit(self, judgement: Judgement, method: str = "", path: str = "") -> tuple[Verdict, str | None]:
-        """:meth:`admit` for ASGI apps: the store's asyncio client, never blocking the loop."""
-        verdict, key = judgement
-        if key is None or self.replay_guard is None:
-            return verdict, None
-        try:
-            first = await self.replay_guard.aclaim(key)
-        except StoreUnavailable as error:
-            return self._store_failed(verdict, error, method, path), None
-        return self._claimed(verdict, key, first, method, path)
-
-    def _claimed(self, verdict: Verdict, key: str, first: bool, method: str, path: str) -> tuple[Verdict, str | None]:
-        if first:
-            return verdict, key
-        replayed = verdict._replace(
-            valid=False, reason=Reason.REPLAYED, detail="this signed request was already handled (a replay)"
-        )
-        self.report(replayed, method, path, verdict.matched_url)
-        return replayed, None
-
-    def _store_failed(self, verdict: Verdict, error: StoreUnavailable, method: str, path: str) -> Verdict:
-        if self.on_store_error == "allow":
-            logger.warning(
-                "twiliosig: the replay store failed (%s); letting %s %s through",
-                loggable(error),
-                loggable(method, 20),
-                loggable(path),
-            )
-            return verdict
-        failed = verdict._replace(
-            valid=False, reason=Reason.REPLAY_STORE_UNAVAILABLE, detail="the replay store could not be reached"
-        )
-        self.report(failed, method, path, verdict.matched_url)
-        return failed
-
-    def release(self, key: str | None) -> None:
-        """Forget a claimed key after the app failed, so Twilio's retry gets through; never raises."""
-        if key is not None and self.replay_guard is not None:
-            try:
-                self.replay_guard.release(key)
-            except StoreUnavailable as error:
-                logger.warning("twiliosig: could not release a replay key after a failure: %s", loggable(error))
-
-    async def arelease(self, key: str | None) -> None:
-        """:meth:`release` for ASGI apps."""
-        if key is not None and self.replay_guard is not None:
-            try:
-                await self.replay_guard.arelease(key)
-            except StoreUnavailable as error:
-                logger.warning("twiliosig: could not release a replay key after a failure: %s", loggable(error))
-
-    def declared_length(self, value: str | None) -> int | Verdict | None:
-        """The Content-Length as a number, None when absent, or the refusal it earns."""
+    def _declared_length(self, value: str | None) -> Verdict | None:
+        """The refusal a Content-Length earns before the body is read, if any."""
         if value is None or not value.strip():
             return None
         value = value.strip()
         if not (value.isascii() and value.isdigit()):
             return Verdict(False, Reason.MALFORMED_BODY, "the Content-Length header is not a number")
-        length = int(value)
-        if length > self.max_body_size:
-            return self.too_large(length)
-        return length
+        if int(value) > self.max_body_size:
+            return self.too_large(int(value))
+        return None
 
     def too_large(self, size: int | None = None) -> Verdict:
-        """The refusal for a body over ``max_body_size`` (``size`` when known)."""
+        """The verdict for a body over ``max_body_size`` (``size`` when known)."""
         what = "the body" if size is None else f"the body of {size} bytes"
         return Verdict(False, Reason.BODY_TOO_LARGE, f"{what} is over the {self.max_body_size}-byte limit")
 
-    def judge(self, request: SignedRequest) -> Verdict:
-        """Check a request; a refusal is logged and reported before it is returned."""
-        verdict = self.validator.check(
-            request.url, request.params, request.signature, signature_settings=request.signature_settings
-        )
-        if not verdict.valid:
-            self.report(verdict, request.method, request.path, request.url)
-        return verdict
+    # --- decisions ----------------------------------------------------------------------
 
-    def report(self, verdict: Verdict, method: str, path: str, url: str | None) -> None:
+    def decide(self, verdict: Verdict, request: RequestInfo) -> Decision:
+        """The decision for a refused verdict: logged and reported once, refused unless report-only."""
+        self.report(verdict, request)
+        return Decision(verdict, None if self.report_only else self.refusal(verdict), None, request)
+
+    def refusal(self, verdict: Verdict) -> Refusal:
+        """The response that refuses ``verdict``: a short text body that reveals nothing."""
+        status, phrase = _STATUS.get(verdict.reason, _FORBIDDEN)
+        cached = self._refusals.get((status, phrase))
+        if cached is not None:
+            return cached
+        body = f"{phrase}\n".encode("ascii")
+        headers = [
+            ("Content-Type", "text/plain; charset=utf-8"),
+            ("Content-Length", str(len(body))),
+            ("Cache-Control", "no-store"),
+        ]
+        if status == 401:
+            headers.append(("WWW-Authenticate", 'Basic realm="twilio", charset="UTF-8"'))
+        if status == 405:
+            headers.append(("Allow", ", ".join(sorted(self.methods))))
+        refusal = self._refusals[(status, phrase)] = Refusal(status, phrase, tuple(headers), body)
+        return refusal
+
+    def report(self, verdict: Verdict, request: RequestInfo) -> None:
         """Log a refusal once and call ``on_reject``; never raises."""
+        url = request.url
         origin = "could not be rebuilt"
         if url is not None:
             scheme, _, rest = url.partition("://")
@@ -493,8 +611,8 @@ class Guard:
         logger.warning(
             "twiliosig %s %s %s: %s (URL rebuilt as %s..., %d URL forms tried)",
             "let through (report only)" if self.report_only else "refused",
-            loggable(method, 20),
-            loggable(path),
+            loggable(request.method, 20),
+            loggable(request.path),
             verdict.reason.value,
             loggable(origin),
             verdict.urls_tried,
@@ -502,18 +620,68 @@ class Guard:
         )
         if self.on_reject is not None:
             try:
-                self.on_reject(verdict, RequestInfo(method, path, None if url is None else redact(url)))
+                self.on_reject(verdict, request._replace(url=None if url is None else redact(url)))
             except Exception:
                 logger.exception("twiliosig: the on_reject callback raised")
 
-    @staticmethod
-    def status(verdict: Verdict) -> tuple[int, str]:
-        """The HTTP status and its reason phrase for a refusal."""
-        return _STATUS.get(verdict.reason, _FORBIDDEN)
+    # --- the replay claim and its settlement ----------------------------------------------
 
-    @staticmethod
-    def extra_headers(verdict: Verdict) -> list[tuple[str, str]]:
-        """Headers a refusal needs besides its content type: the Basic challenge for a 401."""
-        if verdict.reason is Reason.UNAUTHORIZED:
-            return [("WWW-Authenticate", 'Basic realm="twilio", charset="UTF-8"')]
-        return []
+    def claim(self, decision: Decision) -> Decision:
+        """Claim a genuine request's replay key: the decision again, or a refusal (409, 503)."""
+        key = decision.replay_key
+        if key is None or self.replay_guard is None:
+            return decision
+        try:
+            first = self.replay_guard.claim(key)
+        except StoreUnavailable as error:
+            return self._store_failed(decision, error)
+        return decision if first else self._replayed(decision)
+
+    async def aclaim(self, decision: Decision) -> Decision:
+        """:meth:`claim` for ASGI apps: the store's asyncio client, never blocking the loop."""
+        key = decision.replay_key
+        if key is None or self.replay_guard is None:
+            return decision
+        try:
+            first = await self.replay_guard.aclaim(key)
+        except StoreUnavailable as error:
+            return self._store_failed(decision, error)
+        return decision if first else self._replayed(decision)
+
+    def _replayed(self, decision: Decision) -> Decision:
+        verdict = decision.verdict._replace(
+            valid=False, reason=Reason.REPLAYED, detail="this signed request was already handled (a replay)"
+        )
+        return self.decide(verdict, decision.request)
+
+    def _store_failed(self, decision: Decision, error: StoreUnavailable) -> Decision:
+        if self.on_store_error == "allow":
+            logger.warning(
+                "twiliosig: the replay store failed (%s); letting %s %s through",
+                loggable(error),
+                loggable(decision.request.method, 20),
+                loggable(decision.request.path),
+            )
+            return decision._replace(replay_key=None)
+        verdict = decision.verdict._replace(
+            valid=False, reason=Reason.REPLAY_STORE_UNAVAILABLE, detail="the replay store could not be reached"
+        )
+        return self.decide(verdict, decision.request)
+
+    def settle(self, decision: Decision, *, failed: bool) -> None:
+        """After the app ran: release the claimed key if it failed (5xx or raised); never raises."""
+        key = decision.replay_key
+        if failed and key is not None and self.replay_guard is not None and decision.refusal is None:
+            try:
+                self.replay_guard.release(key)
+            except StoreUnavailable as error:
+                logger.warning("twiliosig: could not release a replay key after a failure: %s", loggable(error))
+
+    async def asettle(self, decision: Decision, *, failed: bool) -> None:
+        """:meth:`settle` for ASGI apps."""
+        key = decision.replay_key
+        if failed and key is not None and self.replay_guard is not None and decision.refusal is None:
+            try:
+                await self.replay_guard.arelease(key)
+            except StoreUnavailable as error:
+                logger.warning("twiliosig: could not release a replay key after a failure: %s", loggable(error))

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Union
 
-__all__ = ["Params", "canonical_params", "first_value"]
+__all__ = ["Params", "all_values", "canonical_params", "first_value"]
 
 #: Every shape of parameters accepted: a mapping of name to value or values, a
 #: multi-dict with ``getlist``/``getall``, or an iterable of (name, value) pairs.
@@ -134,3 +134,15 @@ def first_value(params: Any, name: str) -> str | None:
     except (TypeError, ValueError):
         return None
     return None
+
+
+def all_values(params: Any, name: str) -> list[str]:
+    """Every text value of ``name`` in ``params``, in order; empty when unreadable. Never raises.
+
+    Used to refuse a request that names two accounts before a token is chosen
+    for one of them.
+    """
+    try:
+        return [value for key, value in _pairs(params) if key == name and isinstance(value, str)]
+    except (TypeError, ValueError):
+        return []

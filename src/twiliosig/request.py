@@ -20,15 +20,21 @@ stripped, and servers decode the path. So:
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from typing import NamedTuple, Union
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
+from ._logtext import loggable
 from .urls import split_url
+
+logger = logging.getLogger("twiliosig")
 
 __all__ = [
     "FORM_CONTENT_TYPE",
+    "FORWARDED_HEADERS",
+    "ForwardedTrust",
     "PathMatcher",
     "PublicUrl",
     "SignedRequest",
@@ -38,7 +44,9 @@ __all__ = [
     "normalise_path",
     "parse_form",
     "parse_public_url",
+    "parse_trust",
     "path_matcher",
+    "path_readings",
     "quote_path",
     "rebuild_url",
     "split_target",
@@ -144,14 +152,87 @@ def valid_host(host: str) -> bool:
     return bool(_HOST.match(host))
 
 
-def _nth_from_right(values: Sequence[str], hops: int) -> str | None:
+class ForwardedTrust(NamedTuple):
+    """How many proxies' values to believe in each forwarding header, as werkzeug's ``ProxyFix``.
+
+    Zero means the header is ignored. Each proxy appends its value, so the value
+    written by the outermost of ``n`` trusted proxies is the ``n``-th from the
+    right; values further left came from the client.
+    """
+
+    x_proto: int = 0
+    x_host: int = 0
+    x_port: int = 0
+    x_prefix: int = 0
+    forwarded: int = 0
+
+    def __bool__(self) -> bool:
+        return any(self)
+
+
+NO_TRUST = ForwardedTrust()
+#: The headers ``trust_forwarded`` can name, with what each one sets.
+FORWARDED_HEADERS = {
+    "x_proto": "X-Forwarded-Proto",
+    "x_host": "X-Forwarded-Host",
+    "x_port": "X-Forwarded-Port",
+    "x_prefix": "X-Forwarded-Prefix",
+    "forwarded": "Forwarded (RFC 7239: proto and host)",
+}
+
+
+def parse_trust(trust_forwarded: object) -> ForwardedTrust:
+    """Read the ``trust_forwarded`` option.
+
+    ``True`` trusts one proxy's ``X-Forwarded-Proto`` and ``X-Forwarded-Host``
+    (what nginx, Heroku and most load balancers set); an int N, N proxies'. Port,
+    prefix and ``Forwarded`` are believed only when named, in a mapping of header
+    to hop count: ``{"x_proto": 1, "x_host": 1, "x_prefix": 1}``.
+
+    Raises:
+        TypeError: not a bool, an int or a mapping of those names to ints.
+        ValueError: a negative count, an unknown name, or ``forwarded`` together
+            with ``x_proto``/``x_host`` (two answers to the same question).
+    """
+    if isinstance(trust_forwarded, bool):
+        return ForwardedTrust(1, 1) if trust_forwarded else NO_TRUST
+    if isinstance(trust_forwarded, int):
+        if trust_forwarded < 0:
+            raise ValueError("trust_forwarded must not be negative: it counts the proxies in front of the app")
+        return ForwardedTrust(trust_forwarded, trust_forwarded)
+    if not isinstance(trust_forwarded, Mapping):
+        raise TypeError(
+            "trust_forwarded must be True, False, the number of proxies in front of the app, or a mapping "
+            f"such as {{'x_proto': 1, 'x_host': 1}}; not {type(trust_forwarded).__name__}"
+        )
+    counts: dict[str, int] = {}
+    for name, hops in trust_forwarded.items():
+        if name not in FORWARDED_HEADERS:
+            raise ValueError(f"trust_forwarded names an unknown header {name!r}; known: {sorted(FORWARDED_HEADERS)}")
+        if isinstance(hops, bool) or not isinstance(hops, int) or hops < 0:
+            raise TypeError(f"trust_forwarded[{name!r}] must be a number of proxies (an int >= 0), not {hops!r}")
+        counts[name] = hops
+    trust = ForwardedTrust(**counts)
+    if trust.forwarded and (trust.x_proto or trust.x_host):
+        raise ValueError(
+            "trust_forwarded names both 'forwarded' and 'x_proto'/'x_host': trust the one header your proxy sets"
+        )
+    return trust
+
+
+_PORT = re.compile(r"[0-9]{1,5}\Z")
+# A path prefix: segments of RFC 3986 path characters, each after a '/'.
+_PREFIX = re.compile(r"(?:/[A-Za-z0-9._~!$&'()*+,;=:@%-]*)+\Z")
+_SCHEMES = frozenset({"http", "https", "ws", "wss"})
+
+
+def _nth_from_right(value: str | None, hops: int) -> str | None:
+    if value is None or not hops:
+        return None
+    values = value.split(",")
     if len(values) < hops:
         return None
     return values[-hops].strip() or None
-
-
-def _comma_values(value: str | None) -> list[str]:
-    return [] if value is None else value.split(",")
 
 
 def _forwarded_pairs(element: str) -> dict[str, str]:
@@ -166,29 +247,42 @@ def _forwarded_pairs(element: str) -> dict[str, str]:
     return pairs
 
 
-def forwarded_origin(header: Callable[[str], str | None], hops: int) -> TrustedOrigin:
-    """What the outermost of ``hops`` trusted proxies says Twilio called.
-
-    Each proxy appends to these headers, so the value written by the outermost
-    trusted proxy is the ``hops``-th from the right; anything further left came
-    from the client and is ignored. ``Forwarded`` (RFC 7239) wins over the
-    ``X-Forwarded-*`` family when both are present.
+def forwarded_origin(header: Callable[[str], str | None], trust: ForwardedTrust) -> TrustedOrigin:
+    """What the trusted proxies say Twilio called; None where a header is silent or not trusted.
 
     Args:
         header: Returns a request header by lower-case name, or None.
-        hops: How many proxies in front of the application are trusted.
+        trust: How many proxies to believe in each header.
+
+    Raises:
+        ValueError: a trusted header holds a value that is not what it names
+            (a host that is not a host, a prefix that is not a path, ...); the
+            message names the header, never the value.
     """
-    forwarded = header("forwarded")
-    if forwarded:
-        element = _nth_from_right(_comma_values(forwarded), hops)
+    if trust.forwarded:
+        element = _nth_from_right(header("forwarded"), trust.forwarded)
         pairs = _forwarded_pairs(element) if element else {}
         scheme, host = pairs.get("proto"), pairs.get("host")
+        scheme_from = host_from = "Forwarded"
     else:
-        scheme = _nth_from_right(_comma_values(header("x-forwarded-proto")), hops)
-        host = _nth_from_right(_comma_values(header("x-forwarded-host")), hops)
-    port = _nth_from_right(_comma_values(header("x-forwarded-port")), hops)
-    prefix = _nth_from_right(_comma_values(header("x-forwarded-prefix")), hops)
-    return TrustedOrigin(scheme.lower() if scheme else None, host, port, prefix.rstrip("/") if prefix else None)
+        scheme = _nth_from_right(header("x-forwarded-proto"), trust.x_proto)
+        host = _nth_from_right(header("x-forwarded-host"), trust.x_host)
+        scheme_from, host_from = "X-Forwarded-Proto", "X-Forwarded-Host"
+    port = _nth_from_right(header("x-forwarded-port"), trust.x_port)
+    prefix = _nth_from_right(header("x-forwarded-prefix"), trust.x_prefix)
+    if scheme is not None:
+        scheme = scheme.lower()
+        if scheme not in _SCHEMES:
+            raise ValueError(f"the trusted {scheme_from} header is not http or https")
+    if host is not None and not valid_host(host):
+        raise ValueError(f"the trusted {host_from} header is not a host name")
+    if port is not None and (_PORT.match(port) is None or not 0 < int(port) < 65536):
+        raise ValueError("the trusted X-Forwarded-Port header is not a port number")
+    if prefix is not None:
+        if _PREFIX.match(prefix) is None:
+            raise ValueError("the trusted X-Forwarded-Prefix header is not a path starting with '/'")
+        prefix = prefix.rstrip("/")
+    return TrustedOrigin(scheme, host, port, prefix or None)
 
 
 def _websocket_scheme(scheme: str, websocket: bool) -> str:
@@ -285,13 +379,14 @@ def parse_form(body: bytes) -> list[tuple[str, str]]:
     return pairs
 
 
-def normalise_path(path: str) -> str:
-    """The path with repeated slashes merged and dot segments resolved, for matching ``paths``.
+def normalise_path(path: str, *, backslashes: bool = False) -> str:
+    """The path with repeated slashes merged and dot segments resolved.
 
-    Matching a normalised path protects every spelling a router might map to a
-    protected view (``//twilio/sms``, ``/x/../twilio/sms``): the check errs
-    towards protecting more, never less.
+    With ``backslashes``, a ``\\`` also separates segments (as some proxies and
+    non-Python routers read it).
     """
+    if backslashes:
+        path = path.replace("\\", "/")
     segments: list[str] = []
     for segment in path.split("/"):
         if segment in ("", "."):
@@ -307,16 +402,49 @@ def normalise_path(path: str) -> str:
     return normalised
 
 
+# A path holding none of these reads the same to every server and router.
+_AMBIGUOUS_PATH = re.compile(r"%|//|/\.|\\")
+
+
+def path_readings(path: str) -> tuple[str, ...]:
+    """Every path a server or router might dispatch this request to, the path itself first.
+
+    The path the adapter gives is the one the server decoded. A router may use
+    it as it is (werkzeug and Starlette keep ``..`` and ``//``), decode it once
+    more, resolve dot segments and merge slashes (as a proxy in front, or a
+    router, may), or treat ``\\`` as a separator. A request is protected when any
+    of these readings falls under a protected prefix: the test errs towards
+    protecting more, never less.
+    """
+    if _AMBIGUOUS_PATH.search(path) is None:
+        return (path,)
+    readings = dict.fromkeys([path])
+    if "%" in path:
+        readings[unquote(path, errors="surrogateescape")] = None
+    for reading in list(readings):
+        readings[normalise_path(reading)] = None
+        if "\\" in reading:
+            readings[normalise_path(reading, backslashes=True)] = None
+    return tuple(readings)
+
+
 PathMatcher = Callable[[str], bool]
 
 
 def path_matcher(paths: Iterable[str] | PathMatcher | None) -> PathMatcher:
     """Build the test for which paths must be signed.
 
+    Every reading of the path (:func:`path_readings`) is tested, so a request
+    cannot leave a protected prefix by dot segments, doubled slashes or
+    percent-encoding that the server or router reads differently from us.
+
     Args:
-        paths: None for every path; a callable ``path -> bool``; or path
-            prefixes, matched by whole segments: ``"/twilio"`` and ``"/twilio/"``
-            both protect ``/twilio``, ``/twilio/`` and ``/twilio/sms``, not ``/twiliox``.
+        paths: None for every path; a callable ``path -> bool``, called with
+            each reading (protected if any answers True; protected too if it
+            raises); or path prefixes, matched by whole segments: ``"/twilio"``
+            and ``"/twilio/"`` both protect ``/twilio``, ``/twilio/`` and
+            ``/twilio/sms``, not ``/twiliox``. A prefix written percent-encoded
+            is matched in its decoded form too.
 
     Raises:
         TypeError: a str instead of a list of prefixes, or prefixes that are not str.
@@ -325,17 +453,20 @@ def path_matcher(paths: Iterable[str] | PathMatcher | None) -> PathMatcher:
     if paths is None:
         return lambda path: True
     if callable(paths):
-        custom = paths
-        return lambda path: bool(custom(normalise_path(path) if "//" in path or "/." in path else path))
+        return _custom_matcher(paths)
     if isinstance(paths, str):
         raise TypeError("paths must be a list of prefixes, e.g. paths=['/twilio/'], not a single str")
-    prefixes = []
+    if not isinstance(paths, Iterable):
+        raise TypeError(f"paths must be a list of path prefixes or a callable, not {type(paths).__name__}")
+    prefixes: dict[str, None] = {}
     for prefix in paths:
         if not isinstance(prefix, str):
             raise TypeError("each entry of paths must be a str path prefix")
         if not prefix.startswith("/"):
             raise ValueError(f"path prefixes start with '/': {prefix!r}")
-        prefixes.append(prefix.rstrip("/"))
+        prefixes[prefix.rstrip("/")] = None
+        if "%" in prefix:
+            prefixes[unquote(prefix).rstrip("/")] = None
     if not prefixes:
         raise ValueError("paths is empty, which would protect nothing; use None to protect every path")
     if "" in prefixes:
@@ -344,8 +475,21 @@ def path_matcher(paths: Iterable[str] | PathMatcher | None) -> PathMatcher:
     below = tuple(prefix + "/" for prefix in prefixes)
 
     def matches(path: str) -> bool:
-        if "//" in path or "/." in path:
-            path = normalise_path(path)
-        return path in exact or path.startswith(below)
+        return any(reading in exact or reading.startswith(below) for reading in path_readings(path))
+
+    return matches
+
+
+def _custom_matcher(custom: PathMatcher) -> PathMatcher:
+    def matches(path: str) -> bool:
+        try:
+            return any(custom(reading) for reading in path_readings(path))
+        except Exception as error:  # a broken matcher must not open the door
+            logger.error(
+                "twiliosig: the paths callable raised %s for %s; treating the path as protected",
+                type(error).__name__,
+                loggable(path),
+            )
+            return True
 
     return matches

@@ -37,7 +37,7 @@ from .keys import (
     shared_secrets,
     token_secrets,
 )
-from .params import Params, canonical_params, first_value
+from .params import Params, all_values, canonical_params, first_value
 from .urls import DEFAULT_VARIANTS, Candidate, UrlVariant, candidate_urls, query_values, redact
 from .verdict import Reason, Verdict
 
@@ -455,7 +455,20 @@ class RequestValidator:
                 )
             return (shared,), digest
         if self._lookup is not None:
-            account = first_value(params, "AccountSid") or _query_account(url)
+            accounts = set(all_values(params, "AccountSid"))
+            if "AccountSid" in url:
+                accounts.update(query_values(url, "AccountSid"))
+            if len(accounts) > 1:
+                # The token chosen for one account while the app reads another: a tenant
+                # could sign as itself and be handled as someone else.
+                return Verdict(
+                    False,
+                    Reason.AMBIGUOUS_ACCOUNT,
+                    f"the request names {len(accounts)} different AccountSid values (body and query), "
+                    "so the token to check it with is ambiguous; Twilio sends one",
+                    algorithm=digest.algorithm,
+                )
+            account = next(iter(accounts), None) or None
             found = self._looked_up(account)
             if isinstance(found, Verdict):
                 return found

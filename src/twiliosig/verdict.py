@@ -29,6 +29,7 @@ class Reason(str, enum.Enum):
     RAW_BODY_REQUIRED = "raw_body_required"
     UNKNOWN_KEY = "unknown_key"
     UNKNOWN_ACCOUNT = "unknown_account"
+    AMBIGUOUS_ACCOUNT = "ambiguous_account"
     UNSUPPORTED_ALGORITHM = "unsupported_algorithm"
     MALFORMED_SETTINGS = "malformed_settings"
     MALFORMED_URL = "malformed_url"
@@ -37,6 +38,7 @@ class Reason(str, enum.Enum):
     BODY_TOO_LARGE = "body_too_large"
     NOT_HTTPS = "not_https"
     UNAUTHORIZED = "unauthorized"
+    METHOD_NOT_ALLOWED = "method_not_allowed"
     REPLAYED = "replayed"
     REPLAY_STORE_UNAVAILABLE = "replay_store_unavailable"
 

@@ -32,21 +32,12 @@ from __future__ import annotations
 
 import functools
 import io
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from .guard import (
-    VERDICT_KEY,
-    Guard,
-    Judgement,
-)
-from .request import (
-    decode_target,
-    quote_path,
-    split_target,
-)
+from .guard import VERDICT_KEY, Decision, Guard, Head
+from .request import decode_target, quote_path, split_target
 from .urls import default_port
-from .verdict import Reason, Verdict
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -54,7 +45,7 @@ if TYPE_CHECKING:
 
     from .guard import GuardOptions
 
-__all__ = ["TwilioSignatureMiddleware", "inspect_environ", "read_body", "wsgi_text"]
+__all__ = ["TwilioSignatureMiddleware", "environ_head", "read_body", "wsgi_text"]
 
 _CHUNK = 64 * 1024
 
@@ -67,51 +58,45 @@ class TwilioSignatureMiddleware:
         **options: The options of :class:`~twiliosig.guard.Guard`, by name:
             ``auth_token`` (default ``TWILIO_AUTH_TOKEN``), ``shared_keys``,
             ``paths``, ``public_url``, ``trust_forwarded``, ``url_variants``,
-            ``max_body_size``, ``report_only``, ``on_reject``, ``enabled``,
-            ``replay_guard``, ``on_store_error``, ``require_https``, ``basic_auth``.
+            ``max_body_size``, ``methods``, ``report_only``, ``on_reject``,
+            ``enabled``, ``replay_guard``, ``on_store_error``, ``require_https``,
+            ``basic_auth``.
     """
 
     def __init__(self, app: WSGIApplication, **options: Unpack[GuardOptions]) -> None:
         self.app = app
         self.guard = Guard(**options)
+        self.guard.require_mode(asynchronous=False)
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        path = wsgi_text(environ.get("PATH_INFO", ""))
-        if not self.guard.protects(path):
+        head = environ_head(environ)
+        check = self.guard.start(head)
+        if check is None:
             return self.app(environ, start_response)
-        method = wsgi_text(environ.get("REQUEST_METHOD", ""))
-        body = read_body(environ, self.guard)
-        key = None
-        if isinstance(body, Verdict):
-            verdict = body
-            self.guard.report(verdict, method, path, None)
-        else:
-            judgement = inspect_environ(self.guard, environ, method=method, path=path, body=body)
-            verdict, key = self.guard.admit(judgement, method, path)
-            environ["wsgi.input"] = io.BytesIO(body)
-            if body or environ.get("CONTENT_LENGTH"):
-                environ["CONTENT_LENGTH"] = str(len(body))
-        if verdict.valid or self.guard.report_only:
-            environ[VERDICT_KEY] = verdict
-            if key is None:
-                return self.app(environ, start_response)
-            return _releasing_on_failure(self.app, environ, start_response, self.guard, key)
-        status, phrase = self.guard.status(verdict)
-        payload = f"{phrase}\n".encode("ascii")
-        start_response(
-            f"{status} {phrase}",
-            [
-                ("Content-Type", "text/plain; charset=utf-8"),
-                ("Content-Length", str(len(payload))),
-                ("Cache-Control", "no-store"),
-                *self.guard.extra_headers(verdict),
-            ],
-        )
-        return [payload]
+        decision = check.decision
+        if decision is None:
+            body = read_body(environ, check.body_limit)
+            if body is None:
+                decision = check.unreadable()
+            elif len(body) > check.body_limit:
+                decision = check.overflowed()
+            else:
+                decision = self.guard.claim(check.finish(body))
+                environ["wsgi.input"] = io.BytesIO(body)
+                if body or environ.get("CONTENT_LENGTH"):
+                    environ["CONTENT_LENGTH"] = str(len(body))
+        refusal = decision.refusal
+        if refusal is not None:
+            start_response(refusal.status_line, list(refusal.headers))
+            return [refusal.body]
+        environ[VERDICT_KEY] = decision.verdict
+        if decision.replay_key is None:
+            return self.app(environ, start_response)
+        return _settling(self.app, environ, start_response, self.guard, decision)
 
 
-def _releasing_on_failure(
-    app: WSGIApplication, environ: WSGIEnvironment, start_response: StartResponse, guard: Guard, key: str
+def _settling(
+    app: WSGIApplication, environ: WSGIEnvironment, start_response: StartResponse, guard: Guard, decision: Decision
 ) -> Iterable[bytes]:
     """Run the app; if it answers 5xx or raises, release the replay key so Twilio's retry gets through."""
     failed = False
@@ -124,19 +109,19 @@ def _releasing_on_failure(
     try:
         result = app(environ, watching)
     except BaseException:
-        guard.release(key)
+        guard.settle(decision, failed=True)
         raise
-    return _ReleasingIterable(result, lambda: failed, guard, key)
+    return _SettlingIterable(result, lambda: failed, guard, decision)
 
 
-class _ReleasingIterable:
+class _SettlingIterable:
     """The app's response, passed through; on an error or a 5xx the key is released at close()."""
 
-    def __init__(self, result: Iterable[bytes], failed: Any, guard: Guard, key: str) -> None:
+    def __init__(self, result: Iterable[bytes], failed: Callable[[], bool], guard: Guard, decision: Decision) -> None:
         self._result = result
         self._failed = failed
         self._guard = guard
-        self._key = key
+        self._decision = decision
         self._errored = False
 
     def __iter__(self) -> Iterator[bytes]:
@@ -152,18 +137,29 @@ class _ReleasingIterable:
             if close is not None:
                 close()
         finally:
-            if self._errored or self._failed():
-                self._guard.release(self._key)
+            self._guard.settle(self._decision, failed=self._errored or self._failed())
 
 
-def inspect_environ(guard: Guard, environ: WSGIEnvironment, *, method: str, path: str, body: bytes) -> Judgement:
-    """Judge a WSGI request whose body has been read: the URL from the raw target, then the guard.
+def environ_head(environ: WSGIEnvironment, path: str | None = None) -> Head:
+    """The :class:`~twiliosig.guard.Head` of a WSGI request: the raw target when the server keeps it.
 
-    Shared by the middleware and the Flask integration, so both rebuild the URL alike.
+    Shared by the middleware and the Flask and Django integrations, so all rebuild the URL alike.
+
+    Args:
+        environ: The WSGI environ.
+        path: The path the application routes on, when the framework knows it
+            better than ``PATH_INFO`` (else ``PATH_INFO``).
     """
+    if path is None:
+        path = wsgi_text(environ.get("PATH_INFO", ""))
 
     def header(name: str) -> str | None:
-        value = environ.get(_environ_key(name))
+        if name == "content-type":
+            value = environ.get("CONTENT_TYPE")
+        elif name == "content-length":
+            value = environ.get("CONTENT_LENGTH")
+        else:
+            value = environ.get(_environ_key(name))
         return None if value is None else wsgi_text(value)
 
     scheme = environ.get("wsgi.url_scheme", "http")
@@ -173,16 +169,14 @@ def inspect_environ(guard: Guard, environ: WSGIEnvironment, *, method: str, path
     else:
         full_path = wsgi_text(environ.get("SCRIPT_NAME", "")) + path
         raw_path, query = quote_path(full_path), wsgi_text(environ.get("QUERY_STRING", ""))
-    return guard.inspect(
-        method=method,
+    return Head(
+        method=wsgi_text(environ.get("REQUEST_METHOD", "")),
         path=path,
         scheme=scheme,
         host=_host(environ, scheme),
         raw_path=raw_path,
         query=query,
         header=header,
-        content_type=environ.get("CONTENT_TYPE"),
-        body=body,
     )
 
 
@@ -210,37 +204,42 @@ def _host(environ: WSGIEnvironment, scheme: str) -> str:
     return name if not port or port == default_port(scheme) else f"{name}:{port}"
 
 
-def read_body(environ: WSGIEnvironment, guard: Guard) -> bytes | Verdict:
-    """Read the whole body, or say why not; never reads past ``max_body_size`` + 1 bytes."""
-    declared = guard.declared_length(environ.get("CONTENT_LENGTH"))
-    if isinstance(declared, Verdict):
-        return declared
-    if declared is None:
-        if not environ.get("wsgi.input_terminated"):
-            return b""
-        length = guard.max_body_size + 1  # chunked: read to the end, but never past the limit
+def read_body(environ: WSGIEnvironment, limit: int) -> bytes | None:
+    """The body, at most ``limit`` + 1 bytes of it (more than ``limit`` means too large); None if unreadable.
+
+    Without a Content-Length only a server that marks the input terminated
+    (``wsgi.input_terminated``, for chunked uploads) is read. A body over the
+    limit is left readable from the start in ``wsgi.input``, for report-only.
+    """
+    declared = environ.get("CONTENT_LENGTH")
+    if declared and declared.strip().isdigit():
+        length = int(declared)
+    elif environ.get("wsgi.input_terminated"):
+        length = limit + 1  # chunked: read to the end, but never past the limit
     else:
-        length = declared
+        return b""
     stream: Any = environ.get("wsgi.input")
     if length == 0 or stream is None:
         return b""
+    wanted = min(length, limit + 1)
     chunks = []
     received = 0
     try:
-        while received < length:
-            chunk = stream.read(min(_CHUNK, length - received))
+        while received < wanted:
+            chunk = stream.read(min(_CHUNK, wanted - received))
             if not chunk:
                 break
             chunks.append(chunk)
             received += len(chunk)
     except Exception:  # the client went away, or the server's stream broke
-        return Verdict(False, Reason.MALFORMED_BODY, "the body could not be read (client disconnected?)")
-    if received > guard.max_body_size:
-        environ["wsgi.input"] = io.BufferedReader(_Replay(b"".join(chunks), stream))
-        return guard.too_large()
-    if declared is not None and received < declared:
-        return Verdict(False, Reason.MALFORMED_BODY, "the body ended before Content-Length bytes arrived")
-    return b"".join(chunks)
+        return None
+    body = b"".join(chunks)
+    if received > limit:
+        environ["wsgi.input"] = io.BufferedReader(_Replay(body, stream))
+        return body
+    if received < length and declared:
+        return None  # the body ended before Content-Length bytes arrived
+    return body
 
 
 class _Replay(io.RawIOBase):

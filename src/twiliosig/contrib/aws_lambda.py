@@ -39,7 +39,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from ..guard import Guard, Judgement
+from ..guard import Check, Decision, Guard, Head, Refusal
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -48,7 +48,7 @@ if TYPE_CHECKING:
 
 from ..verdict import Reason, Verdict
 
-__all__ = ["EVENT_VERDICT_KEY", "check_event", "twilio_required"]
+__all__ = ["EVENT_VERDICT_KEY", "check_event", "event_head", "twilio_required"]
 
 #: Where the decorator leaves the verdict in the event for the handler.
 EVENT_VERDICT_KEY = "twiliosig_verdict"
@@ -57,42 +57,48 @@ Handler = Callable[[Any, Any], Any]
 
 
 def check_event(guard: Guard, event: Mapping[str, Any]) -> Verdict:
-    """Judge one API Gateway or function-URL event; refusals are logged by the guard."""
-    return _judge_event(guard, event).verdict
+    """Judge one API Gateway or function-URL event, its path protected or not; refusals are logged by the guard."""
+    check = guard.start(event_head(guard, event), always=True)
+    return _decide(check, event).verdict if check is not None else Verdict(True, Reason.VALID, "not checked")
 
 
-def _judge_event(guard: Guard, event: Mapping[str, Any]) -> Judgement:
+def event_head(guard: Guard, event: Mapping[str, Any]) -> Head:
+    """The :class:`~twiliosig.guard.Head` of an API Gateway (1.0 or 2.0) or function-URL event."""
     context = event.get("requestContext") or {}
     headers = {str(name).lower(): str(value) for name, value in (event.get("headers") or {}).items()}
-    v2 = event.get("version") == "2.0" or "rawPath" in event
+    v2 = _is_v2(event)
     method = (context.get("http") or {}).get("method") if v2 else event.get("httpMethod")
-    method = str(method or "POST")
     app_path = _app_path(event, context, v2)
-    body = _body(event)
-    if isinstance(body, Verdict):
-        guard.report(body, method, app_path, None)
-        return Judgement(body)
-    if len(body) > guard.max_body_size:
-        verdict = guard.too_large(len(body))
-        guard.report(verdict, method, app_path, None)
-        return Judgement(verdict)
     if guard.public_url is not None:
         raw_path = app_path
     elif v2:
         raw_path = str(event.get("rawPath") or "/")
     else:
         raw_path = str(context.get("path") or event.get("path") or "/")
-    return guard.inspect(
-        method=method,
+    return Head(
+        method=str(method or ""),
         path=app_path,
         scheme="https",
         host=str(context.get("domainName") or headers.get("host") or "") or None,
         raw_path=raw_path,
         query=str(event.get("rawQueryString") or "") if v2 else _v1_query(event),
         header=headers.get,
-        content_type=headers.get("content-type"),
-        body=body,
     )
+
+
+def _is_v2(event: Mapping[str, Any]) -> bool:
+    return event.get("version") == "2.0" or "rawPath" in event
+
+
+def _decide(check: Check, event: Mapping[str, Any]) -> Decision:
+    if check.decision is not None:
+        return check.decision
+    body = _body(event)
+    if body is None:
+        return check.unreadable()
+    if len(body) > check.body_limit:
+        return check.overflowed(len(body))
+    return check.finish(body)
 
 
 def _app_path(event: Mapping[str, Any], context: Mapping[str, Any], v2: bool) -> str:
@@ -118,7 +124,8 @@ def _v1_query(event: Mapping[str, Any]) -> str:
     return "&".join(pieces)
 
 
-def _body(event: Mapping[str, Any]) -> bytes | Verdict:
+def _body(event: Mapping[str, Any]) -> bytes | None:
+    """The body as bytes; None when its base64 does not decode."""
     body = event.get("body")
     if body is None:
         return b""
@@ -126,15 +133,15 @@ def _body(event: Mapping[str, Any]) -> bytes | Verdict:
         try:
             return base64.b64decode(str(body), validate=True)
         except (binascii.Error, ValueError):
-            return Verdict(False, Reason.MALFORMED_BODY, "the event's base64 body does not decode")
+            return None
     return str(body).encode("utf-8", "surrogateescape")
 
 
-def _response(status: int, phrase: str, extra: list[tuple[str, str]]) -> dict[str, Any]:
+def _response(refusal: Refusal) -> dict[str, Any]:
     return {
-        "statusCode": status,
-        "headers": {"Content-Type": "text/plain; charset=utf-8", "Cache-Control": "no-store", **dict(extra)},
-        "body": f"{phrase}\n",
+        "statusCode": refusal.status,
+        "headers": dict(refusal.headers),
+        "body": refusal.body.decode("ascii"),
         "isBase64Encoded": False,
     }
 
@@ -147,25 +154,33 @@ def twilio_required(handler: Handler | None = None, **options: Unpack[GuardOptio
     if handler is None:
         return functools.partial(twilio_required, **options)
     guard = Guard(**options)
+    guard.require_mode(asynchronous=False)
 
     @functools.wraps(handler)
     def wrapper(event: Any, context: Any) -> Any:
-        if not guard.enabled or not isinstance(event, dict):
+        if not isinstance(event, dict):
+            return handler(event, context)  # not an HTTP event: a direct invocation, authorised by IAM
+        check = guard.start(event_head(guard, event))
+        if check is None:
             return handler(event, context)
-        path = _app_path(event, event.get("requestContext") or {}, event.get("version") == "2.0" or "rawPath" in event)
-        if not guard.protects(path):
-            return handler(event, context)
-        verdict, key = guard.admit(_judge_event(guard, event), str(event.get("httpMethod") or "POST"), path)
-        event[EVENT_VERDICT_KEY] = verdict
-        if not verdict.valid and not guard.report_only:
-            return _response(*guard.status(verdict), guard.extra_headers(verdict))
+        decision = guard.claim(_decide(check, event))
+        event[EVENT_VERDICT_KEY] = decision.verdict
+        if decision.refusal is not None:
+            return _response(decision.refusal)
         try:
             result = handler(event, context)
         except BaseException:
-            guard.release(key)
+            guard.settle(decision, failed=True)
             raise
-        if isinstance(result, Mapping) and int(result.get("statusCode", 200)) >= 500:
-            guard.release(key)
+        guard.settle(decision, failed=isinstance(result, Mapping) and _status(result) >= 500)
         return result
 
     return wrapper
+
+
+def _status(result: Mapping[str, Any]) -> int:
+    """The handler's status code; an unreadable one counts as a failure."""
+    try:
+        return int(result.get("statusCode", 200))
+    except (TypeError, ValueError):
+        return 500

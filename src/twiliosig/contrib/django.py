@@ -46,7 +46,7 @@ from django.core.exceptions import DisallowedHost, ImproperlyConfigured, Request
 from django.http import HttpRequest, HttpResponse, UnreadablePostError
 
 from ..asgi import scope_raw_path
-from ..guard import GUARD_OPTIONS, VERDICT_KEY, Guard, Judgement
+from ..guard import GUARD_OPTIONS, VERDICT_KEY, Check, Decision, Guard, Head
 from ..request import quote_path, split_target
 from ..verdict import Reason, Verdict
 
@@ -56,7 +56,7 @@ try:  # asgiref 3.6+ (Django 4.2+)
 except ImportError:  # pragma: no cover - older asgiref
     _mark_coroutine = None
 
-__all__ = ["TwilioSignatureMiddleware", "check_request", "guard_from_settings", "twilio_required"]
+__all__ = ["TwilioSignatureMiddleware", "check_request", "guard_from_settings", "request_head", "twilio_required"]
 
 View = Callable[..., Any]
 
@@ -80,17 +80,21 @@ def guard_from_settings(**overrides: Any) -> Guard:
         raise ImproperlyConfigured(f"twiliosig: {error}") from error
 
 
+def _require_mode(guard: Guard, *, asynchronous: bool) -> None:
+    try:
+        guard.require_mode(asynchronous=asynchronous)
+    except TypeError as error:
+        raise ImproperlyConfigured(f"twiliosig: {error}") from error
+
+
 def check_request(guard: Guard, request: HttpRequest) -> Verdict:
-    """Judge a Django request (WSGI or ASGI); refusals are logged by the guard."""
-    return _judge(guard, request).verdict
+    """Judge a Django request (WSGI or ASGI), its path protected or not; refusals are logged by the guard."""
+    check = guard.start(request_head(guard, request), always=True)
+    return _decide(check, request).verdict if check is not None else Verdict(True, Reason.VALID, "not checked")
 
 
-def _judge(guard: Guard, request: HttpRequest) -> Judgement:
-    method, path = request.method or "", request.path_info
-    body = _body(guard, request)
-    if isinstance(body, Verdict):
-        guard.report(body, method, path, None)
-        return Judgement(body)
+def request_head(guard: Guard, request: HttpRequest) -> Head:
+    """The :class:`~twiliosig.guard.Head` of a Django request: the raw path from the server or the ASGI scope."""
     scheme, host = _scheme_and_host(guard, request)
     scope = getattr(request, "scope", None)
     if scope is not None:  # ASGIRequest: the raw path from the ASGI scope
@@ -99,35 +103,35 @@ def _judge(guard: Guard, request: HttpRequest) -> Judgement:
         raw_path, query = split_target(request.META.get("RAW_URI") or request.META["REQUEST_URI"])
     else:
         raw_path, query = quote_path(request.path), request.META.get("QUERY_STRING", "")
-    return guard.inspect(
-        method=method,
-        path=path,
+    return Head(
+        method=request.method or "",
+        path=request.path_info,
         scheme=scheme,
         host=host,
         raw_path=raw_path,
         query=query,
         header=request.headers.get,
-        content_type=request.META.get("CONTENT_TYPE"),
-        body=body,
     )
 
 
-def _body(guard: Guard, request: HttpRequest) -> bytes | Verdict:
-    declared = guard.declared_length(request.META.get("CONTENT_LENGTH"))
-    if isinstance(declared, Verdict):
-        return declared
+def _decide(check: Check, request: HttpRequest) -> Decision:
+    """Read the body through Django's own cache (``request.POST`` keeps working) and finish the check."""
+    if check.decision is not None:
+        return check.decision
     try:
-        body = request.body  # Django caches it: request.POST and request.body still work
+        body = request.body
     except RequestDataTooBig:
-        return guard.too_large()
+        return check.overflowed()
     except (OSError, UnreadablePostError):
-        return Verdict(False, Reason.MALFORMED_BODY, "the body could not be read (client disconnected?)")
-    return guard.too_large(len(body)) if len(body) > guard.max_body_size else body
+        return check.unreadable()
+    if len(body) > check.body_limit:
+        return check.overflowed(len(body))
+    return check.finish(body)
 
 
 def _scheme_and_host(guard: Guard, request: HttpRequest) -> tuple[str, str | None]:
     """Django's own view of scheme and host, unless twiliosig is told what Twilio calls."""
-    if guard.public_url is not None or guard.proxy_hops:
+    if guard.public_url is not None or guard.trust:
         meta = request.META
         host = meta.get("HTTP_HOST") or f"{meta.get('SERVER_NAME', '')}:{meta.get('SERVER_PORT', '')}".rstrip(":")
         return meta.get("wsgi.url_scheme") or request.scheme or "http", host
@@ -137,63 +141,61 @@ def _scheme_and_host(guard: Guard, request: HttpRequest) -> tuple[str, str | Non
         return request.scheme or "http", None
 
 
-def _refusal(guard: Guard, request: HttpRequest, verdict: Verdict) -> HttpResponse | None:
+def _respond(request: HttpRequest, decision: Decision) -> HttpResponse | None:
     """None to let the request through, or the response that refuses it."""
+    verdict = decision.verdict
     request.twiliosig_verdict = verdict
     request.META[VERDICT_KEY] = verdict
     if verdict.valid:
         # Signed by Twilio: a stronger proof of origin than a CSRF token, which Twilio cannot send.
         request._dont_enforce_csrf_checks = True
+    refusal = decision.refusal
+    if refusal is None:
         return None
-    if guard.report_only:
-        return None
-    status, phrase = guard.status(verdict)
-    response = HttpResponse(f"{phrase}\n", status=status, content_type="text/plain; charset=utf-8")
-    response["Cache-Control"] = "no-store"
-    for name, value in guard.extra_headers(verdict):
+    response = HttpResponse(refusal.body, status=refusal.status)
+    for name, value in refusal.headers:
         response[name] = value
     return response
 
 
-def _protected(guard: Guard, request: HttpRequest, always: bool) -> bool:
-    return guard.enabled and (always or guard.protects(request.path_info))
+def _failed(response: Any) -> bool:
+    return bool(getattr(response, "status_code", 200) >= 500)
 
 
 def _guarded(guard: Guard, request: HttpRequest, always: bool, call: Callable[[], Any]) -> Any:
     """Check, then run ``call`` (the view or the rest of the middleware chain); release on failure."""
-    if not _protected(guard, request, always):
+    check = guard.start(request_head(guard, request), always=always)
+    if check is None:
         return call()
-    verdict, key = guard.admit(_judge(guard, request), request.method or "", request.path_info)
-    refusal = _refusal(guard, request, verdict)
+    decision = guard.claim(_decide(check, request))
+    refusal = _respond(request, decision)
     if refusal is not None:
         return refusal
     try:
         response = call()
     except BaseException:
-        guard.release(key)
+        guard.settle(decision, failed=True)
         raise
-    if getattr(response, "status_code", 200) >= 500:
-        guard.release(key)
+    guard.settle(decision, failed=_failed(response))
     return response
 
 
 async def _aguarded(guard: Guard, request: HttpRequest, always: bool, call: Callable[[], Any]) -> Any:
     """:func:`_guarded` for async views and ASGI: the replay store's asyncio client."""
-    if not _protected(guard, request, always):
+    check = guard.start(request_head(guard, request), always=always)
+    if check is None:
         return await call()
     # ASGIRequest has already buffered the body, so reading it here does not block.
-    judgement = _judge(guard, request)
-    verdict, key = await guard.aadmit(judgement, request.method or "", request.path_info)
-    refusal = _refusal(guard, request, verdict)
+    decision = await guard.aclaim(_decide(check, request))
+    refusal = _respond(request, decision)
     if refusal is not None:
         return refusal
     try:
         response = await call()
     except BaseException:
-        await guard.arelease(key)
+        await guard.asettle(decision, failed=True)
         raise
-    if getattr(response, "status_code", 200) >= 500:
-        await guard.arelease(key)
+    await guard.asettle(decision, failed=_failed(response))
     return response
 
 
@@ -210,6 +212,7 @@ class TwilioSignatureMiddleware:
         self.get_response = get_response
         self.guard = guard_from_settings()
         self._async = iscoroutinefunction(get_response)
+        _require_mode(self.guard, asynchronous=self._async)
         if self._async and _mark_coroutine is not None:
             _mark_coroutine(self)
 
@@ -222,8 +225,9 @@ class TwilioSignatureMiddleware:
 class _LazyGuard:
     """Builds the decorator's guard on first use, once, from settings read then."""
 
-    def __init__(self, options: dict[str, Any]) -> None:
+    def __init__(self, options: dict[str, Any], *, asynchronous: bool) -> None:
         self._options = options
+        self._asynchronous = asynchronous
         self._guard: Guard | None = None
         self._lock = threading.Lock()
 
@@ -231,7 +235,9 @@ class _LazyGuard:
         if self._guard is None:
             with self._lock:
                 if self._guard is None:
-                    self._guard = guard_from_settings(**self._options)
+                    guard = guard_from_settings(**self._options)
+                    _require_mode(guard, asynchronous=self._asynchronous)
+                    self._guard = guard
         return self._guard
 
 
@@ -246,7 +252,7 @@ def twilio_required(view: View | None = None, **options: Any) -> Any:
     """
     if view is None:
         return functools.partial(twilio_required, **options)
-    lazy = _LazyGuard(options)
+    lazy = _LazyGuard(options, asynchronous=iscoroutinefunction(view))
     _decorator_options.append(options)
     wrapper: Any
     if iscoroutinefunction(view):

@@ -37,15 +37,15 @@ from fastapi import HTTPException, WebSocketException
 from starlette.requests import HTTPConnection, Request
 from starlette.status import WS_1008_POLICY_VIOLATION
 
-from ..asgi import STATE_KEY, inspect_scope, route_path, scope_headers
-from ..guard import Guard, Judgement
+from ..asgi import STATE_KEY, scope_head
+from ..guard import Check, Decision, Guard
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
     from ..guard import GuardOptions
 
-from ..verdict import Reason, Verdict
+from ..verdict import Verdict
 
 __all__ = ["TwilioSignature"]
 
@@ -61,60 +61,57 @@ class TwilioSignature:
 
     def __init__(self, **options: Unpack[GuardOptions]) -> None:
         self.guard = Guard(**options)
+        self.guard.require_mode(asynchronous=True)
 
     async def __call__(self, connection: HTTPConnection) -> AsyncIterator[Verdict | None]:
         # A dependency with yield: after the endpoint, an exception releases the replay key.
         guard = self.guard
-        if not guard.protects(route_path(connection.scope)):
+        check = guard.start(scope_head(connection.scope))
+        if check is None:
             yield None
             return
-        headers = scope_headers(connection.scope)
         websocket = connection.scope["type"] == "websocket"
-        if websocket:
-            judgement = inspect_scope(guard, connection.scope, headers, b"", websocket=True)
-        else:
-            judgement = await self._check_http(connection, headers)
-        scope = connection.scope
-        verdict, key = await guard.aadmit(judgement, scope.get("method", "GET"), route_path(scope))
-        connection.state.__setattr__(STATE_KEY, verdict)
-        if not verdict.valid and not guard.report_only:
+        decision = check.decision
+        if decision is None:
+            decision = check.finish() if websocket else await _decide(check, connection)
+        decision = await guard.aclaim(decision)
+        connection.state.__setattr__(STATE_KEY, decision.verdict)
+        refusal = decision.refusal
+        if refusal is not None:
             if websocket:
                 raise WebSocketException(code=WS_1008_POLICY_VIOLATION)
-            status, phrase = guard.status(verdict)
-            headers_out = {"Cache-Control": "no-store", **dict(guard.extra_headers(verdict))}
-            raise HTTPException(status_code=status, detail=phrase, headers=headers_out)
+            headers = {name: value for name, value in refusal.headers if name not in _SET_BY_FASTAPI}
+            raise HTTPException(status_code=refusal.status, detail=refusal.phrase, headers=headers)
         try:
-            yield verdict
+            yield decision.verdict
         except BaseException:
-            await guard.arelease(key)
+            await guard.asettle(decision, failed=True)
             raise
 
-    async def _check_http(self, connection: HTTPConnection, headers: dict[str, str]) -> Judgement:
-        guard = self.guard
-        # FastAPI passes the endpoint's own Request, so a body read here is cached for it.
-        assert isinstance(connection, Request)
-        request = connection
-        method, path = request.method, route_path(request.scope)
-        declared = guard.declared_length(headers.get("content-length"))
-        if isinstance(declared, Verdict):
-            guard.report(declared, method, path, None)
-            return Judgement(declared)
-        try:
-            body = await _bounded_body(request, guard.max_body_size)
-        except _StreamConsumed:
-            # FastAPI parsed the form for the endpoint already: check those very pairs.
-            form = await request.form()
-            pairs = [(name, value) for name, value in form.multi_items() if isinstance(value, str)]
-            if len(pairs) != len(form.multi_items()):
-                verdict = Verdict(False, Reason.MALFORMED_BODY, "the form carries files, which Twilio never sends")
-                guard.report(verdict, method, path, None)
-                return Judgement(verdict)
-            return inspect_scope(guard, request.scope, headers, b"", form=pairs)
-        if body is None:
-            verdict = guard.too_large()
-            guard.report(verdict, method, path, None)
-            return Judgement(verdict)
-        return inspect_scope(guard, request.scope, headers, body)
+
+# What the check is told of a body FastAPI consumed that held files: a body that is
+# not a form, which no signature covers (and whose bodySHA256, if any, cannot match).
+_FILES = b"(a multipart body with files, already consumed by FastAPI)"
+# FastAPI writes its own body for an HTTPException, and the headers that describe it.
+_SET_BY_FASTAPI = frozenset({"Content-Type", "Content-Length"})
+
+
+async def _decide(check: Check, connection: HTTPConnection) -> Decision:
+    # FastAPI passes the endpoint's own Request, so a body read here is cached for it.
+    assert isinstance(connection, Request)
+    request = connection
+    try:
+        body = await _bounded_body(request, check.body_limit)
+    except _StreamConsumed:
+        # FastAPI parsed the form for the endpoint already: check those very pairs.
+        form = await request.form()
+        pairs = [(name, value) for name, value in form.multi_items() if isinstance(value, str)]
+        if len(pairs) != len(form.multi_items()):
+            return check.finish(_FILES)
+        return check.finish(form=pairs)
+    if body is None:
+        return check.overflowed()
+    return check.finish(body)
 
 
 class _StreamConsumed(Exception):

@@ -35,9 +35,9 @@ from typing import Any
 from flask import Flask, Response, current_app, g, request
 from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
 
-from ..guard import GUARD_OPTIONS, VERDICT_KEY, Guard, Judgement
+from ..guard import GUARD_OPTIONS, VERDICT_KEY, Check, Decision, Guard
 from ..verdict import Reason, Verdict
-from ..wsgi import inspect_environ
+from ..wsgi import environ_head
 
 __all__ = ["TwilioSignature", "check_request", "guard_from_config", "twilio_required"]
 
@@ -56,60 +56,54 @@ def guard_from_config(config: Mapping[str, Any], **overrides: Any) -> Guard:
 
 
 def check_request(guard: Guard) -> Verdict:
-    """Judge Flask's current request; refusals are logged by the guard."""
-    return _judge(guard).verdict
+    """Judge Flask's current request, its path protected or not; refusals are logged by the guard."""
+    check = guard.start(environ_head(request.environ, request.path), always=True)
+    return _decide(check).verdict if check is not None else Verdict(True, Reason.VALID, "not checked")
 
 
-def _judge(guard: Guard) -> Judgement:
-    method, path = request.method, request.path
-    body = _body(guard)
-    if isinstance(body, Verdict):
-        guard.report(body, method, path, None)
-        return Judgement(body)
-    return inspect_environ(guard, request.environ, method=method, path=path, body=body)
-
-
-def _body(guard: Guard) -> bytes | Verdict:
-    declared = guard.declared_length(request.environ.get("CONTENT_LENGTH"))
-    if isinstance(declared, Verdict):
-        return declared
+def _decide(check: Check) -> Decision:
+    """Read the body through Flask's own cache (``request.form`` keeps working) and finish the check."""
+    if check.decision is not None:
+        return check.decision
     flask_limit = request.max_content_length
-    cap = guard.max_body_size if flask_limit is None else min(flask_limit, guard.max_body_size)
+    cap = check.body_limit if flask_limit is None else min(flask_limit, check.body_limit)
     # Flask 3.1+ lets a request lower its own limit. werkzeug then stops a chunked body at
     # the limit without a word, so ask for one byte more to tell "exactly" from "too much".
-    # Older Flask refuses the assignment, and the declared length was checked above.
+    # Older Flask refuses the assignment, and the declared length was checked before.
     with contextlib.suppress(AttributeError):
         request.max_content_length = cap + 1
     try:
         body = request.get_data(cache=True)  # request.form is parsed from this cache later
     except RequestEntityTooLarge:
-        return guard.too_large()
+        return check.overflowed()
     except ClientDisconnected:
-        return Verdict(False, Reason.MALFORMED_BODY, "the body could not be read (client disconnected?)")
+        return check.unreadable()
     finally:
         with contextlib.suppress(AttributeError):
             request.max_content_length = flask_limit
-    return guard.too_large(len(body)) if len(body) > cap else body
+    return check.overflowed(len(body)) if len(body) > cap else check.finish(body)
 
 
-def _refusal(guard: Guard) -> Response | None:
-    """None to let the request through (its replay key kept on ``g``), or the refusal."""
-    verdict, key = guard.admit(_judge(guard), request.method, request.path)
-    g.twiliosig_verdict = verdict
-    g.twiliosig_replay_key = key
-    request.environ[VERDICT_KEY] = verdict
-    if verdict.valid or guard.report_only:
+def _guarded(guard: Guard, *, always: bool) -> Response | None:
+    """None to let the request through (its decision kept on ``g`` to settle later), or the refusal."""
+    check = guard.start(environ_head(request.environ, request.path), always=always)
+    if check is None:
         return None
-    status, phrase = guard.status(verdict)
-    headers = {"Cache-Control": "no-store", **dict(guard.extra_headers(verdict))}
-    return Response(f"{phrase}\n", status=status, mimetype="text/plain", headers=headers)
+    decision = guard.claim(_decide(check))
+    g.twiliosig_verdict = decision.verdict
+    g.twiliosig_decision = decision
+    request.environ[VERDICT_KEY] = decision.verdict
+    refusal = decision.refusal
+    if refusal is None:
+        return None
+    return Response(refusal.body, status=refusal.status, headers=list(refusal.headers))
 
 
-def _release_if_failed(guard: Guard, response: Any, error: BaseException | None) -> None:
+def _settle(guard: Guard, response: Any, error: BaseException | None) -> None:
     """After the view: a 5xx or an exception releases the replay key, so Twilio's retry gets through."""
-    key = g.pop("twiliosig_replay_key", None)
-    if key is not None and (error is not None or getattr(response, "status_code", 200) >= 500):
-        guard.release(key)
+    decision = g.pop("twiliosig_decision", None)
+    if decision is not None:
+        guard.settle(decision, failed=error is not None or getattr(response, "status_code", 200) >= 500)
 
 
 def twilio_required(view: Callable[..., Any] | None = None, **options: Any) -> Any:
@@ -127,18 +121,18 @@ def twilio_required(view: Callable[..., Any] | None = None, **options: Any) -> A
         app = current_app._get_current_object()  # type: ignore[attr-defined]
         guard = guards.get(id(app))
         if guard is None:
-            guard = guards[id(app)] = guard_from_config(app.config, **options)
-        if not guard.enabled:
-            return current_app.ensure_sync(view)(*args, **kwargs)
-        refusal = _refusal(guard)
+            guard = guard_from_config(app.config, **options)
+            guard.require_mode(asynchronous=False)
+            guards[id(app)] = guard
+        refusal = _guarded(guard, always=True)
         if refusal is not None:
             return refusal
         try:
             response = current_app.make_response(current_app.ensure_sync(view)(*args, **kwargs))
         except BaseException as error:
-            _release_if_failed(guard, None, error)
+            _settle(guard, None, error)
             raise
-        _release_if_failed(guard, response, None)
+        _settle(guard, response, None)
         return response
 
     return wrapper
@@ -172,6 +166,7 @@ class TwilioSignature:
     def init_app(self, app: Flask) -> None:
         """Read the configuration now (a missing token fails here) and register the check."""
         guard = guard_from_config(app.config, **self.options)
+        guard.require_mode(asynchronous=False)
         app.extensions[_EXTENSION] = guard
         app.before_request(functools.partial(self._check, guard))
         if guard.replay_guard is not None:
@@ -180,22 +175,17 @@ class TwilioSignature:
 
     @staticmethod
     def _after(guard: Guard, response: Response) -> Response:
-        _release_if_failed(guard, response, None)
+        _settle(guard, response, None)
         return response
 
     @staticmethod
     def _teardown(guard: Guard, error: BaseException | None) -> None:
         if error is not None:
-            _release_if_failed(guard, None, error)
+            _settle(guard, None, error)
 
     def _check(self, guard: Guard) -> Response | None:
-        if not guard.enabled or not self._protects(guard):
-            return None
-        return _refusal(guard)
-
-    def _protects(self, guard: Guard) -> bool:
         if not self.blueprints and not self.endpoints:
-            return guard.protects(request.path)
-        if request.endpoint in self.endpoints:
-            return True
-        return any(name in self.blueprints for name in request.blueprints)
+            return _guarded(guard, always=False)  # the paths option decides
+        if request.endpoint in self.endpoints or any(name in self.blueprints for name in request.blueprints):
+            return _guarded(guard, always=True)
+        return None
