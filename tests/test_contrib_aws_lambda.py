@@ -95,6 +95,24 @@ def test_rest_v1_event_with_stage_and_query() -> None:
     assert "spaces as +" in response["body"]
 
 
+@pytest.mark.parametrize(
+    "query",
+    [
+        "tenant=a+b%27s&x=1",  # urlencode / quote_plus
+        "tenant=a%20b%27s&x=1",  # quote / rawurlencode
+        "tenant=a%20b's&x=1",  # encodeURIComponent
+        "tenant=a+b's&x=1",
+    ],
+)
+def test_rest_v1_query_in_every_common_spelling(query: str) -> None:
+    """1.0 format keeps only decoded values: however the configured URL spelled the query, it is accepted."""
+    url = f"https://{API_DOMAIN}/prod/twilio/sms?{query}"
+    event = rest_v1(compute_signature(TOKEN, url, PARAMS))
+    event["queryStringParameters"] = {"tenant": "a b's", "x": "1"}
+    event["multiValueQueryStringParameters"] = {"tenant": ["a b's"], "x": ["1"]}
+    assert protected(event, None)["statusCode"] == 200
+
+
 def test_http_v2_default_and_named_stage() -> None:
     """2.0 format: rawPath and rawQueryString exactly; a base64 body is decoded."""
     url = f"https://{API_DOMAIN}/twilio/sms?tenant=a+b"

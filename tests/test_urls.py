@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from twiliosig import RequestValidator, compute_signature
 from twiliosig.urls import DEFAULT_VARIANTS, UrlVariant, candidate_urls, query_values, redact, split_url
 
 
@@ -76,7 +77,6 @@ def test_no_variants_means_the_url_alone() -> None:
     ("url", "whatwg"),
     [
         ("https://Example.COM/a/./b", "https://example.com/a/b"),
-        ("https://example.com/a/b/../c", "https://example.com/a/c"),
         ("HTTPS://example.com:443/h?q=a b'", "https://example.com/h?q=a%20b%27"),
         ("https://example.com", "https://example.com/"),
         ("https://example.com/a\tb", "https://example.com/ab"),
@@ -86,6 +86,38 @@ def test_no_variants_means_the_url_alone() -> None:
 def test_whatwg_form(url: str, whatwg: str) -> None:
     """The WHATWG form matches what Node's URL serialiser gives."""
     assert whatwg in {c.url for c in candidate_urls(url, UrlVariant.ENCODING)}
+
+
+@pytest.mark.parametrize(
+    "received",
+    [
+        "https://example.com/twilio/hooks/x/../../sms",
+        "https://example.com/twilio/hooks/%2e%2e/sms",
+        "https://example.com/twilio/hooks/.%2E/sms",
+        "https://example.com/twilio\\sms",
+        "https://example.com/twilio/x/..\\sms",
+    ],
+)
+def test_no_variant_moves_the_path_to_another_route(received: str) -> None:
+    """No candidate resolves '..' or turns '\\' into '/': a router would dispatch those paths elsewhere."""
+    signed = "https://example.com/twilio/sms"
+    assert signed not in {c.url for c in candidate_urls(received)}
+    assert not RequestValidator("t").validate(received, {"a": "1"}, compute_signature("t", signed, {"a": "1"}))
+
+
+@pytest.mark.parametrize(
+    ("received", "signed"),
+    [
+        # API Gateway REST (payload 1.0) keeps only decoded values: rebuilt with %20 and %27
+        ("https://x.com/h?q=a%20b%27c", "https://x.com/h?q=a+b%27c"),  # urlencode / quote_plus
+        ("https://x.com/h?q=a%20b%27c", "https://x.com/h?q=a%20b'c"),  # encodeURIComponent
+        ("https://x.com/h?q=a%20b%27c", "https://x.com/h?q=a+b'c"),
+        ("https://x.com/h?q=a+b%27c", "https://x.com/h?q=a%20b%27c"),
+    ],
+)
+def test_common_query_encoders(received: str, signed: str) -> None:
+    """A query re-encoded as urlencode, quote or encodeURIComponent write it is one of the candidates."""
+    assert signed in {c.url for c in candidate_urls(received)}
 
 
 @given(st.lists(st.tuples(st.text(max_size=5), st.text(max_size=5)), max_size=5))

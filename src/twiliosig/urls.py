@@ -52,9 +52,11 @@ class UrlVariant(enum.Flag):
     #: The ``user:password@`` part dropped (Twilio signs without it).
     USERINFO = enum.auto()
     #: The re-encodings the official SDKs try: the WHATWG form (host
-    #: lowercased, dot segments resolved, ``'`` escaped), the query re-encoded
-    #: form-style (``%27`` to ``'``, ``+`` to ``%20``) and the Python SDK's
-    #: re-serialisation (scheme lowercased, empty ``?`` or ``#`` dropped).
+    #: lowercased, ``.`` segments removed, ``'`` escaped; ``..`` segments and
+    #: backslashes are kept, so no form moves to another route), the query
+    #: re-encoded as common encoders write it (``'`` raw or as ``%27``, a space
+    #: as ``%20`` or ``+``) and the Python SDK's re-serialisation (scheme
+    #: lowercased, empty ``?`` or ``#`` dropped).
     ENCODING = enum.auto()
     #: Not a URL change: the parameters sorted by UTF-16 code unit, as
     #: Java, C# and JavaScript sort, besides Python's code-point order. The two
@@ -238,22 +240,28 @@ _QUERY_ENCODE = frozenset(" \"#<>'")
 _FRAGMENT_ENCODE = frozenset(' "<>`')
 _C0_AND_SPACE = "".join(map(chr, range(0x21)))
 _DOT_SEGMENTS = {".", "%2e"}
-_DOUBLE_DOT_SEGMENTS = {"..", ".%2e", "%2e.", "%2e%2e"}
-# encodeURIComponent / querystring.escape leave only these unescaped.
-_COMPONENT_SAFE = "!*'()"
+# How common encoders write a query name or value: the space, and the punctuation left
+# unescaped besides letters, digits and "_.-~" (which every one of them keeps).
+_QUERY_ENCODERS = (
+    # encodeURIComponent, Node's querystring.escape (twilio-node's legacy fallback)
+    ("%20", "!*'()", "with the query re-encoded form-style (as twilio-node does)"),
+    ("+", "!*'()", "with the query re-encoded form-style, spaces as +"),
+    # Python's urlencode / quote_plus, PHP's urlencode, Ruby's CGI.escape
+    ("+", "", "with the query re-encoded as urlencode writes it (spaces as +, ' as %27)"),
+    # Python's quote, PHP's rawurlencode
+    ("%20", "", "with the query re-encoded as quote writes it (spaces as %20, ' as %27)"),
+)
 
 
 def _encoding_forms(url: str) -> Iterator[tuple[str, str]]:
     whatwg = _whatwg_form(url)
     if whatwg is not None:
         yield whatwg, "normalised as a WHATWG URL (as twilio-node does)"
-        legacy = _legacy_query_form(whatwg)
-        if legacy is not None:
-            yield legacy, "with the query re-encoded form-style (as twilio-node does)"
-            if "%20" in legacy:
-                plus = _legacy_query_form(whatwg, space="+")
-                if plus is not None:
-                    yield plus, "with the query re-encoded form-style, spaces as +"
+        if "?" in whatwg:
+            for space, safe, change in _QUERY_ENCODERS:
+                form = _legacy_query_form(whatwg, space, safe)
+                if form is not None:
+                    yield form, change
     python = _python_form(url)
     if python is not None:
         yield python, "re-serialised (as the twilio Python SDK does)"
@@ -272,21 +280,22 @@ def _percent_encode(text: str, extra: frozenset[str]) -> str:
     return "".join(out)
 
 
-def _resolve_dot_segments(path: str) -> str:
+def _drop_single_dot_segments(path: str) -> str:
+    """Remove ``.`` segments as a WHATWG parser does; leave ``..`` segments where they are.
+
+    A ``.`` segment never leaves its parent, so a signature for ``/a/b`` accepted
+    at ``/a/./b`` stays under the same prefix. Resolving ``..`` would let a
+    signature for ``/twilio/sms`` be accepted at ``/twilio/hooks/x/../../sms``,
+    which a router (werkzeug, Starlette) dispatches to another route: that form
+    is never tried.
+    """
     if not path.startswith("/"):
         return path
     segments = path[1:].split("/")
     output: list[str] = []
     for index, segment in enumerate(segments):
-        last = index == len(segments) - 1
-        lowered = segment.lower()
-        if lowered in _DOT_SEGMENTS:
-            if last:
-                output.append("")
-        elif lowered in _DOUBLE_DOT_SEGMENTS:
-            if output:
-                output.pop()
-            if last:
+        if segment.lower() in _DOT_SEGMENTS:
+            if index == len(segments) - 1:
                 output.append("")
         else:
             output.append(segment)
@@ -314,11 +323,11 @@ def _whatwg_form(url: str) -> str | None:
         tail, fragment = tail.split("#", 1)
     if tail.startswith("?"):
         query = tail[1:]
-    if special:
-        path = path.replace("\\", "/")
-        if not path:
-            path = "/"
-    path = _resolve_dot_segments(_percent_encode(path, _PATH_ENCODE))
+    if special and not path:
+        path = "/"
+    # Unlike a WHATWG parser, ``\\`` stays as it is: turned into ``/`` it would
+    # move the request to a path a router reads as another route.
+    path = _drop_single_dot_segments(_percent_encode(path, _PATH_ENCODE))
     rest = path
     if query is not None:
         rest += "?" + _percent_encode(query, _QUERY_ENCODE)
@@ -327,14 +336,19 @@ def _whatwg_form(url: str) -> str | None:
     return UrlParts(scheme, parts.userinfo, host, port, rest).join()
 
 
-def _legacy_query_form(url: str, space: str = "%20") -> str | None:
-    """The URL with each query name and value form-decoded and re-encoded.
+def _legacy_query_form(url: str, space: str, safe: str) -> str | None:
+    """The URL with each query name and value form-decoded and re-encoded by one encoder's rules.
 
-    This is twilio-node's legacy-querystring fallback, minus its two lossy
-    habits: it keeps the order of repeated names and every ``&`` piece (Node
-    regroups names and caps the count at 1,000, which lets a padded URL
+    This generalises twilio-node's legacy-querystring fallback, minus its two
+    lossy habits: it keeps the order of repeated names and every ``&`` piece
+    (Node regroups names and caps the count at 1,000, which lets a padded URL
     normalise back to a signed one). What changes is encoding alone, never
-    which parameters the URL carries.
+    which parameters the URL carries or what the application decodes them to.
+
+    Args:
+        url: The URL whose query to re-encode.
+        space: How the encoder writes a space (``%20`` or ``+``).
+        safe: The punctuation it leaves unescaped besides ``_.-~``.
     """
     base, question, query = url.partition("?")
     if not question or not query:
@@ -343,9 +357,9 @@ def _legacy_query_form(url: str, space: str = "%20") -> str | None:
     pieces = []
     for piece in query.split("&"):
         name, equals, value = piece.partition("=")
-        encoded = quote(unquote_plus(name), safe=_COMPONENT_SAFE).replace("%20", space)
+        encoded = quote(unquote_plus(name), safe=safe).replace("%20", space)
         if equals:
-            encoded += "=" + quote(unquote_plus(value), safe=_COMPONENT_SAFE).replace("%20", space)
+            encoded += "=" + quote(unquote_plus(value), safe=safe).replace("%20", space)
         pieces.append(encoded)
     return f"{base}?{'&'.join(pieces)}{hash_mark}{fragment}"
 
