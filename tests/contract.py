@@ -367,6 +367,178 @@ class MiddlewareContract:
         with pytest.raises(error):
             self.harness(**options)
 
+    # --- hardening: what an attacker who has read the code would try -----------------
+
+    @pytest.mark.parametrize(
+        "target",
+        [
+            "/twilio/%2e%2e/status",
+            "/twilio/x/../..",
+            "/twilio/..%2Fstatus",
+            "/twilio/../status",
+            "//twilio/sms",
+            "/./twilio/sms",
+            "/x/../twilio/sms",
+            "/%74wilio/sms",
+            "/%2574wilio/sms",
+            "/x\\..\\twilio\\sms",
+        ],
+    )
+    @pytest.mark.parametrize("kind", ["prefixes", "callable"])
+    def test_paths_protect_every_reading_of_the_path(self, target: str, kind: str) -> None:
+        """An unsigned request cannot leave (or enter unnoticed) a protected prefix by how its path is spelled."""
+        paths: Any = ["/twilio/"] if kind == "prefixes" else (lambda path: path.startswith("/twilio/"))
+        h = self.harness(auth_token=TOKEN, paths=paths)
+        outcome = h.send("POST", target, headers={"Content-Type": FORM}, body=form_body(PAIRS))
+        assert outcome.status == 403
+        assert not outcome.seen
+        assert h.send("GET", "/status").status == 200  # an unprotected path still passes
+
+    def test_a_paths_callable_that_raises_protects(self) -> None:
+        """A broken paths callable fails closed: the request is checked, never waved through."""
+
+        def broken(path: str) -> bool:
+            raise KeyError(path)
+
+        h = self.harness(auth_token=TOKEN, paths=broken)
+        assert self.post(h, PAIRS, None).status == 403
+        assert self.post(h, PAIRS, sign(self.URL, PAIRS)).status == 200
+
+    @pytest.mark.parametrize("method", ["DELETE", "PUT", "PATCH", "HEAD", "OPTIONS"])
+    def test_methods_twilio_never_sends_are_refused(self, method: str) -> None:
+        """A captured GET's signature covers no method: re-sent as DELETE (or PUT...) it gets 405."""
+        h = self.harness(auth_token=TOKEN)
+        target = "/twilio/sms?CallSid=CA1"
+        outcome = h.send(method, target, headers={"X-Twilio-Signature": sign("https://example.com" + target)})
+        assert outcome.status == 405
+        assert outcome.headers["allow"] == "GET, POST"
+        assert not outcome.seen
+
+    def test_methods_can_be_widened(self) -> None:
+        """methods= lets a user accept another method, still signed."""
+        h = self.harness(auth_token=TOKEN, methods=["GET", "POST", "PUT"])
+        target = "/twilio/sms?CallSid=CA1"
+        assert h.send("PUT", target, headers={"X-Twilio-Signature": sign("https://example.com" + target)}).status == 200
+        assert h.send("PUT", target, headers={"X-Twilio-Signature": sign("https://example.com/other")}).status == 403
+        assert h.send("DELETE", target).status == 405
+
+    def test_two_account_sids_are_refused_with_per_account_tokens(self) -> None:
+        """A tenant signing AccountSid=A&AccountSid=B with its own token is never handled as B."""
+        a, b = "AC" + "a" * 32, "AC" + "b" * 32
+        tokens = {a: "token-of-tenant-a-0123456789abcd", b: "token-of-tenant-b-0123456789abcd"}
+        refused: list[Verdict] = []
+        h = self.harness(auth_token=tokens.get, on_reject=lambda verdict, info: refused.append(verdict))
+        both = [("AccountSid", a), ("AccountSid", b), ("Body", "hi")]
+        assert self.post(h, both, sign(self.URL, both, token=tokens[a])).status == 403
+        in_query = [("AccountSid", a), ("Body", "hi")]
+        url = f"{self.URL}?AccountSid={b}"
+        outcome = self.post(h, in_query, sign(url, in_query, token=tokens[a]), target=f"/twilio/sms?AccountSid={b}")
+        assert outcome.status == 403
+        assert [verdict.reason for verdict in refused] == [Reason.AMBIGUOUS_ACCOUNT] * 2
+        assert not outcome.seen
+        repeated = [("AccountSid", a), ("AccountSid", a), ("Body", "hi")]
+        assert self.post(h, repeated, sign(self.URL, repeated, token=tokens[a])).status == 200
+
+    def test_raw_non_ascii_in_a_form_body_is_refused(self) -> None:
+        """Raw UTF-8 in a form body: werkzeug and Django read it as UTF-8, Starlette as latin-1; refused."""
+        h = self.harness(auth_token=TOKEN)
+        pairs = [("Body", "café")]
+        raw = "Body=café".encode()
+        outcome = self.post(h, pairs, sign(self.URL, pairs), body=raw)
+        assert outcome.status == 400
+        assert not outcome.seen
+
+    @pytest.mark.parametrize(("charset", "status"), [("iso-8859-1", 400), ('"latin1"', 400), ("UTF-8", 200)])
+    def test_a_form_body_in_another_charset_is_refused(self, charset: str, status: int) -> None:
+        """A declared charset Django would honour (and we would not) is refused; UTF-8 is fine."""
+        h = self.harness(auth_token=TOKEN)
+        headers = {"Content-Type": f"{FORM}; charset={charset}"}
+        assert self.post(h, PAIRS, sign(self.URL, PAIRS), headers=headers).status == status
+
+    @pytest.mark.parametrize(
+        ("header", "value", "url"),
+        [
+            ("X-Forwarded-Prefix", "/public", "https://example.com/public/twilio/sms"),
+            ("X-Forwarded-Port", "8443", "https://example.com:8443/twilio/sms"),
+            ("Forwarded", "proto=https;host=other.example", "https://other.example/twilio/sms"),
+        ],
+    )
+    def test_trust_forwarded_true_believes_only_proto_and_host(self, header: str, value: str, url: str) -> None:
+        """Behind a proxy that sets only X-Forwarded-Proto/Host, a client's own prefix, port or Forwarded is ignored."""
+        h = self.harness(auth_token=TOKEN, trust_forwarded=True)
+        headers = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "example.com", header: value}
+        outcome = self.post(h, PAIRS, sign(url, PAIRS), scheme="http", host="10.0.0.5:8000", headers=headers)
+        assert outcome.status == 403
+        named = {"X-Forwarded-Prefix": "x_prefix", "X-Forwarded-Port": "x_port"}.get(header)
+        if named is not None:  # named in the mapping, the header is believed
+            trusting = self.harness(auth_token=TOKEN, trust_forwarded={"x_proto": 1, "x_host": 1, named: 1})
+            accepted = self.post(trusting, PAIRS, sign(url, PAIRS), scheme="http", host="10.0.0.5", headers=headers)
+            assert accepted.status == 200
+
+    @pytest.mark.parametrize(
+        ("header", "value"),
+        [
+            ("X-Forwarded-Host", "evil.example@example.com"),
+            ("X-Forwarded-Host", "example.com/path"),
+            ("X-Forwarded-Host", "exa mple.com"),
+            ("X-Forwarded-Proto", "gopher"),
+            ("X-Forwarded-Port", "99999"),
+            ("X-Forwarded-Port", "443abc"),
+            ("X-Forwarded-Prefix", "@other.example.com"),
+            ("X-Forwarded-Prefix", "api"),
+        ],
+    )
+    def test_trusted_forwarding_values_are_validated(self, header: str, value: str) -> None:
+        """A trusted header must hold what it names: a prefix '@other.example.com' never becomes userinfo."""
+        trust = {"x_proto": 1, "x_host": 1, "x_port": 1, "x_prefix": 1}
+        h = self.harness(auth_token=TOKEN, trust_forwarded=trust)
+        outcome = self.post(h, PAIRS, sign(self.URL, PAIRS), scheme="http", host="10.0.0.5", headers={header: value})
+        assert outcome.status == 400
+        assert not outcome.seen
+
+    def test_a_client_value_left_of_the_trusted_hops_is_ignored(self) -> None:
+        """With two trusted proxies, only the two right-most values count: the client's own is ignored."""
+        h = self.harness(auth_token=TOKEN, trust_forwarded=2)
+        headers = {"X-Forwarded-Proto": "https,https", "X-Forwarded-Host": "attacker.example, example.com, lb.local"}
+        outcome = self.post(h, PAIRS, sign(self.URL, PAIRS), scheme="http", host="10.0.0.5", headers=headers)
+        assert outcome.status == 200
+        assert outcome.seen[0].verdict is not None
+
+    @pytest.mark.parametrize(
+        "options",
+        [
+            {"report_only": "false"},
+            {"report_only": 0},
+            {"enabled": "false"},
+            {"require_https": "yes"},
+            {"trust_forwarded": "1"},
+            {"trust_forwarded": {"x_proto": True}},
+            {"trust_forwarded": {"x_forwardedd": 1}},
+            {"trust_forwarded": {"forwarded": 1, "x_host": 1}},
+            {"trust_forwarded": -1},
+            {"paths": "/twilio/"},
+            {"methods": "POST"},
+            {"methods": []},
+        ],
+    )
+    def test_configuration_that_could_open_the_door_fails_at_construction(self, options: dict[str, Any]) -> None:
+        """A string where a bool belongs (an environment variable's "false") is an error, never a quiet True."""
+        with pytest.raises((TypeError, ValueError)):
+            self.harness(auth_token=TOKEN, **options)
+
+    def test_the_replay_key_does_not_depend_on_the_url_parameter_boundary(self) -> None:
+        """?order=42 + AccountSid=X and ?order=4 + 2AccountSid=X sign the same bytes: the copy is a replay."""
+        from twiliosig.replay import MemoryReplayStore
+
+        h = self.harness(auth_token=TOKEN, replay_guard=MemoryReplayStore())
+        original = [("AccountSid", "X")]
+        signature = sign(f"{self.URL}?order=42", original)
+        assert sign(f"{self.URL}?order=4", [("2AccountSid", "X")]) == signature
+        assert self.post(h, original, signature, target="/twilio/sms?order=42").status == 200
+        moved = self.post(h, [("2AccountSid", "X")], signature, target="/twilio/sms?order=4")
+        assert moved.status == 409
+        assert not moved.seen
+
 
 class ReplayContract:
     """Replay guard, require_https and Basic authentication: the same in both middlewares."""

@@ -43,7 +43,7 @@ def recording_app(seen: list[Seen]) -> Starlette:
             raise RuntimeError("the app failed")
         return PlainTextResponse("ok", status_code=500 if request.url.path == "/twilio/fail500" else 200)
 
-    return Starlette(routes=[Route("/{path:path}", endpoint, methods=["GET", "POST"])])
+    return Starlette(routes=[Route("/{path:path}", endpoint, methods=["GET", "POST", "PUT"])])
 
 
 class AsgiHarness(Harness):
@@ -163,9 +163,64 @@ def test_report_only_replays_a_half_read_body() -> None:
     """Report-only with an over-limit stream: the app still receives every byte."""
     h = AsgiHarness(auth_token=TOKEN, max_body_size=50, report_only=True)
     chunks = [b"a=" + b"x" * 40, b"y" * 40, b"z" * 100]
-    outcome = h.send("POST", "/twilio/sms", headers={"Content-Type": FORM}, chunks=chunks)
+    headers = {"Content-Type": FORM, "X-Twilio-Signature": "forged"}
+    outcome = h.send("POST", "/twilio/sms", headers=headers, chunks=chunks)
     assert outcome.status == 200
     assert outcome.seen[0].body == b"".join(chunks)
+
+
+async def _call_with_messages(app: Any, headers: list[tuple[bytes, bytes]], messages: list[Any]) -> list[Any]:
+    """Call the app with these request messages; a receive() past them hangs, as a real server's would."""
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "scheme": "https",
+        "path": "/twilio/sms",
+        "raw_path": b"/twilio/sms",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"example.com"), *headers],
+    }
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        if messages:
+            return messages.pop(0)
+        await anyio.sleep_forever()
+        raise AssertionError("unreachable")
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    with anyio.fail_after(5):
+        await app(scope, receive, send)
+    return sent
+
+
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_report_only_body_crossing_the_limit_in_its_last_message_does_not_hang(backend: str) -> None:
+    """The last message crosses max_body_size: the app is told no more body follows, and finishes."""
+    seen: list[Seen] = []
+    app = TwilioSignatureMiddleware(recording_app(seen), auth_token=TOKEN, max_body_size=50, report_only=True)
+    headers = [(b"content-type", FORM.encode()), (b"x-twilio-signature", b"forged")]
+    messages = [
+        {"type": "http.request", "body": b"a=" + b"x" * 40, "more_body": True},
+        {"type": "http.request", "body": b"y" * 40, "more_body": False},
+    ]
+    sent = anyio.run(_call_with_messages, app, headers, messages, backend=backend)
+    assert sent[0]["status"] == 200
+    assert seen[0].body == b"a=" + b"x" * 40 + b"y" * 40
+
+
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_no_signature_is_refused_before_the_body_is_read(backend: str) -> None:
+    """An unsigned request to a protected path gets 403 without a single receive()."""
+    seen: list[Seen] = []
+    app = TwilioSignatureMiddleware(recording_app(seen), auth_token=TOKEN)
+    headers = [(b"content-type", FORM.encode()), (b"content-length", b"1000")]
+    sent = anyio.run(_call_with_messages, app, headers, [], backend=backend)  # receive() would hang
+    assert sent[0]["status"] == 403
+    assert not seen
 
 
 async def _disconnecting_call(app: Any) -> list[dict[str, Any]]:

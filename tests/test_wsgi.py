@@ -167,6 +167,25 @@ def test_report_only_lets_an_oversized_chunked_body_through_whole() -> None:
     assert outcome.seen[0].body == body
 
 
+class _Unreadable(io.RawIOBase):
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        raise AssertionError("the body was read")
+
+
+def test_no_signature_is_refused_before_the_body_is_read() -> None:
+    """An unsigned request to a protected path gets 403 without a byte of its body read."""
+    h = WsgiHarness(auth_token=TOKEN)
+    environ = h.environ("POST", "/twilio/sms", {"Content-Type": FORM}, b"", "https", "example.com", None)
+    environ["CONTENT_LENGTH"] = "1000"
+    environ["wsgi.input"] = io.BufferedReader(_Unreadable())
+    outcome = h.call(environ)
+    assert outcome.status == 403
+    assert not outcome.seen
+
+
 def test_body_shorter_than_content_length_is_400() -> None:
     """A client that disconnects mid-body gets a 400, and the app does not run."""
     h = WsgiHarness(auth_token=TOKEN)
