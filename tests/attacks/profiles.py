@@ -1,0 +1,109 @@
+"""The configurations the attack servers run with, shared by the server processes and the tests.
+
+A *profile* names one set of guard options. Every app module under
+``tests.attacks.apps`` builds its adapter from ``options(profile, paths=...)``,
+so the tests and the servers cannot disagree on a token, a limit or a path.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from twiliosig.replay import MemoryReplayStore, StoreUnavailable
+
+TOKEN = "attack-token-0123456789abcdef0123"
+#: Large enough for tens of thousands of tiny forged parameters, small enough to overflow quickly.
+MAX_BODY = 512 * 1024
+PROTECTED = ["/twilio/"]
+
+# Tenants: one token per account, looked up by AccountSid.
+ACCOUNT_A = "AC" + "a" * 32
+ACCOUNT_B = "AC" + "b" * 32
+ACCOUNT_UNKNOWN = "AC" + "0" * 32
+#: Any AccountSid starting with this makes the token lookup raise (its store is down).
+ACCOUNT_RAISING = "ACraise"
+TOKEN_A = "tenant-a-token-0123456789abcdef01"
+TOKEN_B = "tenant-b-token-0123456789abcdef01"
+TENANT_TOKENS = {ACCOUNT_A: TOKEN_A, ACCOUNT_B: TOKEN_B}
+
+#: API Gateway's own name for the API: what Twilio calls, and what the event carries.
+LAMBDA_DOMAIN = "abc123defg.execute-api.us-east-1.amazonaws.com"
+#: The REST API (payload 1.0) stage, the first segment of its public paths.
+LAMBDA_STAGE = "prod"
+
+#: Every profile a server can be started with.
+PROFILES = (
+    "default",
+    "callable-paths",
+    "replay",
+    "tenants",
+    "store-down",
+    "proxy-true",
+    "proxy-two",
+    "proxy-map",
+    "proxy-rfc7239",
+    "methods-put",
+    "bad-report-only",
+)
+
+
+def token_for(account: str | None) -> str | None:
+    """The per-account token lookup of the ``tenants`` profile; raises for the failing account store."""
+    if account and account.startswith(ACCOUNT_RAISING):
+        raise LookupError(f"the account store failed while looking up {account}")
+    return TENANT_TOKENS.get(account or "")
+
+
+def protect_twilio(path: str) -> bool:
+    """A ``paths`` callable as a user would write it."""
+    return path.startswith("/twilio/")
+
+
+class DownStore:
+    """A replay store whose backend is unreachable (every call raises StoreUnavailable)."""
+
+    ttl = 300.0
+    modes = frozenset({"sync", "async"})
+
+    def claim(self, key: str) -> bool:
+        raise StoreUnavailable("the replay store at 10.0.0.9:6379 did not answer")
+
+    def release(self, key: str) -> None:
+        raise StoreUnavailable("the replay store at 10.0.0.9:6379 did not answer")
+
+    async def aclaim(self, key: str) -> bool:
+        return self.claim(key)
+
+    async def arelease(self, key: str) -> None:
+        self.release(key)
+
+
+def options(profile: str, *, paths: bool) -> dict[str, Any]:
+    """The guard options of ``profile``; ``paths`` says whether the adapter takes the ``paths`` option."""
+    chosen: dict[str, Any] = {"auth_token": TOKEN, "max_body_size": MAX_BODY}
+    if paths:
+        chosen["paths"] = protect_twilio if profile == "callable-paths" else list(PROTECTED)
+    if profile in ("default", "callable-paths"):
+        pass
+    elif profile == "replay":
+        chosen["replay_guard"] = MemoryReplayStore()
+    elif profile == "tenants":
+        chosen["auth_token"] = token_for
+    elif profile == "store-down":
+        chosen["replay_guard"] = DownStore()
+        chosen["on_store_error"] = "allow"
+    elif profile == "proxy-true":
+        chosen["trust_forwarded"] = True
+    elif profile == "proxy-two":
+        chosen["trust_forwarded"] = 2
+    elif profile == "proxy-map":
+        chosen["trust_forwarded"] = {"x_proto": 1, "x_host": 1, "x_port": 1, "x_prefix": 1}
+    elif profile == "proxy-rfc7239":
+        chosen["trust_forwarded"] = {"forwarded": 1}
+    elif profile == "methods-put":
+        chosen["methods"] = ["GET", "POST", "PUT"]
+    elif profile == "bad-report-only":
+        chosen["report_only"] = "false"  # read from an environment variable: must not boot
+    else:
+        raise ValueError(f"unknown profile {profile!r}")
+    return chosen
