@@ -38,7 +38,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
-from .guard import VERDICT_KEY, Check, Guard, Head
+from .guard import CLAIMED_KEY, VERDICT_KEY, Check, Guard, Head
 from .request import decode_target, quote_path
 from .urls import default_port
 from .verdict import Verdict
@@ -108,7 +108,7 @@ class TwilioSignatureMiddleware:
             if len(body) > check.body_limit:
                 decision = check.overflowed()
             else:
-                decision = await guard.aclaim(check.finish(body))
+                decision = await guard.aclaim(check.finish(body), claimed=scope.get(CLAIMED_KEY))
             # The app reads exactly what was sent: what was read, then whatever is left.
             replay = _replay_message({"type": "http.request", "body": body, "more_body": more}, receive)
         refusal = decision.refusal
@@ -120,6 +120,7 @@ class TwilioSignatureMiddleware:
         if decision.replay_key is None:
             await self.app(scope, replay, send)
             return
+        scope[CLAIMED_KEY] = decision.replay_key
         status = 0
 
         async def watching(message: Message) -> None:

@@ -58,6 +58,7 @@ from .urls import DEFAULT_VARIANTS, UrlVariant, query_values, redact
 from .verdict import Reason, Verdict
 
 __all__ = [
+    "CLAIMED_KEY",
     "DEFAULT_MAX_BODY_SIZE",
     "DEFAULT_METHODS",
     "FROM_ENVIRONMENT",
@@ -83,6 +84,9 @@ DEFAULT_MAX_BODY_SIZE: Final = 1024 * 1024
 DEFAULT_METHODS: Final = ("GET", "POST")
 #: Where an accepted request's verdict is left for the application (WSGI environ, ASGI scope).
 VERDICT_KEY: Final = "twiliosig.verdict"
+#: Where an adapter leaves the replay key it claimed, so that an inner layer (a decorator
+#: under a middleware) does not claim it again and refuse the request as its own replay.
+CLAIMED_KEY: Final = "twiliosig.replay_key"
 TOKEN_ENVIRONMENT_VARIABLE: Final = "TWILIO_AUTH_TOKEN"  # noqa: S105 - a variable's name, not a secret
 
 
@@ -626,22 +630,34 @@ class Guard:
 
     # --- the replay claim and its settlement ----------------------------------------------
 
-    def claim(self, decision: Decision) -> Decision:
-        """Claim a genuine request's replay key: the decision again, or a refusal (409, 503)."""
+    def claim(self, decision: Decision, *, claimed: object = None) -> Decision:
+        """Claim a genuine request's replay key: the decision again, or a refusal (409, 503).
+
+        Args:
+            decision: What :meth:`Check.finish` decided.
+            claimed: The key an outer twiliosig layer already claimed for this very
+                request (the adapter finds it at :data:`CLAIMED_KEY` in the request's
+                server-side state). The same key is not claimed twice, and this layer
+                leaves its release to the outer one.
+        """
         key = decision.replay_key
         if key is None or self.replay_guard is None:
             return decision
+        if key == claimed:
+            return decision._replace(replay_key=None)
         try:
             first = self.replay_guard.claim(key)
         except StoreUnavailable as error:
             return self._store_failed(decision, error)
         return decision if first else self._replayed(decision)
 
-    async def aclaim(self, decision: Decision) -> Decision:
+    async def aclaim(self, decision: Decision, *, claimed: object = None) -> Decision:
         """:meth:`claim` for ASGI apps: the store's asyncio client, never blocking the loop."""
         key = decision.replay_key
         if key is None or self.replay_guard is None:
             return decision
+        if key == claimed:
+            return decision._replace(replay_key=None)
         try:
             first = await self.replay_guard.aclaim(key)
         except StoreUnavailable as error:

@@ -35,7 +35,7 @@ import io
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from .guard import VERDICT_KEY, Decision, Guard, Head
+from .guard import CLAIMED_KEY, VERDICT_KEY, Decision, Guard, Head
 from .request import decode_target, quote_path, split_target
 from .urls import default_port
 
@@ -81,7 +81,7 @@ class TwilioSignatureMiddleware:
             elif len(body) > check.body_limit:
                 decision = check.overflowed()
             else:
-                decision = self.guard.claim(check.finish(body))
+                decision = self.guard.claim(check.finish(body), claimed=environ.get(CLAIMED_KEY))
                 environ["wsgi.input"] = io.BytesIO(body)
                 if body or environ.get("CONTENT_LENGTH"):
                     environ["CONTENT_LENGTH"] = str(len(body))
@@ -92,6 +92,7 @@ class TwilioSignatureMiddleware:
         environ[VERDICT_KEY] = decision.verdict
         if decision.replay_key is None:
             return self.app(environ, start_response)
+        environ[CLAIMED_KEY] = decision.replay_key
         return _settling(self.app, environ, start_response, self.guard, decision)
 
 

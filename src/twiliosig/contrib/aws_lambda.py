@@ -39,7 +39,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from ..guard import Check, Decision, Guard, Head, Refusal
+from ..guard import CLAIMED_KEY, Check, Decision, Guard, Head, Refusal
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -163,10 +163,12 @@ def twilio_required(handler: Handler | None = None, **options: Unpack[GuardOptio
         check = guard.start(event_head(guard, event))
         if check is None:
             return handler(event, context)
-        decision = guard.claim(_decide(check, event))
+        decision = guard.claim(_decide(check, event), claimed=event.get(CLAIMED_KEY))
         event[EVENT_VERDICT_KEY] = decision.verdict
         if decision.refusal is not None:
             return _response(decision.refusal)
+        if decision.replay_key is not None:
+            event[CLAIMED_KEY] = decision.replay_key
         try:
             result = handler(event, context)
         except BaseException:

@@ -46,7 +46,7 @@ from django.core.exceptions import DisallowedHost, ImproperlyConfigured, Request
 from django.http import HttpRequest, HttpResponse, UnreadablePostError
 
 from ..asgi import scope_raw_path
-from ..guard import GUARD_OPTIONS, VERDICT_KEY, Check, Decision, Guard, Head
+from ..guard import CLAIMED_KEY, GUARD_OPTIONS, VERDICT_KEY, Check, Decision, Guard, Head
 from ..request import quote_path, split_target
 from ..verdict import Reason, Verdict
 
@@ -151,11 +151,19 @@ def _respond(request: HttpRequest, decision: Decision) -> HttpResponse | None:
         request._dont_enforce_csrf_checks = True
     refusal = decision.refusal
     if refusal is None:
+        if decision.replay_key is not None:
+            request.META[CLAIMED_KEY] = decision.replay_key
         return None
     response = HttpResponse(refusal.body, status=refusal.status)
     for name, value in refusal.headers:
         response[name] = value
     return response
+
+
+def _claimed(request: HttpRequest) -> object:
+    """The replay key an outer twiliosig layer claimed: in the WSGI environ, or the ASGI scope."""
+    scope = getattr(request, "scope", None) or {}
+    return request.META.get(CLAIMED_KEY) or scope.get(CLAIMED_KEY)
 
 
 def _failed(response: Any) -> bool:
@@ -167,7 +175,7 @@ def _guarded(guard: Guard, request: HttpRequest, always: bool, call: Callable[[]
     check = guard.start(request_head(guard, request), always=always)
     if check is None:
         return call()
-    decision = guard.claim(_decide(check, request))
+    decision = guard.claim(_decide(check, request), claimed=_claimed(request))
     refusal = _respond(request, decision)
     if refusal is not None:
         return refusal
@@ -186,7 +194,7 @@ async def _aguarded(guard: Guard, request: HttpRequest, always: bool, call: Call
     if check is None:
         return await call()
     # ASGIRequest has already buffered the body, so reading it here does not block.
-    decision = await guard.aclaim(_decide(check, request))
+    decision = await guard.aclaim(_decide(check, request), claimed=_claimed(request))
     refusal = _respond(request, decision)
     if refusal is not None:
         return refusal

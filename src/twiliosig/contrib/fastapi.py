@@ -38,7 +38,7 @@ from starlette.requests import HTTPConnection, Request
 from starlette.status import WS_1008_POLICY_VIOLATION
 
 from ..asgi import STATE_KEY, scope_head
-from ..guard import Check, Decision, Guard
+from ..guard import CLAIMED_KEY, Check, Decision, Guard
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -74,7 +74,7 @@ class TwilioSignature:
         decision = check.decision
         if decision is None:
             decision = check.finish() if websocket else await _decide(check, connection)
-        decision = await guard.aclaim(decision)
+        decision = await guard.aclaim(decision, claimed=connection.scope.get(CLAIMED_KEY))
         connection.state.__setattr__(STATE_KEY, decision.verdict)
         refusal = decision.refusal
         if refusal is not None:
@@ -82,6 +82,8 @@ class TwilioSignature:
                 raise WebSocketException(code=WS_1008_POLICY_VIOLATION)
             headers = {name: value for name, value in refusal.headers if name not in _SET_BY_FASTAPI}
             raise HTTPException(status_code=refusal.status, detail=refusal.phrase, headers=headers)
+        if decision.replay_key is not None:
+            connection.scope[CLAIMED_KEY] = decision.replay_key
         try:
             yield decision.verdict
         except BaseException:

@@ -35,7 +35,7 @@ from typing import Any
 from flask import Flask, Response, current_app, g, request
 from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
 
-from ..guard import GUARD_OPTIONS, VERDICT_KEY, Check, Decision, Guard
+from ..guard import CLAIMED_KEY, GUARD_OPTIONS, VERDICT_KEY, Check, Decision, Guard
 from ..verdict import Reason, Verdict
 from ..wsgi import environ_head
 
@@ -89,12 +89,14 @@ def _guarded(guard: Guard, *, always: bool) -> Response | None:
     check = guard.start(environ_head(request.environ, request.path), always=always)
     if check is None:
         return None
-    decision = guard.claim(_decide(check))
+    decision = guard.claim(_decide(check), claimed=request.environ.get(CLAIMED_KEY))
     g.twiliosig_verdict = decision.verdict
     g.twiliosig_decision = decision
     request.environ[VERDICT_KEY] = decision.verdict
     refusal = decision.refusal
     if refusal is None:
+        if decision.replay_key is not None:
+            request.environ[CLAIMED_KEY] = decision.replay_key
         return None
     return Response(refusal.body, status=refusal.status, headers=list(refusal.headers))
 
