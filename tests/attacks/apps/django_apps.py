@@ -23,7 +23,11 @@ def _pairs(querydict: Any) -> list[tuple[str, str]]:
 def _seen(request: Any, route: str) -> bytes:
     body = request.body
     verdict = getattr(request, "twiliosig_verdict", None)
-    return record(route, request.method, request.path_info, body, _pairs(request.POST), _pairs(request.GET), verdict)
+    try:
+        form = _pairs(request.POST)
+    except Exception as error:  # the view ran all the same: say so, and what the framework made of the body
+        form = [("<unreadable form>", repr(error))]
+    return record(route, request.method, request.path_info, body, form, _pairs(request.GET), verdict)
 
 
 def twilio(request: Any, event: str) -> Any:

@@ -31,8 +31,11 @@ async def seen(request: Request, route: str) -> bytes:
     body = await request.body()
     pairs: list[tuple[str, str]] = []
     if request.headers.get("content-type", "").lower().startswith(FORM):
-        form = await request.form()
-        pairs = [(name, str(value)) for name, value in form.multi_items()]
+        try:
+            form = await request.form()
+            pairs = [(name, str(value)) for name, value in form.multi_items()]
+        except Exception as error:  # the view ran all the same: say so
+            pairs = [("<unreadable form>", repr(error))]
     verdict = getattr(request.state, "twiliosig_verdict", None)
     return record(route, request.method, request.url.path, body, pairs, request.query_params.multi_items(), verdict)
 
