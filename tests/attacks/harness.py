@@ -511,30 +511,31 @@ class Pool:
                 elif _serves(entry.port):
                     outcomes[name] = (None, entry.output_path.read_bytes().decode("utf-8", "replace"))
             time.sleep(0.1)
-        for name, entry in entries.items():
+        for name in entries:
             outcomes.setdefault(name, (None, "still starting when the time ran out"))
-            self._terminate(entry)
+        self._terminate(*entries.values())
         return outcomes
 
     def stop(self, profile: str) -> None:
         """Stop every server running with ``profile``."""
-        for key in [key for key in self._processes if key[1] == profile]:
-            self._terminate(self._processes.pop(key))
+        self._terminate(*[self._processes.pop(key) for key in list(self._processes) if key[1] == profile])
 
     def close(self) -> None:
-        for entry in self._processes.values():
-            self._terminate(entry)
+        self._terminate(*self._processes.values())
         self._processes.clear()
 
     @staticmethod
-    def _terminate(entry: _Process) -> None:
-        popen = entry.popen
-        if popen is not None and popen.poll() is None:
+    def _terminate(*entries: _Process) -> None:
+        """Stop these processes together: signal them all, then wait for each."""
+        running = [entry.popen for entry in entries if entry.popen is not None and entry.popen.poll() is None]
+        for popen in running:
             popen.terminate()
+        for popen in running:
             try:
                 popen.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 popen.kill()
                 popen.wait()
-        if entry.output is not None and not entry.output.closed:
-            entry.output.close()
+        for entry in entries:
+            if entry.output is not None and not entry.output.closed:
+                entry.output.close()
