@@ -1,0 +1,168 @@
+"""Resource abuse: refusals are cheap, bounded and early, and a broken request never turns into a 5xx.
+
+A body over ``max_body_size`` is refused with 413 without being read whole
+(declared or chunked); a request with no signature at all is refused before its
+body is read; thousands of forged parameters are refused quickly; a client that
+hangs up mid-body leaves no 5xx behind and never reaches the app; broken
+percent-encoding is a 4xx.
+
+Lambda: API Gateway buffers the whole body before the function runs, so the
+"before the body is read" attacks apply only to the adapters a server streams
+(``STREAMING``); the Lambda adapters get the whole-body variant instead.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.attacks.harness import (
+    ALL,
+    FORM,
+    STREAMING,
+    Pool,
+    Server,
+    answer_before_body,
+    hang_up_mid_body,
+    sign,
+    stream_body,
+)
+from tests.attacks.profiles import MAX_BODY
+
+LAMBDA = [adapter for adapter in ALL if adapter not in STREAMING]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _servers(pool: Pool) -> None:
+    pool.prestart(ALL, "default")
+
+
+def _head(server: Server, length: int | None, signature: str | None, **extra: str) -> bytes:
+    headers = [("Content-Type", FORM)]
+    if signature is not None:
+        headers.append(("X-Twilio-Signature", signature))
+    if length is not None:
+        headers.append(("Content-Length", str(length)))
+    headers += list(extra.items())
+    return server.encode("POST", "/twilio/sms", None, headers=headers)
+
+
+@pytest.mark.parametrize("adapter", STREAMING)
+def test_declared_oversized_body_is_refused_unread(server: Server) -> None:
+    """The attacker declares a body over max_body_size and sends none of it, to tie up a worker reading it."""
+    with server.unreached():
+        response = answer_before_body(server.port, _head(server, MAX_BODY + 1, "forged"))
+    assert response is not None, "the server waited for a body it should have refused by its Content-Length"
+    assert response.status == 413, response
+
+
+@pytest.mark.parametrize("adapter", STREAMING)
+def test_chunked_oversized_body_is_refused_at_the_limit(server: Server) -> None:
+    """The attacker streams a chunked body with no Content-Length, far past max_body_size, to exhaust memory."""
+    head = _head(server, None, "forged", **{"Transfer-Encoding": "chunked"})
+    piece = b"a" * 16384
+    chunk = f"{len(piece):x}\r\n".encode() + piece + b"\r\n"
+    pieces = iter([chunk] * (4 * MAX_BODY // len(piece)) + [b"0\r\n\r\n"])
+    with server.unreached(settle=0.2):
+        response = stream_body(server.port, head, pieces)
+    assert response is not None, "the server closed without answering"
+    assert response.status == 413, response
+
+
+@pytest.mark.parametrize("adapter", LAMBDA)
+def test_oversized_event_body_is_refused(server: Server) -> None:
+    """The attacker posts a body over max_body_size, which API Gateway hands the function whole."""
+    body = b"Body=" + b"a" * MAX_BODY
+    with server.unreached():
+        response = server.post_form("/twilio/sms", [("Body", "a")], signature="forged", body=body)
+    assert response.status == 413, response
+
+
+@pytest.mark.parametrize("adapter", STREAMING)
+def test_unsigned_request_is_refused_before_its_body(server: Server) -> None:
+    """The attacker declares a large body (under the limit) with no signature, and sends it slowly or never."""
+    with server.unreached():
+        response = answer_before_body(server.port, _head(server, MAX_BODY // 2, None))
+    assert response is not None, "the server waited for the body of a request it could refuse from its headers"
+    assert response.status == 403, response
+
+
+@pytest.mark.parametrize("adapter", STREAMING)
+def test_other_method_is_refused_before_its_body(server: Server) -> None:
+    """The attacker sends a large PUT to a protected path, which can be refused by its method alone."""
+    head = server.encode("PUT", "/twilio/sms", None, headers=[("Content-Type", FORM), ("Content-Length", "100000")])
+    with server.unreached():
+        response = answer_before_body(server.port, head, method="PUT")
+    assert response is not None, "the server waited for the body of a request it could refuse from its method"
+    assert response.status == 405, response
+
+
+@pytest.mark.parametrize(("count", "value"), [(50_000, "1"), (20_000, "%F0%9F%98%80")], ids=["ascii", "astral"])
+@pytest.mark.parametrize("adapter", ALL)
+def test_many_forged_parameters_are_refused_quickly(server: Server, count: int, value: str) -> None:
+    """The attacker sends tens of thousands of tiny forged parameters to make each refusal cost seconds of CPU.
+
+    The astral case (an emoji in every value) also makes the UTF-16 parameter
+    order a distinct candidate, doubling the work of a naive check.
+    """
+    body = "&".join(f"p{index}={value}" for index in range(count)).encode()
+    assert len(body) <= MAX_BODY
+    started = time.monotonic()
+    with server.unreached():
+        response = server.post_form("/twilio/sms", [], signature=sign(server.url("/x")), body=body)
+    assert response.status == 403, response
+    assert time.monotonic() - started < 3.0
+
+
+@pytest.mark.parametrize("signed", [True, False], ids=["signed", "unsigned"])
+@pytest.mark.parametrize("adapter", STREAMING)
+def test_client_hanging_up_mid_body_never_reaches_the_app(server: Server, signed: bool) -> None:
+    """The attacker sends half of a (genuine or forged) body and hangs up, hoping the app runs on what arrived."""
+    pairs = [("Body", "x" * 2000), ("From", "+15005550006")]
+    body = b"Body=" + b"x" * 2000 + b"&From=%2B15005550006"
+    signature = sign(server.url("/twilio/sms"), pairs) if signed else "forged"
+    before = server.output_bytes().count(b"Traceback")
+    with server.unreached(settle=0.3):
+        hang_up_mid_body(server.port, _head(server, len(body), signature), body[: len(body) // 2])
+    assert server.output_bytes().count(b"Traceback") == before, server.output_bytes()[-2000:]
+    assert server.post_form("/twilio/sms", pairs).status == 200, "the server did not recover"
+
+
+BROKEN_ESCAPES = {
+    "bad-hex-in-path": "/twilio/%zz",
+    "lone-percent-in-path": "/twilio/%",
+    "half-escape-in-path": "/twilio/%f",
+    "invalid-utf8-in-path": "/twilio/%ff",
+    "overlong-utf8-in-path": "/twilio/%C0%AF",
+    "surrogate-in-path": "/twilio/%ED%A0%80",
+    "nul-in-path": "/twilio/a%00b",
+    "bad-hex-in-query": "/twilio/sms?x=%zz",
+    "invalid-utf8-in-query": "/twilio/sms?x=%ff%fe",
+    "invalid-utf8-in-query-name": "/twilio/sms?%ff=1",
+}
+
+
+@pytest.mark.parametrize("path", BROKEN_ESCAPES.values(), ids=BROKEN_ESCAPES.keys())
+@pytest.mark.parametrize("adapter", ALL)
+def test_broken_percent_encoding_is_a_4xx(server: Server, path: str) -> None:
+    """The attacker sends broken or non-UTF-8 escapes in the path or query, hoping a decode raises into a 500."""
+    with server.unreached():
+        response = server.get(path, signature=None)
+    assert 400 <= response.status < 500, response
+
+
+@pytest.mark.parametrize("path", BROKEN_ESCAPES.values(), ids=BROKEN_ESCAPES.keys())
+@pytest.mark.parametrize("adapter", ALL)
+def test_broken_percent_encoding_with_a_genuine_signature_is_never_a_5xx(server: Server, path: str) -> None:
+    """The attacker gets the broken URL signed (a webhook URL it configured itself), hoping a later decode raises."""
+    response = server.get(path)
+    assert response.status < 500, response
+
+
+@pytest.mark.parametrize("adapter", ALL)
+def test_huge_request_line_is_not_a_5xx(server: Server) -> None:
+    """The attacker sends a path of several kilobytes, hoping a URL variant or log line blows up."""
+    with server.unreached():
+        response = server.get("/twilio/" + "a/" * 2000, signature=None)
+    assert 400 <= response.status < 500, response
