@@ -132,6 +132,7 @@ def run_wsgi(
         "RAW_URI": path.encode("utf-8").decode("latin-1"),
         "SERVER_NAME": "example.com",
         "SERVER_PORT": "443",
+        "HTTP_HOST": "example.com",
         "wsgi.url_scheme": "https",
         "wsgi.input": Trickle(split(body, cuts), breaks),
         "wsgi.errors": sys.stderr,

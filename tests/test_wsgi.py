@@ -223,7 +223,7 @@ def test_bad_content_length_is_400(length: str) -> None:
     [
         pytest.param({"RAW_URI": "/twilio/a%2Fb"}, True, id="raw-uri"),
         pytest.param({"RAW_URI": None, "REQUEST_URI": "/twilio/a%2Fb"}, True, id="request-uri"),
-        pytest.param({"RAW_URI": "https://example.com/twilio/a%2Fb"}, True, id="absolute-form"),
+        pytest.param({"RAW_URI": "https://example.com/twilio/a%2Fb"}, False, id="absolute-form-is-refused"),
         pytest.param({"RAW_URI": None}, False, id="decoded-path-loses-%2F"),
     ],
 )
@@ -252,15 +252,21 @@ def test_fallback_requotes_script_name_and_path_info() -> None:
     assert h.call(environ).status == 200
 
 
-def test_server_name_when_there_is_no_host_header() -> None:
-    """Without Host, SERVER_NAME and a non-default SERVER_PORT make the authority."""
+@pytest.mark.parametrize("host", [None, ""])
+def test_no_host_header_is_refused(host: str | None) -> None:
+    """Without a Host header (HTTP/1.0) the server's own name is never taken for what Twilio called."""
     h = WsgiHarness(auth_token=TOKEN)
-    url = "http://internal.example:8080/twilio/sms"
+    url = "http://internal.example:8080/twilio/sms"  # SERVER_NAME and SERVER_PORT
     environ = h.environ(
         "POST", "/twilio/sms", signed_headers(url), form_body(PAIRS), "http", "internal.example:8080", None
     )
-    del environ["HTTP_HOST"]
-    assert h.call(environ).status == 200
+    if host is None:
+        del environ["HTTP_HOST"]
+    else:
+        environ["HTTP_HOST"] = host
+    outcome = h.call(environ)
+    assert outcome.status == 400
+    assert not outcome.seen
 
 
 def test_verdict_is_in_the_environ_for_flask() -> None:

@@ -40,7 +40,6 @@ from typing import TYPE_CHECKING, Any
 
 from .guard import CLAIMED_KEY, VERDICT_KEY, Check, Guard, Head
 from .request import decode_target, quote_path
-from .urls import default_port
 from .verdict import Verdict
 
 if TYPE_CHECKING:
@@ -183,7 +182,7 @@ def scope_head(scope: Scope, headers: dict[str, str] | None = None) -> Head:
         method=scope.get("method", "GET"),
         path=route_path(scope),
         scheme="wss" if websocket else scheme,
-        host=scope_host(headers, scope, scheme),
+        host=scope_host(headers),
         raw_path=scope_raw_path(scope),
         query=decode_target(query) if query else "",
         header=headers.get,
@@ -229,15 +228,9 @@ def scope_raw_path(scope: Scope) -> str:
     return path
 
 
-def scope_host(headers: dict[str, str], scope: Scope, scheme: str) -> str | None:
-    host = headers.get("host")
-    if host:
-        return host
-    server = scope.get("server")
-    if not server or server[1] is None:
-        return None
-    name, port = server[0], str(server[1])
-    return name if port == default_port(scheme) else f"{name}:{port}"
+def scope_host(headers: dict[str, str]) -> str | None:
+    """The Host header; None without one (Twilio always sends it: no fallback to ``scope["server"]``)."""
+    return headers.get("host") or None
 
 
 def _with_verdict(scope: Scope, verdict: Verdict) -> Scope:

@@ -249,13 +249,24 @@ def _methods(methods: Iterable[str]) -> frozenset[str]:
     return frozenset(allowed)
 
 
-def _charset(parameters: str) -> str | None:
-    """The ``charset`` parameter of a Content-Type, lower-cased, or None."""
+def _charsets(parameters: str) -> list[str]:
+    """Every ``charset`` parameter of a Content-Type, lower-cased: parsers differ on which of two wins."""
+    charsets = []
     for parameter in parameters.split(";"):
         name, _, value = parameter.partition("=")
         if name.strip().lower() == "charset":
-            return value.strip().strip('"').lower()
-    return None
+            charsets.append(value.strip().strip('"').lower())
+    return charsets
+
+
+def _foreign_charset(parameters: str) -> Verdict | None:
+    """The refusal of a form that declares a charset other than UTF-8, if it does."""
+    foreign = [charset for charset in _charsets(parameters) if charset not in _UTF8]
+    if not foreign:
+        return None
+    return Verdict(
+        False, Reason.MALFORMED_BODY, f"the form body declares charset {loggable(foreign[0], 40)}; Twilio sends UTF-8"
+    )
 
 
 def body_params(url: str, content_type: str | None, body: bytes) -> BodyParams | Verdict:
@@ -272,13 +283,9 @@ def body_params(url: str, content_type: str | None, body: bytes) -> BodyParams |
         return body
     media_type, _, parameters = (content_type or "").partition(";")
     if media_type.strip().lower() == FORM_CONTENT_TYPE:
-        charset = _charset(parameters)
-        if charset is not None and charset not in _UTF8:
-            return Verdict(
-                False,
-                Reason.MALFORMED_BODY,
-                f"the form body declares charset {loggable(charset, 40)}; Twilio sends UTF-8",
-            )
+        refusal = _foreign_charset(parameters)
+        if refusal is not None:
+            return refusal
         if not body:
             return None
         try:
@@ -327,7 +334,12 @@ class Check:
             return self.decision
         guard, head, url = self._guard, self._head, self._url
         assert url is not None  # a check without a decision always has its URL
-        params = form if form is not None else body_params(url, head.header("content-type"), body)
+        content_type = head.header("content-type")
+        params: BodyParams | Verdict
+        if form is None:
+            params = body_params(url, content_type, body)
+        else:  # parsed by the framework: the body's declared charset still decides how it read it
+            params = _foreign_charset((content_type or "").partition(";")[2]) or form
         if isinstance(params, Verdict):
             return guard.decide(params, self._info)
         signature = head.header(SIGNATURE_HEADER)
@@ -507,6 +519,10 @@ class Guard:
             allowed = ", ".join(sorted(self.methods))
             return Verdict(
                 False, Reason.METHOD_NOT_ALLOWED, f"Twilio sends only {allowed} (the methods option allows more)"
+            )
+        if not head.raw_path.startswith("/"):
+            return Verdict(
+                False, Reason.MALFORMED_URL, "the request target is not a path (absolute-form); Twilio sends a path"
             )
         url = self.url(head)
         if isinstance(url, Verdict):

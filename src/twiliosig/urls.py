@@ -52,8 +52,8 @@ class UrlVariant(enum.Flag):
     #: The ``user:password@`` part dropped (Twilio signs without it).
     USERINFO = enum.auto()
     #: The re-encodings the official SDKs try: the WHATWG form (host
-    #: lowercased, ``.`` segments removed, ``'`` escaped; ``..`` segments and
-    #: backslashes are kept, so no form moves to another route), the query
+    #: lowercased, ``'`` escaped; dot segments and backslashes are kept as
+    #: received, so no form moves the request to another route), the query
     #: re-encoded as common encoders write it (``'`` raw or as ``%27``, a space
     #: as ``%20`` or ``+``) and the Python SDK's re-serialisation (scheme
     #: lowercased, empty ``?`` or ``#`` dropped).
@@ -239,7 +239,6 @@ _PATH_ENCODE = frozenset(' "<>`{}')
 _QUERY_ENCODE = frozenset(" \"#<>'")
 _FRAGMENT_ENCODE = frozenset(' "<>`')
 _C0_AND_SPACE = "".join(map(chr, range(0x21)))
-_DOT_SEGMENTS = {".", "%2e"}
 # How common encoders write a query name or value: the space, and the punctuation left
 # unescaped besides letters, digits and "_.-~" (which every one of them keeps).
 _QUERY_ENCODERS = (
@@ -280,28 +279,6 @@ def _percent_encode(text: str, extra: frozenset[str]) -> str:
     return "".join(out)
 
 
-def _drop_single_dot_segments(path: str) -> str:
-    """Remove ``.`` segments as a WHATWG parser does; leave ``..`` segments where they are.
-
-    A ``.`` segment never leaves its parent, so a signature for ``/a/b`` accepted
-    at ``/a/./b`` stays under the same prefix. Resolving ``..`` would let a
-    signature for ``/twilio/sms`` be accepted at ``/twilio/hooks/x/../../sms``,
-    which a router (werkzeug, Starlette) dispatches to another route: that form
-    is never tried.
-    """
-    if not path.startswith("/"):
-        return path
-    segments = path[1:].split("/")
-    output: list[str] = []
-    for index, segment in enumerate(segments):
-        if segment.lower() in _DOT_SEGMENTS:
-            if index == len(segments) - 1:
-                output.append("")
-        else:
-            output.append(segment)
-    return "/" + "/".join(output)
-
-
 def _whatwg_form(url: str) -> str | None:
     """The URL as a WHATWG parser (Node's ``new URL``) would serialise it."""
     cleaned = url.strip(_C0_AND_SPACE)
@@ -325,9 +302,10 @@ def _whatwg_form(url: str) -> str | None:
         query = tail[1:]
     if special and not path:
         path = "/"
-    # Unlike a WHATWG parser, ``\\`` stays as it is: turned into ``/`` it would
-    # move the request to a path a router reads as another route.
-    path = _drop_single_dot_segments(_percent_encode(path, _PATH_ENCODE))
+    # Unlike a WHATWG parser, dot segments and ``\\`` stay as they are: resolved, or
+    # turned into ``/``, they would move the request to a path a router reads as another
+    # route (``/twilio/hooks/x/../../sms`` is not ``/twilio/sms`` to werkzeug or Starlette).
+    path = _percent_encode(path, _PATH_ENCODE)
     rest = path
     if query is not None:
         rest += "?" + _percent_encode(query, _QUERY_ENCODE)

@@ -37,7 +37,6 @@ from typing import TYPE_CHECKING, Any
 
 from .guard import CLAIMED_KEY, VERDICT_KEY, Decision, Guard, Head
 from .request import decode_target, quote_path, split_target
-from .urls import default_port
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -174,7 +173,7 @@ def environ_head(environ: WSGIEnvironment, path: str | None = None) -> Head:
         method=wsgi_text(environ.get("REQUEST_METHOD", "")),
         path=path,
         scheme=scheme,
-        host=_host(environ, scheme),
+        host=_host(environ),
         raw_path=raw_path,
         query=query,
         header=header,
@@ -197,12 +196,10 @@ def wsgi_text(value: str) -> str:
         return value  # a server that already decoded as UTF-8
 
 
-def _host(environ: WSGIEnvironment, scheme: str) -> str:
+def _host(environ: WSGIEnvironment) -> str | None:
+    """The Host header; None without one (Twilio always sends it: no fallback to ``SERVER_NAME``)."""
     host = environ.get("HTTP_HOST")
-    if host:
-        return wsgi_text(host)
-    name, port = environ.get("SERVER_NAME", ""), environ.get("SERVER_PORT", "")
-    return name if not port or port == default_port(scheme) else f"{name}:{port}"
+    return wsgi_text(host) if host else None
 
 
 def read_body(environ: WSGIEnvironment, limit: int) -> bytes | None:

@@ -35,6 +35,7 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
+import re
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -65,7 +66,7 @@ def check_event(guard: Guard, event: Mapping[str, Any]) -> Verdict:
 def event_head(guard: Guard, event: Mapping[str, Any]) -> Head:
     """The :class:`~twiliosig.guard.Head` of an API Gateway (1.0 or 2.0) or function-URL event."""
     context = event.get("requestContext") or {}
-    headers = {str(name).lower(): str(value) for name, value in (event.get("headers") or {}).items()}
+    headers = _headers(event)
     v2 = _is_v2(event)
     method = (context.get("http") or {}).get("method") if v2 else event.get("httpMethod")
     app_path = _app_path(event, context, v2)
@@ -75,6 +76,7 @@ def event_head(guard: Guard, event: Mapping[str, Any]) -> Head:
         raw_path = str(event.get("rawPath") or "/")
     else:
         raw_path = str(context.get("path") or event.get("path") or "/")
+    raw_path = _encoded_path(raw_path)
     return Head(
         method=str(method or ""),
         path=app_path,
@@ -84,6 +86,56 @@ def event_head(guard: Guard, event: Mapping[str, Any]) -> Head:
         query=str(event.get("rawQueryString") or "") if v2 else _v1_query(event),
         header=headers.get,
     )
+
+
+def _headers(event: Mapping[str, Any]) -> dict[str, str]:
+    """Headers by lower-case name, a repeated one joined with commas as a server joins it.
+
+    The 1.0 format keeps only the last value of a repeated header in ``headers``;
+    ``multiValueHeaders`` has them all, so a duplicated signature is seen as one
+    (and refused), not quietly reduced to whichever copy came last.
+    """
+    headers: dict[str, str] = {}
+    for name, value in (event.get("headers") or {}).items():
+        headers[str(name).lower()] = str(value)
+    for name, values in (event.get("multiValueHeaders") or {}).items():
+        if isinstance(values, list) and values:
+            headers[str(name).lower()] = ",".join(str(value) for value in values)
+    return headers
+
+
+# Characters that stand for themselves in an encoded path; a '%' only before two hex digits.
+_ENCODED_PATH = re.compile(r"(?:[A-Za-z0-9\-._~!$&'()*+,;=:@/]|%[0-9A-Fa-f]{2})*")
+
+
+def _encoded_path(path: str) -> str:
+    """The path percent-encoded as sent, whichever way the event carries it.
+
+    REST APIs and function URLs keep the path encoded; HTTP APIs decode it (a
+    ``%3F`` arrives as ``?``, ``%C3%A9`` as ``é``). Characters that can never
+    stand literally in an encoded path are encoded again, and nothing else, so
+    an encoded path is unchanged and a decoded one cannot turn part of itself
+    into a query.
+    """
+    out = []
+    position = 0
+    while position < len(path):
+        match = _ENCODED_PATH.match(path, position)
+        assert match is not None  # the pattern matches the empty string
+        out.append(match.group())
+        position = match.end()
+        if position < len(path):
+            out.append(quote(_utf8(path[position]), safe=""))
+            position += 1
+    return "".join(out)
+
+
+def _utf8(char: str) -> bytes:
+    """A character's UTF-8 bytes; a lone surrogate (never valid, then refused) encoded as it stands."""
+    try:
+        return char.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return char.encode("utf-8", "surrogatepass")
 
 
 def _is_v2(event: Mapping[str, Any]) -> bool:
