@@ -77,11 +77,12 @@ def _asgi(options: dict[str, Any]) -> None:
 
 def _asgi_middleware_list(options: dict[str, Any]) -> None:
     """Starlette builds ``middleware=[Middleware(...)]`` on the first request: that request must not be served."""
+    import asyncio
+
     from starlette.applications import Starlette
     from starlette.middleware import Middleware
     from starlette.responses import PlainTextResponse
     from starlette.routing import Route
-    from starlette.testclient import TestClient
 
     from twiliosig.asgi import TwilioSignatureMiddleware
 
@@ -89,8 +90,28 @@ def _asgi_middleware_list(options: dict[str, Any]) -> None:
         routes=[Route("/twilio/sms", lambda request: PlainTextResponse("served"), methods=["POST"])],
         middleware=[Middleware(TwilioSignatureMiddleware, **options)],
     )
-    response = TestClient(app).post("/twilio/sms", data={"Body": "forged"})
-    assert response.status_code != 200, "served with a bad option"
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"Body=forged", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/twilio/sms",
+        "raw_path": b"/twilio/sms",
+        "query_string": b"",
+        "root_path": "",
+        "scheme": "http",
+        "server": ("example.com", 80),
+        "headers": [(b"host", b"example.com"), (b"content-type", b"application/x-www-form-urlencoded")],
+    }
+    asyncio.run(app(scope, receive, send))
+    statuses = [message["status"] for message in sent if message["type"] == "http.response.start"]
+    assert 200 not in statuses[:1], "served with a bad option"
 
 
 def _fastapi(options: dict[str, Any]) -> None:
