@@ -526,6 +526,12 @@ class MiddlewareContract:
         with pytest.raises((TypeError, ValueError)):
             self.harness(auth_token=TOKEN, **options)
 
+    @pytest.mark.parametrize(("name", "suggested"), [("path", "paths"), ("report_mode", "report_only")])
+    def test_an_unknown_option_name_suggests_the_right_one(self, name: str, suggested: str) -> None:
+        """A typo in an option name fails at construction and names the option meant."""
+        with pytest.raises(TypeError, match=f"no option '{name}'; did you mean '{suggested}'"):
+            self.harness(auth_token=TOKEN, **{name: ["/twilio/"]})
+
     def test_the_replay_key_does_not_depend_on_the_url_parameter_boundary(self) -> None:
         """?order=42 + AccountSid=X and ?order=4 + 2AccountSid=X sign the same bytes: the copy is a replay."""
         from twiliosig.replay import MemoryReplayStore

@@ -107,7 +107,8 @@ def test_middleware_refuses_oversized_bodies() -> None:
 @pytest.mark.parametrize(
     ("twiliosig", "message"),
     [
-        ({"paths": ["/mw/"], "color": "blue"}, "unknown option"),
+        ({"paths": ["/mw/"], "color": "blue"}, "no option 'TWILIOSIG\\[\"color\"\\]'"),
+        ({"paths": ["/mw/"], "report_onyl": True}, "did you mean 'TWILIOSIG\\[\"report_only\"\\]'"),
         ({"paths": "/mw/", "auth_token": TOKEN}, "paths"),
     ],
 )

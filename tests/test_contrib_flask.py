@@ -191,3 +191,11 @@ def test_replay_guard_in_the_decorator_and_the_extension() -> None:
     assert signer.post_form(client, "/twilio/sms", PARAMS).status_code == 409
     assert signer.post_form(client, "/twilio/boom", PARAMS).status_code == 503
     assert signer.post_form(client, "/twilio/boom", PARAMS).status_code == 503  # released: the retry ran
+
+
+def test_an_unknown_config_key_is_an_error_that_names_the_right_one() -> None:
+    """TWILIOSIG_REPORT_MODE (meant: TWILIOSIG_REPORT_ONLY) fails when the extension is set up, never ignored."""
+    app = Flask(__name__)
+    app.config.update(TWILIOSIG_AUTH_TOKEN=TOKEN, TWILIOSIG_REPORT_MODE=True)
+    with pytest.raises(TypeError, match="did you mean 'TWILIOSIG_REPORT_ONLY'"):
+        TwilioSignature(app)

@@ -79,7 +79,7 @@ class TwilioSignatureMiddleware:
 
     def __init__(self, app: ASGIApp, **options: Unpack[GuardOptions]) -> None:
         self.app = app
-        self.guard = Guard(**options)
+        self.guard = Guard.from_options(options)
         self.guard.require_mode(asynchronous=True)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -139,7 +139,7 @@ class TwilioSignatureMiddleware:
         connect = await receive()
         if connect["type"] != "websocket.connect":
             return  # disconnected before the handshake finished
-        decision = check.decision or check.finish()
+        decision = check.finish() if check.decision is None else check.decision
         refusal = decision.refusal
         if refusal is None:
             await self.app(_with_verdict(scope, decision.verdict), _replay_message(connect, receive), send)

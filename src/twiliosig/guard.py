@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import difflib
 import enum
 import hmac
 import logging
@@ -73,6 +74,7 @@ __all__ = [
     "RejectCallback",
     "RequestInfo",
     "body_params",
+    "check_option_names",
 ]
 
 logger = logging.getLogger("twiliosig")
@@ -134,6 +136,24 @@ class GuardOptions(TypedDict, total=False):
 
 #: The option names every adapter takes, derived from :class:`GuardOptions`.
 GUARD_OPTIONS: Final = tuple(GuardOptions.__annotations__)
+
+
+def check_option_names(names: Iterable[str], spell: Callable[[str], str] = str) -> None:
+    """Refuse an unknown option name, suggesting the closest right one (a typo must not go unnoticed).
+
+    Args:
+        names: The option names given.
+        spell: How the user wrote an option (``"report_only"``, or a config key
+            such as ``"TWILIOSIG_REPORT_ONLY"``), for the message.
+
+    Raises:
+        TypeError: a name that is not an option.
+    """
+    for name in names:
+        if name not in GUARD_OPTIONS:
+            close = difflib.get_close_matches(name, GUARD_OPTIONS, n=1, cutoff=0.6)
+            hint = f"did you mean {spell(close[0])!r}?" if close else f"known: {', '.join(map(spell, GUARD_OPTIONS))}"
+            raise TypeError(f"twiliosig has no option {spell(name)!r}; {hint}")
 
 
 class Head(NamedTuple):
@@ -339,7 +359,8 @@ class Check:
         if form is None:
             params = body_params(url, content_type, body)
         else:  # parsed by the framework: the body's declared charset still decides how it read it
-            params = _foreign_charset((content_type or "").partition(";")[2]) or form
+            refusal = _foreign_charset((content_type or "").partition(";")[2])
+            params = form if refusal is None else refusal  # (a refusing Verdict is falsy: no `or`)
         if isinstance(params, Verdict):
             return guard.decide(params, self._info)
         signature = head.header(SIGNATURE_HEADER)
@@ -490,6 +511,12 @@ class Guard:
         """
         if self.replay_guard is not None:
             require_mode(self.replay_guard, asynchronous=asynchronous)
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, object], spell: Callable[[str], str] = str) -> Guard:
+        """A guard from options by name; an unknown name is a ``TypeError`` that suggests the right one."""
+        check_option_names(options, spell)
+        return cls(**options)  # type: ignore[arg-type]
 
     # --- the request's head -----------------------------------------------------------
 

@@ -264,6 +264,29 @@ def _encoding_forms(url: str) -> Iterator[tuple[str, str]]:
     python = _python_form(url)
     if python is not None:
         yield python, "re-serialised (as the twilio Python SDK does)"
+    apostrophes = _path_apostrophes_form(url)
+    if apostrophes is not None:
+        yield apostrophes
+
+
+def _path_apostrophes_form(url: str) -> tuple[str, str] | None:
+    """The URL with each ``'`` in its path written ``%27``, or each ``%27`` written ``'``.
+
+    Both spell the same path to every router; which one arrives depends on who
+    re-encoded it (Python's ``quote`` escapes ``'``, a WHATWG parser does not,
+    and API Gateway's HTTP APIs hand the function the path decoded).
+    """
+    parts = split_url(url)
+    if parts is None:
+        return None
+    path, tail = _split_rest(parts.rest)
+    if "'" in path:
+        changed, change = path.replace("'", "%27"), "with ' in the path as %27"
+    elif "%27" in path.upper():
+        changed, change = re.sub("%27", "'", path, flags=re.IGNORECASE), "with %27 in the path as '"
+    else:
+        return None
+    return parts._replace(rest=changed + tail).join(), change
 
 
 def _percent_encode(text: str, extra: frozenset[str]) -> str:

@@ -64,7 +64,7 @@ class TwilioSignatureMiddleware:
 
     def __init__(self, app: WSGIApplication, **options: Unpack[GuardOptions]) -> None:
         self.app = app
-        self.guard = Guard(**options)
+        self.guard = Guard.from_options(options)
         self.guard.require_mode(asynchronous=False)
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:

@@ -205,7 +205,7 @@ def twilio_required(handler: Handler | None = None, **options: Unpack[GuardOptio
     """
     if handler is None:
         return functools.partial(twilio_required, **options)
-    guard = Guard(**options)
+    guard = Guard.from_options(options)
     guard.require_mode(asynchronous=False)
 
     @functools.wraps(handler)

@@ -46,7 +46,7 @@ from django.core.exceptions import DisallowedHost, ImproperlyConfigured, Request
 from django.http import HttpRequest, HttpResponse, UnreadablePostError
 
 from ..asgi import scope_raw_path
-from ..guard import CLAIMED_KEY, GUARD_OPTIONS, VERDICT_KEY, Check, Decision, Guard, Head
+from ..guard import CLAIMED_KEY, VERDICT_KEY, Check, Decision, Guard, Head
 from ..request import quote_path, split_target
 from ..verdict import Reason, Verdict
 
@@ -69,13 +69,10 @@ def guard_from_settings(**overrides: Any) -> Guard:
     """
     options = dict(getattr(settings, "TWILIOSIG", None) or {})
     options.update(overrides)
-    unknown = sorted(set(options) - set(GUARD_OPTIONS))
-    if unknown:
-        raise ImproperlyConfigured(f"TWILIOSIG has unknown option(s) {unknown}; known: {list(GUARD_OPTIONS)}")
     if "auth_token" not in options and getattr(settings, "TWILIO_AUTH_TOKEN", None):
         options["auth_token"] = settings.TWILIO_AUTH_TOKEN
     try:
-        return Guard(**options)
+        return Guard.from_options(options, spell=lambda name: f'TWILIOSIG["{name}"]')
     except (TypeError, ValueError) as error:
         raise ImproperlyConfigured(f"twiliosig: {error}") from error
 

@@ -34,7 +34,7 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
 from fastapi import HTTPException, WebSocketException
-from starlette.requests import HTTPConnection, Request
+from starlette.requests import ClientDisconnect, HTTPConnection, Request
 from starlette.status import WS_1008_POLICY_VIOLATION
 
 from ..asgi import STATE_KEY, scope_head
@@ -60,7 +60,7 @@ class TwilioSignature:
     """
 
     def __init__(self, **options: Unpack[GuardOptions]) -> None:
-        self.guard = Guard(**options)
+        self.guard = Guard.from_options(options)
         self.guard.require_mode(asynchronous=True)
 
     async def __call__(self, connection: HTTPConnection) -> AsyncIterator[Verdict | None]:
@@ -104,6 +104,8 @@ async def _decide(check: Check, connection: HTTPConnection) -> Decision:
     request = connection
     try:
         body = await _bounded_body(request, check.body_limit)
+    except ClientDisconnect:
+        return check.unreadable()  # the client went away mid-body: refused, never a traceback
     except _StreamConsumed:
         # FastAPI parsed the form for the endpoint already: check those very pairs.
         form = await request.form()

@@ -35,7 +35,7 @@ from typing import Any
 from flask import Flask, Response, current_app, g, request
 from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
 
-from ..guard import CLAIMED_KEY, GUARD_OPTIONS, VERDICT_KEY, Check, Decision, Guard
+from ..guard import CLAIMED_KEY, VERDICT_KEY, Check, Decision, Guard, check_option_names
 from ..verdict import Reason, Verdict
 from ..wsgi import environ_head
 
@@ -45,14 +45,21 @@ _EXTENSION = "twiliosig"
 
 
 def guard_from_config(config: Mapping[str, Any], **overrides: Any) -> Guard:
-    """A guard from ``TWILIOSIG_*`` config keys and ``overrides`` (which win)."""
-    options = {
-        name: config[f"TWILIOSIG_{name.upper()}"] for name in GUARD_OPTIONS if f"TWILIOSIG_{name.upper()}" in config
-    }
+    """A guard from ``TWILIOSIG_*`` config keys and ``overrides`` (which win).
+
+    Raises:
+        TypeError: an unknown ``TWILIOSIG_*`` key or option (the message suggests
+            the closest right one), or an option of the wrong type.
+        ValueError: a wrong value, or no secret at all.
+    """
+    prefix = "TWILIOSIG_"
+    configured = {key[len(prefix) :].lower(): key for key in config if key.startswith(prefix)}
+    check_option_names(configured, spell=lambda name: f"{prefix}{name.upper()}")
+    options = {name: config[key] for name, key in configured.items()}
     options.update(overrides)
     if "auth_token" not in options and config.get("TWILIO_AUTH_TOKEN"):
         options["auth_token"] = config["TWILIO_AUTH_TOKEN"]
-    return Guard(**options)
+    return Guard.from_options(options)
 
 
 def check_request(guard: Guard) -> Verdict:
