@@ -27,7 +27,7 @@ def _servers(pool: Pool) -> None:
 def _app_saw_what_was_signed(server: Server, response: Response, body: bytes, pairs: list[tuple[str, str]]) -> None:
     """An accepted request reached the app with the same bytes and the signed pairs; else it never did."""
     if response.status == 200:
-        seen = server.calls()[-1]
+        seen = server.last_call()
         assert seen["sha256"] in (hashlib.sha256(body).hexdigest(), None)
         assert sorted(map(tuple, seen["form"])) == sorted(pairs), seen
     else:
@@ -156,7 +156,7 @@ def test_json_with_body_hash_is_accepted_and_a_swapped_body_refused(server: Serv
     headers = [("Content-Type", "application/json"), ("X-Twilio-Signature", sign(server.url(path)))]
     response = server.request("POST", path, body, headers=headers)
     assert response.status == 200, response
-    assert server.calls()[-1]["sha256"] == hashlib.sha256(body).hexdigest()
+    assert server.last_call()["sha256"] == hashlib.sha256(body).hexdigest()
     with server.unreached():
         swapped = server.request("POST", path, body.replace(b"Zo\\u00eb", b"Eve"), headers=headers)
     assert swapped.status == 403, swapped

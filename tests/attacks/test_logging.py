@@ -33,8 +33,7 @@ def _servers(pool: Pool) -> Iterator[None]:
     pool.prestart(ALL, "tenants")
     pool.prestart(ALL, "store-down")
     yield
-    pool.stop("tenants")
-    pool.stop("store-down")
+    pool.stop("store-down")  # tenants: test_tenants stops it
 
 
 def marker() -> str:

@@ -123,7 +123,7 @@ def test_client_hanging_up_mid_body_never_reaches_the_app(server: Server, signed
     body = b"Body=" + b"x" * 2000 + b"&From=%2B15005550006"
     signature = sign(server.url("/twilio/sms"), pairs) if signed else "forged"
     before = server.output_bytes().count(b"Traceback")
-    with server.unreached(settle=0.3):
+    with server.unreached(settle=0.2):
         hang_up_mid_body(server.port, _head(server, len(body), signature), body[: len(body) // 2])
     assert server.output_bytes().count(b"Traceback") == before, server.output_bytes()[-2000:]
     assert server.post_form("/twilio/sms", pairs).status == 200, "the server did not recover"
