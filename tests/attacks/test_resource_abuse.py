@@ -13,7 +13,9 @@ Lambda: API Gateway buffers the whole body before the function runs, so the
 
 from __future__ import annotations
 
+import socket
 import time
+import uuid
 
 import pytest
 
@@ -96,6 +98,54 @@ def test_other_method_is_refused_before_its_body(server: Server) -> None:
         response = answer_before_body(server.port, head, method="PUT")
     assert response is not None, "the server waited for the body of a request it could refuse from its method"
     assert response.status == 405, response
+
+
+@pytest.mark.parametrize("adapter", STREAMING)
+def test_expect_100_continue_gets_the_refusal_without_the_body(server: Server) -> None:
+    """The attacker sends Expect: 100-continue and no signature, then waits: the refusal must come without the body.
+
+    Exploits a check that reads the body before deciding: the server answers
+    ``100 Continue`` (gunicorn does so itself, before the app runs) and then
+    holds the worker until a body nobody will use arrives.
+    """
+    head = server.encode(
+        "POST",
+        "/twilio/sms",
+        None,
+        headers=[("Content-Type", FORM), ("Content-Length", "50000"), ("Expect", "100-continue")],
+    )
+    with server.unreached():
+        response = answer_before_body(server.port, head)
+    assert response is not None, "the server waited for the body after Expect: 100-continue"
+    assert response.status == 403, response
+
+
+@pytest.mark.parametrize("adapter", STREAMING)
+def test_unread_body_is_not_parsed_as_a_second_request(server: Server) -> None:
+    """The attacker hides a second request in the body of one refused unread, on a keep-alive connection.
+
+    Exploits a refusal that skips the body but keeps the connection open: the
+    server would parse the body as the next request (request smuggling, which
+    behind a shared proxy connection is another client's request).
+    """
+    mark = uuid.uuid4().hex[:12]
+    smuggled = f"GET /admin/smuggled-{mark} HTTP/1.1\r\nHost: {server.authority}\r\n\r\n".encode()
+    head = server.encode(
+        "POST",
+        "/twilio/sms",
+        None,
+        headers=[("Content-Type", FORM), ("Content-Length", str(len(smuggled))), ("Connection", "keep-alive")],
+    )
+    received = b""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=2) as sock:
+        sock.sendall(head + smuggled)
+        try:
+            while chunk := sock.recv(65536):
+                received += chunk
+        except TimeoutError:
+            pass
+    assert received.startswith(b"HTTP/1.1 403"), received[:200]
+    assert not [call for call in server.calls() if mark in call["path"]], "the body was served as a request"
 
 
 @pytest.mark.parametrize(("count", "value"), [(50_000, "1"), (20_000, "%F0%9F%98%80")], ids=["ascii", "astral"])
