@@ -14,7 +14,8 @@ every repeated name, and the signature with it.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, Union
+from operator import methodcaller
+from typing import Any, NamedTuple, Union
 
 __all__ = ["Params", "all_values", "canonical_params", "first_value"]
 
@@ -27,12 +28,18 @@ Params = Union[
 ]
 
 
-def _code_point_key(text: str) -> str:
-    return text
+# The UTF-16 sort key: the code units, big-endian, so that byte order is unit order.
+# A C-level callable, as it runs once per name on the refusal path.
+_utf16_key: Callable[[str], bytes] = methodcaller("encode", "utf-16-be", "surrogatepass")
 
-
-def _utf16_key(text: str) -> bytes:
-    return text.encode("utf-16-be", "surrogatepass")
+# In UTF-8 an astral character starts with a byte F0..F4 and one in U+E000..U+FFFF
+# with EE or EF; a lone surrogate (ED A0..ED BF) never gets this far, as the
+# signed string is encoded strictly.
+_ASTRAL_LEADS = (b"\xf0", b"\xf1", b"\xf2", b"\xf3", b"\xf4")
+_HIGH_BMP_LEADS = (b"\xee", b"\xef")
+# From this many pairs on, sorting them as strings pays for building the strings
+# (measured: below it the plain sort of tuples costs as much or less).
+_MANY = 512
 
 
 def canonical_params(params: Any, *, utf16_order: bool = False) -> str:
@@ -50,25 +57,109 @@ def canonical_params(params: Any, *, utf16_order: bool = False) -> str:
     """
     if not params:
         return ""
-    if not utf16_order:
-        # The common cases in one sorted pass: a dict of str to str, or a list of
-        # (str, str) pairs, where sorting the distinct pairs gives names sorted and,
-        # within a name, its distinct values sorted: exactly Twilio's order.
-        try:
-            if type(params) is dict:
-                return "".join([name + params[name] for name in sorted(params)])
-            if type(params) is list:
-                return "".join([name + value for name, value in sorted(set(params))])
-        except (TypeError, ValueError):
-            pass  # lists as values, non-str items, not pairs: the general path says which
+    text, ordered = sorted_params(params)
+    return utf16_params(ordered) if utf16_order else text
+
+
+def utf16_order_may_differ(encoded: bytes) -> bool:
+    """Whether the UTF-16 order of these parameters can differ from their code-point order.
+
+    ``encoded`` is the parameter string in UTF-8. The two orders disagree only
+    where an astral character meets one in U+E000..U+FFFF at the same position,
+    so a string without both kinds has nothing to re-sort. A few byte searches
+    (memchr) instead of a pass in Python over up to a mebibyte.
+    """
+    return any(lead in encoded for lead in _HIGH_BMP_LEADS) and any(lead in encoded for lead in _ASTRAL_LEADS)
+
+
+class SortedKeys(NamedTuple):
+    """Many pairs sorted by code point, each as one string (see :func:`_keyed`)."""
+
+    keys: list[str]
+    escaped: bool
+
+
+def sorted_params(params: Any) -> tuple[str, Any]:
+    """The parameter string in code-point order, and what :func:`utf16_params` needs to re-sort it.
+
+    A refusal reads both orders, and a forged body can carry a hundred thousand
+    parameters, so sorting is most of what a refusal costs: sorted once here,
+    many pairs as one string each (several times cheaper than sorting tuples),
+    and the UTF-16 order derived from this code-point order, which it finds
+    nearly sorted (the orders differ only where an astral character meets
+    U+E000..U+FFFF). A few pairs, as every genuine webhook has, take the plainer
+    path, which costs less for them. The second item is opaque: hand it to
+    :func:`utf16_params`.
+
+    Raises:
+        TypeError: a name or value is not text (see :func:`canonical_params`).
+    """
+    if not params:
+        return "", None
+    try:
+        # Concatenating raises TypeError for anything but text, which sends the
+        # caller to the general path below.
+        if type(params) is dict:
+            return "".join([name + params[name] for name in sorted(params)]), params
+        if type(params) is list:
+            if len(params) > _MANY:
+                keys, escaped = _keyed(params)
+                keys.sort()
+                return _unkeyed(keys, escaped), SortedKeys(keys, escaped)
+            # Sorting the distinct pairs sorts the names and, within a name, its
+            # distinct values: exactly Twilio's order.
+            return "".join([name + value for name, value in sorted(set(params))]), params
+    except (TypeError, ValueError):
+        pass  # lists as values, non-str items, not pairs: the general path says which
     grouped = _group(params)
-    key: Callable[[str], Any] = _utf16_key if utf16_order else _code_point_key
-    pieces = []
-    for name in sorted(grouped, key=key):
-        for value in sorted(grouped[name], key=key):
-            pieces.append(name)
-            pieces.append(value)
-    return "".join(pieces)
+    return "".join([name + value for name in sorted(grouped) for value in sorted(grouped[name])]), grouped
+
+
+def utf16_params(ordered: Any) -> str:
+    """The parameter string with names, and each name's values, sorted by UTF-16 code unit.
+
+    Args:
+        ordered: The second item :func:`sorted_params` returned.
+    """
+    if not ordered:
+        return ""
+    if isinstance(ordered, SortedKeys):
+        keys, escaped = ordered
+    else:
+        keys, escaped = _keyed([(name, value) for name, values in _group(ordered).items() for value in values])
+    return _unkeyed(sorted(keys, key=_utf16_key), escaped)
+
+
+def _keyed(pairs: Iterable[tuple[str, str]]) -> tuple[list[str], bool]:
+    """Each distinct pair as one string that sorts as the pair does, and whether NUL is escaped in them.
+
+    ``name + "\\0" + value``: NUL is below every other character, so comparing
+    two such strings compares the names, then the values, by code point and by
+    UTF-16 unit alike. A NUL inside a name or value would break that, so when
+    there is one, every NUL is written NUL, U+0001 and the separator is two
+    NULs: the order is kept (a lone NUL still sorts below anything after it)
+    and :func:`_unkeyed` can still take the separators out.
+
+    Raises:
+        TypeError: a name or value that is not a str.
+        ValueError: an item that is not a pair.
+    """
+    pairs = list(pairs)
+    keys = [name + "\0" + value for name, value in pairs]
+    if "".join(keys).count("\0") == len(keys):
+        return list(dict.fromkeys(keys)), False
+    keys = [name.replace("\0", "\0\1") + "\0\0" + value.replace("\0", "\0\1") for name, value in pairs]
+    return list(dict.fromkeys(keys)), True
+
+
+def _unkeyed(keys: list[str], escaped: bool) -> str:
+    """The parameter string: sorted keys from :func:`_keyed`, their separators taken out."""
+    text = "".join(keys)
+    if escaped:
+        # Every NUL left is a separator (two NULs, taken first, from the left) or an
+        # escaped NUL (NUL, U+0001): no other NUL stands next to either.
+        return text.replace("\0\0", "").replace("\0\1", "\0")
+    return text.replace("\0", "")
 
 
 def _group(params: Any) -> dict[str, set[str]]:

@@ -37,7 +37,15 @@ from .keys import (
     shared_secrets,
     token_secrets,
 )
-from .params import Params, all_values, canonical_params, first_value
+from .params import (
+    Params,
+    all_values,
+    canonical_params,
+    first_value,
+    sorted_params,
+    utf16_order_may_differ,
+    utf16_params,
+)
 from .urls import DEFAULT_VARIANTS, Candidate, UrlVariant, candidate_urls, query_values, redact
 from .verdict import Reason, Verdict
 
@@ -335,7 +343,8 @@ class RequestValidator:
             secrets, digest = self._tokens, _SHA1
 
         try:
-            suffix = canonical_params(params).encode("utf-8")
+            text, ordered = sorted_params(params)
+            suffix = text.encode("utf-8")
         except (TypeError, UnicodeEncodeError) as error:
             return Verdict(False, Reason.MALFORMED_PARAMS, f"the parameters cannot be signed: {error}")
 
@@ -343,32 +352,32 @@ class RequestValidator:
             return self._malformed(sig, digest)
 
         # The URL exactly as received: the common case costs one HMAC per secret.
-        message = url_bytes + suffix
         for secret in secrets:
-            if hmac.compare_digest(secret.sign(message, digest), sig):
+            if hmac.compare_digest(secret.sign(url_bytes, digest, suffix), sig):
                 if not explain and not body_hashes:
                     return _ACCEPTED
                 return self._accepted(url, "as received", secret, digest, 1, body, body_hashes)
 
         tried = 1
+        forms = [(url_bytes, Candidate(url))]  # kept for the UTF-16 order below
         alternatives: Iterator[Candidate] = islice(candidate_urls(url, self._variants), 1, None)
         for candidate in alternatives:
             tried += 1
-            message = candidate.url.encode("utf-8", "surrogatepass") + suffix
+            candidate_bytes = candidate.url.encode("utf-8", "surrogatepass")
+            forms.append((candidate_bytes, candidate))
             for secret in secrets:
-                if hmac.compare_digest(secret.sign(message, digest), sig):
+                if hmac.compare_digest(secret.sign(candidate_bytes, digest, suffix), sig):
                     return self._accepted(
                         candidate.url, candidate.description, secret, digest, tried, body, body_hashes
                     )
 
-        # The two orders differ only around astral characters, 4-byte UTF-8 starting at 0xF0.
-        if UrlVariant.UTF16_PARAM_ORDER in self._variants and params and max(suffix, default=0) >= 0xF0:
-            utf16_suffix = canonical_params(params, utf16_order=True).encode("utf-8")
+        # The two orders differ only where an astral character meets U+E000..U+FFFF.
+        if UrlVariant.UTF16_PARAM_ORDER in self._variants and utf16_order_may_differ(suffix):
+            utf16_suffix = utf16_params(ordered).encode("utf-8")
             if utf16_suffix != suffix:
-                for candidate in candidate_urls(url, self._variants):
-                    message = candidate.url.encode("utf-8", "surrogatepass") + utf16_suffix
+                for candidate_bytes, candidate in forms:
                     for secret in secrets:
-                        if hmac.compare_digest(secret.sign(message, digest), sig):
+                        if hmac.compare_digest(secret.sign(candidate_bytes, digest, utf16_suffix), sig):
                             changes = ", ".join((*candidate.changes, _UTF16_CHANGE))
                             return self._accepted(candidate.url, changes, secret, digest, tried, body, body_hashes)
 
