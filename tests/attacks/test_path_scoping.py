@@ -18,7 +18,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.attacks.harness import ADAPTERS, SMS, WITH_PATHS, Pool
+from tests.attacks.harness import ADAPTERS, FORM, SMS, WITH_PATHS, Pool, form_body
 
 #: The two ways of saying which paths are protected: a list of prefixes, a callable.
 PATHS_KINDS = ["default", "callable-paths"]
@@ -58,9 +58,9 @@ def _servers(pool: Pool) -> Iterator[None]:
 
 def _refused(pool: Pool, adapter: str, profile: str, path: str, method: str = "POST") -> None:
     server = pool.server(adapter, profile)
-    send = server.post_form if method == "POST" else server.get
+    body = form_body(SMS) if method == "POST" else None
     with server.unreached():
-        response = send(path, SMS, signature=None) if method == "POST" else send(path, signature=None)
+        response = server.request(method, path, body, headers=[("Content-Type", FORM)] if body else [])
     if ADAPTERS[adapter].on_routed_only and response.status == 404:
         return  # a router-level dependency: the router sent it nowhere, so no view ran (checked above)
     assert response.status == 403, response
