@@ -127,8 +127,17 @@ def test_concurrent_copies_reach_the_app_once(server: Server) -> None:
     assert server.count() == before + 1
 
 
-@pytest.mark.parametrize("event", ["fail", "raise"])
-@pytest.mark.parametrize("adapter", ALL)
+# A FastAPI dependency sees an exception from the endpoint but not a 5xx it returns, so a
+# returned 500 keeps its key claimed (documented in docs/fastapi.md and docs/security.md).
+RETRY_CASES = [
+    pytest.param(adapter, event, id=f"{adapter}-{event}")
+    for adapter in ALL
+    for event in ("fail", "raise")
+    if not (adapter.startswith("fastapi") and event == "fail")
+]
+
+
+@pytest.mark.parametrize(("adapter", "event"), RETRY_CASES)
 def test_twilio_retry_after_a_failure_is_accepted(server: Server, event: str) -> None:
     """Control: after the app answered 500 (or raised), Twilio's retry of the same delivery gets through again."""
     path = f"/twilio/retry-{server.adapter.id}-{server.count()}/{event}"
