@@ -21,9 +21,11 @@ front of the app, the app sees ``http`` and perhaps another host, while Twilio
 signed ``https://public-host/...``. Say what Twilio calls with
 ``public_url="https://example.com"``, the simplest and safest fix; or set
 ``trust_forwarded=True`` (the number of proxies, if more than one) to take the
-scheme and host from ``Forwarded``/``X-Forwarded-*``. Trust those headers only
-when a proxy you control sets them: otherwise a client can make a request
-signed for another of your URLs look as if it were sent here.
+scheme and host from ``X-Forwarded-Proto`` and ``X-Forwarded-Host`` (a mapping
+such as ``{"x_proto": 1, "x_host": 1, "x_prefix": 1}`` names more headers, as
+werkzeug's ``ProxyFix`` does). Trust those headers only when a proxy you
+control sets them: otherwise a client can make a request signed for another of
+your URLs look as if it were sent here.
 
 The middleware imports nothing beyond the standard library.
 """
