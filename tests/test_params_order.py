@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import hmac
 import io
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -201,7 +202,15 @@ def test_form_parser_matches_the_reference(body: bytes) -> None:
     assert _parsed(body) == reference_form(body)
 
 
-@given(body=st.lists(FORM_PIECES.filter(lambda p: p not in ("%aF", "%eA", "\xff")), max_size=30).map("".join))
+# A mixed-case escape ("%aF") is decoded by werkzeug and Django, and left literal here.
+MIXED_CASE_ESCAPE = re.compile("%(?:[a-f][A-F]|[A-F][a-f])")
+
+
+@given(
+    body=st.lists(FORM_PIECES.filter(lambda piece: piece != "\xff"), max_size=30)
+    .map("".join)
+    .filter(lambda body: MIXED_CASE_ESCAPE.search(body) is None)
+)
 def test_form_parser_reads_what_werkzeug_and_django_read(body: str) -> None:
     """Every body it accepts gives the pairs werkzeug's Request.form and Django's QueryDict give."""
     from django.http import QueryDict
