@@ -519,12 +519,20 @@ class MiddlewareContract:
             {"paths": "/twilio/"},
             {"methods": "POST"},
             {"methods": []},
+            {"public_url": "https://example.com", "trust_forwarded": True},
+            {"auth_token": TOKEN.encode()},
         ],
     )
     def test_configuration_that_could_open_the_door_fails_at_construction(self, options: dict[str, Any]) -> None:
         """A string where a bool belongs (an environment variable's "false") is an error, never a quiet True."""
         with pytest.raises((TypeError, ValueError)):
-            self.harness(auth_token=TOKEN, **options)
+            self.harness(**{"auth_token": TOKEN, **options})
+
+    def test_an_explicit_none_token_says_the_variable_is_ignored(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """auth_token=None with TWILIO_AUTH_TOKEN set: the error says the variable was not used, and how to use it."""
+        monkeypatch.setenv("TWILIO_AUTH_TOKEN", TOKEN)
+        with pytest.raises(ValueError, match="leave auth_token out"):
+            self.harness(auth_token=None)
 
     @pytest.mark.parametrize(("name", "suggested"), [("path", "paths"), ("report_mode", "report_only")])
     def test_an_unknown_option_name_suggests_the_right_one(self, name: str, suggested: str) -> None:

@@ -474,6 +474,13 @@ class Guard:
             # Nothing is checked, but the validator must not hold a secret anyone could know.
             auth_token, shared_keys = secrets.token_urlsafe(32), None
         token: AuthToken
+        if isinstance(auth_token, (bytes, bytearray)):
+            raise TypeError("auth_token must be a str (the token as Twilio shows it), not bytes: decode it first")
+        if auth_token is None and not shared_keys and os.environ.get(TOKEN_ENVIRONMENT_VARIABLE):
+            raise ValueError(
+                f"auth_token=None was given, so {TOKEN_ENVIRONMENT_VARIABLE} (which is set) is not used and "
+                "there is no secret: leave auth_token out to read the variable"
+            )
         if auth_token is FROM_ENVIRONMENT:
             token = os.environ.get(TOKEN_ENVIRONMENT_VARIABLE) or None
             if token is None and not shared_keys:
@@ -487,6 +494,11 @@ class Guard:
         self.protects: PathMatcher = path_matcher(paths) if self.enabled else _nothing
         self.public_url = parse_public_url(public_url) if public_url is not None else None
         self.trust: ForwardedTrust = parse_trust(trust_forwarded)
+        if self.public_url is not None and self.trust:
+            raise ValueError(
+                "public_url and trust_forwarded both say where the URL Twilio called comes from: give one "
+                "(public_url when the public address is known, trust_forwarded when it varies)"
+            )
         if isinstance(max_body_size, bool) or not isinstance(max_body_size, int) or max_body_size <= 0:
             raise ValueError("max_body_size must be a positive number of bytes")
         self.max_body_size = max_body_size
