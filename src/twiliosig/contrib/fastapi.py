@@ -17,8 +17,9 @@
 
 With ``replay_guard``, an exception from the endpoint releases the request's key
 (the dependency cannot see a 5xx the endpoint returns without raising; the ASGI
-middleware can). A refused HTTP request raises ``HTTPException(403)`` (400 or 413 for a broken or
-oversized body) before the endpoint runs; a refused WebSocket handshake raises
+middleware can). A refused HTTP request raises :class:`TwilioRefusal` (an ``HTTPException``:
+403, or 400/405/413) before the endpoint runs, answered with the same short
+``text/plain`` body every other adapter sends; a refused WebSocket handshake raises
 ``WebSocketException(1008)``, which closes it before accept. The dependency
 returns the :class:`~twiliosig.Verdict`, also at ``request.state.twiliosig_verdict``.
 
@@ -33,12 +34,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
-from fastapi import HTTPException, WebSocketException
+from fastapi import HTTPException, Response, WebSocketException
 from starlette.requests import ClientDisconnect, HTTPConnection, Request
 from starlette.status import WS_1008_POLICY_VIOLATION
 
 from ..asgi import STATE_KEY, scope_head
-from ..guard import CLAIMED_KEY, Check, Decision, Guard
+from ..guard import CLAIMED_KEY, Check, Decision, Guard, Refusal
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -47,7 +48,7 @@ if TYPE_CHECKING:
 
 from ..verdict import Verdict
 
-__all__ = ["TwilioSignature"]
+__all__ = ["TwilioRefusal", "TwilioSignature"]
 
 
 class TwilioSignature:
@@ -80,8 +81,8 @@ class TwilioSignature:
         if refusal is not None:
             if websocket:
                 raise WebSocketException(code=WS_1008_POLICY_VIOLATION)
-            headers = {name: value for name, value in refusal.headers if name not in _SET_BY_FASTAPI}
-            raise HTTPException(status_code=refusal.status, detail=refusal.phrase, headers=headers)
+            _send_refusals_as_they_are(connection)
+            raise TwilioRefusal(refusal)
         if decision.replay_key is not None:
             connection.scope[CLAIMED_KEY] = decision.replay_key
         try:
@@ -96,6 +97,40 @@ class TwilioSignature:
 _FILES = b"(a multipart body with files, already consumed by FastAPI)"
 # FastAPI writes its own body for an HTTPException, and the headers that describe it.
 _SET_BY_FASTAPI = frozenset({"Content-Type", "Content-Length"})
+
+
+class TwilioRefusal(HTTPException):
+    """The dependency's refusal: an ``HTTPException`` that carries the guard's :class:`~twiliosig.guard.Refusal`.
+
+    Sent as the same short ``text/plain`` response every other adapter sends (see
+    :func:`_send_refusals_as_they_are`); where that cannot be arranged, FastAPI's
+    own handler answers it like any ``HTTPException``, with the same status and
+    headers and a JSON body.
+    """
+
+    def __init__(self, refusal: Refusal) -> None:
+        headers = {name: value for name, value in refusal.headers if name not in _SET_BY_FASTAPI}
+        super().__init__(status_code=refusal.status, detail=refusal.phrase, headers=headers)
+        self.refusal = refusal
+
+
+async def _refusal_response(request: Request, error: Exception) -> Response:
+    assert isinstance(error, TwilioRefusal)
+    refusal = error.refusal
+    return Response(refusal.body, status_code=refusal.status, headers=dict(refusal.headers))
+
+
+def _send_refusals_as_they_are(connection: HTTPConnection) -> None:
+    """Have Starlette's exception middleware answer a :class:`TwilioRefusal` with the guard's own bytes.
+
+    Starlette hands the running request its exception handlers in
+    ``scope["starlette.exception_handlers"]`` (the app's, copied when its
+    middleware stack was built); the handler is added there once. A handler the
+    app registered for ``TwilioRefusal`` itself is left alone.
+    """
+    handlers = connection.scope.get("starlette.exception_handlers")
+    if isinstance(handlers, tuple) and handlers and isinstance(handlers[0], dict):
+        handlers[0].setdefault(TwilioRefusal, _refusal_response)
 
 
 async def _decide(check: Check, connection: HTTPConnection) -> Decision:
