@@ -62,7 +62,7 @@ PATH = "/twilio/sms"
 URL = "https://example.com" + PATH
 FORGED = "A" * 27 + "="
 EMOJI = "%F0%9F%98%80"  # U+1F600, astral: two UTF-16 units, D83D DE00
-WIDE_A = "%EF%BC%A1"  # U+FF21: sorts after the emoji by code point, before it by UTF-16 unit
+WIDE_A = "%EF%BC%A1"  # U+FF21: before the emoji by code point, after it (FF21 > D83D) by UTF-16 unit
 GOAL = 1.0
 
 
