@@ -439,6 +439,36 @@ class MiddlewareContract:
         repeated = [("AccountSid", a), ("AccountSid", a), ("Body", "hi")]
         assert self.post(h, repeated, sign(self.URL, repeated, token=tokens[a])).status == 200
 
+    @pytest.mark.parametrize("name", ["Account%53id", "%41ccountSid", "AccountSi%64"])
+    def test_an_escaped_account_sid_name_in_the_query_counts(self, name: str) -> None:
+        """Account%53id=B in the query is AccountSid=B to every framework: with A in the body, refused."""
+        a, b = "AC" + "a" * 32, "AC" + "b" * 32
+        tokens = {a: "token-of-tenant-a-0123456789abcd", b: "token-of-tenant-b-0123456789abcd"}
+        h = self.harness(auth_token=tokens.get)
+        pairs = [("AccountSid", a), ("Body", "hi")]
+        query = f"{name}={b}"
+        signature = sign(f"{self.URL}?{query}", pairs, token=tokens[a])
+        outcome = self.post(h, pairs, signature, target=f"/twilio/sms?{query}")
+        assert outcome.status == 403
+        assert not outcome.seen
+
+    @pytest.mark.parametrize(
+        "content_type",
+        [
+            "text/plain; charset=utf-7",
+            "text/plain; charset*=us-ascii''utf-7",
+            "text/plain; charset*0=utf-; charset*1=7",
+        ],
+    )
+    def test_a_foreign_charset_is_refused_whatever_the_media_type(self, content_type: str) -> None:
+        """Django decodes the query by the declared charset (UTF-7 makes +ACY- an '&'): refused on a GET too."""
+        h = self.harness(auth_token=TOKEN)
+        target = "/twilio/sms?AccountSid=ACa&x=+ACY-AccountSid+AD0-ACb"
+        headers = {"X-Twilio-Signature": sign("https://example.com" + target), "Content-Type": content_type}
+        outcome = h.send("GET", target, headers=headers)
+        assert outcome.status == 400
+        assert not outcome.seen
+
     def test_raw_non_ascii_in_a_form_body_is_refused(self) -> None:
         """Raw UTF-8 in a form body: werkzeug and Django read it as UTF-8, Starlette as latin-1; refused."""
         h = self.harness(auth_token=TOKEN)
@@ -520,6 +550,9 @@ class MiddlewareContract:
             {"methods": "POST"},
             {"methods": []},
             {"public_url": "https://example.com", "trust_forwarded": True},
+            {"paths": ["/twilio/*"]},
+            {"paths": ["/twilio/.*$"]},
+            {"paths": ["/twilio/<path:event>"]},
             {"auth_token": TOKEN.encode()},
         ],
     )

@@ -162,3 +162,15 @@ def test_middleware_replay_guard_and_basic_auth() -> None:
         credentials = {"HTTP_AUTHORIZATION": "Basic " + base64.b64encode(b"tw:pw").decode()}
         assert signer.post_form(client, "/mw/sms", PARAMS, **credentials).status_code == 200
         assert signer.post_form(client, "/mw/sms", PARAMS, **credentials).status_code == 409
+
+
+def test_a_multipart_body_read_before_the_check_is_a_400_not_a_500() -> None:
+    """request.POST read first on a multipart body leaves Django no copy of it: refused with 400, never 500."""
+    client = Client()
+    response = client.post(
+        "/decorated/post-read-first", {"Body": "hi"}, HTTP_X_TWILIO_SIGNATURE="AAAAAAAAAAAAAAAAAAAAAAAAAAA="
+    )  # Django's test client sends multipart by default
+    assert response.status_code == 400
+    assert CALLS == []
+    form = signer.post_form(client, "/decorated/post-read-first", [("Body", "hi")])
+    assert form.status_code == 200

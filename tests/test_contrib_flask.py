@@ -199,3 +199,79 @@ def test_an_unknown_config_key_is_an_error_that_names_the_right_one() -> None:
     app.config.update(TWILIOSIG_AUTH_TOKEN=TOKEN, TWILIOSIG_REPORT_MODE=True)
     with pytest.raises(TypeError, match="did you mean 'TWILIOSIG_REPORT_ONLY'"):
         TwilioSignature(app)
+
+
+def test_a_form_read_before_the_check_is_still_the_form_that_is_checked() -> None:
+    """A decorator above @twilio_required that reads request.form spends the stream: its pairs are checked.
+
+    Otherwise a signature over the URL alone (a captured GET callback) would carry any
+    form body the attacker likes past the check.
+    """
+    import functools
+
+    app = Flask(__name__)
+    app.config["TWILIO_AUTH_TOKEN"] = TOKEN
+
+    def audit(view):  # type: ignore[no-untyped-def]
+        @functools.wraps(view)
+        def wrapper(*args, **kwargs):  # type: ignore[no-untyped-def]
+            request.form.get("x")
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    @app.route("/twilio/status", methods=["GET", "POST"])
+    @audit
+    @twilio_required
+    def status() -> str:
+        return str(request.form.to_dict())
+
+    client = app.test_client()
+    target = "/twilio/status?MessageSid=SM1&MessageStatus=delivered"
+    url_only = signer.headers("http://localhost" + target)["X-Twilio-Signature"]
+    forged = client.post(target, data={"From": "+15551234567"}, headers={"X-Twilio-Signature": url_only})
+    assert forged.status_code == 403
+    genuine = signer.post_form(client, "/twilio/status", PARAMS)
+    assert genuine.status_code == 200
+
+
+def test_a_body_spent_before_the_check_is_refused_not_taken_for_no_body() -> None:
+    """A hook that read request.stream leaves nothing to check: 400, never "a request without parameters"."""
+    app = Flask(__name__)
+    app.config["TWILIO_AUTH_TOKEN"] = TOKEN
+
+    @app.before_request
+    def spend() -> None:
+        request.stream.read()
+
+    @app.post("/twilio/status")
+    @twilio_required
+    def status() -> str:
+        return "ok"
+
+    target = "/twilio/status?MessageSid=SM1"
+    url_only = signer.headers("http://localhost" + target)["X-Twilio-Signature"]
+    response = app.test_client().post(target, data={"From": "+15551234567"}, headers={"X-Twilio-Signature": url_only})
+    assert response.status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("names", "message"),
+    [
+        ({"blueprints": ["twillio"]}, "no blueprint named 'twillio'.*did you mean 'twilio'"),
+        ({"endpoints": ["sms"]}, "no endpoint named 'sms'.*did you mean 'twilio.sms'"),
+    ],
+)
+def test_an_unknown_blueprint_or_endpoint_is_an_error_not_an_open_door(
+    names: dict[str, list[str]], message: str
+) -> None:
+    """A misspelt name would protect nothing: the first request fails loudly instead of being served unchecked."""
+    app = Flask(__name__)
+    app.config["TWILIO_AUTH_TOKEN"] = TOKEN
+    blueprint = Blueprint("twilio", __name__)
+    blueprint.add_url_rule("/twilio/sms", "sms", lambda: "ok", methods=["POST"])
+    app.register_blueprint(blueprint)
+    TwilioSignature(app, **names)
+    app.testing = True
+    with pytest.raises(ValueError, match=message):
+        app.test_client().post("/twilio/sms", data={"Body": "unsigned"})

@@ -269,23 +269,31 @@ def _methods(methods: Iterable[str]) -> frozenset[str]:
     return frozenset(allowed)
 
 
-def _charsets(parameters: str) -> list[str]:
-    """Every ``charset`` parameter of a Content-Type, lower-cased: parsers differ on which of two wins."""
+def _foreign_charset(content_type: str | None) -> Verdict | None:
+    """The refusal of a request whose Content-Type declares a charset other than UTF-8, if it does.
+
+    Django decodes the query string and a form by the declared charset (UTF-7
+    turns ``+ACY-`` into ``&``), werkzeug and Starlette ignore it, and twiliosig
+    reads UTF-8 as Twilio sends it: any other charset, a charset given twice, or
+    one in RFC 2231 form (``charset*=``, which Django also reads) is refused.
+    """
+    if content_type is None or "charset" not in content_type.lower():
+        return None
     charsets = []
-    for parameter in parameters.split(";"):
+    for parameter in content_type.split(";")[1:]:
         name, _, value = parameter.partition("=")
-        if name.strip().lower() == "charset":
+        name = name.strip().lower()
+        if name.startswith("charset*"):
+            charsets.append(name + "=" + value.strip())  # never UTF-8 as written: refused below
+        elif name == "charset":
             charsets.append(value.strip().strip('"').lower())
-    return charsets
-
-
-def _foreign_charset(parameters: str) -> Verdict | None:
-    """The refusal of a form that declares a charset other than UTF-8, if it does."""
-    foreign = [charset for charset in _charsets(parameters) if charset not in _UTF8]
+    foreign = [charset for charset in charsets if charset not in _UTF8]
     if not foreign:
         return None
     return Verdict(
-        False, Reason.MALFORMED_BODY, f"the form body declares charset {loggable(foreign[0], 40)}; Twilio sends UTF-8"
+        False,
+        Reason.MALFORMED_BODY,
+        f"the Content-Type declares charset {loggable(foreign[0], 40)}; Twilio sends UTF-8",
     )
 
 
@@ -294,18 +302,12 @@ def body_params(url: str, content_type: str | None, body: bytes) -> BodyParams |
 
     A body with ``bodySHA256`` in the URL goes to the core raw, to be hashed;
     a form body is parsed into pairs; any other non-empty body goes raw too,
-    and the core refuses it as unsigned. A form body that declares a charset
-    other than UTF-8 is refused: Twilio sends UTF-8, and a framework that
-    honours the declared charset (Django does) would read other values than
-    the ones checked.
+    and the core refuses it as unsigned. (A declared charset other than UTF-8
+    is refused before the body is read: see :meth:`Guard.start`.)
     """
-    if "bodySHA256" in url and query_values(url, "bodySHA256"):
+    if "?" in url and query_values(url, "bodySHA256"):
         return body
-    media_type, _, parameters = (content_type or "").partition(";")
-    if media_type.strip().lower() == FORM_CONTENT_TYPE:
-        refusal = _foreign_charset(parameters)
-        if refusal is not None:
-            return refusal
+    if (content_type or "").partition(";")[0].strip().lower() == FORM_CONTENT_TYPE:
         if not body:
             return None
         try:
@@ -342,25 +344,43 @@ class Check:
         """The URL Twilio called, as rebuilt; None when the head could not give one."""
         return self._url
 
-    def finish(self, body: bytes = b"", *, form: list[tuple[str, str]] | None = None) -> Decision:
+    def finish(self, body: bytes = b"") -> Decision:
         """The decision for the whole request, once its body (within :attr:`body_limit`) is read.
 
-        Args:
-            body: The body, exactly as received.
-            form: The form pairs, for a framework that parsed the body before the
-                check could read it (FastAPI); used instead of ``body``.
+        An empty body where the head declared a length means the adapter could not
+        read it (something consumed the stream first): refused, never checked as
+        a request without parameters.
         """
         if self.decision is not None:
             return self.decision
-        guard, head, url = self._guard, self._head, self._url
+        url = self._url
         assert url is not None  # a check without a decision always has its URL
-        content_type = head.header("content-type")
-        params: BodyParams | Verdict
-        if form is None:
-            params = body_params(url, content_type, body)
-        else:  # parsed by the framework: the body's declared charset still decides how it read it
-            refusal = _foreign_charset((content_type or "").partition(";")[2])
-            params = form if refusal is None else refusal  # (a refusing Verdict is falsy: no `or`)
+        if not body and self._declares_a_body():
+            return self.unreadable()
+        return self._judge(body_params(url, self._head.header("content-type"), body))
+
+    def finish_parsed(self, pairs: list[tuple[str, str]], *, files: bool = False) -> Decision:
+        """The decision for a body the framework parsed before the check could read it.
+
+        FastAPI parses a form before it runs dependencies, and a Flask hook may
+        read ``request.form`` first: the pairs it parsed are the pairs the view
+        reads, so those are checked. A body with files is not a form Twilio
+        signs, and is refused.
+        """
+        if self.decision is not None:
+            return self.decision
+        if files:
+            verdict = Verdict(False, Reason.UNSIGNED_BODY, "the body holds files: not a form Twilio signs")
+            return self._guard.decide(verdict, self._info)
+        return self._judge(pairs)
+
+    def _declares_a_body(self) -> bool:
+        declared = (self._head.header("content-length") or "").strip()
+        return declared.isascii() and declared.isdigit() and int(declared) > 0
+
+    def _judge(self, params: BodyParams | Verdict) -> Decision:
+        guard, head, url = self._guard, self._head, self._url
+        assert url is not None
         if isinstance(params, Verdict):
             return guard.decide(params, self._info)
         signature = head.header(SIGNATURE_HEADER)
@@ -577,6 +597,9 @@ class Guard:
             return Verdict(False, Reason.MISSING_SIGNATURE, "the request carries no X-Twilio-Signature")
         if head.websocket:
             return None
+        refusal = _foreign_charset(head.header("content-type"))
+        if refusal is not None:
+            return refusal
         return self._declared_length(head.header("content-length"))
 
     def url(self, head: Head) -> str | Verdict:

@@ -362,10 +362,11 @@ def rebuild_url(
     return f"{url}?{query}" if query else url
 
 
-# A "%" that starts no escape, left as it is (as werkzeug and Django leave it): an
-# escape is two hex digits of one case; a mixed-case pair such as "%aF" has always
-# been left literal here.
-_NOT_AN_ESCAPE = re.compile(rb"%(?![0-9a-f]{2}|[0-9A-F]{2})")
+# A "%" that starts no escape, left as it is (as werkzeug and Django leave it). An escape
+# is any two hex digits, whatever their case ("%aF" too), as every framework decodes it:
+# left literal here, a captured "%25aF" re-sent as "%aF" would still validate while the
+# application read another character.
+_NOT_AN_ESCAPE = re.compile(rb"%(?![0-9A-Fa-f]{2})")
 # What surrogateescape makes of a byte that is not UTF-8, except the separator 0xFF.
 _UNDECODABLE = re.compile("[\udc80-\udcfe]")
 
@@ -456,6 +457,9 @@ def normalise_path(path: str, *, backslashes: bool = False) -> str:
     return normalised
 
 
+# Characters of a glob, a regex or a route converter: never in a Twilio webhook URL, and a
+# sign that a paths entry (a literal prefix) was written as a pattern, which matches nothing.
+_PATTERN_CHARACTERS = re.compile(r"[*?<>{}\[\]()^$]")
 # A path holding none of these reads the same to every server and router.
 _AMBIGUOUS_PATH = re.compile(r"%|//|/\.|\\")
 # How many times a path is percent-decoded for its readings: the server once, a router
@@ -526,6 +530,11 @@ def path_matcher(paths: Iterable[str] | PathMatcher | None) -> PathMatcher:
             raise TypeError("each entry of paths must be a str path prefix")
         if not prefix.startswith("/"):
             raise ValueError(f"path prefixes start with '/': {prefix!r}")
+        if _PATTERN_CHARACTERS.search(prefix):
+            raise ValueError(
+                f"paths holds {prefix!r}, which looks like a pattern; entries are literal prefixes "
+                "(paths=['/twilio/'] protects everything under /twilio/), or give a callable"
+            )
         prefixes[prefix.rstrip("/")] = None
         if "%" in prefix:
             prefixes[unquote(prefix).rstrip("/")] = None

@@ -313,7 +313,7 @@ class RequestValidator:
         # The body: a raw body only with bodySHA256 in the URL, and then only a raw body.
         body: str | bytes | None = None
         body_hashes: list[str] = []
-        if _BODY_HASH_PARAM in url:
+        if "?" in url:  # the name may arrive escaped (bodySHA%32%356): read it decoded, as the SDKs do
             body_hashes = query_values(url, _BODY_HASH_PARAM)
         if body_hashes:
             if not isinstance(params, (str, bytes, bytearray)):
@@ -453,20 +453,11 @@ class RequestValidator:
             return Verdict(
                 False, Reason.UNSUPPORTED_ALGORITHM, "the signature algorithm is neither HMAC_SHA1 nor HMAC_SHA256"
             )
-        if key_id is not None:
-            shared = self._shared.get(key_id)
-            if shared is None:
-                return Verdict(
-                    False,
-                    Reason.UNKNOWN_KEY,
-                    f"the request is signed with shared key {loggable(key_id, 64)!r}, which is not configured",
-                    algorithm=digest.algorithm,
-                )
-            return (shared,), digest
+        account = None
         if self._lookup is not None:
-            accounts = set(all_values(params, "AccountSid"))
-            if "AccountSid" in url:
-                accounts.update(query_values(url, "AccountSid"))
+            # Every AccountSid the app could read: the body's, and the query's with its
+            # name decoded (``Account%53id`` is ``AccountSid`` to every framework).
+            accounts = set(all_values(params, "AccountSid")) | set(query_values(url, "AccountSid"))
             if len(accounts) > 1:
                 # The token chosen for one account while the app reads another: a tenant
                 # could sign as itself and be handled as someone else.
@@ -478,6 +469,17 @@ class RequestValidator:
                     algorithm=digest.algorithm,
                 )
             account = next(iter(accounts), None) or None
+        if key_id is not None:
+            shared = self._shared.get(key_id)
+            if shared is None:
+                return Verdict(
+                    False,
+                    Reason.UNKNOWN_KEY,
+                    f"the request is signed with shared key {loggable(key_id, 64)!r}, which is not configured",
+                    algorithm=digest.algorithm,
+                )
+            return (shared,), digest
+        if self._lookup is not None:
             found = self._looked_up(account)
             if isinstance(found, Verdict):
                 return found
@@ -518,5 +520,5 @@ class RequestValidator:
 
 
 def _query_account(url: str) -> str | None:
-    values = query_values(url, "AccountSid") if "AccountSid" in url else []
+    values = query_values(url, "AccountSid")
     return values[0] if values else None

@@ -43,7 +43,7 @@ from typing import Any
 from django.conf import settings
 from django.core.checks import Error, Tags, register
 from django.core.exceptions import DisallowedHost, ImproperlyConfigured, RequestDataTooBig
-from django.http import HttpRequest, HttpResponse, UnreadablePostError
+from django.http import HttpRequest, HttpResponse, RawPostDataException, UnreadablePostError
 
 from ..asgi import scope_raw_path
 from ..guard import CLAIMED_KEY, VERDICT_KEY, Check, Decision, Guard, Head
@@ -119,7 +119,9 @@ def _decide(check: Check, request: HttpRequest) -> Decision:
         body = request.body
     except RequestDataTooBig:
         return check.overflowed()
-    except (OSError, UnreadablePostError):
+    except (OSError, UnreadablePostError, RawPostDataException):
+        # RawPostDataException: something read request.POST of a multipart body first,
+        # and Django keeps no copy of it (Twilio never sends multipart).
         return check.unreadable()
     if len(body) > check.body_limit:
         return check.overflowed(len(body))

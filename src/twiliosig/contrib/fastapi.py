@@ -92,9 +92,6 @@ class TwilioSignature:
             raise
 
 
-# What the check is told of a body FastAPI consumed that held files: a body that is
-# not a form, which no signature covers (and whose bodySHA256, if any, cannot match).
-_FILES = b"(a multipart body with files, already consumed by FastAPI)"
 # FastAPI writes its own body for an HTTPException, and the headers that describe it.
 _SET_BY_FASTAPI = frozenset({"Content-Type", "Content-Length"})
 
@@ -145,9 +142,7 @@ async def _decide(check: Check, connection: HTTPConnection) -> Decision:
         # FastAPI parsed the form for the endpoint already: check those very pairs.
         form = await request.form()
         pairs = [(name, value) for name, value in form.multi_items() if isinstance(value, str)]
-        if len(pairs) != len(form.multi_items()):
-            return check.finish(_FILES)
-        return check.finish(form=pairs)
+        return check.finish_parsed(pairs, files=len(pairs) != len(form.multi_items()))
     if body is None:
         return check.overflowed()
     return check.finish(body)

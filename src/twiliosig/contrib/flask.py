@@ -28,6 +28,7 @@ validation off for local development, with a warning; ``DEBUG`` never does.
 from __future__ import annotations
 
 import contextlib
+import difflib
 import functools
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -88,7 +89,13 @@ def _decide(check: Check) -> Decision:
     finally:
         with contextlib.suppress(AttributeError):
             request.max_content_length = flask_limit
-    return check.overflowed(len(body)) if len(body) > cap else check.finish(body)
+    if len(body) > cap:
+        return check.overflowed(len(body))
+    if not body and "form" in request.__dict__:
+        # Something (a hook, a decorator above this one) parsed request.form first and the
+        # stream is spent: check the pairs it parsed, which are the pairs the view reads.
+        return check.finish_parsed(list(request.form.items(multi=True)), files=bool(request.files))
+    return check.finish(body)
 
 
 def _guarded(guard: Guard, *, always: bool) -> Response | None:
@@ -166,9 +173,12 @@ class TwilioSignature:
         endpoints: Iterable[str] = (),
         **options: Any,
     ) -> None:
+        if isinstance(blueprints, str) or isinstance(endpoints, str):
+            raise TypeError("blueprints and endpoints are lists of names, e.g. blueprints=['twilio']")
         self.blueprints = frozenset(blueprints)
         self.endpoints = frozenset(endpoints)
         self.options = options
+        self._names_checked = False
         if app is not None:
             self.init_app(app)
 
@@ -192,7 +202,28 @@ class TwilioSignature:
         if error is not None:
             _settle(guard, None, error)
 
+    def _check_names(self) -> None:
+        """Refuse a blueprint or endpoint name the app does not have: it would protect nothing, silently.
+
+        Raises:
+            ValueError: an unknown name, with the closest one the app has.
+        """
+        app = current_app
+        for kind, names, known in (
+            ("blueprint", self.blueprints, set(app.blueprints)),
+            ("endpoint", self.endpoints, set(app.view_functions)),
+        ):
+            for name in sorted(names - known):
+                # A view in a blueprint is named "blueprint.view": suggest that first.
+                qualified = sorted(other for other in known if other.rsplit(".", 1)[-1] == name)
+                close = qualified or difflib.get_close_matches(name, known, n=1, cutoff=0.5)
+                hint = f"; did you mean {close[0]!r}?" if close else f"; the app has {sorted(known)}"
+                raise ValueError(f"TwilioSignature: no {kind} named {name!r}, so nothing would be protected{hint}")
+        self._names_checked = True
+
     def _check(self, guard: Guard) -> Response | None:
+        if not self._names_checked:
+            self._check_names()  # the app serves now: every blueprint and view is registered
         if not self.blueprints and not self.endpoints:
             return _guarded(guard, always=False)  # the paths option decides
         if request.endpoint in self.endpoints or any(name in self.blueprints for name in request.blueprints):
