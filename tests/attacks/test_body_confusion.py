@@ -81,7 +81,22 @@ FOREIGN_CHARSETS = {
     "utf-16": f"{FORM}; charset=utf-16",
     "utf8-then-latin1": f"{FORM}; charset=utf-8; charset=iso-8859-1",
     "latin1-then-utf8": f"{FORM}; charset=iso-8859-1; charset=utf-8",
+    "rfc2231": f"{FORM}; charset*=us-ascii''utf-7",
+    "rfc2231-continued": f"{FORM}; charset*0=utf-; charset*1=7",
 }
+
+
+@pytest.mark.parametrize("adapter", ALL)
+def test_a_get_declaring_utf7_cannot_inject_query_parameters(server: Server) -> None:
+    """Tenant or captured GET: Django decodes the query by the declared charset, and in UTF-7 '+ACY-' is '&'.
+
+    The signed query ``x=+ACY-AccountSid+AD0-ACb`` would read as a second AccountSid.
+    """
+    path = "/twilio/voice?CallSid=CA1&x=+ACY-AccountSid+AD0-ACb"
+    headers = [("X-Twilio-Signature", sign(server.url(path))), ("Content-Type", "text/plain; charset=utf-7")]
+    with server.unreached():
+        response = server.request("GET", path, headers=headers)
+    assert response.status == 400, response
 
 
 @pytest.mark.parametrize("content_type", FOREIGN_CHARSETS.values(), ids=FOREIGN_CHARSETS.keys())

@@ -69,6 +69,15 @@ def test_two_distinct_accounts_are_refused(server: Server, body: list[str], quer
     assert response.status == 403, response
 
 
+@pytest.mark.parametrize("name", ["Account%53id", "%41ccountSid"])
+@pytest.mark.parametrize("adapter", ALL)
+def test_an_escaped_account_name_in_the_query_counts(server: Server, name: str) -> None:
+    """Tenant A signs body A plus query Account%53id=B: every framework decodes the name and reads B from the query."""
+    with server.unreached():
+        response = server.post_form(f"/twilio/sms?{name}={ACCOUNT_B}", sms(ACCOUNT_A), token=TOKEN_A)
+    assert response.status == 403, response
+
+
 REPEATED = {
     "body-a-twice": ([ACCOUNT_A, ACCOUNT_A], []),
     "body-a-query-a": ([ACCOUNT_A], [ACCOUNT_A]),
