@@ -64,6 +64,7 @@ __all__ = [
     "DEFAULT_METHODS",
     "FROM_ENVIRONMENT",
     "GUARD_OPTIONS",
+    "NOT_CHECKED",
     "VERDICT_KEY",
     "Check",
     "Decision",
@@ -231,9 +232,9 @@ _FORBIDDEN = (403, "Forbidden")
 _UTF8 = frozenset({"utf-8", "utf8"})
 
 
-def _nothing(path: str) -> bool:
-    """The path test of a disabled guard: nothing is protected."""
-    return False
+#: The verdict a disabled guard (``enabled=False``) leaves where views read it: let
+#: through, and saying why, so that code reading the verdict keeps working in development.
+NOT_CHECKED: Final = Verdict(True, Reason.NOT_CHECKED, "not checked: twiliosig is disabled (enabled=False)")
 
 
 def _flag(name: str, value: object) -> bool:
@@ -511,7 +512,7 @@ class Guard:
         else:
             token = auth_token
         self.validator = RequestValidator(token, shared_keys=shared_keys, url_variants=url_variants)
-        self.protects: PathMatcher = path_matcher(paths) if self.enabled else _nothing
+        self.protects: PathMatcher = path_matcher(paths)
         self.public_url = parse_public_url(public_url) if public_url is not None else None
         self.trust: ForwardedTrust = parse_trust(trust_forwarded)
         if self.public_url is not None and self.trust:
@@ -534,6 +535,12 @@ class Guard:
         self.on_store_error = on_store_error
         self.basic_auth = _credentials(basic_auth)
         self._refusals: dict[tuple[int, str], Refusal] = {}
+
+    def check(self, head: Head) -> Check:
+        """The check of a request whatever its path: for a decorated view, or ``check_request``."""
+        check = self.start(head, always=True)
+        assert check is not None  # start(always=True) always gives a check
+        return check
 
     def require_mode(self, *, asynchronous: bool) -> None:
         """Fail at start-up if the replay store cannot serve this adapter (a sync client under ASGI).
@@ -563,11 +570,16 @@ class Guard:
         Args:
             head: The request's head.
             always: Check it whatever its path (a decorated view is protected
-                wherever it is routed); a disabled guard still checks nothing.
+                wherever it is routed). A disabled guard checks nothing: its check
+                holds a decision that lets the request through with the
+                :data:`NOT_CHECKED` verdict, left where views read a verdict.
         """
-        if not (self.protects(head.path) or (always and self.enabled)):
+        if not (always or self.protects(head.path)):
             return None
         check = Check(self, head)
+        if not self.enabled:
+            check.decision = Decision(NOT_CHECKED, None, None, check._info)
+            return check
         verdict = self._screen(head, check)
         if verdict is not None:
             check.decision = self.decide(verdict, check._info)

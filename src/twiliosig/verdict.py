@@ -21,6 +21,8 @@ class Reason(str, enum.Enum):
     """Why a request was accepted or refused. The value is a stable log token."""
 
     VALID = "valid"
+    #: Let through unchecked: the guard is disabled (``enabled=False``), for local development.
+    NOT_CHECKED = "not_checked"
     MISSING_SIGNATURE = "missing_signature"
     MALFORMED_SIGNATURE = "malformed_signature"
     SIGNATURE_MISMATCH = "signature_mismatch"

@@ -47,7 +47,7 @@ if TYPE_CHECKING:
 
     from ..guard import GuardOptions
 
-from ..verdict import Reason, Verdict
+from ..verdict import Verdict
 
 __all__ = ["EVENT_VERDICT_KEY", "check_event", "event_head", "twilio_required"]
 
@@ -59,8 +59,7 @@ Handler = Callable[[Any, Any], Any]
 
 def check_event(guard: Guard, event: Mapping[str, Any]) -> Verdict:
     """Judge one API Gateway or function-URL event, its path protected or not; refusals are logged by the guard."""
-    check = guard.start(event_head(guard, event), always=True)
-    return _decide(check, event).verdict if check is not None else Verdict(True, Reason.VALID, "not checked")
+    return _decide(guard.check(event_head(guard, event)), event).verdict
 
 
 def event_head(guard: Guard, event: Mapping[str, Any]) -> Head:

@@ -48,7 +48,7 @@ from django.http import HttpRequest, HttpResponse, RawPostDataException, Unreada
 from ..asgi import scope_raw_path
 from ..guard import CLAIMED_KEY, VERDICT_KEY, Check, Decision, Guard, Head
 from ..request import quote_path, split_target
-from ..verdict import Reason, Verdict
+from ..verdict import Verdict
 
 _mark_coroutine: Callable[[Any], Any] | None
 try:  # asgiref 3.6+ (Django 4.2+)
@@ -86,8 +86,7 @@ def _require_mode(guard: Guard, *, asynchronous: bool) -> None:
 
 def check_request(guard: Guard, request: HttpRequest) -> Verdict:
     """Judge a Django request (WSGI or ASGI), its path protected or not; refusals are logged by the guard."""
-    check = guard.start(request_head(guard, request), always=True)
-    return _decide(check, request).verdict if check is not None else Verdict(True, Reason.VALID, "not checked")
+    return _decide(guard.check(request_head(guard, request)), request).verdict
 
 
 def request_head(guard: Guard, request: HttpRequest) -> Head:

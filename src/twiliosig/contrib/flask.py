@@ -37,7 +37,7 @@ from flask import Flask, Response, current_app, g, request
 from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
 
 from ..guard import CLAIMED_KEY, VERDICT_KEY, Check, Decision, Guard, check_option_names
-from ..verdict import Reason, Verdict
+from ..verdict import Verdict
 from ..wsgi import environ_head
 
 __all__ = ["TwilioSignature", "check_request", "guard_from_config", "twilio_required"]
@@ -65,8 +65,7 @@ def guard_from_config(config: Mapping[str, Any], **overrides: Any) -> Guard:
 
 def check_request(guard: Guard) -> Verdict:
     """Judge Flask's current request, its path protected or not; refusals are logged by the guard."""
-    check = guard.start(environ_head(request.environ, request.path), always=True)
-    return _decide(check).verdict if check is not None else Verdict(True, Reason.VALID, "not checked")
+    return _decide(guard.check(environ_head(request.environ, request.path))).verdict
 
 
 def _decide(check: Check) -> Decision:
