@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -174,3 +178,38 @@ def test_a_multipart_body_read_before_the_check_is_a_400_not_a_500() -> None:
     assert CALLS == []
     form = signer.post_form(client, "/decorated/post-read-first", [("Body", "hi")])
     assert form.status_code == 200
+
+
+def test_the_decorator_follows_override_settings() -> None:
+    """A decorated view checks with the token in force now, not the one of its first request."""
+    other = "another-django-token-0123456789ab"
+    client = Client()
+    assert signer.post_form(client, "/decorated/sync", [("Body", "hi")]).status_code == 200
+    with override_settings(TWILIOSIG={"auth_token": other}):
+        assert signer.post_form(client, "/decorated/sync", [("Body", "hi")]).status_code == 403
+        assert TwilioSigner(other).post_form(client, "/decorated/sync", [("Body", "hi")]).status_code == 200
+    assert signer.post_form(client, "/decorated/sync", [("Body", "hi")]).status_code == 200
+
+
+@pytest.mark.parametrize(("token", "reported"), [(None, True), ("configured-token-0123456789abcdef", False)])
+def test_manage_py_check_runs_the_check_from_installed_apps(tmp_path: Path, token: str | None, reported: bool) -> None:
+    """With the app config in INSTALLED_APPS, `manage.py check` reports a missing token before any request."""
+    (tmp_path / "check_settings.py").write_text(
+        "SECRET_KEY = 'x'\n"
+        "INSTALLED_APPS = ['twiliosig.contrib.django.TwilioSigConfig']\n"
+        "MIDDLEWARE = ['twiliosig.contrib.django.TwilioSignatureMiddleware']\n"
+        f"TWILIOSIG = { ({'auth_token': token} if token else {})!r}\n"
+    )
+    env = {key: value for key, value in os.environ.items() if key != "TWILIO_AUTH_TOKEN"}
+    env["PYTHONPATH"] = os.pathsep.join([str(tmp_path), env.get("PYTHONPATH", "")])
+    result = subprocess.run(
+        [sys.executable, "-m", "django", "check", "--settings=check_settings"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    output = result.stdout + result.stderr
+    assert ("twiliosig.E001" in output) is reported, output
+    assert (result.returncode != 0) is reported, output

@@ -18,10 +18,12 @@ or protect single views::
 
 The token is ``TWILIOSIG["auth_token"]``, else ``settings.TWILIO_AUTH_TOKEN``, else
 the ``TWILIO_AUTH_TOKEN`` environment variable, read when Django builds the
-middleware (the decorator: on its first request; ``manage.py check`` reports a
-missing token as ``twiliosig.E001`` before that). There is no ``DEBUG`` bypass;
-``TWILIOSIG = {"enabled": False}`` turns validation off for local development
-and logs a warning when it does.
+middleware (the decorator: on its first request, and again whenever
+``override_settings`` changes those settings). Add
+``"twiliosig.contrib.django.TwilioSigConfig"`` to ``INSTALLED_APPS`` and
+``manage.py check`` reports a missing token as ``twiliosig.E001`` before that.
+There is no ``DEBUG`` bypass; ``TWILIOSIG = {"enabled": False}`` turns
+validation off for local development and logs a warning when it does.
 
 The URL is rebuilt with Django's own ``request.scheme`` and ``request.get_host()``,
 so ``SECURE_PROXY_SSL_HEADER`` and ``USE_X_FORWARDED_HOST`` apply as they do for
@@ -36,13 +38,17 @@ from __future__ import annotations
 
 import functools
 import threading
+import weakref
 from collections.abc import Callable
 from inspect import iscoroutinefunction
 from typing import Any
 
+from django.apps import AppConfig
 from django.conf import settings
 from django.core.checks import Error, Tags, register
 from django.core.exceptions import DisallowedHost, ImproperlyConfigured, RequestDataTooBig
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse, RawPostDataException, UnreadablePostError
 
 from ..asgi import scope_raw_path
@@ -56,7 +62,14 @@ try:  # asgiref 3.6+ (Django 4.2+)
 except ImportError:  # pragma: no cover - older asgiref
     _mark_coroutine = None
 
-__all__ = ["TwilioSignatureMiddleware", "check_request", "guard_from_settings", "request_head", "twilio_required"]
+__all__ = [
+    "TwilioSigConfig",
+    "TwilioSignatureMiddleware",
+    "check_request",
+    "guard_from_settings",
+    "request_head",
+    "twilio_required",
+]
 
 View = Callable[..., Any]
 
@@ -229,22 +242,59 @@ class TwilioSignatureMiddleware:
 
 
 class _LazyGuard:
-    """Builds the decorator's guard on first use, once, from settings read then."""
+    """Builds the decorator's guard on first use from the settings in force then.
+
+    Settings can change under a running process in tests (``override_settings``);
+    every lazy guard is forgotten when ``TWILIOSIG`` or ``TWILIO_AUTH_TOKEN``
+    changes, so the decorator follows the settings in force, as the middleware does.
+    """
 
     def __init__(self, options: dict[str, Any], *, asynchronous: bool) -> None:
         self._options = options
         self._asynchronous = asynchronous
         self._guard: Guard | None = None
         self._lock = threading.Lock()
+        _lazy_guards.add(self)
 
     def get(self) -> Guard:
-        if self._guard is None:
+        guard = self._guard
+        if guard is None:
             with self._lock:
-                if self._guard is None:
+                guard = self._guard
+                if guard is None:
                     guard = guard_from_settings(**self._options)
                     _require_mode(guard, asynchronous=self._asynchronous)
                     self._guard = guard
-        return self._guard
+        return guard
+
+    def forget(self) -> None:
+        with self._lock:
+            self._guard = None
+
+
+_lazy_guards: weakref.WeakSet[_LazyGuard] = weakref.WeakSet()
+
+
+@receiver(setting_changed)  # type: ignore[untyped-decorator]
+def _forget_guards(*, setting: str, **kwargs: Any) -> None:
+    """``override_settings`` changed the configuration: every decorator rebuilds its guard."""
+    if setting in ("TWILIOSIG", "TWILIO_AUTH_TOKEN"):
+        for lazy in list(_lazy_guards):
+            lazy.forget()
+
+
+class TwilioSigConfig(AppConfig):  # type: ignore[misc]
+    """The app config: ``INSTALLED_APPS = [..., "twiliosig.contrib.django.TwilioSigConfig"]``.
+
+    Installing it makes ``manage.py check`` (and every management command, and
+    ``runserver``) run the ``twiliosig`` system checks: a missing token or a bad
+    ``TWILIOSIG`` is reported as ``twiliosig.E001`` before the first request.
+    """
+
+    name = "twiliosig.contrib.django"
+    label = "twiliosig"
+    verbose_name = "twiliosig"
+    default_auto_field = "django.db.models.AutoField"  # no models; silences Django's W042
 
 
 _decorator_options: list[dict[str, Any]] = []
