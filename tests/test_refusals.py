@@ -144,6 +144,28 @@ def test_every_adapter_sends_the_same_refusal(case: str) -> None:
     assert all(other == first for other in seen.values()), seen
 
 
+@pytest.mark.parametrize("case", CASES)
+def test_every_adapter_logs_once_and_reports_once_alike(case: str, caplog: pytest.LogCaptureFixture) -> None:
+    """One log record and one on_reject call per refusal, with the same reason, method and path, from every adapter."""
+    method, headers, body = CASES[case]
+    for name, adapter in ADAPTERS.items():
+        calls: list[tuple[str, str, str]] = []
+        options = {
+            **OPTIONS,
+            "on_reject": lambda verdict, info, calls=calls: calls.append(
+                (verdict.reason.value, info.method, info.path)
+            ),
+        }
+        caplog.clear()
+        with caplog.at_level("WARNING", logger="twiliosig"):
+            adapter(options, method, headers, body)
+        records = [record for record in caplog.records if record.name == "twiliosig"]
+        assert len(records) == 1, (name, [record.getMessage() for record in records])
+        reason = records[0].twiliosig_reason  # type: ignore[attr-defined]
+        assert f" {method} /twilio/sms: {reason} " in records[0].getMessage(), name
+        assert calls == [(reason, method, "/twilio/sms")], name
+
+
 def test_basic_auth_challenge_is_the_same_everywhere() -> None:
     """The 401 and its WWW-Authenticate challenge are identical from every adapter."""
     options = {**OPTIONS, "basic_auth": {"twilio": "secret"}}
