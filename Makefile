@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test lint typecheck docs redis-server bench fuzz stress clean
+.PHONY: demo test lint typecheck docs redis-server bench fuzz mutate stress clean
 
 # The package alone (it needs nothing beyond the standard library): enough for the demo.
 $(BASE): pyproject.toml
@@ -45,6 +45,14 @@ test: lint typecheck docs redis-server
 
 fuzz: $(STAMP)
 	HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest tests/test_fuzz.py tests/test_differential.py
+
+# Mutation testing of the guard and the core ([tool.mutmut] in pyproject.toml); not part of `test`:
+# it takes about an hour on two cores. Results are cached in mutants/: a rerun tests only what changed.
+# Ends with every mutant no test killed (`mutmut show <name>` prints one, `mutmut browse` all).
+mutate: $(STAMP) redis-server
+	HYPOTHESIS_PROFILE=mutation $(BIN)/mutmut run
+	@echo "Survivors (mutants no test killed):"
+	@$(BIN)/mutmut results
 
 stress: $(STAMP)
 	$(BIN)/python benchmarks/stress.py

@@ -28,6 +28,9 @@ if not django_settings.configured:
 
 settings.register_profile("default", max_examples=150, deadline=None)
 settings.register_profile("fuzz", max_examples=5000, deadline=None)
+# `make mutate` runs the tests once per mutant: fewer examples, the same ones every run (so a
+# survivor is reproducible), and no example database written from a mutant's failures.
+settings.register_profile("mutation", max_examples=25, deadline=None, derandomize=True, database=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 VECTORS_PATH = Path(__file__).with_name("vectors.json")
