@@ -438,3 +438,35 @@ def test_websocket_genuine_handshake_at_protocol_level() -> None:
     sent, events = run_handshake({}, [(b"x-twilio-signature", signature)])
     assert sent[0]["type"] == "websocket.accept"
     assert events == ["as received"]
+
+
+def _lazily_built(**options: Any) -> Starlette:
+    """A Starlette app whose middleware Starlette builds on its first call, as it always does."""
+    from starlette.middleware import Middleware
+
+    async def hello(request: Request) -> PlainTextResponse:
+        return PlainTextResponse("hello")
+
+    routes = [Route("/status", hello), Route("/twilio/sms", hello, methods=["POST"])]
+    return Starlette(routes=routes, middleware=[Middleware(TwilioSignatureMiddleware, **options)])
+
+
+def test_bad_options_fail_the_lifespan_startup_with_the_cause() -> None:
+    """Built lazily (Starlette, FastAPI), a misconfigured middleware fails the startup, naming the mistake."""
+    app = _lazily_built(auth_token=TOKEN, paths=["/twilio/"], report_only="false")
+    with pytest.raises(RuntimeError, match="report_only must be True or False"), TestClient(app):
+        pass
+
+
+def test_bad_options_without_lifespan_never_break_unprotected_routes() -> None:
+    """Without a lifespan (a server that skips it), protected paths get 500 and the rest of the app still works."""
+    app = _lazily_built(auth_token=TOKEN, paths=["/twilio/"], report_only="false")
+    client = TestClient(app)  # not entered: no lifespan
+    assert client.get("/status").status_code == 200
+    assert client.post("/twilio/sms", data={"Body": "unsigned"}).status_code == 500
+
+
+def test_bad_options_outside_an_event_loop_still_raise_at_construction() -> None:
+    """Built directly, at import, the middleware raises at once, as every adapter does."""
+    with pytest.raises(TypeError, match="report_only"):
+        TwilioSignatureMiddleware(recording_app([]), auth_token=TOKEN, report_only="false")  # type: ignore[arg-type]

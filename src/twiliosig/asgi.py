@@ -35,11 +35,15 @@ middleware imports nothing beyond the standard library.
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import sys
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
+from ._logtext import loggable
 from .guard import CLAIMED_KEY, VERDICT_KEY, Check, Guard, Head
-from .request import decode_target, quote_path
+from .request import decode_target, path_matcher, quote_path
 from .verdict import Verdict
 
 if TYPE_CHECKING:
@@ -63,6 +67,8 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
+logger = logging.getLogger("twiliosig")
+
 #: The verdict's name in ``scope["state"]``: ``request.state.twiliosig_verdict``.
 STATE_KEY = "twiliosig_verdict"
 _WEBSOCKET_RESPONSE = "websocket.http.response"
@@ -79,10 +85,22 @@ class TwilioSignatureMiddleware:
 
     def __init__(self, app: ASGIApp, **options: Unpack[GuardOptions]) -> None:
         self.app = app
-        self.guard = Guard.from_options(options)
-        self.guard.require_mode(asynchronous=True)
+        self._misconfigured: _Misconfigured | None = None
+        try:
+            self.guard = Guard.from_options(options)
+            self.guard.require_mode(asynchronous=True)
+        except (TypeError, ValueError) as error:
+            if not _built_by_a_running_app():
+                raise
+            # Starlette and FastAPI build their middleware on the app's first call (the
+            # lifespan startup), where an exception only makes uvicorn decide "lifespan
+            # unsupported" and then fail every request. Fail the startup instead.
+            self._misconfigured = _Misconfigured(error, options.get("paths"))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self._misconfigured is not None:
+            await self._misconfigured(self.app, scope, receive, send)
+            return
         kind = scope["type"]
         if kind not in ("http", "websocket"):
             await self.app(scope, receive, send)
@@ -149,6 +167,61 @@ class TwilioSignatureMiddleware:
             await send({"type": "websocket.http.response.body", "body": refusal.body})
         else:
             await send({"type": "websocket.close", "code": 1008})
+
+
+def _built_by_a_running_app() -> bool:
+    """Whether an event loop is running: the middleware is being built lazily by a framework."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        pass
+    else:
+        return True
+    trio = sys.modules.get("trio")
+    if trio is None:
+        return False
+    try:
+        trio.lowlevel.current_task()
+    except RuntimeError:
+        return False
+    return True
+
+
+class _Misconfigured:
+    """What a middleware built with bad options does when it could not refuse to be built.
+
+    The lifespan startup fails with the cause (uvicorn then exits: "Application
+    startup failed"), a request to a protected path gets a 500 without reaching the
+    app, and any other request passes untouched: a mistake in twiliosig's options
+    never turns the rest of the app into errors.
+    """
+
+    def __init__(self, error: Exception, paths: object) -> None:
+        self.message = f"twiliosig is misconfigured: {error}"
+        logger.error("%s", self.message)
+        try:
+            self.protects: Callable[[str], bool] = path_matcher(paths)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            self.protects = lambda path: True  # paths itself is the mistake: every path is protected
+
+    async def __call__(self, app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "lifespan":
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.failed", "message": self.message})
+            raise RuntimeError(self.message)  # after startup.failed, as Starlette's own lifespan does
+        if kind not in ("http", "websocket") or not self.protects(route_path(scope)):
+            await app(scope, receive, send)
+            return
+        logger.error("%s; refusing %s", self.message, loggable(route_path(scope)))
+        if kind == "websocket":
+            await send({"type": "websocket.close", "code": 1011})
+            return
+        body = b"Internal Server Error\n"
+        headers = [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", str(len(body)).encode())]
+        await send({"type": "http.response.start", "status": 500, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
 
 
 async def _read_body(receive: Receive, limit: int) -> tuple[bytes, bool] | None:
