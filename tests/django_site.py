@@ -77,6 +77,7 @@ def json_view(request: HttpRequest) -> HttpResponse:
 urlpatterns = [
     path("manual/<path:rest>", manual),
     path("decorated/sync", decorated_sync),
+    path("decorated/twilio/sms", decorated_sync),
     path("decorated/async", decorated_async),
     path("decorated/post-read-first", post_read_first),
     path("mw/<path:rest>", plain),

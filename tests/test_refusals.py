@@ -1,4 +1,8 @@
-"""Every adapter answers a refusal with the same status, headers and bytes (the guard builds it once)."""
+"""Every adapter answers a refusal with the same status, headers and bytes (the guard builds it once).
+
+The middlewares, the Django middleware and decorator, the Flask decorator and extension, the
+FastAPI dependency and the Lambda decorator: one table of cases, the same outcome from each.
+"""
 
 from __future__ import annotations
 
@@ -66,6 +70,29 @@ def _django(options: dict[str, Any], method: str, headers: dict[str, str], body:
     return _seen(response.status_code, response.headers.get, response.content)
 
 
+def _django_decorator(options: dict[str, Any], method: str, headers: dict[str, str], body: bytes) -> Seen:
+    from django.test import Client, override_settings
+
+    with override_settings(MIDDLEWARE=[], TWILIOSIG=options):
+        extra = {f"HTTP_{name.upper().replace('-', '_')}": value for name, value in headers.items()}
+        response = Client(HTTP_HOST="testserver").generic(
+            method, "/decorated/twilio/sms", body, content_type="application/x-www-form-urlencoded", **extra
+        )
+    return _seen(response.status_code, response.headers.get, response.content)
+
+
+def _flask_extension(options: dict[str, Any], method: str, headers: dict[str, str], body: bytes) -> Seen:
+    from flask import Flask
+
+    from twiliosig.contrib.flask import TwilioSignature
+
+    app = Flask(__name__)
+    app.add_url_rule("/twilio/sms", "sms", lambda: "ok", methods=["POST", "DELETE"])
+    TwilioSignature(app, **{**options, "paths": ["/twilio/"]})
+    response = app.test_client().open("/twilio/sms", method=method, headers=_form(headers), data=body)
+    return _seen(response.status_code, response.headers.get, response.data)
+
+
 def _flask(options: dict[str, Any], method: str, headers: dict[str, str], body: bytes) -> Seen:
     from flask import Flask
 
@@ -118,7 +145,9 @@ ADAPTERS: dict[str, Callable[[dict[str, Any], str, dict[str, str], bytes], Seen]
     "wsgi": _wsgi,
     "asgi": _asgi,
     "django": _django,
+    "django-decorator": _django_decorator,
     "flask": _flask,
+    "flask-extension": _flask_extension,
     "fastapi": _fastapi,
     "lambda": _lambda,
 }
@@ -134,7 +163,7 @@ def _seen(status: int, header: Callable[[str], str | None], body: bytes) -> Seen
 
 @pytest.mark.parametrize("case", CASES)
 def test_every_adapter_sends_the_same_refusal(case: str) -> None:
-    """Status, Content-Type, Cache-Control, Allow and body are identical from all six adapters."""
+    """Status, Content-Type, Cache-Control, Allow and body are identical from all eight adapters."""
     method, headers, body = CASES[case]
     seen = {name: adapter(OPTIONS, method, headers, body) for name, adapter in ADAPTERS.items()}
     first = seen["wsgi"]
@@ -162,8 +191,9 @@ def test_every_adapter_logs_once_and_reports_once_alike(case: str, caplog: pytes
         records = [record for record in caplog.records if record.name == "twiliosig"]
         assert len(records) == 1, (name, [record.getMessage() for record in records])
         reason = records[0].twiliosig_reason  # type: ignore[attr-defined]
-        assert f" {method} /twilio/sms: {reason} " in records[0].getMessage(), name
-        assert calls == [(reason, method, "/twilio/sms")], name
+        path = "/decorated/twilio/sms" if name == "django-decorator" else "/twilio/sms"
+        assert f" {method} {path}: {reason} " in records[0].getMessage(), name
+        assert calls == [(reason, method, path)], name
 
 
 def test_basic_auth_challenge_is_the_same_everywhere() -> None:
