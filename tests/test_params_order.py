@@ -129,6 +129,8 @@ def test_odd_items_take_the_general_path_whatever_the_size(
     suffix=st.binary(max_size=300),
     algorithm=st.sampled_from(sorted(ALGORITHMS)),
 )
+@example(key=b"k" * 64, message=b"m", suffix=b"", algorithm="HMAC_SHA1")  # exactly one block: used as it is
+@example(key=b"k" * 65, message=b"m", suffix=b"", algorithm="HMAC_SHA256")  # one byte more: hashed first
 def test_secret_signs_as_the_hmac_module_does(key: bytes, message: bytes, suffix: bytes, algorithm: str) -> None:
     """Keys shorter and longer than a block, both algorithms: the same bytes as hmac.new."""
     digest = ALGORITHMS[algorithm]

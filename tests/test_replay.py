@@ -80,10 +80,21 @@ def test_replay_key_never_holds_the_signature() -> None:
     assert key != replay_key(sign(URL + "?x=1", PAIRS))
 
 
-@pytest.mark.parametrize("options", [{"ttl": 0}, {"ttl": -1}, {"max_entries": 0}])
+@pytest.mark.parametrize("options", [{"ttl": 0}, {"ttl": -1}, {"max_entries": 0}, {"max_entries": True}])
 def test_memory_store_rejects_bad_options(options: dict[str, Any]) -> None:
     with pytest.raises(ValueError, match="must be a positive"):
         MemoryReplayStore(**options)
+
+
+def test_memory_store_of_one_entry_and_releasing_a_forgotten_key() -> None:
+    """The smallest store holds one key; releasing a key it no longer holds is harmless."""
+    store = MemoryReplayStore(max_entries=1)
+    assert store.claim("a")
+    assert store.claim("b")  # "a" was forgotten to make room
+    assert len(store) == 1
+    store.release("a")
+    store.release("never-claimed")
+    assert len(store) == 1
 
 
 # --- a real Redis on loopback ---------------------------------------------------------------

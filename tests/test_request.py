@@ -17,6 +17,7 @@ from twiliosig.request import (
     normalise_path,
     parse_public_url,
     path_matcher,
+    split_target,
 )
 
 
@@ -52,6 +53,20 @@ def test_public_url_that_is_not_a_webhook_origin_fails_at_start_up(public_url: s
     """A public_url Twilio could not call, or one carrying parts each request brings, is a ValueError."""
     with pytest.raises(ValueError, match="public_url"):
         parse_public_url(public_url)
+
+
+@pytest.mark.parametrize(
+    ("target", "parts"),
+    [
+        pytest.param("/twilio/sms", ("/twilio/sms", ""), id="path"),
+        pytest.param("/twilio/sms?a=1&b=%3F", ("/twilio/sms", "a=1&b=%3F"), id="query"),
+        pytest.param("/twilio/sms?a=1#top", ("/twilio/sms", "a=1"), id="fragment-dropped"),
+        pytest.param("/twilio/sms?a=?", ("/twilio/sms", "a=?"), id="second-question-mark"),
+    ],
+)
+def test_split_target(target: str, parts: tuple[str, str]) -> None:
+    """A raw request target is the path up to the first '?', then the query without any fragment."""
+    assert split_target(target) == parts
 
 
 X_ALL = ForwardedTrust(x_proto=1, x_host=1, x_port=1, x_prefix=1)
@@ -151,6 +166,7 @@ def test_normalise_path(path: str, backslashes: bool, normalised: str) -> None:
         pytest.param("/x\\y/../twilio/sms", "/twilio/sms", id="backslash-as-a-character"),
         pytest.param("/x/..\\twilio\\sms", "/twilio/sms", id="backslash-as-a-separator"),
         pytest.param("/x/../twilio/sms/", "/twilio/sms/", id="trailing-slash"),
+        pytest.param("/x/%2e%2e/twilio/sms%FF", "/twilio/sms\udcff", id="escape-that-is-not-utf-8"),
     ],
 )
 def test_a_path_that_some_reader_resolves_into_a_prefix_is_protected(path: str, resolved: str) -> None:

@@ -24,6 +24,7 @@ from twiliosig import (
     body_sha256,
     compute_signature,
 )
+from twiliosig.urls import DEFAULT_VARIANTS
 
 TOKEN = "12345"
 URL = "https://mycompany.com/myapp.php?foo=1&bar=2"
@@ -363,3 +364,197 @@ def test_variants_can_be_narrowed() -> None:
     with_port = "https://mycompany.com:443/myapp.php?foo=1&bar=2"
     assert not strict.validate(with_port, PARAMS, SIGNATURE)
     assert RequestValidator(TOKEN).validate(with_port, PARAMS, SIGNATURE)
+
+
+# --- what no refusal may say, and inputs each face must carry through ------------------
+
+SHARED = {"k": "shared-secret"}
+
+
+def _refusal(case: str) -> tuple[RequestValidator, Any, Any, Any, Any]:
+    """A validator and a request (URL, params, signature, settings header) it must refuse."""
+    body = '{"a": 1}'
+    body_url = f"https://example.com/myapp?bodySHA256={body_sha256(body)}"
+    tokens = {"AC1": "token-one", "AC2": "token-two"}
+    if case == "settings-not-text":
+        return RequestValidator(TOKEN, shared_keys=SHARED), URL, PARAMS, SIGNATURE, b"key=k"
+    if case == "settings-garbage":
+        return RequestValidator(TOKEN, shared_keys=SHARED), URL, PARAMS, SIGNATURE, "garbage"
+    if case == "unsupported-algorithm":
+        return RequestValidator(TOKEN, shared_keys=SHARED), URL, PARAMS, SIGNATURE, "key=k,algorithm=HMAC_MD5"
+    if case == "unknown-shared-key":
+        return RequestValidator(TOKEN, shared_keys=SHARED), URL, PARAMS, SIGNATURE, "key=other"
+    if case == "shared-keys-only-no-header":
+        return RequestValidator(None, shared_keys=SHARED), URL, PARAMS, SIGNATURE, None
+    if case == "unknown-account":
+        return RequestValidator(tokens.get), URL, {**PARAMS, "AccountSid": "AC9"}, SIGNATURE, None
+    if case == "two-accounts":
+        params = [("AccountSid", "AC1"), ("AccountSid", "AC2")]
+        return RequestValidator(tokens.get), URL, params, compute_signature("token-one", URL, params), None
+    if case == "parsed-params-for-a-body-hash":
+        return RequestValidator(TOKEN), body_url, {"a": "1"}, compute_signature(TOKEN, body_url), None
+    if case == "changed-body":
+        return RequestValidator(TOKEN), body_url, '{"a": 2}', compute_signature(TOKEN, body_url), None
+    if case == "changed-body-at-another-url-form":
+        slashed = body_url.replace("/myapp?", "/myapp/?")
+        return RequestValidator(TOKEN), body_url, '{"a": 2}', compute_signature(TOKEN, slashed), None
+    if case == "unsigned-raw-body":
+        return RequestValidator(TOKEN), URL, body, SIGNATURE, None
+    if case == "malformed-signature":
+        return RequestValidator(TOKEN), URL, PARAMS, "!" * 28, None
+    return RequestValidator(TOKEN), URL, PARAMS, compute_signature("not-the-token", URL, PARAMS), None
+
+
+REFUSED = [
+    "settings-not-text",
+    "settings-garbage",
+    "unsupported-algorithm",
+    "unknown-shared-key",
+    "shared-keys-only-no-header",
+    "unknown-account",
+    "two-accounts",
+    "parsed-params-for-a-body-hash",
+    "changed-body",
+    "changed-body-at-another-url-form",
+    "unsigned-raw-body",
+    "malformed-signature",
+    "forged",
+]
+
+
+@pytest.mark.parametrize("case", REFUSED)
+def test_a_refusal_is_never_valid_and_always_says_why(case: str) -> None:
+    """Every refusal is valid=False with a reason other than VALID and a detail, on all three faces."""
+    validator, url, params, signature, settings = _refusal(case)
+    verdict = validator.check(url, params, signature, signature_settings=settings)
+    assert verdict.valid is False
+    assert verdict.reason is not Reason.VALID
+    assert verdict.detail
+    assert validator.validate(url, params, signature, signature_settings=settings) is False
+    with pytest.raises(SignatureError):
+        validator.verify(url, params, signature, signature_settings=settings)
+
+
+def test_a_bug_inside_the_check_refuses(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """An unexpected error while checking is logged and refused by check and validate, never let through."""
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(RequestValidator, "_evaluate", broken)
+    validator = RequestValidator(TOKEN)
+    with caplog.at_level(logging.ERROR, logger="twiliosig"):
+        verdict = validator.check(URL, PARAMS, SIGNATURE)
+        assert validator.validate(URL, PARAMS, SIGNATURE) is False
+    assert verdict.valid is False
+    assert verdict.reason is Reason.MALFORMED_PARAMS
+    assert verdict.detail
+    assert len(caplog.records) == 2
+
+
+def test_validate_checks_the_body_hash_too() -> None:
+    """The bool face, which skips building explanations, still refuses a changed JSON body."""
+    body = '{"a": 1}'
+    url = f"https://example.com/myapp?bodySHA256={body_sha256(body)}"
+    signature = compute_signature(TOKEN, url)
+    validator = RequestValidator(TOKEN)
+    assert validator.validate(url, body, signature) is True
+    assert validator.validate(url, '{"a": 2}', signature) is False
+
+
+def test_one_shot_params_are_read_once_for_the_account_and_the_signature() -> None:
+    """With a token lookup, a generator of pairs gives the AccountSid and is still signed whole."""
+    pairs = [("AccountSid", "AC1"), ("Body", "hi")]
+    validator = RequestValidator({"AC1": "token-one"}.get)
+    signature = compute_signature("token-one", URL, pairs)
+    assert validator.validate(URL, iter(pairs), signature)
+    assert not validator.validate(URL, iter([*pairs, ("Extra", "1")]), signature)
+
+
+def _utf16_signature(url: str, params: list[tuple[str, str]]) -> str:
+    """The signature of a signer that sorts parameters by UTF-16 code unit (Java, C#, JavaScript)."""
+    import base64
+    import hashlib
+    import hmac
+
+    from twiliosig.params import canonical_params
+
+    message = url + canonical_params(params, utf16_order=True)
+    return base64.b64encode(hmac.new(TOKEN.encode(), message.encode(), hashlib.sha1).digest()).decode()
+
+
+def test_utf16_order_is_tried_on_every_url_form_and_only_when_allowed() -> None:
+    """A UTF-16-ordered signature over another URL form is accepted and described; never with the variant off."""
+    params = [("Body", "😀"), ("Body", "\uff21")]
+    signature = _utf16_signature(URL.replace("/myapp.php?", "/myapp.php/?"), params)
+    assert signature != compute_signature(TOKEN, URL.replace("/myapp.php?", "/myapp.php/?"), params)
+    verdict = RequestValidator(TOKEN).check(URL, params, signature)
+    assert verdict.valid
+    assert verdict.matched_url == URL.replace("/myapp.php?", "/myapp.php/?")
+    assert verdict.variant == "with a trailing slash added, with the parameters sorted by UTF-16 code unit"
+    assert verdict.urls_tried > 1
+    no_utf16 = DEFAULT_VARIANTS & ~UrlVariant.UTF16_PARAM_ORDER
+    assert not RequestValidator(TOKEN, url_variants=no_utf16).validate(URL, params, signature)
+    assert not RequestValidator(TOKEN, url_variants=UrlVariant.NONE).validate(
+        URL, params, _utf16_signature(URL, params)
+    )
+
+
+def test_bytes_are_accepted_where_text_is() -> None:
+    """A signature, a URL and parameter values given as UTF-8 bytes are read as the text they hold."""
+    validator = RequestValidator(TOKEN)
+    assert validator.validate(URL.encode(), PARAMS, SIGNATURE.encode())
+    text = {"Body": "café"}
+    assert validator.validate(URL, {"Body": "café".encode()}, compute_signature(TOKEN, URL, text))
+
+
+def test_every_face_passes_the_algorithm_and_the_settings_header_on() -> None:
+    """verify, validate and check honour a positional algorithm and the signature settings header alike."""
+    validator = RequestValidator(TOKEN, shared_keys={"k": "shared-secret"})
+    sha256 = compute_signature(TOKEN, URL, PARAMS, algorithm="HMAC_SHA256")
+    assert validator.verify(URL, PARAMS, sha256, "HMAC_SHA256") is True
+    assert validator.check(URL, PARAMS, sha256, "HMAC_SHA256").valid
+    assert validator.validate(URL, PARAMS, sha256, "HMAC_SHA256")
+    shared = compute_signature("shared-secret", URL, PARAMS, algorithm="HMAC_SHA256")
+    settings = "key=k,algorithm=HMAC_SHA256"
+    assert validator.verify(URL, PARAMS, shared, signature_settings=settings) is True
+    assert validator.validate(URL, PARAMS, shared, signature_settings=settings)
+
+
+def test_a_multidict_with_short_names_signs_its_values() -> None:
+    """A framework multi-dict whose names are two characters long signs names and values, like pairs."""
+    from werkzeug.datastructures import MultiDict
+
+    pairs = [("To", "+1"), ("Id", "7"), ("Id", "8")]
+    assert RequestValidator(TOKEN).validate(URL, MultiDict(pairs), compute_signature(TOKEN, URL, pairs))
+
+
+def test_a_mapping_is_not_a_pair_even_with_two_items() -> None:
+    """Params given as a list must hold (name, value) pairs: a two-item mapping inside is refused."""
+    params = [{0: "a", 1: "b"}]
+    verdict = RequestValidator(TOKEN).check(URL, params, compute_signature(TOKEN, URL, [("a", "b")]))
+    assert verdict.reason is Reason.MALFORMED_PARAMS
+
+
+@pytest.mark.parametrize(
+    ("header", "parsed"),
+    [
+        pytest.param("key=k,algorithm=HMAC_SHA256", ("k", "HMAC_SHA256"), id="both"),
+        pytest.param(" , key=k, ,algorithm=HMAC_SHA256,", ("k", "HMAC_SHA256"), id="blank-pieces-skipped"),
+        pytest.param("key=abc=", ("abc=", None), id="equals-in-value"),
+        pytest.param("Key=k,future=1", ("k", None), id="unknown-attribute-ignored"),
+        pytest.param("", (None, None), id="blank"),
+        pytest.param("k y=1", None, id="name-not-a-token"),
+        pytest.param("key=a\x01", None, id="control-character"),
+        pytest.param("key", None, id="no-equals"),
+    ],
+)
+def test_signature_settings_header(header: str, parsed: tuple[str | None, str | None] | None) -> None:
+    """name=value pairs split at the first '=', blanks skipped, unknown names ignored, anything else refused."""
+    from twiliosig.keys import parse_signature_settings
+
+    if parsed is None:
+        with pytest.raises(ValueError, match="signature settings"):
+            parse_signature_settings(header)
+    else:
+        assert parse_signature_settings(header) == parsed

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from twiliosig import RequestValidator, compute_signature
@@ -23,6 +25,9 @@ from twiliosig.urls import DEFAULT_VARIANTS, UrlVariant, candidate_urls, query_v
         pytest.param("https://example.com?q=a:1", ("https", "", "example.com", "", "?q=a:1"), id="colon-in-query"),
         pytest.param("HTTPS://Example.COM/h", ("HTTPS", "", "Example.COM", "", "/h"), id="case-kept"),
         pytest.param("https://host:abc/h", ("https", "", "host:abc", "", "/h"), id="non-numeric-port"),
+        pytest.param("https://h:8443/x", ("https", "", "h", ":8443", "/x"), id="one-letter-host"),
+        pytest.param("https://[::1/h", ("https", "", "[::1", "", "/h"), id="ipv6-unclosed"),
+        pytest.param("https://[::1]x/h", ("https", "", "[::1]x", "", "/h"), id="ipv6-then-text"),
     ],
 )
 def test_split_url_keeps_every_byte(url: str, parts: tuple[str, ...]) -> None:
@@ -30,6 +35,15 @@ def test_split_url_keeps_every_byte(url: str, parts: tuple[str, ...]) -> None:
     split = split_url(url)
     assert split is not None
     assert tuple(split) == parts
+    assert split.join() == url
+
+
+@given(st.text(st.sampled_from("aZ09:@[]./?#%"), max_size=16))
+def test_split_url_joins_back_to_any_url(authority_and_rest: str) -> None:
+    """Whatever follows scheme://, the parts put back together are the URL as received."""
+    url = "https://" + authority_and_rest
+    split = split_url(url)
+    assert split is not None
     assert split.join() == url
 
 
@@ -68,6 +82,20 @@ def test_port_variants_follow_the_scheme() -> None:
     assert forms == {"http://[::1]:8080/h", "http://[::1]/h"}
 
 
+@given(st.text(st.sampled_from("aX/?#=&%'. "), max_size=12))
+@example("FAX?q=1")
+@example("a?b=1?c")
+@example("a#b?c/")
+def test_port_slash_and_userinfo_forms_change_nothing_else(tail: str) -> None:
+    """The port, trailing-slash and userinfo forms keep the host, the rest of the path, the query and the fragment."""
+    url = "https://user:pw@example.com:8443/" + tail
+    received = urlsplit(url)
+    for candidate in candidate_urls(url, UrlVariant.PORT | UrlVariant.TRAILING_SLASH | UrlVariant.USERINFO):
+        form = urlsplit(candidate.url)
+        assert form.path.rstrip("/") == received.path.rstrip("/")
+        assert (form.hostname, form.query, form.fragment) == (received.hostname, received.query, received.fragment)
+
+
 def test_no_variants_means_the_url_alone() -> None:
     """UrlVariant.NONE yields the URL as received and nothing else."""
     assert [c.url for c in candidate_urls("https://x.com:443/a/", UrlVariant.NONE)] == ["https://x.com:443/a/"]
@@ -81,11 +109,22 @@ def test_no_variants_means_the_url_alone() -> None:
         ("https://example.com", "https://example.com/"),
         ("https://example.com/a\tb", "https://example.com/ab"),
         ("https://example.com/é?ñ", "https://example.com/%C3%A9?%C3%B1"),
+        ("https://example.com:8443/h", "https://example.com:8443/h"),
+        ("https://example.com:08443/h", "https://example.com:8443/h"),
+        ("https://example.com:/h", "https://example.com/h"),
+        ("https://example.com/a!\x7f", "https://example.com/a!%7F"),
+        ("https://example.com/h?q#f g", "https://example.com/h?q#f%20g"),
+        ("https://example.com/h#a b#c", "https://example.com/h#a%20b#c"),
     ],
 )
 def test_whatwg_form(url: str, whatwg: str) -> None:
     """The WHATWG form matches what Node's URL serialiser gives."""
     assert whatwg in {c.url for c in candidate_urls(url, UrlVariant.ENCODING)}
+
+
+def test_python_sdk_form_drops_an_empty_query() -> None:
+    """The twilio Python SDK re-serialises the URL, dropping an empty '?': that form is tried."""
+    assert "https://x.com/h" in {c.url for c in candidate_urls("https://x.com/h?", UrlVariant.ENCODING)}
 
 
 @pytest.mark.parametrize(
@@ -129,6 +168,8 @@ def test_an_apostrophe_in_the_path_either_way(received: str, signed: str) -> Non
         ("https://x.com/h?q=a%20b%27c", "https://x.com/h?q=a%20b'c"),  # encodeURIComponent
         ("https://x.com/h?q=a%20b%27c", "https://x.com/h?q=a+b'c"),
         ("https://x.com/h?q=a+b%27c", "https://x.com/h?q=a%20b%27c"),
+        ("https://x.com/h?q=a=b%20c", "https://x.com/h?q=a%3Db+c"),  # the first '=' ends the name
+        ("https://x.com/h?q=a%20b#frag", "https://x.com/h?q=a+b#frag"),  # the fragment stays a fragment
     ],
 )
 def test_common_query_encoders(received: str, signed: str) -> None:
@@ -153,6 +194,7 @@ def test_redact_hides_passwords_only() -> None:
     assert redact("https://user:s3cret@example.com:8443/h?x=1") == "https://user:***@example.com:8443/h?x=1"
     assert redact("https://user@example.com/h") == "https://user@example.com/h"
     assert redact("not a url") == "not a url"
+    assert redact("https://user:pa:ss@example.com/h") == "https://user:***@example.com/h"
 
 
 def test_query_values_decodes_and_keeps_blanks() -> None:
@@ -160,6 +202,19 @@ def test_query_values_decodes_and_keeps_blanks() -> None:
     assert query_values("https://x/?a=1&a=&b=%2B+&a=3#a=9", "a") == ["1", "", "3"]
     assert query_values("https://x/?b=%2B+", "b") == ["+ "]
     assert query_values("https://x/", "a") == []
+
+
+@pytest.mark.parametrize(
+    ("url", "name", "values"),
+    [
+        pytest.param("https://x/h?a=1?b=2", "a", ["1?b=2"], id="question-mark-in-value"),
+        pytest.param("https://x/h?a=1?b=2", "b", [], id="no-second-query"),
+        pytest.param("https://x/h?a=1=2", "a", ["1=2"], id="equals-in-value"),
+    ],
+)
+def test_query_values_reads_the_query_as_frameworks_do(url: str, name: str, values: list[str]) -> None:
+    """The query starts at the first '?' and each name ends at its first '=': the AccountSid the app reads."""
+    assert query_values(url, name) == values
 
 
 def test_default_variants_include_everything() -> None:
