@@ -284,7 +284,7 @@ class RequestValidator:
         elif isinstance(signature, (bytes, bytearray)):
             sig = bytes(signature)
         elif signature is None:
-            sig = b""
+            sig = b""  # pragma: no mutate (None and b"" both fail the emptiness check below)
         else:
             return Verdict(False, Reason.MALFORMED_SIGNATURE, f"the signature is a {type(signature).__name__}")
         if not sig:
@@ -311,8 +311,8 @@ class RequestValidator:
             params = list(params)  # read a one-shot iterator once, for every use below
 
         # The body: a raw body only with bodySHA256 in the URL, and then only a raw body.
-        body: str | bytes | None = None
-        body_hashes: list[str] = []
+        body: str | bytes | None = None  # pragma: no mutate (read only when body_hashes is set, which assigns it)
+        body_hashes: list[str] = []  # pragma: no mutate (every read tests its truth, and None is falsy too)
         if "?" in url:  # the name may arrive escaped (bodySHA%32%356): read it decoded, as the SDKs do
             body_hashes = query_values(url, _BODY_HASH_PARAM)
         if body_hashes:
@@ -331,7 +331,7 @@ class RequestValidator:
                     Reason.UNSIGNED_BODY,
                     "a raw body was given but the URL carries no bodySHA256, so the signature does not cover it",
                 )
-            params = None
+            params = None  # pragma: no mutate ("" and None both sign as no parameters)
 
         # The secrets and the algorithm.
         if settings or algorithm is not None or not self._tokens:
@@ -453,7 +453,7 @@ class RequestValidator:
             return Verdict(
                 False, Reason.UNSUPPORTED_ALGORITHM, "the signature algorithm is neither HMAC_SHA1 nor HMAC_SHA256"
             )
-        account = None
+        account = None  # pragma: no mutate (reassigned before it is read whenever a lookup is configured)
         if self._lookup is not None:
             # Every AccountSid the app could read: the body's, and the query's with its
             # name decoded (``Account%53id`` is ``AccountSid`` to every framework).
