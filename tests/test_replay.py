@@ -80,7 +80,7 @@ def test_replay_key_never_holds_the_signature() -> None:
     assert key != replay_key(sign(URL + "?x=1", PAIRS))
 
 
-@pytest.mark.parametrize("options", [{"ttl": 0}, {"ttl": -1}, {"max_entries": 0}, {"max_entries": True}])
+@pytest.mark.parametrize("options", [{"ttl": 0}, {"ttl": -1}, {"ttl": True}, {"max_entries": 0}, {"max_entries": True}])
 def test_memory_store_rejects_bad_options(options: dict[str, Any]) -> None:
     with pytest.raises(ValueError, match="must be a positive"):
         MemoryReplayStore(**options)
@@ -203,6 +203,18 @@ def test_ttl_expiry_and_retry_after_5xx(redis_url: str) -> None:
     assert post(h, failing, "/twilio/fail500").status == 500
     assert post(h, failing, "/twilio/fail500").status == 500  # the retry reached the app again
     assert len([s for s in h.seen if s.body]) == 4
+
+
+def test_asyncio_claims_expire_after_ttl(redis_url: str) -> None:
+    """A key claimed through the asyncio client expires after ttl, as one claimed through the sync client."""
+    store = RedisReplayStore(redis_url, ttl=0.3, prefix="t5a:")
+
+    async def claims() -> list[bool]:
+        first, again = await store.aclaim("k"), await store.aclaim("k")
+        await asyncio.sleep(0.5)
+        return [first, again, await store.aclaim("k")]
+
+    assert asyncio.run(claims()) == [True, False, True]
 
 
 def test_redis_stopped_mid_test() -> None:
@@ -460,8 +472,14 @@ def test_the_urls_own_timeout_wins(hung_redis_url: str, asynchronous: bool) -> N
 
 @pytest.mark.parametrize(
     "options",
-    [{"socket_timeout": 0}, {"socket_timeout": -1}, {"socket_connect_timeout": True}, {"socket_timeout": "1"}],
-    ids=["zero", "negative", "bool", "string"],
+    [
+        {"socket_timeout": 0},
+        {"socket_timeout": -1},
+        {"socket_timeout": float("inf")},
+        {"socket_connect_timeout": True},
+        {"socket_timeout": "1"},
+    ],
+    ids=["zero", "negative", "infinite", "bool", "string"],
 )
 def test_redis_store_rejects_bad_timeouts(options: dict[str, Any]) -> None:
     """A timeout that is not a positive number of seconds stops the store at construction."""
