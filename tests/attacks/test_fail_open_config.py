@@ -13,6 +13,7 @@ accepts anything.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -76,7 +77,12 @@ def _asgi(options: dict[str, Any]) -> None:
 
 
 def _asgi_middleware_list(options: dict[str, Any]) -> None:
-    """Starlette builds ``middleware=[Middleware(...)]`` on the first request: that request must not be served."""
+    """Starlette builds ``middleware=[Middleware(...)]`` on its first call, the lifespan startup, as uvicorn makes it.
+
+    The startup must fail, naming the mistake (uvicorn then exits), and a request that
+    arrives anyway (a server without lifespan) must not be served. A failed startup is
+    raised here as the ValueError the table expects.
+    """
     import asyncio
 
     from starlette.applications import Starlette
@@ -90,7 +96,14 @@ def _asgi_middleware_list(options: dict[str, Any]) -> None:
         routes=[Route("/twilio/sms", lambda request: PlainTextResponse("served"), methods=["POST"])],
         middleware=[Middleware(TwilioSignatureMiddleware, **options)],
     )
+    lifespan: list[dict[str, Any]] = []
     sent: list[dict[str, Any]] = []
+
+    async def startup() -> dict[str, Any]:
+        return {"type": "lifespan.startup"}
+
+    async def record_lifespan(message: dict[str, Any]) -> None:
+        lifespan.append(message)
 
     async def receive() -> dict[str, Any]:
         return {"type": "http.request", "body": b"Body=forged", "more_body": False}
@@ -109,9 +122,18 @@ def _asgi_middleware_list(options: dict[str, Any]) -> None:
         "server": ("example.com", 80),
         "headers": [(b"host", b"example.com"), (b"content-type", b"application/x-www-form-urlencoded")],
     }
-    asyncio.run(app(scope, receive, send))
+
+    async def run() -> None:
+        with contextlib.suppress(Exception):  # after startup.failed the app raises, as Starlette's own lifespan does
+            await asyncio.wait_for(app({"type": "lifespan", "asgi": {"version": "3.0"}}, startup, record_lifespan), 5)
+        await app(scope, receive, send)
+
+    asyncio.run(run())
     statuses = [message["status"] for message in sent if message["type"] == "http.response.start"]
     assert 200 not in statuses[:1], "served with a bad option"
+    failed = [message for message in lifespan if message["type"] == "lifespan.startup.failed"]
+    if failed:
+        raise ValueError(failed[0]["message"])
 
 
 def _fastapi(options: dict[str, Any]) -> None:
