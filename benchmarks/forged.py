@@ -52,9 +52,9 @@ from _timing import interleaved_ns, machine
 from core import TOKEN
 
 from twiliosig import UrlVariant
-from twiliosig.params import canonical_params
-from twiliosig.request import parse_form
-from twiliosig.urls import candidate_urls
+from twiliosig._params import canonical_params
+from twiliosig._request import parse_form
+from twiliosig._urls import candidate_urls
 from twiliosig.wsgi import TwilioSignatureMiddleware
 
 LIMIT = 1024 * 1024  # the default max_body_size

@@ -303,7 +303,7 @@ def test_mounted_sub_app_signs_the_full_path() -> None:
 )
 def test_raw_path_and_root_path_are_reconciled(scope_update: dict[str, Any], expected: str) -> None:
     """root_path is prepended only when the raw path does not already carry it."""
-    from twiliosig.asgi import scope_raw_path as _raw_path
+    from twiliosig._scope import scope_raw_path as _raw_path
 
     assert _raw_path(scope_update) == expected
 

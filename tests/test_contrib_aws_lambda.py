@@ -10,8 +10,8 @@ from urllib.parse import urlencode
 import pytest
 
 from twiliosig import body_sha256, compute_signature
+from twiliosig._guard import Guard
 from twiliosig.contrib.aws_lambda import check_event, twilio_required
-from twiliosig.guard import Guard
 
 TOKEN = "lambda-contrib-token-0123456789a"
 PARAMS = [("From", "+15005550006"), ("Body", "héllo & bye"), ("MediaUrl0", "")]

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from twiliosig import Reason
-from twiliosig.guard import NOT_CHECKED
+from twiliosig._guard import NOT_CHECKED
 
 OPTIONS: dict[str, Any] = {"auth_token": "disabled-test-token-0123456789ab", "enabled": False}
 

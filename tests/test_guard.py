@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from twiliosig import Reason, compute_signature
-from twiliosig.guard import Decision, Guard, Head
+from twiliosig._guard import Decision, Guard, Head
 from twiliosig.replay import MemoryReplayStore, StoreUnavailable, replay_key
 
 TOKEN = "guard-test-token-0123456789abcdef"
@@ -356,7 +356,7 @@ def test_the_smallest_body_limit_is_one_byte() -> None:
 
 def test_a_body_hash_in_the_url_takes_the_body_raw_whatever_its_content_type() -> None:
     """With bodySHA256 in the URL the body goes to the core as bytes, even if it is labelled a form."""
-    from twiliosig.guard import body_params
+    from twiliosig._guard import body_params
 
     url = "https://example.com/twilio/events?bodySHA256=abc"
     assert body_params(url, FORM, b"a=1") == b"a=1"

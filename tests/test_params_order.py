@@ -21,10 +21,10 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from twiliosig import params as params_module
-from twiliosig.keys import ALGORITHMS, Secret
-from twiliosig.params import canonical_params, sorted_params, utf16_order_may_differ, utf16_params
-from twiliosig.request import parse_form
+from twiliosig import _params as params_module
+from twiliosig._keys import ALGORITHMS, Secret
+from twiliosig._params import canonical_params, sorted_params, utf16_order_may_differ, utf16_params
+from twiliosig._request import parse_form
 
 # Characters where the orders and the separators could go wrong: NUL and U+0001
 # (the separator and its escape), ASCII, U+D7FF and U+E000..U+FFFF (below and
@@ -141,10 +141,10 @@ def test_secret_signs_as_the_hmac_module_does(key: bytes, message: bytes, suffix
 
 
 def test_keys_module_imports_no_private_module() -> None:
-    """keys.py uses public modules only (no _hashlib)."""
-    import twiliosig.keys
+    """_keys.py uses public modules only (no _hashlib)."""
+    import twiliosig._keys
 
-    assert "_hashlib" not in Path(twiliosig.keys.__file__).read_text(encoding="utf-8")
+    assert "_hashlib" not in Path(twiliosig._keys.__file__).read_text(encoding="utf-8")
 
 
 # --- the form decoded in bulk ----------------------------------------------------

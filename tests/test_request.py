@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from twiliosig.request import (
+from twiliosig._request import (
     ForwardedTrust,
     PublicUrl,
     TrustedOrigin,

@@ -477,7 +477,7 @@ def _utf16_signature(url: str, params: list[tuple[str, str]]) -> str:
     import hashlib
     import hmac
 
-    from twiliosig.params import canonical_params
+    from twiliosig._params import canonical_params
 
     message = url + canonical_params(params, utf16_order=True)
     return base64.b64encode(hmac.new(TOKEN.encode(), message.encode(), hashlib.sha1).digest()).decode()
@@ -551,7 +551,7 @@ def test_a_mapping_is_not_a_pair_even_with_two_items() -> None:
 )
 def test_signature_settings_header(header: str, parsed: tuple[str | None, str | None] | None) -> None:
     """name=value pairs split at the first '=', blanks skipped, unknown names ignored, anything else refused."""
-    from twiliosig.keys import parse_signature_settings
+    from twiliosig._keys import parse_signature_settings
 
     if parsed is None:
         with pytest.raises(ValueError, match="signature settings"):

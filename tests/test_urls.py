@@ -9,7 +9,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from twiliosig import RequestValidator, compute_signature
-from twiliosig.urls import DEFAULT_VARIANTS, UrlVariant, candidate_urls, query_values, redact, split_url
+from twiliosig._urls import DEFAULT_VARIANTS, UrlVariant, candidate_urls, query_values, redact, split_url
 
 
 @pytest.mark.parametrize(

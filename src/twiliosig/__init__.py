@@ -6,6 +6,8 @@ middlewares live in :mod:`twiliosig.wsgi` and :mod:`twiliosig.asgi` and need the
 ``wsgi`` or ``asgi`` extra; nothing here imports a web framework.
 """
 
+from ._keys import HMAC_SHA1, HMAC_SHA256
+from ._urls import DEFAULT_VARIANTS, UrlVariant
 from .exceptions import (
     BodyHashMismatch,
     BodyTooLarge,
@@ -20,9 +22,7 @@ from .exceptions import (
     UnsignedBody,
     UnsupportedAlgorithm,
 )
-from .keys import HMAC_SHA1, HMAC_SHA256
 from .signature import RequestValidator, body_sha256, compute_signature
-from .urls import DEFAULT_VARIANTS, UrlVariant
 from .verdict import Reason, Verdict
 
 __version__ = "0.1.0"

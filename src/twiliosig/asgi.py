@@ -41,25 +41,18 @@ import sys
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
+from ._guard import CLAIMED_KEY, VERDICT_KEY, Check, Guard
 from ._logtext import loggable
-from .guard import CLAIMED_KEY, VERDICT_KEY, Check, Guard, Head
-from .request import decode_target, path_matcher, quote_path
+from ._request import path_matcher
+from ._scope import route_path, scope_head
 from .verdict import Verdict
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-    from .guard import GuardOptions
+    from ._guard import GuardOptions
 
-__all__ = [
-    "STATE_KEY",
-    "TwilioSignatureMiddleware",
-    "route_path",
-    "scope_head",
-    "scope_headers",
-    "scope_host",
-    "scope_raw_path",
-]
+__all__ = ["STATE_KEY", "TwilioSignatureMiddleware"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -79,7 +72,7 @@ class TwilioSignatureMiddleware:
 
     Args:
         app: The ASGI application to protect.
-        **options: The options of :class:`~twiliosig.guard.Guard`, by name, the
+        **options: The options of :class:`~twiliosig._guard.Guard`, by name, the
             same as the WSGI middleware's.
     """
 
@@ -239,71 +232,6 @@ async def _read_body(receive: Receive, limit: int) -> tuple[bytes, bool] | None:
             chunks.append(chunk)
         if received > limit or not more:
             return b"".join(chunks), more
-
-
-def scope_head(scope: Scope, headers: dict[str, str] | None = None) -> Head:
-    """The :class:`~twiliosig.guard.Head` of an ASGI request: the raw path from ``raw_path``.
-
-    Shared by the middleware and the FastAPI and Django integrations, so all rebuild the URL alike.
-    """
-    if headers is None:
-        headers = scope_headers(scope)
-    websocket = scope["type"] == "websocket"
-    scheme = scope.get("scheme") or ("ws" if websocket else "http")
-    query = scope.get("query_string", b"")
-    return Head(
-        method=scope.get("method", "GET"),
-        path=route_path(scope),
-        scheme="wss" if websocket else scheme,
-        host=scope_host(headers),
-        raw_path=scope_raw_path(scope),
-        query=decode_target(query) if query else "",
-        header=headers.get,
-        websocket=websocket,
-    )
-
-
-def scope_headers(scope: Scope) -> dict[str, str]:
-    """Request headers by lower-case name; repeated headers joined with commas."""
-    headers: dict[str, str] = {}
-    for raw_name, raw_value in scope.get("headers", ()):
-        name = raw_name.decode("latin-1").lower()
-        value = raw_value.decode("latin-1")
-        headers[name] = f"{headers[name]},{value}" if name in headers else value
-    return headers
-
-
-def route_path(scope: Scope) -> str:
-    """The path the application routes on: ``path`` without ``root_path`` when it holds it."""
-    path: str = scope.get("path", "")
-    root: str = scope.get("root_path", "")
-    if root and path.startswith(root):
-        return path[len(root) :] or "/"
-    return path
-
-
-def scope_raw_path(scope: Scope) -> str:
-    """The path as the client sent it, with the mount prefix exactly once.
-
-    uvicorn and granian include ``root_path`` in ``raw_path``, hypercorn does not,
-    and Starlette's ``Mount`` extends ``root_path``: prepend it only when the raw
-    path does not already start with it.
-    """
-    root: str = scope.get("root_path", "")
-    raw = scope.get("raw_path")
-    if raw is None:
-        full = scope.get("path", "")
-        return quote_path(full if not root or full.startswith(root) else root + full)
-    path = decode_target(raw)
-    quoted_root = quote_path(root) if root else ""
-    if quoted_root and not path.startswith(quoted_root):
-        path = quoted_root + path
-    return path
-
-
-def scope_host(headers: dict[str, str]) -> str | None:
-    """The Host header; None without one (Twilio always sends it: no fallback to ``scope["server"]``)."""
-    return headers.get("host") or None
 
 
 def _with_verdict(scope: Scope, verdict: Verdict) -> Scope:

@@ -23,14 +23,14 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote
 
+from ._guard import body_params
+from ._keys import ALGORITHMS, HMAC_SHA1
+from ._request import split_target
+from ._urls import split_url
 from .demo import run_demo
 from .explain import explain
-from .guard import body_params
-from .keys import ALGORITHMS, HMAC_SHA1
-from .request import split_target
 from .signature import RequestValidator, compute_signature
 from .testing import with_body_hash
-from .urls import split_url
 from .verdict import Verdict
 
 __all__ = ["main"]

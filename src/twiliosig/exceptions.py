@@ -42,7 +42,6 @@ __all__ = [
     "UnknownSigningKey",
     "UnsignedBody",
     "UnsupportedAlgorithm",
-    "error_for",
 ]
 
 
@@ -127,7 +126,7 @@ _ERRORS: dict[Reason, type[SignatureError]] = {
 }
 
 
-def error_for(verdict: Verdict) -> SignatureError:
+def _error_for(verdict: Verdict) -> SignatureError:
     """The exception that explains a refused verdict."""
     if verdict.valid:
         raise ValueError("a valid verdict has no error")

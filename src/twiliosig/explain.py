@@ -12,9 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .params import _pairs
+from ._params import _pairs
+from ._urls import Candidate, candidate_urls, query_values, redact, split_url
 from .signature import RequestValidator
-from .urls import Candidate, candidate_urls, query_values, redact, split_url
 from .verdict import Reason, Verdict
 
 __all__ = ["Explanation", "explain"]

@@ -24,9 +24,7 @@ from collections.abc import Iterator, Mapping
 from itertools import islice
 from typing import Any, Literal
 
-from ._logtext import loggable
-from .exceptions import error_for
-from .keys import (
+from ._keys import (
     HMAC_SHA1,
     AuthToken,
     Digest,
@@ -37,7 +35,8 @@ from .keys import (
     shared_secrets,
     token_secrets,
 )
-from .params import (
+from ._logtext import loggable
+from ._params import (
     Params,
     all_values,
     canonical_params,
@@ -46,7 +45,8 @@ from .params import (
     utf16_order_may_differ,
     utf16_params,
 )
-from .urls import DEFAULT_VARIANTS, Candidate, UrlVariant, candidate_urls, query_values, redact
+from ._urls import DEFAULT_VARIANTS, Candidate, UrlVariant, candidate_urls, query_values, redact
+from .exceptions import _error_for
 from .verdict import Reason, Verdict
 
 __all__ = ["RequestValidator", "body_sha256", "compute_signature"]
@@ -183,7 +183,7 @@ class RequestValidator:
         """
         verdict = self.check(url, params, signature, algorithm, signature_settings=signature_settings)
         if not verdict.valid:
-            raise error_for(verdict)
+            raise _error_for(verdict)
         return True
 
     def validate(

@@ -25,9 +25,9 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode
 
-from .keys import HMAC_SHA1
-from .params import Params, _pairs
-from .request import FORM_CONTENT_TYPE
+from ._keys import HMAC_SHA1
+from ._params import Params, _pairs
+from ._request import FORM_CONTENT_TYPE
 from .signature import body_sha256, compute_signature
 
 __all__ = ["TwilioSigner", "client_base_url", "signed_headers", "with_body_hash"]

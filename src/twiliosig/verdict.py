@@ -12,7 +12,7 @@ from __future__ import annotations
 import enum
 from typing import NamedTuple
 
-from .urls import redact
+from ._urls import redact
 
 __all__ = ["Reason", "Verdict"]
 

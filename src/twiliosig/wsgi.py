@@ -32,21 +32,20 @@ The middleware imports nothing beyond the standard library.
 
 from __future__ import annotations
 
-import functools
 import io
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from .guard import CLAIMED_KEY, VERDICT_KEY, Decision, Guard, Head
-from .request import decode_target, quote_path, split_target
+from ._environ import environ_head, read_body
+from ._guard import CLAIMED_KEY, VERDICT_KEY, Decision, Guard
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
     from typing_extensions import Unpack
 
-    from .guard import GuardOptions
+    from ._guard import GuardOptions
 
-__all__ = ["TwilioSignatureMiddleware", "environ_head", "read_body", "wsgi_text"]
+__all__ = ["TwilioSignatureMiddleware"]
 
 _CHUNK = 64 * 1024
 
@@ -56,7 +55,7 @@ class TwilioSignatureMiddleware:
 
     Args:
         app: The WSGI application to protect.
-        **options: The options of :class:`~twiliosig.guard.Guard`, by name:
+        **options: The options of :class:`~twiliosig._guard.Guard`, by name:
             ``auth_token`` (default ``TWILIO_AUTH_TOKEN``), ``shared_keys``,
             ``paths``, ``public_url``, ``trust_forwarded``, ``url_variants``,
             ``max_body_size``, ``methods``, ``report_only``, ``on_reject``,
@@ -140,124 +139,3 @@ class _SettlingIterable:
                 close()
         finally:
             self._guard.settle(self._decision, failed=self._errored or self._failed())
-
-
-def environ_head(environ: WSGIEnvironment, path: str | None = None) -> Head:
-    """The :class:`~twiliosig.guard.Head` of a WSGI request: the raw target when the server keeps it.
-
-    Shared by the middleware and the Flask and Django integrations, so all rebuild the URL alike.
-
-    Args:
-        environ: The WSGI environ.
-        path: The path the application routes on, when the framework knows it
-            better than ``PATH_INFO`` (else ``PATH_INFO``).
-    """
-    if path is None:
-        path = wsgi_text(environ.get("PATH_INFO", ""))
-
-    def header(name: str) -> str | None:
-        if name == "content-type":
-            value = environ.get("CONTENT_TYPE")
-        elif name == "content-length":
-            value = environ.get("CONTENT_LENGTH")
-        else:
-            value = environ.get(_environ_key(name))
-        return None if value is None else wsgi_text(value)
-
-    scheme = environ.get("wsgi.url_scheme", "http")
-    raw_target = environ.get("RAW_URI") or environ.get("REQUEST_URI")
-    if raw_target:
-        raw_path, query = split_target(wsgi_text(raw_target))
-    else:
-        full_path = wsgi_text(environ.get("SCRIPT_NAME", "")) + path
-        raw_path, query = quote_path(full_path), wsgi_text(environ.get("QUERY_STRING", ""))
-    return Head(
-        method=wsgi_text(environ.get("REQUEST_METHOD", "")),
-        path=path,
-        scheme=scheme,
-        host=_host(environ),
-        raw_path=raw_path,
-        query=query,
-        header=header,
-    )
-
-
-@functools.lru_cache(maxsize=64)
-def _environ_key(name: str) -> str:
-    """``x-twilio-signature`` -> ``HTTP_X_TWILIO_SIGNATURE``; the names are few and fixed."""
-    return "HTTP_" + name.upper().replace("-", "_")
-
-
-def wsgi_text(value: str) -> str:
-    """A WSGI "native string" (bytes decoded as latin-1) as the text it encodes in UTF-8."""
-    if value.isascii():
-        return value
-    try:
-        return decode_target(value.encode("latin-1"))
-    except UnicodeEncodeError:
-        return value  # a server that already decoded as UTF-8
-
-
-def _host(environ: WSGIEnvironment) -> str | None:
-    """The Host header; None without one (Twilio always sends it: no fallback to ``SERVER_NAME``)."""
-    host = environ.get("HTTP_HOST")
-    return wsgi_text(host) if host else None
-
-
-def read_body(environ: WSGIEnvironment, limit: int) -> bytes | None:
-    """The body, at most ``limit`` + 1 bytes of it (more than ``limit`` means too large); None if unreadable.
-
-    Without a Content-Length only a server that marks the input terminated
-    (``wsgi.input_terminated``, for chunked uploads) is read. A body over the
-    limit is left readable from the start in ``wsgi.input``, for report-only.
-    """
-    declared = environ.get("CONTENT_LENGTH")
-    if declared and declared.strip().isdigit():
-        length = int(declared)
-    elif environ.get("wsgi.input_terminated"):
-        length = limit + 1  # chunked: read to the end, but never past the limit
-    else:
-        return b""
-    stream: Any = environ.get("wsgi.input")
-    if length == 0 or stream is None:
-        return b""
-    wanted = min(length, limit + 1)
-    chunks = []
-    received = 0
-    try:
-        while received < wanted:
-            chunk = stream.read(min(_CHUNK, wanted - received))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            received += len(chunk)
-    except Exception:  # the client went away, or the server's stream broke
-        return None
-    body = b"".join(chunks)
-    if received > limit:
-        environ["wsgi.input"] = io.BufferedReader(_Replay(body, stream))
-        return body
-    if received < length and declared:
-        return None  # the body ended before Content-Length bytes arrived
-    return body
-
-
-class _Replay(io.RawIOBase):
-    """The bytes already read, then the rest of the original stream.
-
-    Only a report-only deployment lets an over-limit chunked body through, and
-    then the app must still see it whole.
-    """
-
-    def __init__(self, head: bytes, rest: Any) -> None:
-        super().__init__()
-        self._head = io.BytesIO(head)
-        self._rest = rest
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        data = self._head.read(len(buffer)) or self._rest.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)

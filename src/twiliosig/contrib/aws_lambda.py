@@ -40,16 +40,16 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from ..guard import CLAIMED_KEY, Check, Decision, Guard, Head, Refusal
+from .._guard import CLAIMED_KEY, Check, Decision, Guard, Head, Refusal
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-    from ..guard import GuardOptions
+    from .._guard import GuardOptions
 
 from ..verdict import Verdict
 
-__all__ = ["EVENT_VERDICT_KEY", "check_event", "event_head", "twilio_required"]
+__all__ = ["EVENT_VERDICT_KEY", "check_event", "twilio_required"]
 
 #: Where the decorator leaves the verdict in the event for the handler.
 EVENT_VERDICT_KEY = "twiliosig_verdict"
@@ -59,11 +59,11 @@ Handler = Callable[[Any, Any], Any]
 
 def check_event(guard: Guard, event: Mapping[str, Any]) -> Verdict:
     """Judge one API Gateway or function-URL event, its path protected or not; refusals are logged by the guard."""
-    return _decide(guard.check(event_head(guard, event)), event).verdict
+    return _decide(guard.check(_event_head(guard, event)), event).verdict
 
 
-def event_head(guard: Guard, event: Mapping[str, Any]) -> Head:
-    """The :class:`~twiliosig.guard.Head` of an API Gateway (1.0 or 2.0) or function-URL event."""
+def _event_head(guard: Guard, event: Mapping[str, Any]) -> Head:
+    """The :class:`~twiliosig._guard.Head` of an API Gateway (1.0 or 2.0) or function-URL event."""
     context = event.get("requestContext") or {}
     headers = _headers(event)
     v2 = _is_v2(event)
@@ -211,7 +211,7 @@ def twilio_required(handler: Handler | None = None, **options: Unpack[GuardOptio
     def wrapper(event: Any, context: Any) -> Any:
         if not isinstance(event, dict):
             return handler(event, context)  # not an HTTP event: a direct invocation, authorised by IAM
-        check = guard.start(event_head(guard, event))
+        check = guard.start(_event_head(guard, event))
         if check is None:
             return handler(event, context)
         decision = guard.claim(_decide(check, event), claimed=event.get(CLAIMED_KEY))

@@ -51,9 +51,9 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse, RawPostDataException, UnreadablePostError
 
-from ..asgi import scope_raw_path
-from ..guard import CLAIMED_KEY, VERDICT_KEY, Check, Decision, Guard, Head
-from ..request import quote_path, split_target
+from .._guard import CLAIMED_KEY, VERDICT_KEY, Check, Decision, Guard, Head
+from .._request import quote_path, split_target
+from .._scope import scope_raw_path
 from ..verdict import Verdict
 
 _mark_coroutine: Callable[[Any], Any] | None
@@ -67,7 +67,6 @@ __all__ = [
     "TwilioSignatureMiddleware",
     "check_request",
     "guard_from_settings",
-    "request_head",
     "twilio_required",
 ]
 
@@ -99,11 +98,11 @@ def _require_mode(guard: Guard, *, asynchronous: bool) -> None:
 
 def check_request(guard: Guard, request: HttpRequest) -> Verdict:
     """Judge a Django request (WSGI or ASGI), its path protected or not; refusals are logged by the guard."""
-    return _decide(guard.check(request_head(guard, request)), request).verdict
+    return _decide(guard.check(_request_head(guard, request)), request).verdict
 
 
-def request_head(guard: Guard, request: HttpRequest) -> Head:
-    """The :class:`~twiliosig.guard.Head` of a Django request: the raw path from the server or the ASGI scope."""
+def _request_head(guard: Guard, request: HttpRequest) -> Head:
+    """The :class:`~twiliosig._guard.Head` of a Django request: the raw path from the server or the ASGI scope."""
     scheme, host = _scheme_and_host(guard, request)
     scope = getattr(request, "scope", None)
     if scope is not None:  # ASGIRequest: the raw path from the ASGI scope
@@ -183,7 +182,7 @@ def _failed(response: Any) -> bool:
 
 def _guarded(guard: Guard, request: HttpRequest, always: bool, call: Callable[[], Any]) -> Any:
     """Check, then run ``call`` (the view or the rest of the middleware chain); release on failure."""
-    check = guard.start(request_head(guard, request), always=always)
+    check = guard.start(_request_head(guard, request), always=always)
     if check is None:
         return call()
     decision = guard.claim(_decide(check, request), claimed=_claimed(request))
@@ -201,7 +200,7 @@ def _guarded(guard: Guard, request: HttpRequest, always: bool, call: Callable[[]
 
 async def _aguarded(guard: Guard, request: HttpRequest, always: bool, call: Callable[[], Any]) -> Any:
     """:func:`_guarded` for async views and ASGI: the replay store's asyncio client."""
-    check = guard.start(request_head(guard, request), always=always)
+    check = guard.start(_request_head(guard, request), always=always)
     if check is None:
         return await call()
     # ASGIRequest has already buffered the body, so reading it here does not block.

@@ -38,13 +38,14 @@ from fastapi import HTTPException, Response, WebSocketException
 from starlette.requests import ClientDisconnect, HTTPConnection, Request
 from starlette.status import WS_1008_POLICY_VIOLATION
 
-from ..asgi import STATE_KEY, scope_head
-from ..guard import CLAIMED_KEY, Check, Decision, Guard, Refusal
+from .._guard import CLAIMED_KEY, Check, Decision, Guard, Refusal
+from .._scope import scope_head
+from ..asgi import STATE_KEY
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-    from ..guard import GuardOptions
+    from .._guard import GuardOptions
 
 from ..verdict import Verdict
 
@@ -97,7 +98,7 @@ _SET_BY_FASTAPI = frozenset({"Content-Type", "Content-Length"})
 
 
 class TwilioRefusal(HTTPException):
-    """The dependency's refusal: an ``HTTPException`` that carries the guard's :class:`~twiliosig.guard.Refusal`.
+    """The dependency's refusal: an ``HTTPException`` that carries the guard's :class:`~twiliosig._guard.Refusal`.
 
     Sent as the same short ``text/plain`` response every other adapter sends (see
     :func:`_send_refusals_as_they_are`); where that cannot be arranged, FastAPI's

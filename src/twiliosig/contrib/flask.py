@@ -36,9 +36,9 @@ from typing import Any
 from flask import Flask, Response, current_app, g, request
 from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
 
-from ..guard import CLAIMED_KEY, VERDICT_KEY, Check, Decision, Guard, check_option_names
+from .._environ import environ_head
+from .._guard import CLAIMED_KEY, VERDICT_KEY, Check, Decision, Guard, check_option_names
 from ..verdict import Verdict
-from ..wsgi import environ_head
 
 __all__ = ["TwilioSignature", "check_request", "guard_from_config", "twilio_required"]
 

@@ -28,7 +28,7 @@ from typing import NamedTuple, Union
 from urllib.parse import quote, unquote
 
 from ._logtext import loggable
-from .urls import split_url
+from ._urls import split_url
 
 logger = logging.getLogger("twiliosig")
 

@@ -36,10 +36,9 @@ import secrets
 from collections.abc import Callable, Iterable, Mapping
 from typing import Final, NamedTuple, TypedDict
 
+from ._keys import AuthToken
 from ._logtext import loggable
-from .keys import AuthToken
-from .replay import ReplayStore, StoreUnavailable, replay_key, require_mode
-from .request import (
+from ._request import (
     FORM_CONTENT_TYPE,
     SETTINGS_HEADER,
     SIGNATURE_HEADER,
@@ -54,8 +53,9 @@ from .request import (
     path_matcher,
     rebuild_url,
 )
+from ._urls import DEFAULT_VARIANTS, UrlVariant, query_values, redact
+from .replay import ReplayStore, StoreUnavailable, replay_key, require_mode
 from .signature import RequestValidator
-from .urls import DEFAULT_VARIANTS, UrlVariant, query_values, redact
 from .verdict import Reason, Verdict
 
 __all__ = [

@@ -1,0 +1,82 @@
+"""An ASGI request as the guard sees it: its :class:`~twiliosig._guard.Head`.
+
+Private: shared by the ASGI middleware and the FastAPI and Django integrations, so all of
+them rebuild the URL alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import MutableMapping
+from typing import Any
+
+from ._guard import Head
+from ._request import decode_target, quote_path
+
+__all__ = ["route_path", "scope_head", "scope_headers", "scope_host", "scope_raw_path"]
+
+Scope = MutableMapping[str, Any]
+
+
+def scope_head(scope: Scope, headers: dict[str, str] | None = None) -> Head:
+    """The :class:`~twiliosig._guard.Head` of an ASGI request: the raw path from ``raw_path``.
+
+    Shared by the middleware and the FastAPI and Django integrations, so all rebuild the URL alike.
+    """
+    if headers is None:
+        headers = scope_headers(scope)
+    websocket = scope["type"] == "websocket"
+    scheme = scope.get("scheme") or ("ws" if websocket else "http")
+    query = scope.get("query_string", b"")
+    return Head(
+        method=scope.get("method", "GET"),
+        path=route_path(scope),
+        scheme="wss" if websocket else scheme,
+        host=scope_host(headers),
+        raw_path=scope_raw_path(scope),
+        query=decode_target(query) if query else "",
+        header=headers.get,
+        websocket=websocket,
+    )
+
+
+def scope_headers(scope: Scope) -> dict[str, str]:
+    """Request headers by lower-case name; repeated headers joined with commas."""
+    headers: dict[str, str] = {}
+    for raw_name, raw_value in scope.get("headers", ()):
+        name = raw_name.decode("latin-1").lower()
+        value = raw_value.decode("latin-1")
+        headers[name] = f"{headers[name]},{value}" if name in headers else value
+    return headers
+
+
+def route_path(scope: Scope) -> str:
+    """The path the application routes on: ``path`` without ``root_path`` when it holds it."""
+    path: str = scope.get("path", "")
+    root: str = scope.get("root_path", "")
+    if root and path.startswith(root):
+        return path[len(root) :] or "/"
+    return path
+
+
+def scope_raw_path(scope: Scope) -> str:
+    """The path as the client sent it, with the mount prefix exactly once.
+
+    uvicorn and granian include ``root_path`` in ``raw_path``, hypercorn does not,
+    and Starlette's ``Mount`` extends ``root_path``: prepend it only when the raw
+    path does not already start with it.
+    """
+    root: str = scope.get("root_path", "")
+    raw = scope.get("raw_path")
+    if raw is None:
+        full = scope.get("path", "")
+        return quote_path(full if not root or full.startswith(root) else root + full)
+    path = decode_target(raw)
+    quoted_root = quote_path(root) if root else ""
+    if quoted_root and not path.startswith(quoted_root):
+        path = quoted_root + path
+    return path
+
+
+def scope_host(headers: dict[str, str]) -> str | None:
+    """The Host header; None without one (Twilio always sends it: no fallback to ``scope["server"]``)."""
+    return headers.get("host") or None

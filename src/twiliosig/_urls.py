@@ -1,0 +1,387 @@
+"""The URLs a genuine Twilio signature may have been computed over.
+
+Twilio signs the URL it requested, but the string an application can rebuild is
+not always byte-for-byte that URL: Twilio is inconsistent about the port (voice
+over HTTPS drops it, SMS keeps it), people configure ``/twilio`` and route
+``/twilio/``, and Twilio has been seen to sign an escaped form of a query that
+arrived unescaped, and the reverse. The official SDKs therefore try a few forms
+of the URL. This module produces those forms, most likely first, each with a
+plain description of how it differs from the URL as received, so a refusal can
+be explained and an acceptance can say which form matched.
+
+Every candidate still has to be signed with the secret, so a wider candidate set
+never admits a forger; it only stops refusing genuine requests. All edits are
+string surgery on the parts of the URL (scheme, userinfo, host, port, path,
+query, fragment) so that userinfo and IPv6 literals survive untouched, which the
+Python SDK's ``netloc.split(":")`` does not manage.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Iterator
+from typing import NamedTuple
+from urllib.parse import quote, unquote_plus, urlparse
+
+__all__ = [
+    "DEFAULT_VARIANTS",
+    "Candidate",
+    "UrlParts",
+    "UrlVariant",
+    "candidate_urls",
+    "default_port",
+    "query_values",
+    "redact",
+    "split_url",
+]
+
+
+class UrlVariant(enum.Flag):
+    """Which alternatives to the URL as received a signature may match.
+
+    Combine members with ``|``; ``UrlVariant.NONE`` accepts the URL exactly as
+    received and nothing else.
+    """
+
+    NONE = 0
+    #: The port removed, or the scheme's default port (443 or 80) added.
+    PORT = enum.auto()
+    #: The trailing slash of the path removed or added.
+    TRAILING_SLASH = enum.auto()
+    #: The ``user:password@`` part dropped (Twilio signs without it).
+    USERINFO = enum.auto()
+    #: The re-encodings the official SDKs try: the WHATWG form (host
+    #: lowercased, ``'`` escaped; dot segments and backslashes are kept as
+    #: received, so no form moves the request to another route), the query
+    #: re-encoded as common encoders write it (``'`` raw or as ``%27``, a space
+    #: as ``%20`` or ``+``) and the Python SDK's re-serialisation (scheme
+    #: lowercased, empty ``?`` or ``#`` dropped).
+    ENCODING = enum.auto()
+    #: Not a URL change: the parameters sorted by UTF-16 code unit, as
+    #: Java, C# and JavaScript sort, besides Python's code-point order. The two
+    #: differ only when an astral character (an emoji) meets U+E000..U+FFFF.
+    UTF16_PARAM_ORDER = enum.auto()
+
+
+DEFAULT_VARIANTS = (
+    UrlVariant.PORT
+    | UrlVariant.TRAILING_SLASH
+    | UrlVariant.USERINFO
+    | UrlVariant.ENCODING
+    | UrlVariant.UTF16_PARAM_ORDER
+)
+
+_DEFAULT_PORTS = {"https": "443", "wss": "443", "http": "80", "ws": "80"}
+_ABSOLUTE = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*)://([^/?#]*)(.*)\Z", re.DOTALL)
+
+
+class UrlParts(NamedTuple):
+    """An absolute URL cut into its parts, keeping every byte as received.
+
+    ``scheme + "://" + userinfo + host + port + rest`` is the original string;
+    ``userinfo`` keeps its ``@`` and ``port`` its ``:``.
+    """
+
+    scheme: str
+    userinfo: str
+    host: str
+    port: str
+    rest: str
+
+    def join(self) -> str:
+        """Put the parts back together."""
+        return f"{self.scheme}://{self.userinfo}{self.host}{self.port}{self.rest}"
+
+    @property
+    def port_number(self) -> str:
+        """The port digits without the colon (empty when there is none)."""
+        return self.port[1:]
+
+
+def split_url(url: str) -> UrlParts | None:
+    """Cut an absolute URL into its parts, or return None for anything else.
+
+    Only ``scheme://authority`` URLs are accepted: a relative URL cannot be
+    what Twilio signed.
+    """
+    match = _ABSOLUTE.match(url)
+    if match is None:
+        return None
+    scheme, authority, rest = match.groups()
+    userinfo_end = authority.rfind("@") + 1
+    userinfo, hostport = authority[:userinfo_end], authority[userinfo_end:]
+    if hostport.startswith("["):
+        close = hostport.find("]")
+        if close == -1:
+            return UrlParts(scheme, userinfo, hostport, "", rest)
+        host, port = hostport[: close + 1], hostport[close + 1 :]
+        if port and not port.startswith(":"):
+            host, port = hostport, ""
+    else:
+        colon = hostport.rfind(":")
+        if colon == -1:
+            host, port = hostport, ""
+        else:
+            host, port = hostport[:colon], hostport[colon:]
+    if port and port != ":" and not port[1:].isdigit():
+        host, port = host + port, ""
+    return UrlParts(scheme, userinfo, host, port, rest)
+
+
+def default_port(scheme: str) -> str | None:
+    """The scheme's default port as digits, or None when it has none we know."""
+    return _DEFAULT_PORTS.get(scheme.lower())
+
+
+def redact(url: str) -> str:
+    """The URL with any password in its userinfo replaced by ``***``.
+
+    Used wherever a URL reaches a message, a log line or a repr.
+    """
+    parts = split_url(url)
+    if parts is None or ":" not in parts.userinfo:
+        return url
+    user = parts.userinfo.split(":", 1)[0]
+    return parts._replace(userinfo=f"{user}:***@").join()
+
+
+class Candidate(NamedTuple):
+    """One URL to try, and how it differs from the URL as received."""
+
+    url: str
+    changes: tuple[str, ...] = ()
+
+    @property
+    def description(self) -> str:
+        """The changes in words, or ``"as received"``."""
+        return ", ".join(self.changes) if self.changes else "as received"
+
+
+_Form = tuple[UrlParts, tuple[str, ...]]
+
+
+def candidate_urls(url: str, variants: UrlVariant = DEFAULT_VARIANTS) -> Iterator[Candidate]:
+    """Yield the distinct URLs to try, most likely first, the URL as received first.
+
+    Lazy, so the common request (signed over the URL exactly as received) never
+    pays for building the alternatives; each form is parsed once and varied as
+    parts, never re-parsed.
+    """
+    yield Candidate(url)
+    parts = split_url(url)
+    if parts is None:
+        return
+    forms: list[_Form] = [(parts, ())]
+    if UrlVariant.ENCODING in variants:
+        for form_url, change in _encoding_forms(url):
+            form_parts = split_url(form_url)
+            if form_parts is not None:
+                forms.append((form_parts, (change,)))
+    if UrlVariant.USERINFO in variants:
+        forms += [
+            (form._replace(userinfo=""), (*changes, "without the user:password@ part"))
+            for form, changes in list(forms)
+            if form.userinfo
+        ]
+    ported: list[_Form] = []
+    for entry in forms:
+        ported.append(entry)
+        if UrlVariant.PORT in variants:
+            ported.extend(_port_forms(*entry))
+    if UrlVariant.TRAILING_SLASH in variants:
+        ported += [_toggle_trailing_slash(*entry) for entry in ported]
+    seen = {url}
+    for form_parts, changes in ported:
+        candidate = form_parts.join()
+        if candidate not in seen:
+            seen.add(candidate)
+            yield Candidate(candidate, changes)
+
+
+def _port_forms(parts: UrlParts, changes: tuple[str, ...]) -> Iterator[_Form]:
+    if parts.port:
+        label = parts.port_number or "(empty)"
+        yield (
+            UrlParts(parts.scheme, parts.userinfo, parts.host, "", parts.rest),
+            (*changes, f"with the port {label} removed"),
+        )
+        return
+    port = default_port(parts.scheme)
+    if port is not None:
+        with_port = UrlParts(parts.scheme, parts.userinfo, parts.host, ":" + port, parts.rest)
+        yield with_port, (*changes, f"with the port {port} added")
+
+
+def _split_rest(rest: str) -> tuple[str, str]:
+    """Split ``path?query#fragment`` into the path and everything after it."""
+    end = len(rest)
+    for delimiter in "?#":
+        index = rest.find(delimiter)
+        if index != -1 and index < end:
+            end = index
+    return rest[:end], rest[end:]
+
+
+def _toggle_trailing_slash(parts: UrlParts, changes: tuple[str, ...]) -> _Form:
+    path, tail = _split_rest(parts.rest)
+    scheme, userinfo, host, port, _ = parts
+    if path.endswith("/"):
+        return UrlParts(scheme, userinfo, host, port, path[:-1] + tail), (*changes, "with the trailing slash removed")
+    return UrlParts(scheme, userinfo, host, port, path + "/" + tail), (*changes, "with a trailing slash added")
+
+
+# --- the re-encodings the official SDKs try --------------------------------------
+
+# Characters the WHATWG URL standard percent-encodes in each part (besides C0
+# controls, DEL and non-ASCII, which every set encodes).
+_PATH_ENCODE = frozenset(' "<>`{}')
+_QUERY_ENCODE = frozenset(" \"#<>'")
+_FRAGMENT_ENCODE = frozenset(' "<>`')
+_C0_AND_SPACE = "".join(map(chr, range(0x21)))
+# How common encoders write a query name or value: the space, and the punctuation left
+# unescaped besides letters, digits and "_.-~" (which every one of them keeps).
+_QUERY_ENCODERS = (
+    # encodeURIComponent, Node's querystring.escape (twilio-node's legacy fallback)
+    ("%20", "!*'()", "with the query re-encoded form-style (as twilio-node does)"),
+    ("+", "!*'()", "with the query re-encoded form-style, spaces as +"),
+    # Python's urlencode / quote_plus, PHP's urlencode, Ruby's CGI.escape
+    ("+", "", "with the query re-encoded as urlencode writes it (spaces as +, ' as %27)"),
+    # Python's quote, PHP's rawurlencode
+    ("%20", "", "with the query re-encoded as quote writes it (spaces as %20, ' as %27)"),
+)
+
+
+def _encoding_forms(url: str) -> Iterator[tuple[str, str]]:
+    whatwg = _whatwg_form(url)
+    if whatwg is not None:
+        yield whatwg, "normalised as a WHATWG URL (as twilio-node does)"
+        if "?" in whatwg:
+            for space, safe, change in _QUERY_ENCODERS:
+                form = _legacy_query_form(whatwg, space, safe)
+                if form is not None:
+                    yield form, change
+    python = _python_form(url)
+    if python is not None:
+        yield python, "re-serialised (as the twilio Python SDK does)"
+    apostrophes = _path_apostrophes_form(url)
+    if apostrophes is not None:
+        yield apostrophes
+
+
+def _path_apostrophes_form(url: str) -> tuple[str, str] | None:
+    """The URL with each ``'`` in its path written ``%27``, or each ``%27`` written ``'``.
+
+    Both spell the same path to every router; which one arrives depends on who
+    re-encoded it (Python's ``quote`` escapes ``'``, a WHATWG parser does not,
+    and API Gateway's HTTP APIs hand the function the path decoded).
+    """
+    parts = split_url(url)
+    if parts is None:
+        return None
+    path, tail = _split_rest(parts.rest)
+    if "'" in path:
+        changed, change = path.replace("'", "%27"), "with ' in the path as %27"
+    elif "%27" in path.upper():
+        changed, change = re.sub("%27", "'", path, flags=re.IGNORECASE), "with %27 in the path as '"
+    else:
+        return None
+    return parts._replace(rest=changed + tail).join(), change
+
+
+def _percent_encode(text: str, extra: frozenset[str]) -> str:
+    if text.isascii() and text.isprintable() and " " not in text and extra.isdisjoint(text):
+        return text  # the common case: nothing to encode
+    out = []
+    for char in text:
+        code = ord(char)
+        if code < 0x21 or code >= 0x7F or char in extra:
+            out.append("".join(f"%{byte:02X}" for byte in char.encode("utf-8", "surrogatepass")))
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+def _whatwg_form(url: str) -> str | None:
+    """The URL as a WHATWG parser (Node's ``new URL``) would serialise it."""
+    cleaned = url.strip(_C0_AND_SPACE)
+    cleaned = cleaned.replace("\t", "").replace("\n", "").replace("\r", "")
+    parts = split_url(cleaned)
+    if parts is None:
+        return None
+    scheme = parts.scheme.lower()
+    special = scheme in _DEFAULT_PORTS
+    host = parts.host.lower()
+    port = parts.port
+    if port:
+        digits = port[1:]
+        number = str(int(digits)) if digits else ""
+        port = "" if not number or number == default_port(scheme) else ":" + number
+    path, tail = _split_rest(parts.rest)
+    query = fragment = None
+    if "#" in tail:
+        tail, fragment = tail.split("#", 1)
+    if tail.startswith("?"):
+        query = tail[1:]
+    if special and not path:
+        path = "/"
+    # Unlike a WHATWG parser, dot segments and ``\\`` stay as they are: resolved, or
+    # turned into ``/``, they would move the request to a path a router reads as another
+    # route (``/twilio/hooks/x/../../sms`` is not ``/twilio/sms`` to werkzeug or Starlette).
+    path = _percent_encode(path, _PATH_ENCODE)
+    rest = path
+    if query is not None:
+        rest += "?" + _percent_encode(query, _QUERY_ENCODE)
+    if fragment is not None:
+        rest += "#" + _percent_encode(fragment, _FRAGMENT_ENCODE)
+    return UrlParts(scheme, parts.userinfo, host, port, rest).join()
+
+
+def _legacy_query_form(url: str, space: str, safe: str) -> str | None:
+    """The URL with each query name and value form-decoded and re-encoded by one encoder's rules.
+
+    This generalises twilio-node's legacy-querystring fallback, minus its two
+    lossy habits: it keeps the order of repeated names and every ``&`` piece
+    (Node regroups names and caps the count at 1,000, which lets a padded URL
+    normalise back to a signed one). What changes is encoding alone, never
+    which parameters the URL carries or what the application decodes them to.
+
+    Args:
+        url: The URL whose query to re-encode.
+        space: How the encoder writes a space (``%20`` or ``+``).
+        safe: The punctuation it leaves unescaped besides ``_.-~``.
+    """
+    base, question, query = url.partition("?")
+    if not question or not query:
+        return None
+    query, hash_mark, fragment = query.partition("#")
+    pieces = []
+    for piece in query.split("&"):
+        name, equals, value = piece.partition("=")
+        encoded = quote(unquote_plus(name), safe=safe).replace("%20", space)
+        if equals:
+            encoded += "=" + quote(unquote_plus(value), safe=safe).replace("%20", space)
+        pieces.append(encoded)
+    return f"{base}?{'&'.join(pieces)}{hash_mark}{fragment}"
+
+
+def _python_form(url: str) -> str | None:
+    """The URL as the twilio Python SDK passes it through ``urlparse().geturl()``."""
+    try:
+        return urlparse(url).geturl()
+    except ValueError:
+        return None
+
+
+def query_values(url: str, name: str) -> list[str]:
+    """Every value of the query parameter ``name``, percent-decoded, blanks kept."""
+    _, question, query = url.partition("?")
+    if not question:
+        return []
+    query = query.partition("#")[0]
+    values = []
+    for piece in query.split("&"):
+        key, _, value = piece.partition("=")
+        if unquote_plus(key) == name:
+            values.append(unquote_plus(value))
+    return values
