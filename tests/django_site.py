@@ -74,7 +74,13 @@ def json_view(request: HttpRequest) -> HttpResponse:
     return HttpResponse(json.dumps({"n": len(request.body)}), content_type="application/json")
 
 
+def ok(request: HttpRequest) -> HttpResponse:
+    """The plain answer of the refusal table's app (tests/test_refusals.py)."""
+    return HttpResponse("ok")
+
+
 urlpatterns = [
+    path("twilio/sms", ok),
     path("manual/<path:rest>", manual),
     path("decorated/sync", decorated_sync),
     path("decorated/twilio/sms", decorated_sync),

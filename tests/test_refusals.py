@@ -1,12 +1,18 @@
-"""Every adapter answers a refusal with the same status, headers and bytes (the guard builds it once).
+"""Every adapter answers a request with the same status, headers and bytes (the guard builds it once).
 
 The middlewares, the Django middleware and decorator, the Flask decorator and extension, the
-FastAPI dependency and the Lambda decorator: one table of cases, the same outcome from each.
+FastAPI dependency and the Lambda decorator: one table of cases, the same outcome from each,
+from a genuine request (the app answers, nothing is logged) to every refusal, including a
+body too large by its Content-Length and one too large only as it streams in (chunked, no
+Content-Length).
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
+import io
+import json
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
@@ -19,16 +25,44 @@ TOKEN = "refusals-test-token-0123456789ab"
 PARAMS = [("From", "+15005550006"), ("Body", "hello")]
 OPTIONS: dict[str, Any] = {"auth_token": TOKEN, "max_body_size": 1000}
 
-# One refused request, as (method, extra headers, body).
-Case = tuple[str, dict[str, str], bytes]
+# One request, as (method, extra headers, body). A body of STREAMED type goes without Content-Length.
+Case = tuple[str, dict[str, str], "bytes | Streamed"]
+
+
+class Streamed(bytes):
+    """A body sent without Content-Length (chunked, or a terminated WSGI input): its size is known only once read."""
+
+
+URL = "http://testserver/twilio/sms"
 CASES: dict[str, Case] = {
+    "genuine": ("POST", {"X-Twilio-Signature": compute_signature(TOKEN, URL, PARAMS)}, urlencode(PARAMS).encode()),
+    "genuine-streamed": (
+        "POST",
+        {"X-Twilio-Signature": compute_signature(TOKEN, URL, PARAMS)},
+        Streamed(urlencode(PARAMS).encode()),
+    ),
     "forged": ("POST", {"X-Twilio-Signature": "AAAAAAAAAAAAAAAAAAAAAAAAAAA="}, urlencode(PARAMS).encode()),
     "unsigned": ("POST", {}, urlencode(PARAMS).encode()),
     "too-large": ("POST", {"X-Twilio-Signature": "AAAAAAAAAAAAAAAAAAAAAAAAAAA="}, b"Body=" + b"x" * 2000),
+    "too-large-streamed": (
+        "POST",
+        {"X-Twilio-Signature": "AAAAAAAAAAAAAAAAAAAAAAAAAAA="},
+        Streamed(b"Body=" + b"x" * 2000),
+    ),
     "method": ("DELETE", {"X-Twilio-Signature": compute_signature(TOKEN, "http://testserver/twilio/sms")}, b""),
     "raw-non-ascii": ("POST", {"X-Twilio-Signature": "AAAAAAAAAAAAAAAAAAAAAAAAAAA="}, "Body=é".encode()),
 }
-EXPECTED = {"forged": 403, "unsigned": 403, "too-large": 413, "method": 405, "raw-non-ascii": 400}
+EXPECTED = {
+    "genuine": 200,
+    "genuine-streamed": 200,
+    "forged": 403,
+    "unsigned": 403,
+    "too-large": 413,
+    "too-large-streamed": 413,
+    "method": 405,
+    "raw-non-ascii": 400,
+}
+REFUSED = [case for case, status in EXPECTED.items() if status != 200]
 # What a refusal carries, whatever the adapter: status, the headers that describe it, the body.
 Seen = tuple[int, str | None, str | None, str | None, str | None, bytes]
 
@@ -40,8 +74,7 @@ def _wsgi(options: dict[str, Any], method: str, headers: dict[str, str], body: b
     from twiliosig.wsgi import TwilioSignatureMiddleware
 
     app = TwilioSignatureMiddleware(Response("ok"), **options)
-    response = Client(app).open("/twilio/sms", method=method, headers=_form(headers), data=body)
-    return _seen(response.status_code, response.headers.get, response.data)
+    return _werkzeug(Client(app), method, headers, body)
 
 
 def _asgi(options: dict[str, Any], method: str, headers: dict[str, str], body: bytes) -> Seen:
@@ -54,31 +87,22 @@ def _asgi(options: dict[str, Any], method: str, headers: dict[str, str], body: b
 
     inner = Starlette(routes=[Route("/{p:path}", lambda r: PlainTextResponse("ok"), methods=["POST", "DELETE"])])
     client = TestClient(TwilioSignatureMiddleware(inner, **options), base_url="http://testserver")
-    response = client.request(method, "/twilio/sms", headers=_form(headers), content=body)
-    return _seen(response.status_code, response.headers.get, response.content)
+    return _httpx(client, method, headers, body)
 
 
 def _django(options: dict[str, Any], method: str, headers: dict[str, str], body: bytes) -> Seen:
-    from django.test import Client, override_settings
+    from django.test import override_settings
 
     middleware = ["twiliosig.contrib.django.TwilioSignatureMiddleware"]
     with override_settings(MIDDLEWARE=middleware, TWILIOSIG={**options, "paths": ["/twilio/"]}):
-        extra = {f"HTTP_{name.upper().replace('-', '_')}": value for name, value in headers.items()}
-        response = Client(HTTP_HOST="testserver").generic(
-            method, "/twilio/sms", body, content_type="application/x-www-form-urlencoded", **extra
-        )
-    return _seen(response.status_code, response.headers.get, response.content)
+        return _django_client("/twilio/sms", method, headers, body)
 
 
 def _django_decorator(options: dict[str, Any], method: str, headers: dict[str, str], body: bytes) -> Seen:
-    from django.test import Client, override_settings
+    from django.test import override_settings
 
-    with override_settings(MIDDLEWARE=[], TWILIOSIG=options):
-        extra = {f"HTTP_{name.upper().replace('-', '_')}": value for name, value in headers.items()}
-        response = Client(HTTP_HOST="testserver").generic(
-            method, "/decorated/twilio/sms", body, content_type="application/x-www-form-urlencoded", **extra
-        )
-    return _seen(response.status_code, response.headers.get, response.content)
+    with override_settings(MIDDLEWARE=[], TWILIOSIG=options, ROOT_URLCONF=__name__):
+        return _django_client("/twilio/sms", method, headers, body)
 
 
 def _flask_extension(options: dict[str, Any], method: str, headers: dict[str, str], body: bytes) -> Seen:
@@ -89,8 +113,7 @@ def _flask_extension(options: dict[str, Any], method: str, headers: dict[str, st
     app = Flask(__name__)
     app.add_url_rule("/twilio/sms", "sms", lambda: "ok", methods=["POST", "DELETE"])
     TwilioSignature(app, **{**options, "paths": ["/twilio/"]})
-    response = app.test_client().open("/twilio/sms", method=method, headers=_form(headers), data=body)
-    return _seen(response.status_code, response.headers.get, response.data)
+    return _werkzeug(app.test_client(), method, headers, body)
 
 
 def _flask(options: dict[str, Any], method: str, headers: dict[str, str], body: bytes) -> Seen:
@@ -105,8 +128,7 @@ def _flask(options: dict[str, Any], method: str, headers: dict[str, str], body: 
     def sms() -> str:
         return "ok"
 
-    response = app.test_client().open("/twilio/sms", method=method, headers=_form(headers), data=body)
-    return _seen(response.status_code, response.headers.get, response.data)
+    return _werkzeug(app.test_client(), method, headers, body)
 
 
 def _fastapi(options: dict[str, Any], method: str, headers: dict[str, str], body: bytes) -> Seen:
@@ -119,8 +141,7 @@ def _fastapi(options: dict[str, Any], method: str, headers: dict[str, str], body
     app.add_api_route(
         "/twilio/sms", lambda: "ok", methods=["POST", "DELETE"], dependencies=[Depends(TwilioSignature(**options))]
     )
-    response = TestClient(app).request(method, "/twilio/sms", headers=_form(headers), content=body)
-    return _seen(response.status_code, response.headers.get, response.content)
+    return _httpx(TestClient(app), method, headers, body)
 
 
 def _lambda(options: dict[str, Any], method: str, headers: dict[str, str], body: bytes) -> Seen:
@@ -131,13 +152,15 @@ def _lambda(options: dict[str, Any], method: str, headers: dict[str, str], body:
         "version": "2.0",
         "rawPath": "/twilio/sms",
         "rawQueryString": "",
-        "headers": {name.lower(): value for name, value in _form(headers).items()} | {"host": "testserver"},
+        "headers": {name.lower(): value for name, value in _form(headers).items()}
+        | {"host": "testserver"}
+        | ({} if isinstance(body, Streamed) else {"content-length": str(len(body))}),
         "requestContext": {"domainName": "testserver", "http": {"method": method}, "stage": "$default"},
         "body": base64.b64encode(body).decode(),
         "isBase64Encoded": True,
     }
     response = handler(event, None)
-    found = {name.lower(): value for name, value in response["headers"].items()}
+    found = {name.lower(): value for name, value in response.get("headers", {}).items()}
     return _seen(response["statusCode"], found.get, response["body"].encode())
 
 
@@ -153,6 +176,51 @@ ADAPTERS: dict[str, Callable[[dict[str, Any], str, dict[str, str], bytes], Seen]
 }
 
 
+def _werkzeug(client: Any, method: str, headers: dict[str, str], body: bytes) -> Seen:
+    """Through werkzeug's test client; a streamed body as a terminated input without CONTENT_LENGTH (as gunicorn)."""
+    if isinstance(body, Streamed):
+        from werkzeug.test import EnvironBuilder
+
+        builder = EnvironBuilder("/twilio/sms", "http://testserver", method=method, headers=_form(headers))
+        environ = builder.get_environ()
+        del environ["CONTENT_LENGTH"]
+        environ.update({"wsgi.input": io.BytesIO(body), "wsgi.input_terminated": True})
+        response = client.open(environ)
+    else:
+        response = client.open(
+            "/twilio/sms", base_url="http://testserver", method=method, headers=_form(headers), data=body
+        )
+    return _seen(response.status_code, response.headers.get, response.data)
+
+
+def _httpx(client: Any, method: str, headers: dict[str, str], body: bytes) -> Seen:
+    """Through an httpx-based test client; a streamed body goes chunked, without Content-Length."""
+    content: Any = iter([bytes(body)]) if isinstance(body, Streamed) else body
+    response = client.request(method, "/twilio/sms", headers=_form(headers), content=content)
+    return _seen(response.status_code, response.headers.get, response.content)
+
+
+def _django_client(path: str, method: str, headers: dict[str, str], body: bytes) -> Seen:
+    """Through Django's test client; a streamed body as a terminated input without CONTENT_LENGTH."""
+    from django.test import Client
+
+    extra = {f"HTTP_{name.upper().replace('-', '_')}": value for name, value in headers.items()}
+    client = Client(HTTP_HOST="testserver")
+    if isinstance(body, Streamed):
+        environ = {
+            "PATH_INFO": path,
+            "REQUEST_METHOD": method,
+            "CONTENT_TYPE": "application/x-www-form-urlencoded",
+            "wsgi.input": io.BytesIO(body),  # a server's stream: read() to the end is fine, as under gunicorn
+            "wsgi.input_terminated": True,
+            **extra,
+        }
+        response = client.request(**environ)
+    else:
+        response = client.generic(method, path, body, content_type="application/x-www-form-urlencoded", **extra)
+    return _seen(response.status_code, response.headers.get, response.content)
+
+
 def _form(headers: dict[str, str]) -> dict[str, str]:
     return {"Content-Type": "application/x-www-form-urlencoded", **headers}
 
@@ -161,7 +229,7 @@ def _seen(status: int, header: Callable[[str], str | None], body: bytes) -> Seen
     return status, header("content-type"), header("cache-control"), header("allow"), header("www-authenticate"), body
 
 
-@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("case", REFUSED)
 def test_every_adapter_sends_the_same_refusal(case: str) -> None:
     """Status, Content-Type, Cache-Control, Allow and body are identical from all eight adapters."""
     method, headers, body = CASES[case]
@@ -173,7 +241,42 @@ def test_every_adapter_sends_the_same_refusal(case: str) -> None:
     assert all(other == first for other in seen.values()), seen
 
 
-@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("case", ["genuine", "genuine-streamed"])
+def test_every_adapter_lets_a_genuine_request_reach_the_app(case: str, caplog: pytest.LogCaptureFixture) -> None:
+    """The app answers, with nothing logged at warning level and no on_reject call, from all eight adapters."""
+    method, headers, body = CASES[case]
+    for name, adapter in ADAPTERS.items():
+        calls: list[object] = []
+        caplog.clear()
+        with caplog.at_level("WARNING", logger="twiliosig"):
+            options = {**OPTIONS, "on_reject": lambda *args, calls=calls: calls.append(args)}
+            status, *_, answer = adapter(options, method, _signed_for(name, headers), body)
+        assert (status, calls) == (200, []), (name, status, answer)
+        # The app ran and saw the body that was sent, byte for byte (the Django decorator's view reports its hash).
+        assert answer in (b"ok", b'"ok"') or json.loads(answer)["sha256"] == hashlib.sha256(body).hexdigest(), name
+        assert [record for record in caplog.records if record.name == "twiliosig"] == [], name
+
+
+def _signed_for(adapter: str, headers: dict[str, str]) -> dict[str, str]:
+    """The genuine signature for the URL this adapter sees: API Gateway serves only HTTPS."""
+    if adapter != "lambda":
+        return headers
+    return {**headers, "X-Twilio-Signature": compute_signature(TOKEN, URL.replace("http:", "https:"), PARAMS)}
+
+
+def _decorated_urlconf() -> list[Any]:
+    """The Django decorator's route for this table (``ROOT_URLCONF`` is this module): the same path as the others."""
+    from django.urls import path
+
+    from tests.django_site import decorated_sync
+
+    return [path("twilio/sms", decorated_sync)]
+
+
+urlpatterns = _decorated_urlconf()
+
+
+@pytest.mark.parametrize("case", REFUSED)
 def test_every_adapter_logs_once_and_reports_once_alike(case: str, caplog: pytest.LogCaptureFixture) -> None:
     """One log record and one on_reject call per refusal, with the same reason, method and path, from every adapter."""
     method, headers, body = CASES[case]
@@ -191,9 +294,8 @@ def test_every_adapter_logs_once_and_reports_once_alike(case: str, caplog: pytes
         records = [record for record in caplog.records if record.name == "twiliosig"]
         assert len(records) == 1, (name, [record.getMessage() for record in records])
         reason = records[0].twiliosig_reason  # type: ignore[attr-defined]
-        path = "/decorated/twilio/sms" if name == "django-decorator" else "/twilio/sms"
-        assert f" {method} {path}: {reason} " in records[0].getMessage(), name
-        assert calls == [(reason, method, path)], name
+        assert f" {method} /twilio/sms: {reason} " in records[0].getMessage(), name
+        assert calls == [(reason, method, "/twilio/sms")], name
 
 
 def test_basic_auth_challenge_is_the_same_everywhere() -> None:
