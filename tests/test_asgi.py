@@ -371,27 +371,27 @@ def test_signed_websocket_handshake_is_accepted_behind_tls_termination() -> None
     assert events == ["as received", "with a trailing slash added"]
 
 
-def test_refused_websocket_handshake_through_the_test_client_is_a_403() -> None:
-    """Starlette's TestClient offers websocket.http.response, so a forged handshake is denied with 403."""
-    from starlette.testclient import WebSocketDenialResponse
+def test_refused_websocket_handshake_through_the_test_client_is_closed_before_accept() -> None:
+    """Even where the client offers websocket.http.response, a forged handshake is closed with 1008 (a 403)."""
+    from starlette.websockets import WebSocketDisconnect
 
     events: list[str] = []
     client = TestClient(TwilioSignatureMiddleware(websocket_app(events), auth_token=TOKEN))
     headers = {"X-Twilio-Signature": compute_signature("wrong", "wss://testserver/media")}
-    with pytest.raises(WebSocketDenialResponse) as caught, client.websocket_connect("/media", headers=headers):
+    with pytest.raises(WebSocketDisconnect) as caught, client.websocket_connect("/media", headers=headers):
         pass
-    assert caught.value.status_code == 403
+    assert caught.value.code == 1008
     assert events == []
 
 
 def run_handshake(
-    extensions: dict[str, Any], headers: list[tuple[bytes, bytes]]
+    extensions: dict[str, Any], headers: list[tuple[bytes, bytes]], **options: Any
 ) -> tuple[list[dict[str, Any]], list[str]]:
     """Drive one WebSocket handshake at the protocol level; return what was sent and what the app saw."""
     events: list[str] = []
 
     async def run() -> list[dict[str, Any]]:
-        app = TwilioSignatureMiddleware(websocket_app(events), auth_token=TOKEN)
+        app = TwilioSignatureMiddleware(websocket_app(events), auth_token=TOKEN, **options)
         scope = {
             "type": "websocket",
             "scheme": "wss",
@@ -424,11 +424,34 @@ def test_websocket_refused_with_close_1008_without_the_extension() -> None:
     assert events == []
 
 
-def test_websocket_http_response_extension_gives_a_real_403() -> None:
-    """With websocket.http.response the refusal is an HTTP 403, not a close."""
+def test_websocket_403_is_a_close_even_with_the_extension() -> None:
+    """A 403 is closed before accept (the server answers 403) even where websocket.http.response is offered.
+
+    uvicorn's default WebSocket implementation logs an ERROR after every extension response;
+    tests/matrix checks its log stays clean through a real server.
+    """
     sent, events = run_handshake({"websocket.http.response": {}}, [(b"x-twilio-signature", b"forged")])
+    assert sent == [{"type": "websocket.close", "code": 1008}]
+    assert events == []
+
+
+def test_websocket_401_goes_through_the_extension_with_its_challenge() -> None:
+    """A status a close cannot say (401 and Basic's challenge) is sent through websocket.http.response."""
+    signature = compute_signature(TOKEN, "wss://example.com/media").encode()
+    sent, events = run_handshake(
+        {"websocket.http.response": {}}, [(b"x-twilio-signature", signature)], basic_auth={"twilio": "pass"}
+    )
     assert [m["type"] for m in sent] == ["websocket.http.response.start", "websocket.http.response.body"]
-    assert sent[0]["status"] == 403
+    assert sent[0]["status"] == 401
+    assert any(name == b"www-authenticate" for name, _ in sent[0]["headers"])
+    assert events == []
+
+
+def test_websocket_401_without_the_extension_is_a_close() -> None:
+    """Without websocket.http.response even a 401 can only be a close before accept."""
+    signature = compute_signature(TOKEN, "wss://example.com/media").encode()
+    sent, events = run_handshake({}, [(b"x-twilio-signature", signature)], basic_auth={"twilio": "pass"})
+    assert sent == [{"type": "websocket.close", "code": 1008}]
     assert events == []
 
 

@@ -20,10 +20,12 @@ called at all.
 
 **WebSocket** (Media Streams, ConversationRelay). The handshake is checked over
 the ``wss://`` URL with no parameters: Twilio connects only over ``wss``, so a
-TLS proxy that hands the app ``ws`` changes nothing. A refused handshake gets a
-real 403 where the server offers the ``websocket.http.response`` extension
-(uvicorn, hypercorn) and is closed with 1008 before accept otherwise; either
-way the app never sees it.
+TLS proxy that hands the app ``ws`` changes nothing. A refused handshake is
+closed (1008) before accept, which every ASGI server answers with an HTTP 403
+and none logs as an error. Only a refusal with another status (401 with its
+Basic challenge, 400) goes through the ``websocket.http.response`` extension,
+where the server offers it, so the client sees that status. Either way the app
+never sees the handshake.
 
 The verdict of an accepted request is at ``scope["twiliosig.verdict"]`` and, for
 Starlette and FastAPI, ``request.state.twiliosig_verdict``. Options, proxies and
@@ -65,6 +67,8 @@ logger = logging.getLogger("twiliosig")
 #: The verdict's name in ``scope["state"]``: ``request.state.twiliosig_verdict``.
 STATE_KEY = "twiliosig_verdict"
 _WEBSOCKET_RESPONSE = "websocket.http.response"
+#: What every ASGI server answers to a ``websocket.close`` sent before ``websocket.accept``.
+_CLOSE_STATUS = 403
 
 
 class TwilioSignatureMiddleware:
@@ -154,7 +158,11 @@ class TwilioSignatureMiddleware:
         refusal = decision.refusal
         if refusal is None:
             await self.app(_with_verdict(scope, decision.verdict), _replay_message(connect, receive), send)
-        elif _WEBSOCKET_RESPONSE in scope.get("extensions", {}):
+        elif refusal.status != _CLOSE_STATUS and _WEBSOCKET_RESPONSE in scope.get("extensions", {}):
+            # Only the extension can tell the client 401 (and Basic's challenge) or 400. For a
+            # 403 a close is the same answer, and uvicorn's default WebSocket implementation
+            # (websockets-sansio, 0.54) logs "ASGI callable returned without completing
+            # handshake" at ERROR after every extension response, so 403s never come here.
             headers = _raw(refusal.headers)
             await send({"type": "websocket.http.response.start", "status": refusal.status, "headers": headers})
             await send({"type": "websocket.http.response.body", "body": refusal.body})
