@@ -37,7 +37,7 @@ import binascii
 import functools
 import re
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
 from urllib.parse import quote
 
 from .._guard import CLAIMED_KEY, Check, Decision, Guard, Head, Refusal
@@ -55,6 +55,8 @@ __all__ = ["EVENT_VERDICT_KEY", "check_event", "twilio_required"]
 EVENT_VERDICT_KEY = "twiliosig_verdict"
 
 Handler = Callable[[Any, Any], Any]
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 
 def check_event(guard: Guard, event: Mapping[str, Any]) -> Verdict:
@@ -197,10 +199,22 @@ def _response(refusal: Refusal) -> dict[str, Any]:
     }
 
 
+@overload
+def twilio_required(handler: Callable[_P, _R], **options: Unpack[GuardOptions]) -> Callable[_P, _R]: ...
+
+
+@overload
+def twilio_required(
+    handler: None = None, **options: Unpack[GuardOptions]
+) -> Callable[[Callable[_P, _R]], Callable[_P, _R]]: ...
+
+
 def twilio_required(handler: Handler | None = None, **options: Unpack[GuardOptions]) -> Any:
     """Decorate a Lambda handler: refused events get a 403 response dict before it runs.
 
     The verdict of an event that gets through is at ``event["twiliosig_verdict"]``.
+    Type checkers see the handler as it was, parameters and return type (a
+    refusal is the response dict API Gateway takes from any handler).
     """
     if handler is None:
         return functools.partial(twilio_required, **options)

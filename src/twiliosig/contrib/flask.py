@@ -31,7 +31,7 @@ import contextlib
 import difflib
 import functools
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
 
 from flask import Flask, Response, current_app, g, request
 from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
@@ -39,6 +39,14 @@ from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
 from .._environ import environ_head
 from .._guard import CLAIMED_KEY, VERDICT_KEY, Check, Decision, Guard, check_option_names
 from ..verdict import Verdict
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from .._guard import GuardOptions
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 __all__ = ["TwilioSignature", "check_request", "guard_from_config", "twilio_required"]
 
@@ -121,11 +129,23 @@ def _settle(guard: Guard, response: Any, error: BaseException | None) -> None:
         guard.settle(decision, failed=error is not None or getattr(response, "status_code", 200) >= 500)
 
 
+@overload
+def twilio_required(view: Callable[_P, _R], **options: Unpack[GuardOptions]) -> Callable[_P, _R]: ...
+
+
+@overload
+def twilio_required(
+    view: None = None, **options: Unpack[GuardOptions]
+) -> Callable[[Callable[_P, _R]], Callable[_P, _R]]: ...
+
+
 def twilio_required(view: Callable[..., Any] | None = None, **options: Any) -> Any:
     """Protect one view: a refused request gets 403 (or 400/413) and the view never runs.
 
     Use as ``@twilio_required`` or ``@twilio_required(public_url=...)``; keyword
-    options override the app's ``TWILIOSIG_*`` config.
+    options override the app's ``TWILIOSIG_*`` config. Type checkers see the
+    decorated view as it was, parameters and return type: the refusal (a
+    ``Response``) stands where Flask takes any view's return value.
     """
     if view is None:
         return functools.partial(twilio_required, **options)
