@@ -38,6 +38,7 @@ from ._keys import (
 from ._logtext import loggable
 from ._params import (
     Params,
+    _pairs,
     all_values,
     canonical_params,
     first_value,
@@ -119,21 +120,38 @@ class RequestValidator:
             chosen by the ``X-Twilio-Webhooks-Signature-Settings`` header.
         url_variants: Which alternatives to the URL as received a signature may
             match (see :class:`~twiliosig.UrlVariant`); all by default.
+        token: The ``twilio`` package's name for ``auth_token``, so that
+            ``RequestValidator(token=...)`` written for it works unchanged; give
+            one of the two.
+
+    Every method and argument of the ``twilio`` package's ``RequestValidator``
+    works the same here (``compute_signature``, ``compute_hash``,
+    ``get_values``, ``validate``, under the same names), so swapping the import
+    is enough; where the two differ, this one accepts what that one wrongly
+    refuses (ports with userinfo or IPv6, re-encoded queries) and refuses what
+    it wrongly accepts (parsed parameters for a ``bodySHA256`` URL, whose body
+    it never checks).
 
     Raises:
         ValueError: no secret at all, or an empty one.
-        TypeError: a token, key or option of the wrong type.
+        TypeError: a token, key or option of the wrong type, or both
+            ``auth_token`` and ``token``.
     """
 
     __slots__ = ("_lookup", "_shared", "_tokens", "_variants")
 
     def __init__(
         self,
-        auth_token: AuthToken,
+        auth_token: AuthToken = None,
         *,
         shared_keys: Mapping[str, str] | None = None,
         url_variants: UrlVariant = DEFAULT_VARIANTS,
+        token: AuthToken = None,
     ) -> None:
+        if token is not None:
+            if auth_token is not None:
+                raise TypeError("give auth_token or token (the twilio package's name for it), not both")
+            auth_token = token
         self._lookup: TokenLookup | None = None
         self._tokens: tuple[Secret, ...] = ()
         if callable(auth_token):
@@ -188,7 +206,7 @@ class RequestValidator:
 
     def validate(
         self,
-        url: str,
+        uri: str,
         params: Params | str | bytes,
         signature: str | bytes | None,
         algorithm: str | None = None,
@@ -198,10 +216,11 @@ class RequestValidator:
         """Return whether the request is genuine.
 
         A drop-in for ``twilio.request_validator.RequestValidator.validate``:
-        same argument order, and ``params`` may also be the raw JSON body.
+        the arguments of :meth:`check` under the ``twilio`` package's names
+        (``uri`` is the URL), so keyword calls written for it work too.
         """
         try:
-            return self._evaluate(url, params, signature, algorithm, signature_settings, explain=False).valid
+            return self._evaluate(uri, params, signature, algorithm, signature_settings, explain=False).valid
         except Exception:  # pragma: no cover - a bug here must refuse, not open the door
             logger.exception("twiliosig: unexpected error while checking a signature")
             return False
@@ -238,24 +257,54 @@ class RequestValidator:
             logger.exception("twiliosig: unexpected error while checking a signature")
             return Verdict(False, Reason.MALFORMED_PARAMS, "the request could not be checked")
 
-    def compute_signature(self, url: str, params: Params = None) -> str:
-        """The signature Twilio would send, with the primary auth token (HMAC-SHA1).
+    def compute_signature(self, uri: str, params: Params = None, algorithm: str | None = None) -> str:
+        """The signature Twilio would send, with the primary auth token.
 
-        Compatible with ``twilio.request_validator.RequestValidator.compute_signature``.
+        Compatible with ``twilio.request_validator.RequestValidator.compute_signature``,
+        argument names included.
+
+        Args:
+            uri: The exact URL Twilio requests, query string included.
+            params: The form parameters (a mapping, a multi-dict or pairs).
+            algorithm: ``"HMAC_SHA1"`` (None, the default) or ``"HMAC_SHA256"``,
+                in any case.
 
         Raises:
-            ValueError: no auth token is configured for the request's account.
+            ValueError: an unknown algorithm, or no auth token configured for
+                the request's account.
+            TypeError: parameters that are not text.
         """
+        digest = digest_for(algorithm)
         if self._lookup is not None:
-            secrets = self._looked_up(first_value(params, "AccountSid") or _query_account(url))
+            secrets = self._looked_up(first_value(params, "AccountSid") or _query_account(uri))
             if isinstance(secrets, Verdict):
                 raise ValueError(secrets.detail)
         else:
             secrets = self._tokens
         if not secrets:
             raise ValueError("no auth token configured (only shared keys)")
-        message = (url + canonical_params(params)).encode("utf-8")
-        return secrets[0].sign(message, _SHA1).decode("ascii")
+        message = (uri + canonical_params(params)).encode("utf-8")
+        return secrets[0].sign(message, digest).decode("ascii")
+
+    def compute_hash(self, body: str | bytes) -> str:
+        """The lowercase hex SHA-256 of a raw body: :func:`body_sha256`, under the ``twilio`` package's name."""
+        return body_sha256(body)
+
+    def get_values(self, param_dict: Any, param_name: str) -> list[Any]:
+        """Every value of one parameter, as the ``twilio`` package's ``get_values`` reads it.
+
+        A multi-dict's ``getall`` (multidict) or ``getlist`` (werkzeug, Django)
+        answers; a mapping gives its value in a list (a list value is already
+        several values here) and raises ``KeyError`` for a missing name, as
+        that package does; (name, value) pairs give every value of the name.
+        """
+        for method in ("getall", "getlist"):
+            getter = getattr(param_dict, method, None)
+            if callable(getter):
+                return list(getter(param_name))
+        if isinstance(param_dict, Mapping):
+            param_dict = {param_name: param_dict[param_name]}
+        return [value for name, value in _pairs(param_dict) if name == param_name]
 
     def secret_labels(self, url: str, params: Params | str | bytes, signature_settings: str | None = None) -> list[str]:
         """The labels of the secrets a check of this request tries (never the secrets), for explanations."""
