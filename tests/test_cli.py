@@ -123,6 +123,11 @@ def test_explain_raw_request_file(capsys: pytest.CaptureFixture[str], tmp_path: 
         (["sign", URL, "--body", "/nonexistent/file.json"], "No such file"),
         (["explain", "--from-curl", "curl -H 'X: y'"], "no URL"),
         (["sign", URL, "--token-env", "NOT_SET_ANYWHERE"], "$NOT_SET_ANYWHERE"),
+        (["sign", "/twilio/sms", "-p", "a=b"], "absolute URL"),
+        (["sign", "example.com/twilio/sms"], "absolute URL"),
+        (["explain", URL, "-s", "x", "--public-url", "/twilio"], "--public-url: public_url must be an absolute"),
+        (["explain", URL, "-s", "x", "--public-url", "https://example.com/?a=1"], "--public-url: public_url must not"),
+        (["explain", "--from-curl", f"curl --frobnicate {URL}"], "cannot read the curl option --frobnicate"),
     ],
 )
 def test_errors_are_one_line(capsys: pytest.CaptureFixture[str], argv: list[str], message: str) -> None:
@@ -150,3 +155,77 @@ def test_demo_runs_and_exits_zero() -> None:
     assert "-> 200 <Response>" in result.stdout
     assert "-> 403 Forbidden" in result.stdout
     assert "REFUSED (signature_mismatch)" in result.stdout
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    """--version prints the package's one version."""
+    import twiliosig
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out == f"twiliosig {twiliosig.__version__}\n"
+
+
+INTERNAL = "http://10.0.0.5:8000/twilio/sms"
+
+
+def test_explain_public_url_names_the_one_twilio_signed(capsys: pytest.CaptureFixture[str]) -> None:
+    """Behind a proxy the app sees an internal host: each candidate public_url is tested, the signed one named."""
+    signature = compute_signature(TOKEN, URL, PARAMS)
+    argv = ["explain", INTERNAL, "-s", signature, *p_args(PARAMS)]
+    code, out, _ = run(
+        capsys, *argv, "--public-url", "https://hooks.example.com", "--public-url", "https://example.com"
+    )
+    assert code == 1  # the URL as the app rebuilt it is still refused
+    assert "It matches with public_url='https://example.com': Twilio called https://example.com/twilio/sms." in out
+    assert "public_url='https://hooks.example.com': no form of https://hooks.example.com/twilio/sms matches" in out
+    assert "Likely causes" not in out
+    code, out, _ = run(capsys, *argv)
+    assert "It matches with public_url" not in out
+    assert "--public-url URL` tests a candidate" in out
+
+
+def test_explain_public_url_with_a_prefix_and_a_port_form(capsys: pytest.CaptureFixture[str]) -> None:
+    """A path prefix the proxy strips is prepended, as the middleware does; the matching URL form is named."""
+    signature = compute_signature(TOKEN, "https://example.com:443/app/twilio/sms", PARAMS)
+    argv = ["explain", INTERNAL, "-s", signature, *p_args(PARAMS), "--public-url", "https://example.com/app/"]
+    code, out, _ = run(capsys, *argv)
+    assert code == 1
+    assert "Twilio called https://example.com:443/app/twilio/sms, with the port 443 added." in out
+
+
+def test_explain_public_url_for_a_websocket(capsys: pytest.CaptureFixture[str]) -> None:
+    """A ws:// handshake URL with an https public_url is checked as wss://, as the ASGI middleware does."""
+    signature = compute_signature(TOKEN, "wss://example.com/media")
+    code, out, _ = run(
+        capsys, "explain", "ws://10.0.0.5:8000/media", "-s", signature, "--public-url", "https://example.com"
+    )
+    assert code == 1
+    assert "Twilio called wss://example.com/media." in out
+
+
+def test_explain_from_curl_with_form_fields(capsys: pytest.CaptureFixture[str]) -> None:
+    """curl -F sends multipart, which the signature never covers: refused, and the form-encoded fields tested."""
+    signature = compute_signature(TOKEN, URL, PARAMS)
+    fields = " ".join(f"-F '{name}={value}'" for name, value in PARAMS)
+    code, out, _ = run(capsys, "explain", "--from-curl", f"curl {URL} -H 'X-Twilio-Signature: {signature}' {fields}")
+    assert code == 1
+    assert out.startswith("REFUSED (unsigned_body)")
+    assert "curl -F sends multipart/form-data" in out
+    assert "the same fields form-encoded (-d or --data-urlencode) match." in out
+    other = compute_signature(TOKEN, URL, [("From", "someone else")])
+    _, out, _ = run(capsys, "explain", "--from-curl", f"curl {URL} -H 'X-Twilio-Signature: {other}' {fields}")
+    assert "do not match either" in out
+
+
+def test_explain_from_curl_json(capsys: pytest.CaptureFixture[str]) -> None:
+    """curl --json: the body is the data, concatenated as curl does, and checked against bodySHA256."""
+    body = b'{"a": 1}'
+    url = f"{URL}?bodySHA256={body_sha256(body)}"
+    signature = compute_signature(TOKEN, url)
+    command = f"""curl '{url}' -H 'X-Twilio-Signature: {signature}' --json '{{"a":' --json ' 1}}'"""
+    assert run(capsys, "explain", "--from-curl", command)[0] == 0
+    code, out, _ = run(capsys, "explain", "--from-curl", command.replace(" 1}", " 2}"))
+    assert code == 1
+    assert "body_hash_mismatch" in out

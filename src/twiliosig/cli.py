@@ -3,8 +3,10 @@
     twiliosig sign URL [-p Name=Value]... [--body FILE|-] [--algorithm HMAC_SHA256]
     twiliosig explain URL --signature SIG [-p Name=Value]... [--body FILE|-]
     twiliosig explain --from-curl "curl -X POST https://... -H 'X-Twilio-Signature: ...' -d ..."
-    twiliosig explain --request saved-request.http
+    twiliosig explain --request saved-request.http [--public-url https://example.com]...
     twiliosig demo
+    twiliosig send KIND URL [--set Name=Value]... [--method GET] [--tampered]   (send --list names the kinds)
+    twiliosig --version
 
 The secret is read from the environment (``--token-env``, default
 ``TWILIO_AUTH_TOKEN``; several tokens may be separated by commas), so it never
@@ -17,16 +19,17 @@ from __future__ import annotations
 
 import argparse
 import os
-import shlex
 import sys
 from collections.abc import Sequence
 from typing import Any
-from urllib.parse import quote
 
+from . import __version__
+from ._curl import parse_curl
 from ._guard import body_params
 from ._keys import ALGORITHMS, HMAC_SHA1
 from ._request import split_target
-from ._urls import split_url
+from ._send import add_parser as add_send_parser
+from ._urls import redact, split_url
 from .demo import run_demo
 from .explain import explain
 from .signature import RequestValidator, compute_signature
@@ -64,6 +67,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="twiliosig",
         description="Sign Twilio webhook requests, explain why a signature does not match, or run the demo.",
     )
+    parser.add_argument("--version", action="version", version=f"twiliosig {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     sign = commands.add_parser("sign", help="print the X-Twilio-Signature Twilio would send")
@@ -88,6 +92,14 @@ def _parser() -> argparse.ArgumentParser:
     explain_cmd.add_argument(
         "--scheme", default="https", help="with --request: the scheme Twilio called (default https)"
     )
+    explain_cmd.add_argument(
+        "--public-url",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="a candidate for the middleware's public_url (https://example.com): says whether Twilio signed it "
+        "(repeatable)",
+    )
     _add_token_options(explain_cmd)
     explain_cmd.add_argument(
         "--shared-key",
@@ -102,6 +114,7 @@ def _parser() -> argparse.ArgumentParser:
         "demo", help="run a protected app on loopback and send it a genuine and a forged webhook"
     )
     demo.set_defaults(run=_demo)
+    add_send_parser(commands)
     return parser
 
 
@@ -130,6 +143,12 @@ def _add_token_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _sign(args: argparse.Namespace) -> int:
+    parts = split_url(args.url)
+    if parts is None or not parts.host:
+        raise CliError(
+            f"sign wants the absolute URL Twilio calls (https://host/path?query), not {redact(args.url)!r}: "
+            "the signature covers the scheme and host too"
+        )
     token = _tokens(args)[0]
     if args.body is not None:
         body = _read(args.body)
@@ -157,10 +176,15 @@ def _explain(args: argparse.Namespace) -> int:
     tokens = _tokens(args, required=not shared)
     validator = RequestValidator(tokens or None, shared_keys=shared or None)
 
+    form_fields = None
     if args.from_curl is not None or args.request is not None:
         if args.from_curl is not None:
             command = sys.stdin.read() if args.from_curl == "-" else args.from_curl
-            url, headers, body = _parse_curl(command)
+            try:
+                curl = parse_curl(command, _read)
+            except ValueError as error:
+                raise CliError(str(error)) from None
+            url, headers, body, form_fields = curl.url, curl.headers, curl.body, curl.form_fields
         else:
             url, headers, body = _parse_raw_request(_read(args.request), args.scheme)
         signature = args.signature or headers.get("x-twilio-signature")
@@ -178,72 +202,25 @@ def _explain(args: argparse.Namespace) -> int:
             params = body if "bodySHA256=" in url or not _is_form(body) else _form(body)
     if not signature:
         raise CliError("no signature: give --signature, or a request with an X-Twilio-Signature header")
-    explanation = explain(validator, url, params, signature, signature_settings=settings)
+    try:
+        explanation = explain(
+            validator, url, params, signature, signature_settings=settings, public_urls=args.public_url
+        )
+    except (TypeError, ValueError) as error:
+        raise CliError(f"--public-url: {error}") from None
+    if form_fields is not None and not explanation.verdict.valid:
+        # curl -F: a multipart body, which Twilio never sends; would the same fields, form-encoded, match?
+        as_form = validator.check(url, form_fields, signature, signature_settings=settings).valid
+        explanation.findings.append(
+            "curl -F sends multipart/form-data, which Twilio never sends and its signature does not cover; "
+            + (
+                "the same fields form-encoded (-d or --data-urlencode) match."
+                if as_form
+                else "the same fields form-encoded (-d or --data-urlencode) do not match either."
+            )
+        )
     sys.stdout.write(explanation.render())
     return 0 if explanation.verdict.valid else 1
-
-
-def _parse_curl(command: str) -> tuple[str, dict[str, str], bytes]:
-    """URL, headers (lower-case names) and body from a curl command line."""
-    try:
-        words = shlex.split(command.replace("\\\n", " "))
-    except ValueError as error:
-        raise CliError(f"cannot read the curl command: {error}") from None
-    if words and os.path.basename(words[0]) == "curl":
-        words = words[1:]
-    url = None
-    headers: dict[str, str] = {}
-    data: list[str] = []
-    as_get = False
-    with_value = {
-        "-X",
-        "--request",
-        "-u",
-        "--user",
-        "-o",
-        "--output",
-        "-A",
-        "--user-agent",
-        "-e",
-        "--referer",
-        "-b",
-        "--cookie",
-        "--connect-timeout",
-        "-m",
-        "--max-time",
-    }
-    words_iter = iter(words)
-    for word in words_iter:
-        if word in ("-H", "--header"):
-            name, _, value = next(words_iter, "").partition(":")
-            headers[name.strip().lower()] = value.strip()
-        elif word in ("-d", "--data", "--data-raw", "--data-ascii", "--data-binary", "--data-urlencode"):
-            value = next(words_iter, "")
-            if value.startswith("@") and word != "--data-raw":
-                value = _read(value[1:]).decode("utf-8")
-                if word != "--data-binary":
-                    value = value.replace("\r", "").replace("\n", "")
-            if word == "--data-urlencode":
-                name, equals, raw = value.partition("=")
-                value = f"{name}={quote(raw, safe='')}" if equals else quote(value, safe="")
-            data.append(value)
-        elif word in ("-G", "--get"):
-            as_get = True
-        elif word == "--url":
-            url = next(words_iter, None)
-        elif word in with_value:
-            next(words_iter, None)
-        elif not word.startswith("-"):
-            url = word
-    if url is None:
-        raise CliError("the curl command has no URL")
-    body = "&".join(data)
-    if as_get and body:
-        url = f"{url}{'&' if '?' in url else '?'}{body}"
-        body = ""
-    if body and "content-type" not in headers:
-        headers["content-type"] = "application/x-www-form-urlencoded"
-    return url, headers, body.encode("utf-8")
 
 
 def _parse_raw_request(raw: bytes, scheme: str) -> tuple[str, dict[str, str], bytes]:

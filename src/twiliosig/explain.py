@@ -3,16 +3,21 @@
 :func:`explain` runs the validator, lists every URL form and secret it tried,
 and when nothing matched, tests the usual suspects with the same secrets (the
 scheme a TLS proxy changed, parameters a framework dropped, the query moved out
-of a body) before ranking the causes it could not test. Used by
-``python -m twiliosig explain``; useful in a debugger too.
+of a body) before ranking the causes it could not test. A wrong host (an internal
+name or address behind a proxy) cannot be guessed, but candidates can be tested:
+each ``public_url`` given is applied as the middlewares apply it, and the one
+Twilio signed is named. Used by ``python -m twiliosig explain``; useful in a
+debugger too.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from ._params import _pairs
+from ._request import parse_public_url, rebuild_url
 from ._urls import Candidate, candidate_urls, query_values, redact, split_url
 from .signature import RequestValidator
 from .verdict import Reason, Verdict
@@ -22,7 +27,8 @@ __all__ = ["Explanation", "explain"]
 _GENERAL_CAUSES = (
     "The URL differs from the one Twilio called: behind a TLS-terminating proxy, load balancer or tunnel the app "
     "sees http, another host, another port or a stripped path prefix. Compare it with the webhook URL in the "
-    "Twilio console, then set public_url (or trust_forwarded behind a proxy you control).",
+    "Twilio console, then set public_url (or trust_forwarded behind a proxy you control); "
+    "`twiliosig explain --public-url URL` tests a candidate.",
     "The wrong token: a subaccount's webhooks are signed with the subaccount's token, a secondary token signs "
     "nothing until it is promoted, and a rotated token stops signing at once. Give every token that may sign.",
     "The parameters changed on the way: a framework trimmed whitespace or dropped blank values or repeated "
@@ -39,6 +45,7 @@ class Explanation:
     tried: list[Candidate] = field(default_factory=list)
     secrets: list[str] = field(default_factory=list)
     findings: list[str] = field(default_factory=list)
+    ruled_out: list[str] = field(default_factory=list)
     causes: list[str] = field(default_factory=list)
 
     def render(self) -> str:
@@ -58,6 +65,9 @@ class Explanation:
         if self.findings:
             lines.append("Found:")
             lines.extend(f"  * {finding}" for finding in self.findings)
+        if self.ruled_out:
+            lines.append("Ruled out:")
+            lines.extend(f"  - {reason}" for reason in self.ruled_out)
         if self.causes:
             lines.append("Likely causes, most likely first:")
             lines.extend(f"  {number}. {cause}" for number, cause in enumerate(self.causes, 1))
@@ -71,6 +81,7 @@ def explain(
     signature: str | None,
     *,
     signature_settings: str | None = None,
+    public_urls: Sequence[str] = (),
 ) -> Explanation:
     """Check a request and explain the outcome.
 
@@ -80,7 +91,16 @@ def explain(
         params: The form parameters, or the raw body for a ``bodySHA256`` URL.
         signature: The ``X-Twilio-Signature`` header.
         signature_settings: The ``X-Twilio-Webhooks-Signature-Settings`` header.
+        public_urls: Candidates for the middlewares' ``public_url`` option
+            (``https://example.com``, with a path prefix if the proxy strips
+            one), tested when the URL as received does not match: each is
+            named as matching or ruled out.
+
+    Raises:
+        ValueError: a candidate that is not a valid ``public_url``.
+        TypeError: a candidate that is not a str.
     """
+    candidates = [(candidate, parse_public_url(candidate)) for candidate in public_urls]
     verdict = validator.check(url, params, signature, signature_settings=signature_settings)
     explanation = Explanation(verdict)
     if verdict.valid:
@@ -100,6 +120,28 @@ def explain(
 
     parts = split_url(url)
     if parts is not None:
+        path, _, query = parts.rest.partition("#")[0].partition("?")
+        for candidate, public in candidates:
+            public_form = rebuild_url(
+                scheme=parts.scheme,
+                host=parts.host + parts.port,
+                path=path,
+                query=query,
+                public_url=public,
+                websocket=parts.scheme.lower() in ("ws", "wss"),
+            )
+            assert public_form is not None  # parse_public_url checked its host
+            tried = validator.check(public_form, params, signature, signature_settings=signature_settings)
+            if tried.valid:
+                variant = "" if tried.variant == "as received" else f", {tried.variant}"
+                explanation.findings.append(
+                    f"It matches with public_url={candidate!r}: Twilio called {redact(tried.matched_url or '')}"
+                    f"{variant}. Set public_url={candidate!r} on the middleware."
+                )
+            else:
+                explanation.ruled_out.append(
+                    f"public_url={candidate!r}: no form of {redact(public_form)} matches ({tried.reason.value})"
+                )
         swapped = {"http": "https", "https": "http", "ws": "wss", "wss": "ws"}.get(parts.scheme.lower())
         if swapped is not None:
             other = parts._replace(scheme=swapped).join()
