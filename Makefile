@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test lint typecheck docs redis-server bench fuzz mutate stress clean
+.PHONY: demo test lint typecheck docs redis-server bench fuzz mutate stress matrix clean
 
 # The package alone (it needs nothing beyond the standard library): enough for the demo.
 $(BASE): pyproject.toml
@@ -59,6 +59,13 @@ stress: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/report.py
+
+# Every framework on every server of its interface (tests/matrix), then docs/compatibility.md from that run.
+# The frameworks and servers beyond the test dependencies are in requirements/matrix.txt (not an extra:
+# twiliosig imports none of them). `make test` runs a representative subset (tests/matrix/test_matrix.py).
+matrix: $(STAMP)
+	$(BIN)/python -m pip install --quiet -r requirements/matrix.txt
+	$(BIN)/python -m tests.matrix
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache .hypothesis
