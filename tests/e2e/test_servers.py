@@ -243,7 +243,7 @@ def test_signed_websocket_handshake(asgi_server: Server) -> None:
 
 
 def test_unsigned_websocket_handshake_gets_403(asgi_server: Server) -> None:
-    """uvicorn offers websocket.http.response, so a forged handshake is a real HTTP 403."""
+    """A forged handshake is closed before accept, which uvicorn answers with an HTTP 403."""
     from websockets.exceptions import InvalidStatus
     from websockets.sync.client import connect
 
