@@ -12,6 +12,7 @@ client). :class:`TwilioSigner` works that out from the client::
     signer = TwilioSigner("test-token")
     response = signer.post_form(client, "/twilio/sms", {"From": "+15005550006", "Body": "hi"})
     response = signer.post_json(client, "/twilio/events", [{"type": "..."}])
+    response = signer.event("messaging.inbound", client, "/twilio/sms")   # from twiliosig.events
 
 Pass ``forged=True`` to send a request signed with the wrong secret, to test
 that your app refuses it.
@@ -25,9 +26,12 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode
 
+from . import events
 from ._keys import HMAC_SHA1
 from ._params import Params, _pairs
 from ._request import FORM_CONTENT_TYPE
+from .events import SignedRequest
+from .events._model import Overrides
 from .signature import body_sha256, compute_signature
 
 __all__ = ["TwilioSigner", "client_base_url", "signed_headers", "with_body_hash"]
@@ -150,6 +154,87 @@ class TwilioSigner:
         """POST a signed JSON body (``bodySHA256`` in the URL) through any supported client."""
         base_url = client_base_url(client, secure=bool(kwargs.get("secure")))
         return _post(client, *self.json_request(base_url, path, payload, forged=forged), **kwargs)
+
+    def event_request(
+        self,
+        kind: str,
+        base_url: str,
+        path: str | None = None,
+        *,
+        params: Overrides | None = None,
+        method: str | None = None,
+        forged: bool = False,
+    ) -> SignedRequest:
+        """A webhook from the :mod:`twiliosig.events` catalogue, signed for ``base_url + path``.
+
+        Args:
+            kind: The catalogue kind, such as ``"messaging.inbound"``.
+            base_url: The scheme and host the client presents (:func:`client_base_url`).
+            path: The path (and query) in the app; defaults to the entry's typical path.
+            params: Values to change or add (a form name, or a JSON path such as ``"0.data.body"``).
+            method: ``"GET"`` to send a form webhook as GET.
+            forged: Sign with a wrong secret.
+        """
+        event = events.get(kind)
+        if params:
+            event = event.with_params(params)
+        if method is not None:
+            event = event.with_method(method)
+        token = self.auth_token + "-forged" if forged else self.auth_token
+        url = base_url + (event.path if path is None else path)
+        return event.sign(url, auth_token=token, algorithm=self.algorithm, shared_key_id=self.shared_key_id)
+
+    def event(
+        self,
+        kind: str,
+        client: Any,
+        path: str | None = None,
+        *,
+        params: Overrides | None = None,
+        method: str | None = None,
+        forged: bool = False,
+        **kwargs: Any,
+    ) -> Any:
+        """Send a realistic webhook from the :mod:`twiliosig.events` catalogue through a test client.
+
+        ``signer.event("messaging.inbound", client, "/twilio/sms", params={"Body": "STOP"})``
+        sends what Twilio sends when an SMS arrives, signed for the URL the client
+        presents, and returns the client's response. Works with the clients
+        :meth:`post_form` knows. For a WebSocket kind (``"media-streams"``,
+        ``"conversation-relay"``) the client must be Starlette's ``TestClient``: the
+        handshake is opened and its session returned, to use as a context manager
+        (send it ``events.get(kind).messages``).
+        """
+        base_url = client_base_url(client, secure=bool(kwargs.get("secure")))
+        signed = self.event_request(kind, base_url, path, params=params, method=method, forged=forged)
+        headers = {name: value for name, value in signed.headers if name != "Content-Length"}
+        if signed.websocket:
+            if not hasattr(client, "websocket_connect"):
+                raise TypeError(f"{kind} is a WebSocket: send it through Starlette's TestClient (websocket_connect)")
+            return client.websocket_connect(signed.target, headers=headers, **kwargs)
+        if signed.method == "GET":
+            return client.get(signed.target, headers=headers, **kwargs)
+        return _post(client, signed.target, signed.body, headers, **kwargs)
+
+    async def aevent(
+        self,
+        kind: str,
+        client: Any,
+        path: str | None = None,
+        *,
+        params: Overrides | None = None,
+        method: str | None = None,
+        forged: bool = False,
+        **kwargs: Any,
+    ) -> Any:
+        """:meth:`event` through an ``httpx.AsyncClient``."""
+        signed = self.event_request(kind, client_base_url(client), path, params=params, method=method, forged=forged)
+        if signed.websocket:
+            raise TypeError(f"{kind} is a WebSocket: httpx.AsyncClient has no WebSockets")
+        headers = {name: value for name, value in signed.headers if name != "Content-Length"}
+        if signed.method == "GET":
+            return await client.get(signed.target, headers=headers, **kwargs)
+        return await client.post(signed.target, content=signed.body, headers=headers, **kwargs)
 
     async def apost_form(
         self, client: Any, path: str, params: Params = None, *, forged: bool = False, **kwargs: Any

@@ -81,8 +81,8 @@ class SignedRequest:
         signed_url: The URL the signature covers: ``url``, or its ``wss://`` form for a
             WebSocket handshake, or the URL Twilio would call when the app sits behind a
             proxy (``public_url``).
-        params: The form parameters the signature covers (empty for GET, JSON and
-            WebSocket handshakes).
+        params: The form parameters in the body (empty for GET, JSON and WebSocket
+            handshakes): the ones the signature covers, unless :meth:`tampered`.
         headers: Every header Twilio sends, the signature among them.
         body: The raw body.
         messages: For a WebSocket: the text messages Twilio sends once connected.
@@ -131,8 +131,9 @@ class SignedRequest:
             pairs = _change_one(_parse_query(query))
             return replace(self, url=f"{base}?{urlencode(pairs)}")
         if self.params:
-            body = urlencode(_change_one(self.params)).encode("utf-8")
-            return replace(self, body=body, headers=_with_length(self.headers, len(body)))
+            params = tuple(_change_one(self.params))
+            body = urlencode(params).encode("utf-8")
+            return replace(self, params=params, body=body, headers=_with_length(self.headers, len(body)))
         body = self.body + b" "
         return replace(self, body=body, headers=_with_length(self.headers, len(body)))
 
