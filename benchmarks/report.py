@@ -160,11 +160,20 @@ def main() -> int:
         "| the usual alternative + bare app | "
         f"{_us(wsgi_times['hand-written'])} (decorator + `twilio` validator) | "
         f"{_us(asgi_times['usual'])} (`BaseHTTPMiddleware` + `twilio` validator) |",
+        f"| minimal inline check + bare app (benchmarks/inline.py) | {_us(wsgi_times['inline'])} | "
+        f"{_us(asgi_times['inline'])} |",
         "",
         f"- WSGI, twiliosig / bare app: {_goal(wsgi_times['twiliosig'] / wsgi_times['bare'], 1.3)}",
         f"- WSGI, twiliosig / hand-written: {_goal(wsgi_times['twiliosig'] / wsgi_times['hand-written'], 1.0, True)}",
         f"- ASGI, twiliosig / bare app: {_goal(asgi_times['twiliosig'] / asgi_times['bare'], 1.3)}",
         f"- ASGI, twiliosig / BaseHTTPMiddleware: {_goal(asgi_times['twiliosig'] / asgi_times['usual'], 0.5)}",
+        f"- WSGI, twiliosig / minimal inline check: {_goal(wsgi_times['twiliosig'] / wsgi_times['inline'], 1.1)}",
+        f"- ASGI, twiliosig / minimal inline check: {_goal(asgi_times['twiliosig'] / asgi_times['inline'], 1.1)}",
+        "",
+        "The minimal inline check is what anyone could write in twenty lines for one deployment: read the",
+        "body, `parse_qsl`, one HMAC-SHA1 over the URL as received, `compare_digest`, hand the body on. It",
+        "checks no method, size, charset, path or proxy, tries no other URL form and explains nothing;",
+        "every check twiliosig adds has to fit in what its faster form parsing and signing save.",
         "",
         "The bare apps do almost nothing, so the middleware's own work (reading and replaying the body,",
         "parsing the form, rebuilding the URL, one HMAC) weighs heavily against them; through a real",

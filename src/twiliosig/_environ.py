@@ -6,7 +6,6 @@ them rebuild the URL and read the body alike.
 
 from __future__ import annotations
 
-import functools
 import io
 from typing import TYPE_CHECKING, Any
 
@@ -35,13 +34,10 @@ def environ_head(environ: WSGIEnvironment, path: str | None = None) -> Head:
         path = wsgi_text(environ.get("PATH_INFO", ""))
 
     def header(name: str) -> str | None:
-        if name == "content-type":
-            value = environ.get("CONTENT_TYPE")
-        elif name == "content-length":
-            value = environ.get("CONTENT_LENGTH")
-        else:
-            value = environ.get(_environ_key(name))
-        return None if value is None else wsgi_text(value)
+        value = environ.get(_ENVIRON_KEYS.get(name) or _environ_key(name))
+        if value is None or value.isascii():
+            return value
+        return wsgi_text(value)
 
     scheme = environ.get("wsgi.url_scheme", "http")
     raw_target = environ.get("RAW_URI") or environ.get("REQUEST_URI")
@@ -61,10 +57,29 @@ def environ_head(environ: WSGIEnvironment, path: str | None = None) -> Head:
     )
 
 
-@functools.lru_cache(maxsize=64)
 def _environ_key(name: str) -> str:
-    """``x-twilio-signature`` -> ``HTTP_X_TWILIO_SIGNATURE``; the names are few and fixed."""
+    """``x-twilio-signature`` -> ``HTTP_X_TWILIO_SIGNATURE`` (CGI's names, which two headers do not follow)."""
     return "HTTP_" + name.upper().replace("-", "_")
+
+
+# The environ keys of the headers the guard reads on every request, looked up once per name.
+_ENVIRON_KEYS = {
+    "content-type": "CONTENT_TYPE",
+    "content-length": "CONTENT_LENGTH",
+    **{
+        name: _environ_key(name)
+        for name in (
+            "x-twilio-signature",
+            "x-twilio-webhooks-signature-settings",
+            "authorization",
+            "x-forwarded-proto",
+            "x-forwarded-host",
+            "x-forwarded-port",
+            "x-forwarded-prefix",
+            "forwarded",
+        )
+    },
+}
 
 
 def wsgi_text(value: str) -> str:
