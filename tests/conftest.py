@@ -12,6 +12,9 @@ import pytest
 from django.conf import settings as django_settings
 from hypothesis import settings
 
+# The replay store tests' servers (Redis, a Redis Cluster, Sentinel, memcached), started once per session.
+from tests.replay_servers import memcached_server, redis_cluster, redis_sentinel, redis_server, store_dir  # noqa: F401
+
 # One Django configuration for the whole run (Django allows only one per process).
 if not django_settings.configured:
     django_settings.configure(

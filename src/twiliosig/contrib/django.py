@@ -54,6 +54,7 @@ from django.http import HttpRequest, HttpResponse, RawPostDataException, Unreada
 
 from .._environ import read_body
 from .._guard import CLAIMED_KEY, VERDICT_KEY, Check, Decision, Guard, Head
+from .._replay_django import DjangoCacheReplayStore
 from .._request import quote_path, split_target
 from .._scope import scope_raw_path
 from ..verdict import Verdict
@@ -70,6 +71,7 @@ except ImportError:  # pragma: no cover - older asgiref
     _mark_coroutine = None
 
 __all__ = [
+    "DjangoCacheReplayStore",
     "TwilioSigConfig",
     "TwilioSignatureMiddleware",
     "check_request",

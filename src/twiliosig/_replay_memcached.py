@@ -1,0 +1,175 @@
+"""The Memcached replay store: memcached's ``add`` is the atomic set-if-absent with expiry.
+
+Public as :class:`twiliosig.replay.MemcachedReplayStore`. An address needs pymemcache
+(the ``memcached`` extra); a client you pass is used through ``add``, ``get`` and
+``delete`` alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import math
+import zlib
+from collections.abc import Sequence
+from typing import Any
+
+from ._replay_net import ServerStore, check_timeout
+
+__all__ = ["MemcachedReplayStore"]
+
+SOCKET_TIMEOUT = 0.5
+SOCKET_CONNECT_TIMEOUT = 1.0
+
+#: memcached reads an expiry above 30 days as a Unix time, not a number of seconds.
+MAX_TTL = 30 * 24 * 3600
+#: memcached's limit on a key's length, in bytes; our keys are the prefix and 64 hex digits.
+MAX_KEY = 250
+
+
+def _check_prefix(prefix: str) -> None:
+    if not (prefix.isascii() and prefix.isprintable()) or " " in prefix or len(prefix) + 64 > MAX_KEY:
+        raise ValueError(
+            "prefix must be printable ASCII without spaces and at most "
+            f"{MAX_KEY - 64} characters: memcached keys allow no more (got {prefix!r})"
+        )
+
+
+def _missing(client: object) -> str | None:
+    """What ``client`` lacks of a memcached client this store can use, or None."""
+    for method in ("add", "get", "delete"):
+        if not callable(getattr(client, method, None)):
+            return f"has no {method}() method"
+    if inspect.iscoroutinefunction(client.add):  # type: ignore[attr-defined]
+        return "is an asyncio client; pass a pymemcache client (the store serves ASGI apps from a worker thread)"
+    if any(cls.__name__ == "HashClient" for cls in type(client).__mro__):
+        return (
+            "is a HashClient, which answers add() with False, as if the key were already there, for a server "
+            "that failed in the last few seconds, and moves a dead server's keys to another: an outage would "
+            "refuse genuine webhooks with 409 and forget claims; pass the servers' addresses as a list instead"
+        )
+    return None
+
+
+class MemcachedReplayStore(ServerStore):
+    """Remembers keys in Memcached, shared by every process that points at it.
+
+    A claim is memcached's ``add``, which stores a key only if it is absent, in one
+    atomic step on the server: of concurrent duplicates exactly one is stored. Keys
+    are ours (the prefix and a SHA-256, never the signature) and expire after ``ttl``
+    seconds, rounded up to whole seconds (memcached's unit); a ttl above 30 days is
+    refused, as memcached would read it as a date.
+
+    **Servers.** Give an address (``"cache:11211"``, ``"[::1]:11211"``,
+    ``"/run/memcached.sock"``) and the store makes a pooled pymemcache client, safe
+    across threads. Give a list of addresses and each key lives on one of them,
+    chosen by its hash; when a server is down, the claims that belong to it fail
+    (``on_store_error`` decides) instead of moving to another server, where they
+    would be forgotten. Or give a pymemcache ``Client``/``PooledClient`` you made.
+    pymemcache's ``HashClient`` is refused: while a server fails it answers ``add``
+    with False, which would read as a replay.
+
+    **Outages, timeouts.** As :class:`~twiliosig.replay.RedisReplayStore`: a command
+    that fails on a broken connection or a timeout is sent once more on a fresh
+    connection, then ``StoreUnavailable``; a lost answer is recognised by the retry;
+    the clients made from addresses wait at most ``socket_connect_timeout`` (1 s) to
+    connect and ``socket_timeout`` (0.5 s) for an answer.
+
+    **ASGI.** pymemcache has no asyncio client, so ``aclaim``/``arelease`` run the
+    same calls on a worker thread of the running asyncio loop: the event loop never
+    waits on Memcached.
+
+    Args:
+        memcached: An address, a list of addresses, or a pymemcache client.
+        ttl: Seconds a request is remembered (whole seconds, rounded up; at most 30 days).
+        prefix: Prepended to every key: printable ASCII, no spaces, at most 186 characters.
+        socket_timeout: Seconds to wait for an answer, for the clients made from addresses.
+        socket_connect_timeout: Seconds to wait for a connection, likewise.
+
+    Raises:
+        TypeError: ``memcached`` is not an address or a usable client (the message
+            says what it lacks), or timeouts were given with a client.
+        ValueError: A ttl, timeout or prefix memcached cannot take.
+        ImportError: An address without pymemcache installed.
+    """
+
+    def __init__(
+        self,
+        memcached: Any,
+        *,
+        ttl: float = 300.0,
+        prefix: str = "twiliosig:replay:",
+        socket_timeout: float = SOCKET_TIMEOUT,
+        socket_connect_timeout: float = SOCKET_CONNECT_TIMEOUT,
+    ) -> None:
+        super().__init__(ttl=ttl, prefix=prefix)
+        if self.ttl > MAX_TTL:
+            raise ValueError("ttl must be at most 30 days for Memcached, which reads a longer expiry as a date")
+        _check_prefix(prefix)
+        socket_timeout = check_timeout("socket_timeout", socket_timeout)
+        socket_connect_timeout = check_timeout("socket_connect_timeout", socket_connect_timeout)
+        self._expire = math.ceil(self.ttl)
+        if isinstance(memcached, (str, tuple)):
+            addresses: Sequence[Any] = [memcached]
+        elif isinstance(memcached, list) and memcached:
+            addresses = memcached
+        else:
+            addresses = []
+        if addresses:
+            self._clients = [_pooled_client(a, socket_timeout, socket_connect_timeout) for a in addresses]
+            return
+        missing = _missing(memcached)
+        if missing is not None:
+            raise TypeError(
+                "memcached must be an address ('host:port'), a list of addresses, or a pymemcache client "
+                f"with add(key, value, expire=, noreply=False), get and delete; {type(memcached).__module__}."
+                f"{type(memcached).__qualname__} {missing}"
+            )
+        if (socket_timeout, socket_connect_timeout) != (SOCKET_TIMEOUT, SOCKET_CONNECT_TIMEOUT):
+            raise TypeError(
+                "socket_timeout and socket_connect_timeout apply to the clients MemcachedReplayStore makes "
+                "from addresses; a client you pass keeps its own: set them on that client"
+            )
+        self._clients = [memcached]
+
+    def _client(self, name: str) -> Any:
+        """The one server a key lives on: fixed by its hash, so an outage never moves it elsewhere."""
+        clients = self._clients
+        return clients[zlib.crc32(name.encode()) % len(clients)] if len(clients) > 1 else clients[0]
+
+    def _add(self, name: str, token: str) -> bool:
+        # noreply=False: pymemcache's default is not to wait for the answer, and then add() is always True.
+        return bool(self._client(name).add(name, token, expire=self._expire, noreply=False))
+
+    def _get(self, name: str) -> object:
+        return self._client(name).get(name)
+
+    def _delete(self, name: str) -> None:
+        self._client(name).delete(name, noreply=False)
+
+    async def aclaim(self, key: str) -> bool:
+        """:meth:`claim` on a worker thread, so the event loop never waits on Memcached."""
+        return await asyncio.get_running_loop().run_in_executor(None, self.claim, key)
+
+    async def arelease(self, key: str) -> None:
+        """:meth:`release` on a worker thread."""
+        await asyncio.get_running_loop().run_in_executor(None, self.release, key)
+
+
+def _pooled_client(address: Any, socket_timeout: float, socket_connect_timeout: float) -> Any:
+    try:
+        from pymemcache.client.base import PooledClient  # type: ignore[import-untyped]  # noqa: PLC0415
+    except ImportError:  # pragma: no cover - the extra is missing
+        raise ImportError(
+            "MemcachedReplayStore needs the pymemcache package for an address: pip install 'twiliosig[memcached]'"
+        ) from None
+    try:
+        return PooledClient(
+            address,
+            connect_timeout=socket_connect_timeout,
+            timeout=socket_timeout,
+            no_delay=True,
+            default_noreply=False,
+        )
+    except ValueError as error:  # pymemcache's own words for an address it cannot read
+        raise ValueError(f"memcached address {address!r}: {error}") from None

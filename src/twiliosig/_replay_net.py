@@ -1,0 +1,219 @@
+"""What every replay store that lives on a server shares: one claim protocol, one retry, one idea of an outage.
+
+Redis (and its cluster, Sentinel and Valkey clients), Memcached and a Django cache all
+offer the same primitive, an atomic "add this key if it is absent, expiring after so
+long". :class:`ServerStore` builds the claim on it once:
+
+- a claim writes a random value, so that after a lost answer the retry can recognise
+  its own write (a lost answer never turns a first delivery into a replay);
+- a command that fails on a broken connection or a timeout is sent once more, on a
+  fresh connection; anything else, and a second failure, is :class:`StoreUnavailable`
+  (the adapters answer as ``on_store_error`` says, never 500);
+- a programming error (a ``TypeError``, say) is not an outage and is not hidden.
+
+Each store supplies the primitives (``_add``, ``_get``, ``_delete`` and their asyncio
+forms) and says which adapters it serves (``modes``).
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+__all__ = [
+    "ASYNC",
+    "BOTH_MODES",
+    "SYNC",
+    "ServerStore",
+    "StoreUnavailable",
+    "check_timeout",
+    "check_ttl",
+    "is_retried",
+]
+
+_T = TypeVar("_T")
+
+SYNC = "sync"
+ASYNC = "async"
+BOTH_MODES = frozenset({SYNC, ASYNC})
+
+# Failures that are a configuration or capacity problem, not a broken connection: trying
+# again at once cannot help. Matched by class name anywhere in the exception's ancestry,
+# so that redis-py, its fork valkey-py and their versions need no import here.
+_NEVER_RETRIED = frozenset(
+    {
+        "AuthenticationError",
+        "AuthorizationError",
+        "BusyLoadingError",
+        "ExternalAuthProviderError",
+        "MaxConnectionsError",
+    }
+)
+
+# A broken connection or a timeout, as the client libraries name it: redis-py's and
+# valkey-py's ConnectionError and TimeoutError, pymemcache's "the server closed the
+# connection", django-redis's ConnectionInterrupted. Every OSError counts too (refused,
+# reset, socket timeout).
+_RETRIED = frozenset({"ConnectionError", "TimeoutError", "MemcacheUnexpectedCloseError", "ConnectionInterrupted"})
+
+# Errors in the code that calls the store, not in the store: these reach the server's
+# error log with their traceback instead of passing for an outage.
+_BUGS = (TypeError, AttributeError, NameError, ImportError, AssertionError, NotImplementedError)
+
+
+class StoreUnavailable(Exception):
+    """The replay store could not be reached; the middleware applies ``on_store_error``."""
+
+
+def check_ttl(ttl: float) -> float:
+    """``ttl`` as a float, or ValueError if it is not a positive number of seconds."""
+    if isinstance(ttl, bool) or not isinstance(ttl, (int, float)) or not 0 < ttl < float("inf"):
+        raise ValueError("ttl must be a positive number of seconds")
+    return float(ttl)
+
+
+def check_timeout(name: str, seconds: float) -> float:
+    """``seconds`` as a float, or ValueError naming the option if it is not a finite positive number."""
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 < seconds < float("inf"):
+        raise ValueError(f"{name} must be a positive number of seconds")
+    return float(seconds)
+
+
+def is_retried(error: BaseException) -> bool:
+    """True for a broken connection or a timeout, which a second try on a fresh connection may get past."""
+    names = {cls.__name__ for cls in type(error).__mro__}
+    if names & _NEVER_RETRIED:
+        return False
+    return isinstance(error, OSError) or bool(names & _RETRIED)
+
+
+def _unavailable(error: Exception) -> StoreUnavailable:
+    return StoreUnavailable(f"{type(error).__name__}: {error}" if str(error) else type(error).__name__)
+
+
+def _holds(stored: object, token: str) -> bool:
+    """Whether a value read back is the token this claim wrote (clients return str or bytes)."""
+    return stored in (token, token.encode())
+
+
+class ServerStore:
+    """A replay store on a server: the claim, its one retry and the outage rule, over a store's primitives.
+
+    Subclasses set ``ttl`` and ``prefix`` (through ``__init__``), implement the six
+    primitives and ``modes``, and may override :meth:`_mode_error` to say what a
+    store that cannot serve an adapter holds and how to fix it.
+    """
+
+    ttl: float
+    prefix: str
+
+    def __init__(self, *, ttl: float, prefix: str) -> None:
+        self.ttl = check_ttl(ttl)
+        if not isinstance(prefix, str):
+            raise TypeError(f"prefix must be a str, not {type(prefix).__name__}")
+        self.prefix = prefix
+
+    @property
+    def modes(self) -> frozenset[str]:
+        """``"sync"``, ``"async"`` or both: which adapters this store can serve (see ``require_mode``)."""
+        return BOTH_MODES
+
+    def _mode_error(self, *, asynchronous: bool) -> str | None:
+        """The message for an adapter this store cannot serve, or None for the generic one."""
+        return None
+
+    # --- the primitives each store provides ---------------------------------------------------
+
+    def _add(self, name: str, token: str) -> bool:
+        """Store ``token`` under ``name`` for ``ttl`` seconds unless ``name`` exists, atomically; True if stored."""
+        raise NotImplementedError
+
+    def _get(self, name: str) -> object:
+        raise NotImplementedError
+
+    def _delete(self, name: str) -> None:
+        raise NotImplementedError
+
+    async def _aadd(self, name: str, token: str) -> bool:
+        raise NotImplementedError
+
+    async def _aget(self, name: str) -> object:
+        raise NotImplementedError
+
+    async def _adelete(self, name: str) -> None:
+        raise NotImplementedError
+
+    # --- the claim ----------------------------------------------------------------------------
+
+    def claim(self, key: str) -> bool:
+        """Remember ``key`` for ``ttl`` seconds; True if no process had claimed it. StoreUnavailable on an outage."""
+        name, token = self.prefix + key, secrets.token_hex(16)
+
+        def attempt(retry: bool) -> bool:
+            if self._add(name, token):
+                return True
+            # On the retry the key may hold our own first write, stored before its answer was lost.
+            return retry and _holds(self._get(name), token)
+
+        return self._call(attempt)
+
+    def release(self, key: str) -> None:
+        """Forget ``key`` (the app failed, so Twilio's retry must get through)."""
+        name = self.prefix + key
+        self._call(lambda _retry: self._delete(name))
+
+    async def aclaim(self, key: str) -> bool:
+        """:meth:`claim` for ASGI apps."""
+        name, token = self.prefix + key, secrets.token_hex(16)
+
+        async def attempt(retry: bool) -> bool:
+            if await self._aadd(name, token):
+                return True
+            return retry and _holds(await self._aget(name), token)
+
+        return await self._acall(attempt)
+
+    async def arelease(self, key: str) -> None:
+        """:meth:`release` for ASGI apps."""
+        name = self.prefix + key
+
+        async def attempt(_retry: bool) -> None:
+            await self._adelete(name)
+
+        await self._acall(attempt)
+
+    @staticmethod
+    def _call(command: Callable[[bool], _T]) -> _T:
+        """``command(False)``; after a broken connection, ``command(True)`` once; StoreUnavailable if that fails."""
+        try:
+            try:
+                return command(False)
+            except _BUGS:
+                raise
+            except Exception as error:
+                if not is_retried(error):
+                    raise _unavailable(error) from error
+            # The client dropped the broken connection; the retry takes a fresh one.
+            return command(True)
+        except (*_BUGS, StoreUnavailable):
+            raise
+        except Exception as error:
+            raise _unavailable(error) from error
+
+    @staticmethod
+    async def _acall(command: Callable[[bool], Awaitable[_T]]) -> _T:
+        """:meth:`_call` for asyncio clients."""
+        try:
+            try:
+                return await command(False)
+            except _BUGS:
+                raise
+            except Exception as error:
+                if not is_retried(error):
+                    raise _unavailable(error) from error
+            return await command(True)
+        except (*_BUGS, StoreUnavailable):
+            raise
+        except Exception as error:
+            raise _unavailable(error) from error

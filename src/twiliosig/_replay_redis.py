@@ -1,0 +1,230 @@
+"""The Redis replay store: a URL, or any client with ``SET NX PX`` (cluster, Sentinel, Valkey), sync or asyncio.
+
+Public as :class:`twiliosig.replay.RedisReplayStore`. Only a URL needs redis-py: a
+client is used through its ``set``/``get``/``delete`` methods alone, so a client of
+another library with the same commands (valkey-py) works without it.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+from ._replay_net import ASYNC, SYNC, ServerStore, check_timeout
+
+__all__ = ["RedisReplayStore"]
+
+# Seconds; see RedisReplayStore for why these values.
+SOCKET_TIMEOUT = 0.5
+SOCKET_CONNECT_TIMEOUT = 1.0
+
+_CLIENTS = (
+    "redis.Redis, redis.RedisCluster, a Sentinel's master_for() client, valkey.Valkey, valkey.ValkeyCluster, "
+    "or the asyncio form of any of them"
+)
+_LIBRARIES = ("redis", "valkey")
+
+
+def _missing(client: object) -> str | None:
+    """What ``client`` lacks of an atomic set-if-absent with expiry, or None if it has it all."""
+    for method in ("set", "get", "delete"):
+        if not callable(getattr(client, method, None)):
+            return f"no {method}() method"
+    try:
+        parameters = inspect.signature(client.set).parameters  # type: ignore[attr-defined]
+    except (TypeError, ValueError):  # a builtin without a signature: take it on trust
+        return None
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+        return None
+    absent = [name for name in ("nx", "px") if name not in parameters]
+    return f"a set() without {' or '.join(f'{name}=' for name in absent)}" if absent else None
+
+
+def is_asyncio_client(client: object) -> bool:
+    """Whether ``client``'s commands are awaited: ``set`` is a coroutine function, or (redis-py, valkey-py)
+    the ``execute_command`` every command goes through is."""
+    return inspect.iscoroutinefunction(getattr(client, "set", None)) or inspect.iscoroutinefunction(
+        getattr(client, "execute_command", None)
+    )
+
+
+def _library_class(client: object) -> type | None:
+    """The redis-py or valkey-py class ``client`` is (or derives from), for naming its twin."""
+    for cls in type(client).__mro__:
+        if cls.__module__.partition(".")[0] in _LIBRARIES:
+            return cls
+    return None
+
+
+def _qualified(client: object) -> str:
+    return f"{type(client).__module__}.{type(client).__qualname__}"
+
+
+def _twin(client: object, *, asynchronous: bool) -> str:
+    """The client of the other mode from the same library: redis.asyncio.RedisCluster for redis.RedisCluster."""
+    cls = _library_class(client)
+    if cls is None:
+        return "an asyncio client" if asynchronous else "a sync client"
+    root = cls.__module__.partition(".")[0]
+    return f"a {root}.asyncio.{cls.__name__}" if asynchronous else f"a {root}.{cls.__name__}"
+
+
+class RedisReplayStore(ServerStore):
+    """Remembers keys in Redis (a server, a cluster, a Sentinel-managed master, Valkey), shared by every process.
+
+    **Which client.** Give a ``redis://`` URL and the store makes both a sync and an
+    asyncio redis-py client, so it serves WSGI and ASGI apps alike. Or give the client
+    you already run: anything with an atomic set-if-absent with expiry, that is
+    ``set(name, value, nx=True, px=milliseconds)``, ``get`` and ``delete``:
+    ``redis.Redis``, ``redis.cluster.RedisCluster``, a Sentinel's ``master_for()``
+    client, ``valkey.Valkey`` and ``valkey.cluster.ValkeyCluster``, each sync or
+    asyncio. A sync client serves WSGI apps, an asyncio one ASGI apps (the event loop
+    never waits on Redis); which one it is is read from the client, and an app it
+    cannot serve is refused when its middleware is built. The client is checked when
+    the store is made: one without those commands is a ``TypeError`` naming what is
+    missing.
+
+    **Broken connections.** When Redis restarts, fails over, or a firewall forgets an
+    idle connection, the pooled connections are dead and the next command on each
+    fails. So a command that fails with a connection error or a timeout is sent once
+    more, on a fresh connection; if that fails too, ``StoreUnavailable`` is raised
+    (and the middleware answers 503, or lets the request through, as
+    ``on_store_error`` says). Nothing else is retried: an error Redis answered
+    (``CLUSTERDOWN``, out of memory, a read-only replica), a refused password, a full
+    pool. A claim whose first answer was lost may have been stored all the same, so
+    each claim writes a random value and its retry recognises its own write: a lost
+    answer never turns a first request into a replay.
+
+    **Timeouts.** The clients made from a URL wait at most ``socket_connect_timeout``
+    (1 s) to connect and ``socket_timeout`` (0.5 s) for an answer, instead of
+    redis-py's own default (5 s in redis-py 8, no limit at all in redis-py 5) and
+    without redis-py's own retries, so our one retry is the only one. A healthy
+    Redis answers ``SET`` in well under a millisecond on a local network and in a
+    few across zones: half a second is hundreds of times that, so only a Redis that
+    is stuck (or a network that is) trips it. With the one retry, a hung Redis holds
+    a webhook for about a second (three at the very worst) before the 503, far
+    inside the 15 s Twilio waits for an answer. Timeouts written in the URL
+    (``?socket_timeout=2``) win over these arguments.
+
+    A client you pass is used as it is: its timeouts and its own retries (which
+    multiply them) are yours to set; docs/replay.md shows them for each kind.
+
+    Args:
+        redis: A ``redis://`` (or ``rediss://``, ``unix://``) URL, or a client as above.
+        ttl: Seconds a request is remembered.
+        prefix: Prepended to every key, to share a database.
+        socket_timeout: Seconds to wait for Redis to answer, for the clients made
+            from a URL (a client you pass keeps its own).
+        socket_connect_timeout: Seconds to wait for a connection, likewise.
+
+    Raises:
+        TypeError: ``redis`` is neither a URL nor a client with those commands, or
+            timeouts were given with a client (set them on the client).
+        ValueError: A ttl or timeout that is not a positive number of seconds.
+        ImportError: A URL without redis-py installed.
+    """
+
+    def __init__(
+        self,
+        redis: Any,
+        *,
+        ttl: float = 300.0,
+        prefix: str = "twiliosig:replay:",
+        socket_timeout: float = SOCKET_TIMEOUT,
+        socket_connect_timeout: float = SOCKET_CONNECT_TIMEOUT,
+    ) -> None:
+        super().__init__(ttl=ttl, prefix=prefix)
+        socket_timeout = check_timeout("socket_timeout", socket_timeout)
+        socket_connect_timeout = check_timeout("socket_connect_timeout", socket_connect_timeout)
+        self._sync: Any = None
+        self._async: Any = None
+        if isinstance(redis, str):
+            self._sync, self._async = _clients_from_url(redis, socket_timeout, socket_connect_timeout)
+        else:
+            missing = _missing(redis)
+            if missing is not None:
+                raise TypeError(
+                    "redis must be a redis:// URL or a client with an atomic set-if-absent with expiry, "
+                    f"set(name, value, nx=True, px=milliseconds), get(name) and delete(name) ({_CLIENTS}); "
+                    f"{_qualified(redis)} has {missing}"
+                )
+            if (socket_timeout, socket_connect_timeout) != (SOCKET_TIMEOUT, SOCKET_CONNECT_TIMEOUT):
+                raise TypeError(
+                    "socket_timeout and socket_connect_timeout apply to the clients RedisReplayStore makes "
+                    "from a URL; a client you pass keeps its own: set them on that client"
+                )
+            if is_asyncio_client(redis):
+                self._async = redis
+            else:
+                self._sync = redis
+        self._px = max(1, int(self.ttl * 1000))
+
+    @property
+    def modes(self) -> frozenset[str]:
+        """``"sync"``, ``"async"`` or both: which adapters this store can serve (see ``require_mode``)."""
+        return frozenset(mode for mode, client in ((SYNC, self._sync), (ASYNC, self._async)) if client is not None)
+
+    def _mode_error(self, *, asynchronous: bool) -> str:
+        held = self._sync if asynchronous else self._async
+        if asynchronous:
+            needs = "an asyncio (ASGI) adapter calls aclaim/arelease, which need an asyncio client"
+        else:
+            needs = "a sync (WSGI) adapter calls claim/release, which need a sync client"
+        twin = _twin(held, asynchronous=asynchronous)
+        return (
+            f"this RedisReplayStore holds only a {_qualified(held)} client, but {needs}: "
+            f"pass {twin} client instead, or a redis:// URL (the store makes both clients)"
+        )
+
+    def _client(self, *, asynchronous: bool) -> Any:
+        client = self._async if asynchronous else self._sync
+        if client is None:
+            raise TypeError(self._mode_error(asynchronous=asynchronous))
+        return client
+
+    def _add(self, name: str, token: str) -> bool:
+        return bool(self._client(asynchronous=False).set(name, token, nx=True, px=self._px))
+
+    def _get(self, name: str) -> object:
+        return self._client(asynchronous=False).get(name)
+
+    def _delete(self, name: str) -> None:
+        self._client(asynchronous=False).delete(name)
+
+    async def _aadd(self, name: str, token: str) -> bool:
+        return bool(await self._client(asynchronous=True).set(name, token, nx=True, px=self._px))
+
+    async def _aget(self, name: str) -> object:
+        return await self._client(asynchronous=True).get(name)
+
+    async def _adelete(self, name: str) -> None:
+        await self._client(asynchronous=True).delete(name)
+
+
+def _clients_from_url(url: str, socket_timeout: float, socket_connect_timeout: float) -> tuple[Any, Any]:
+    """A sync and an asyncio redis-py client for ``url``, with our timeouts and no retries of their own."""
+    try:
+        import redis as redis_module  # noqa: PLC0415 - the optional 'redis' extra
+        import redis.asyncio as redis_asyncio  # noqa: PLC0415
+        from redis.asyncio.retry import Retry as AsyncRetry  # noqa: PLC0415
+        from redis.backoff import NoBackoff  # noqa: PLC0415
+        from redis.retry import Retry  # noqa: PLC0415
+    except ImportError:  # pragma: no cover - the extra is missing
+        raise ImportError(
+            "RedisReplayStore needs the redis package for a URL: pip install 'twiliosig[redis]' "
+            "(or pass a client you made, such as valkey.Valkey)"
+        ) from None
+    # redis-py lets the URL's own query parameters win over these keyword arguments.
+    sync = redis_module.Redis.from_url(
+        url,
+        socket_timeout=socket_timeout,
+        socket_connect_timeout=socket_connect_timeout,
+        retry=Retry(NoBackoff(), 0),
+    )
+    asynchronous = redis_asyncio.Redis.from_url(
+        url,
+        socket_timeout=socket_timeout,
+        socket_connect_timeout=socket_connect_timeout,
+        retry=AsyncRetry(NoBackoff(), 0),
+    )
+    return sync, asynchronous
