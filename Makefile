@@ -15,17 +15,18 @@ $(BASE): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e .
 	touch $(BASE)
 
-# Everything the tests, linters, docs and benchmarks need.
-$(STAMP): $(BASE) pyproject.toml
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+# Everything the tests, linters, docs and benchmarks need: the package with every extra, and the
+# contributor tools in requirements/ (not extras: a user installing twiliosig never gets them).
+$(STAMP): $(BASE) pyproject.toml requirements/dev.txt requirements/test.txt requirements/docs.txt
+	$(BIN)/python -m pip install --quiet -e '.[all]' -r requirements/dev.txt
 	touch $(STAMP)
 
 demo: $(BASE)
 	$(BIN)/python -m twiliosig demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks examples
-	$(BIN)/ruff format --check src tests benchmarks examples
+	$(BIN)/ruff check src tests benchmarks examples scripts
+	$(BIN)/ruff format --check src tests benchmarks examples scripts
 
 typecheck: $(STAMP)
 	$(BIN)/mypy src/twiliosig
@@ -33,14 +34,29 @@ typecheck: $(STAMP)
 docs: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir site
 
-# The replay tests start a real Redis on loopback: install Debian's redis-server when missing.
+# The replay tests start a real Redis on loopback. When it is missing, install Debian's redis-server
+# if this machine can (apt-get, and root or sudo without a password); otherwise stop here and say what
+# to install, rather than fail deep inside a test.
 redis-server:
 	@command -v redis-server >/dev/null 2>&1 || { \
-		echo "installing redis-server (Debian package) for the replay tests"; \
-		$(SUDO) apt-get install -y -q redis-server >/dev/null 2>&1 || \
-		{ $(SUDO) apt-get update -q >/dev/null && $(SUDO) apt-get install -y -q redis-server >/dev/null; }; }
+		command -v apt-get >/dev/null 2>&1 && { [ "$$(id -u)" = 0 ] || sudo -n true 2>/dev/null; } && { \
+			echo "installing redis-server (Debian package) for the replay tests"; \
+			$(SUDO) apt-get install -y -q redis-server >/dev/null 2>&1 || \
+			{ $(SUDO) apt-get update -q >/dev/null && $(SUDO) apt-get install -y -q redis-server >/dev/null; }; }; \
+		command -v redis-server >/dev/null 2>&1 || { \
+			echo "make test needs redis-server: the replay tests start one on 127.0.0.1, and this machine" \
+				"could not install it. Install redis-server (Debian/Ubuntu: sudo apt-get install redis-server;" \
+				"Fedora: sudo dnf install redis; macOS: brew install redis) or put a redis-server binary on" \
+				"PATH, then run make test again." >&2; \
+			exit 1; }; }
 
-test: lint typecheck docs redis-server
+# The sdist and wheel as a user gets them: built, checked by twine, their contents listed, and the
+# wheel installed with no dependencies into a fresh venv that runs the CLI and imports the middlewares.
+.PHONY: dist-check
+dist-check: $(STAMP)
+	$(BIN)/python scripts/check_dist.py
+
+test: redis-server lint typecheck docs dist-check
 	$(BIN)/python -m pytest
 
 fuzz: $(STAMP)

@@ -2,8 +2,11 @@
 
 The core (this package's top level) is pure standard library: compute and check
 ``X-Twilio-Signature``, with a reason for every refusal. The WSGI and ASGI
-middlewares live in :mod:`twiliosig.wsgi` and :mod:`twiliosig.asgi` and need the
-``wsgi`` or ``asgi`` extra; nothing here imports a web framework.
+middlewares live in :mod:`twiliosig.wsgi` and :mod:`twiliosig.asgi` and need
+nothing beyond the standard library either; nothing here imports a web framework.
+
+``__version__`` below is the one place the version is written: the package
+metadata (hatch) and ``twiliosig --version`` read it.
 """
 
 from ._keys import HMAC_SHA1, HMAC_SHA256
