@@ -13,4 +13,4 @@ def sms() -> tuple[str, int, dict[str, str]]:
     return reply(request.form["Body"]), 200, {"Content-Type": "text/plain; charset=utf-8"}
 
 
-app.wsgi_app = TwilioSignatureMiddleware(app.wsgi_app, paths=PATHS)  # type: ignore[method-assign]
+app.wsgi_app = TwilioSignatureMiddleware(app.wsgi_app, paths=PATHS)

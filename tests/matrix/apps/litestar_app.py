@@ -8,13 +8,13 @@ from twiliosig.asgi import TwilioSignatureMiddleware
 
 
 @post("/twilio/sms", status_code=200, media_type=MediaType.TEXT)
-async def sms(request: Request) -> str:  # type: ignore[type-arg]
+async def sms(request: Request) -> str:
     form = await request.form()
     return reply(form["Body"])
 
 
 @websocket("/twilio/media")
-async def media(socket: WebSocket) -> None:  # type: ignore[type-arg]
+async def media(socket: WebSocket) -> None:
     await socket.accept()
     await socket.send_text(CONNECTED)
     await socket.close()

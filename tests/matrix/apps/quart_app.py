@@ -21,4 +21,4 @@ async def media() -> None:
     await websocket.close(1000)
 
 
-app.asgi_app = TwilioSignatureMiddleware(app.asgi_app, paths=PATHS)  # type: ignore[method-assign]
+app.asgi_app = TwilioSignatureMiddleware(app.asgi_app, paths=PATHS)
