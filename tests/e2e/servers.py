@@ -35,11 +35,17 @@ def wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 
 
 
 @contextlib.contextmanager
-def running(argv: list[str], port: int, env: dict[str, str] | None = None) -> Iterator[subprocess.Popen[bytes]]:
-    """Run a server command until the block ends; only ever bound to 127.0.0.1."""
+def running(
+    argv: list[str], port: int, env: dict[str, str] | None = None, *, log_path: Path | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Run a server command until the block ends; only ever bound to 127.0.0.1.
+
+    ``log_path``: keep the server's output in this file, for a test to show when a request fails.
+    """
     full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
     # The server's log goes to a file: a pipe nobody reads fills up and stalls the server.
-    with tempfile.TemporaryFile() as log:
+    opened = open(log_path, "w+b") if log_path is not None else tempfile.TemporaryFile()  # noqa: SIM115
+    with opened as log:
         process = subprocess.Popen(argv, cwd=ROOT, env=full_env, stdout=log, stderr=log)
         try:
             try:
@@ -57,15 +63,17 @@ def running(argv: list[str], port: int, env: dict[str, str] | None = None) -> It
                 process.wait()
 
 
-def gunicorn(app: str, port: int, env: dict[str, str] | None = None) -> contextlib.AbstractContextManager[object]:
+def gunicorn(
+    app: str, port: int, env: dict[str, str] | None = None, *, log_path: Path | None = None
+) -> contextlib.AbstractContextManager[object]:
     """gunicorn with one sync worker serving ``module:app`` on 127.0.0.1:port."""
     argv = [str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", "1", "--log-level", "warning", app]
-    return running(argv, port, env)
+    return running(argv, port, env, log_path=log_path)
 
 
 def uvicorn(
-    app: str, port: int, env: dict[str, str] | None = None, *extra: str
+    app: str, port: int, env: dict[str, str] | None = None, *extra: str, log_path: Path | None = None
 ) -> contextlib.AbstractContextManager[object]:
     """uvicorn serving ``module:app`` on 127.0.0.1:port."""
     argv = [str(BIN / "uvicorn"), "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", *extra, app]
-    return running(argv, port, env)
+    return running(argv, port, env, log_path=log_path)
