@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -387,3 +388,19 @@ def test_send_without_a_token_says_which_variable(
     monkeypatch.delenv("TWILIO_AUTH_TOKEN", raising=False)
     assert main(["send", "voice.incoming", "https://example.com/voice"]) == 2
     assert "$TWILIO_AUTH_TOKEN" in capsys.readouterr().err
+
+
+# --- the docs stay true to the catalogue ----------------------------------------------------------
+
+DOCS = Path(__file__).resolve().parent.parent / "docs" / "webhooks"
+PAGES = {"conversation-relay": "media-streams"}
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_every_kind_is_on_its_family_page_with_the_twilio_page_it_follows(kind: str) -> None:
+    """docs/webhooks/<family>.md names the kind and links the Twilio page its names come from; the overview too."""
+    event = events.get(kind)
+    page = (DOCS / f"{PAGES.get(event.product, event.product)}.md").read_text(encoding="utf-8")
+    assert f"`{kind}`" in page
+    assert event.documented.source in page
+    assert f"`{kind}`" in (DOCS / "index.md").read_text(encoding="utf-8")
