@@ -18,6 +18,7 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.testclient import TestClient
 from starlette.websockets import WebSocket, WebSocketDisconnect
+from werkzeug.test import Client as WerkzeugClient
 
 from tests.django_site import TOKEN as DJANGO_TOKEN
 from twiliosig import RequestValidator, events
@@ -281,8 +282,19 @@ def starlette_app() -> Any:
 
 
 @pytest.mark.parametrize("kind", [kind for kind in KINDS if not events.get(kind).websocket])
-@pytest.mark.parametrize("client_factory", [lambda: flask_app().test_client(), lambda: TestClient(starlette_app())])
-def test_signer_event_sends_every_webhook_through_flask_and_starlette(kind: str, client_factory: Any) -> None:
+@pytest.mark.parametrize(
+    "client_factory",
+    [
+        pytest.param(lambda: flask_app().test_client(), id="flask"),
+        pytest.param(lambda: WerkzeugClient(flask_app()), id="werkzeug"),
+        pytest.param(lambda: TestClient(starlette_app()), id="starlette"),
+        pytest.param(
+            lambda: httpx.Client(transport=httpx.WSGITransport(app=flask_app()), base_url="https://a.example:8443"),
+            id="httpx",
+        ),
+    ],
+)
+def test_signer_event_sends_every_webhook_through_each_client(kind: str, client_factory: Any) -> None:
     """TwilioSigner.event sends each entry genuine (200) or forged (403), POST and GET alike."""
     client = client_factory()
     signer = TwilioSigner(TOKEN)
