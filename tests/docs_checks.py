@@ -246,9 +246,29 @@ def check_django_project(root: Path, package: Path) -> None:
             continue
         target.write_text(text, encoding="utf-8")
     code = "\n".join(path.read_text(encoding="utf-8") for path in sorted((root / package).glob("*.py")))
+    check_django_checks(root, name, code)
     routes = harness.view_routes((root / package / "views.py").read_text(encoding="utf-8"))
     assert routes, f"{package}/views.py has no incoming_<name> view to route"
     check_served(servers.gunicorn, f"{name}.wsgi:application", root, code, routes)
+
+
+def check_django_checks(root: Path, package: str, code: str) -> None:
+    """``manage.py check`` passes: the settings load, and twiliosig's own checks (with its app config) find no error."""
+    env = {
+        **os.environ,
+        **block_environment(code, "https://hooks.example.com"),
+        "PYTHONPATH": f"{root}{os.pathsep}{ROOT}",
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "django", "check", "--settings", f"{package}.settings", "--fail-level", "WARNING"],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert result.returncode == 0, f"manage.py check: {result.stdout[-2000:]}{result.stderr[-2000:]}"
 
 
 # --- shell, config and text -------------------------------------------------------------------------------------------
