@@ -136,12 +136,10 @@ class Cluster:
         raise RuntimeError(f"the cluster on {self.ports} did not become ok within {timeout} s")
 
 
-@pytest.fixture(scope="session")
-def redis_cluster(store_dir: Path) -> Iterator[Cluster]:
+@contextlib.contextmanager
+def cluster_running(directory: Path) -> Iterator[Cluster]:
     """Three redis-server masters in cluster mode, slots assigned by ``redis-cli --cluster create``."""
     cli = binary("redis-cli")
-    directory = store_dir / "cluster"
-    directory.mkdir()
     nodes = []
     for _ in range(3):
         port = servers.free_port()
@@ -166,6 +164,14 @@ def redis_cluster(store_dir: Path) -> Iterator[Cluster]:
         yield cluster
 
 
+@pytest.fixture(scope="session")
+def redis_cluster(store_dir: Path) -> Iterator[Cluster]:
+    directory = store_dir / "cluster"
+    directory.mkdir()
+    with cluster_running(directory) as cluster:
+        yield cluster
+
+
 # --- Sentinel watching one master -------------------------------------------------------------------
 
 
@@ -180,11 +186,9 @@ class Sentinel:
         return [("127.0.0.1", self.sentinel.port)]
 
 
-@pytest.fixture(scope="session")
-def redis_sentinel(store_dir: Path) -> Iterator[Sentinel]:
+@contextlib.contextmanager
+def sentinel_running(directory: Path) -> Iterator[Sentinel]:
     """A redis-server master and a redis-server in Sentinel mode monitoring it (quorum 1)."""
-    directory = store_dir / "sentinel"
-    directory.mkdir()
     master_port, sentinel_port = servers.free_port(), servers.free_port()
     master = Server(redis_argv(master_port), master_port, directory)
     config = directory / "sentinel.conf"  # Sentinel rewrites its configuration file: it must be writable
@@ -197,6 +201,14 @@ def redis_sentinel(store_dir: Path) -> Iterator[Sentinel]:
     sentinel = Server([binary("redis-server"), str(config), "--sentinel"], sentinel_port, directory)
     with started(master, sentinel):
         yield Sentinel(master, sentinel)
+
+
+@pytest.fixture(scope="session")
+def redis_sentinel(store_dir: Path) -> Iterator[Sentinel]:
+    directory = store_dir / "sentinel"
+    directory.mkdir()
+    with sentinel_running(directory) as sentinel:
+        yield sentinel
 
 
 # --- memcached ----------------------------------------------------------------------------------------

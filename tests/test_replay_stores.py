@@ -362,10 +362,28 @@ def test_the_key_and_its_expiry_on_the_server(kind: Kind) -> None:
     assert kind.remaining_ms(store.prefix + replay_key(signed(unique_path()))) == -2  # nothing else was stored
 
 
+def claim_all(store: Any, tag: str) -> list[bool]:
+    """Eight claims at once from eight threads (so eight connections), each of its own key."""
+    barrier = threading.Barrier(8)
+
+    def one(n: int) -> bool:
+        barrier.wait()
+        return bool(store.claim(f"{tag}{n}"))
+
+    with ThreadPoolExecutor(8) as pool:
+        return list(pool.map(one, range(8)))
+
+
 def test_a_server_stopped_mid_test(kind: Kind) -> None:
-    """The server holding a key stops: 503 (the app untouched) or a pass under 'allow', never 500; then recovery."""
+    """The server holding a key stops: 503 (the app untouched) or a pass under 'allow', never 500; then recovery.
+
+    Recovery: eight connections sat idle when the server stopped; eight concurrent
+    claims afterwards all succeed (a store that retried on another dead connection
+    would fail them).
+    """
     shared = prefix()
-    refuse = WsgiHarness(auth_token=TOKEN, replay_guard=kind.make(False, shared))
+    refuse_store = kind.make(False, shared)
+    refuse = WsgiHarness(auth_token=TOKEN, replay_guard=refuse_store)
     allow = WsgiHarness(auth_token=TOKEN, replay_guard=kind.make(False, shared), on_store_error="allow")
     before, during, after = unique_path(), unique_path(), unique_path()
     name = shared + replay_key(signed(during))
@@ -375,7 +393,8 @@ def test_a_server_stopped_mid_test(kind: Kind) -> None:
         stores = [kind.make(True, shared), kind.make(True, shared)]
         asgi_refuse = AsgiHarness(auth_token=TOKEN, replay_guard=stores[0]).app
         asgi_allow = AsgiHarness(auth_token=TOKEN, replay_guard=stores[1], on_store_error="allow").app
-        # pooled connections on both sides, stale once the server stops
+        # pooled connections on both sides, stale once the server stops: eight of them on the sync side
+        assert claim_all(refuse_store, "before") == [True] * 8
         assert [wsgi_post(refuse, before), await asgi_post(asgi_refuse, before + "?asgi")] == [200, 200]
         with kind.outage(name):
             started = time.monotonic()
@@ -385,7 +404,8 @@ def test_a_server_stopped_mid_test(kind: Kind) -> None:
             assert await asgi_post(asgi_refuse, during) == 503
             assert await asgi_post(asgi_allow, during + "?allow") == 200
             assert time.monotonic() - started < 12  # four requests, each given up on within a second or two
-        # back: fresh connections, no StoreUnavailable
+        # back: every dead connection is replaced, none fails a claim
+        assert claim_all(refuse_store, "after") == [True] * 8
         assert [wsgi_post(refuse, after), wsgi_post(allow, after)] == [200, 409]
         assert [await asgi_post(asgi_refuse, after), await asgi_post(asgi_allow, after + "?allow")] == [409, 200]
         await close(*stores)

@@ -10,11 +10,14 @@ from __future__ import annotations
 import asyncio
 import inspect
 import math
+import threading
 import zlib
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
-from ._replay_net import ServerStore, check_timeout
+from ._replay_net import ServerStore, check_timeout, is_retried
+
+_T = TypeVar("_T")
 
 __all__ = ["MemcachedReplayStore"]
 
@@ -51,6 +54,54 @@ def _missing(client: object) -> str | None:
     return None
 
 
+class _Connections:
+    """Connections to one memcached server, one per concurrent caller, replaced after a broken one.
+
+    pymemcache's own pool hands out idle connections as they are: after memcached
+    restarts, every one of them is dead, and a retry would only find the next dead one.
+    Here a broken connection marks every connection opened before it as stale, and a
+    stale one is closed instead of used (an in-use one only once it is back).
+    """
+
+    def __init__(self, make: Callable[[], Any]) -> None:
+        self._make = make
+        self._idle: list[tuple[Any, int]] = []
+        self._lock = threading.Lock()
+        self._generation = 0
+
+    def run(self, command: Callable[[Any], _T]) -> _T:
+        with self._lock:
+            current = self._generation
+            client, generation = self._idle.pop() if self._idle else (None, current)
+        if client is not None and generation != current:
+            client.close()
+            client = None
+        if client is None:
+            client, generation = self._make(), current
+        try:
+            result = command(client)
+        except Exception as error:
+            client.close()
+            if is_retried(error):
+                with self._lock:
+                    if generation == self._generation:
+                        self._generation += 1
+            raise
+        with self._lock:
+            self._idle.append((client, generation))
+        return result
+
+
+class _Given:
+    """A client the user passed, used as it is."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    def run(self, command: Callable[[Any], _T]) -> _T:
+        return command(self.client)
+
+
 class MemcachedReplayStore(ServerStore):
     """Remembers keys in Memcached, shared by every process that points at it.
 
@@ -61,13 +112,17 @@ class MemcachedReplayStore(ServerStore):
     refused, as memcached would read it as a date.
 
     **Servers.** Give an address (``"cache:11211"``, ``"[::1]:11211"``,
-    ``"/run/memcached.sock"``) and the store makes a pooled pymemcache client, safe
-    across threads. Give a list of addresses and each key lives on one of them,
+    ``"/run/memcached.sock"``) and the store keeps its own pymemcache connections to
+    it, one per concurrent caller, safe across threads; after a broken connection it
+    replaces every connection opened before it, so a restarted memcached costs no
+    request anything. Give a list of addresses and each key lives on one of them,
     chosen by its hash; when a server is down, the claims that belong to it fail
     (``on_store_error`` decides) instead of moving to another server, where they
-    would be forgotten. Or give a pymemcache ``Client``/``PooledClient`` you made.
-    pymemcache's ``HashClient`` is refused: while a server fails it answers ``add``
-    with False, which would read as a replay.
+    would be forgotten. Or give a pymemcache ``Client`` or ``PooledClient`` you made,
+    used as it is (pymemcache's pool keeps its idle connections after a restart, so
+    each may fail one request: prefer an address). pymemcache's ``HashClient`` is
+    refused: while a server fails it answers ``add`` with False, which would read as
+    a replay.
 
     **Outages, timeouts.** As :class:`~twiliosig.replay.RedisReplayStore`: a command
     that fails on a broken connection or a timeout is sent once more on a fresh
@@ -116,7 +171,9 @@ class MemcachedReplayStore(ServerStore):
         else:
             addresses = []
         if addresses:
-            self._clients = [_pooled_client(a, socket_timeout, socket_connect_timeout) for a in addresses]
+            self._servers: list[_Connections | _Given] = [
+                _connections(address, socket_timeout, socket_connect_timeout) for address in addresses
+            ]
             return
         missing = _missing(memcached)
         if missing is not None:
@@ -130,22 +187,22 @@ class MemcachedReplayStore(ServerStore):
                 "socket_timeout and socket_connect_timeout apply to the clients MemcachedReplayStore makes "
                 "from addresses; a client you pass keeps its own: set them on that client"
             )
-        self._clients = [memcached]
+        self._servers = [_Given(memcached)]
 
-    def _client(self, name: str) -> Any:
+    def _server(self, name: str) -> _Connections | _Given:
         """The one server a key lives on: fixed by its hash, so an outage never moves it elsewhere."""
-        clients = self._clients
-        return clients[zlib.crc32(name.encode()) % len(clients)] if len(clients) > 1 else clients[0]
+        found = self._servers
+        return found[zlib.crc32(name.encode()) % len(found)] if len(found) > 1 else found[0]
 
     def _add(self, name: str, token: str) -> bool:
         # noreply=False: pymemcache's default is not to wait for the answer, and then add() is always True.
-        return bool(self._client(name).add(name, token, expire=self._expire, noreply=False))
+        return bool(self._server(name).run(lambda c: c.add(name, token, expire=self._expire, noreply=False)))
 
     def _get(self, name: str) -> object:
-        return self._client(name).get(name)
+        return self._server(name).run(lambda c: c.get(name))
 
     def _delete(self, name: str) -> None:
-        self._client(name).delete(name, noreply=False)
+        self._server(name).run(lambda c: c.delete(name, noreply=False))
 
     async def aclaim(self, key: str) -> bool:
         """:meth:`claim` on a worker thread, so the event loop never waits on Memcached."""
@@ -156,20 +213,23 @@ class MemcachedReplayStore(ServerStore):
         await asyncio.get_running_loop().run_in_executor(None, self.release, key)
 
 
-def _pooled_client(address: Any, socket_timeout: float, socket_connect_timeout: float) -> Any:
+def _connections(address: Any, socket_timeout: float, socket_connect_timeout: float) -> _Connections:
     try:
-        from pymemcache.client.base import PooledClient  # type: ignore[import-untyped]  # noqa: PLC0415
+        from pymemcache.client.base import Client, normalize_server_spec  # type: ignore[import-untyped]  # noqa: PLC0415
     except ImportError:  # pragma: no cover - the extra is missing
         raise ImportError(
             "MemcachedReplayStore needs the pymemcache package for an address: pip install 'twiliosig[memcached]'"
         ) from None
     try:
-        return PooledClient(
-            address,
+        server = normalize_server_spec(address)
+    except ValueError as error:  # pymemcache's own words for an address it cannot read
+        raise ValueError(f"memcached address {address!r}: {error}") from None
+    return _Connections(
+        lambda: Client(
+            server,
             connect_timeout=socket_connect_timeout,
             timeout=socket_timeout,
             no_delay=True,
             default_noreply=False,
         )
-    except ValueError as error:  # pymemcache's own words for an address it cannot read
-        raise ValueError(f"memcached address {address!r}: {error}") from None
+    )
