@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test lint typecheck docs redis-server bench fuzz mutate stress matrix clean
+.PHONY: demo test lint typecheck docs redis-server memcached bench fuzz mutate stress matrix clean
 
 # The package alone (it needs nothing beyond the standard library): enough for the demo.
 $(BASE): pyproject.toml
@@ -50,13 +50,25 @@ redis-server:
 				"PATH, then run make test again." >&2; \
 			exit 1; }; }
 
+# The replay store tests also start memcached on loopback (the Redis Cluster and Sentinel ones need
+# only redis-server and its redis-cli). Install Debian's memcached when missing and possible; without
+# it only the Memcached tests are skipped, and they say what to install.
+memcached:
+	@command -v memcached >/dev/null 2>&1 || { \
+		command -v apt-get >/dev/null 2>&1 && { [ "$$(id -u)" = 0 ] || sudo -n true 2>/dev/null; } && { \
+			echo "installing memcached (Debian package) for the replay store tests"; \
+			$(SUDO) apt-get install -y -q memcached >/dev/null 2>&1 || \
+			{ $(SUDO) apt-get update -q >/dev/null && $(SUDO) apt-get install -y -q memcached >/dev/null; }; }; \
+		command -v memcached >/dev/null 2>&1 || \
+			echo "memcached is not installed: its replay store tests will be skipped (apt-get install memcached)"; }
+
 # The sdist and wheel as a user gets them: built, checked by twine, their contents listed, and the
 # wheel installed with no dependencies into a fresh venv that runs the CLI and imports the middlewares.
 .PHONY: dist-check
 dist-check: $(STAMP)
 	$(BIN)/python scripts/check_dist.py
 
-test: redis-server lint typecheck docs dist-check
+test: redis-server memcached lint typecheck docs dist-check
 	$(BIN)/python -m pytest
 
 fuzz: $(STAMP)
