@@ -305,3 +305,38 @@ def test_basic_auth_challenge_is_the_same_everywhere() -> None:
     assert {result[0] for result in seen.values()} == {401}
     assert seen["wsgi"][4] == 'Basic realm="twilio", charset="UTF-8"'
     assert len(set(seen.values())) == 1, seen
+
+
+def _cli(method: str, headers: dict[str, str], body: bytes, tmp_path: Any, capsys: Any) -> tuple[int, str]:
+    """``twiliosig explain --request`` over the same request, saved as raw HTTP: its exit code and what it printed."""
+    from twiliosig.cli import main
+
+    lines = [f"{method} /twilio/sms HTTP/1.1", "Host: testserver", f"Content-Length: {len(body)}"]
+    lines += [f"{name}: {value}" for name, value in _form(headers).items()]
+    saved = tmp_path / "request.http"
+    saved.write_bytes("\r\n".join(lines).encode() + b"\r\n\r\n" + body)
+    code = main(["explain", "--request", str(saved), "--scheme", "http", "--token", TOKEN])
+    return code, capsys.readouterr().out
+
+
+@pytest.mark.parametrize("case", [case for case in CASES if not isinstance(CASES[case][2], Streamed)])
+def test_the_cli_names_the_reason_and_status_the_adapters_send(case: str, tmp_path: Any, capsys: Any) -> None:
+    """The seventh adapter: ``explain`` of a saved request gives the guard's reason, and its status when it
+
+    refuses before any signature is compared (the CLI has the default limit, so "too-large" is 2 MB here).
+    """
+    method, headers, body = CASES[case]
+    if case == "too-large":
+        body = b"Body=" + b"x" * 2_000_000
+    reasons: list[str] = []
+    options = {**OPTIONS, "max_body_size": 1_000_000, "on_reject": lambda verdict, info: reasons.append(verdict)}
+    status = _wsgi(options, method, headers, body)[0]
+    code, printed = _cli(method, headers, body, tmp_path, capsys)
+    if status == 200:
+        assert (code, printed.split(":")[0]) == (0, "GENUINE"), printed
+        return
+    assert code == 1, printed
+    reason = reasons[0].reason.value
+    assert printed.startswith(f"REFUSED ({reason}): "), printed
+    if reason != "signature_mismatch":
+        assert f"answer {status} " in printed, printed

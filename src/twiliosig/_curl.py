@@ -90,12 +90,16 @@ class CurlRequest:
         body: The body bytes.
         form_fields: With ``-F``: the text fields of the multipart body, in
             order (a file upload is not a field); None otherwise.
+        method: The method: ``-X`` when given, else POST with a body and GET
+            without (it does not enter the signature, but the middlewares
+            refuse a method Twilio never sends).
     """
 
     url: str
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes = b""
     form_fields: list[tuple[str, str]] | None = None
+    method: str = "GET"
 
 
 def curl_escape(data: bytes) -> str:
@@ -130,6 +134,7 @@ def parse_curl(command: str, read: Callable[[str], bytes]) -> CurlRequest:
     form: list[tuple[str, str, bytes, str | None]] = []  # name, filename or "", content, content type
     queries: list[str] = []
     as_get = False
+    method = None
     position = 0
 
     def value_of(option: str, attached: str | None) -> str:
@@ -187,7 +192,7 @@ def parse_curl(command: str, read: Callable[[str], bytes]) -> CurlRequest:
             elif option == "--url":
                 urls.append(value_of(option, attached))
             elif option == "--request":
-                value_of(option, attached)  # the method does not enter the signature
+                method = value_of(option, attached).upper()
             elif option == "--header":
                 _add_header(headers, value_of(option, attached))
             elif option == "--url-query":
@@ -234,7 +239,7 @@ def parse_curl(command: str, read: Callable[[str], bytes]) -> CurlRequest:
         default_type = f"multipart/form-data; boundary={BOUNDARY}"
     if body and "content-type" not in headers:
         headers["content-type"] = default_type
-    return CurlRequest(url, headers, body, fields)
+    return CurlRequest(url, headers, body, fields, method or ("POST" if body else "GET"))
 
 
 def _add_header(headers: dict[str, str], line: str) -> None:

@@ -18,6 +18,7 @@ for a refused one.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -25,7 +26,7 @@ from typing import Any
 
 from . import __version__
 from ._curl import parse_curl
-from ._guard import body_params
+from ._guard import Guard, Head, body_params
 from ._keys import ALGORITHMS, HMAC_SHA1
 from ._request import split_target
 from ._send import add_parser as add_send_parser
@@ -34,7 +35,7 @@ from .demo import run_demo
 from .explain import explain
 from .signature import RequestValidator, compute_signature
 from .testing import with_body_hash
-from .verdict import Verdict
+from .verdict import Reason, Verdict
 
 __all__ = ["main"]
 
@@ -50,6 +51,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
+    logger = logging.getLogger("twiliosig")
+    if not logger.handlers:
+        # The guard logs each refusal for servers; here the command prints its own account of it.
+        logger.addHandler(logging.NullHandler())
     try:
         return int(args.run(args))
     except CliError as error:
@@ -185,10 +190,16 @@ def _explain(args: argparse.Namespace) -> int:
             except ValueError as error:
                 raise CliError(str(error)) from None
             url, headers, body, form_fields = curl.url, curl.headers, curl.body, curl.form_fields
+            method = curl.method
         else:
-            url, headers, body = _parse_raw_request(_read(args.request), args.scheme)
+            method, url, headers, body = _parse_raw_request(_read(args.request), args.scheme)
         signature = args.signature or headers.get("x-twilio-signature")
         settings = args.settings or headers.get("x-twilio-webhooks-signature-settings")
+        if not args.public_url:
+            refused = _refused_before_the_signature(tokens, shared, method, url, headers, body)
+            if refused is not None:
+                sys.stdout.write(refused)
+                return 1
         params: Any = body_params(url, headers.get("content-type"), body)
         if isinstance(params, Verdict):
             raise CliError(params.detail)
@@ -223,8 +234,58 @@ def _explain(args: argparse.Namespace) -> int:
     return 0 if explanation.verdict.valid else 1
 
 
-def _parse_raw_request(raw: bytes, scheme: str) -> tuple[str, dict[str, str], bytes]:
-    """URL, headers and body from a saved HTTP/1.1 request (request line, headers, blank line, body)."""
+# What the middlewares refuse before the signature is compared: the request itself is wrong for
+# a webhook, and no URL form or secret would change that.
+_BEFORE_THE_SIGNATURE = frozenset(
+    {
+        Reason.MISSING_SIGNATURE,
+        Reason.METHOD_NOT_ALLOWED,
+        Reason.BODY_TOO_LARGE,
+        Reason.MALFORMED_URL,
+        Reason.MALFORMED_BODY,
+        Reason.MALFORMED_PARAMS,
+    }
+)
+
+
+def _refused_before_the_signature(
+    tokens: list[str], shared: dict[str, str], method: str, url: str, headers: dict[str, str], body: bytes
+) -> str | None:
+    """The middlewares' own refusal of this request, when it comes before any signature is compared.
+
+    The CLI asks the same guard as every adapter (default options), so a request the
+    middleware answers 405, 413, 400 or 403 for want of a signature is explained as that,
+    not as a signature problem.
+    """
+    parts = split_url(url)
+    if parts is None:
+        return None
+    raw_path, query = split_target(parts.rest)
+    head = Head(
+        method=method,
+        path=raw_path,
+        scheme=parts.scheme,
+        host=headers.get("host") or f"{parts.host}{parts.port}",
+        raw_path=raw_path,
+        query=query,
+        header=headers.get,
+    )
+    guard = Guard(auth_token=tokens or None, shared_keys=shared or None)
+    check = guard.check(head)
+    decision = check.decision
+    if decision is None:
+        decision = check.overflowed(len(body)) if len(body) > check.body_limit else check.finish(body)
+    verdict, refusal = decision.verdict, decision.refusal
+    if refusal is None or verdict.reason not in _BEFORE_THE_SIGNATURE:
+        return None
+    return (
+        f"REFUSED ({verdict.reason.value}): {verdict.detail}\n"
+        f"The middlewares answer {refusal.status} {refusal.phrase} before they compare any signature.\n"
+    )
+
+
+def _parse_raw_request(raw: bytes, scheme: str) -> tuple[str, str, dict[str, str], bytes]:
+    """Method, URL, headers and body from a saved HTTP/1.1 request (request line, headers, blank line, body)."""
     normalised = raw.replace(b"\r\n", b"\n")
     head, _, body = normalised.partition(b"\n\n")
     lines = head.decode("latin-1").split("\n")
@@ -239,14 +300,14 @@ def _parse_raw_request(raw: bytes, scheme: str) -> tuple[str, dict[str, str], by
     length = headers.get("content-length", "")
     if length.isdigit():
         body = raw.partition(b"\r\n\r\n")[2][: int(length)] if b"\r\n\r\n" in raw else body[: int(length)]
-    target = request_line[1]
+    method, target = request_line[0].upper(), request_line[1]
     if split_url(target) is not None:
-        return target, headers, body
+        return method, target, headers, body
     host = headers.get("host")
     if not host:
         raise CliError("the request has no Host header: give the URL instead")
     path, query = split_target(target)
-    return f"{scheme}://{host}{path}{'?' + query if query else ''}", headers, body
+    return method, f"{scheme}://{host}{path}{'?' + query if query else ''}", headers, body
 
 
 # --- demo ---------------------------------------------------------------------------------------
