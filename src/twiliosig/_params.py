@@ -107,12 +107,25 @@ def sorted_params(params: Any) -> tuple[str, Any]:
                 keys.sort()
                 return _unkeyed(keys, escaped), SortedKeys(keys, escaped)
             # Sorting the distinct pairs sorts the names and, within a name, its
-            # distinct values: exactly Twilio's order.
-            return "".join([name + value for name, value in sorted(set(params))]), params
+            # distinct values: exactly Twilio's order. Sorted first and repeats
+            # skipped as they meet, which spares hashing every string for a set.
+            return _distinct_sorted(params), params
     except (TypeError, ValueError):
         pass  # lists as values, non-str items, not pairs: the general path says which
     grouped = _group(params)
     return "".join([name + value for name in sorted(grouped) for value in sorted(grouped[name])]), grouped
+
+
+def _distinct_sorted(pairs: list[tuple[str, str]]) -> str:
+    """``name + value`` of each distinct pair, in code-point order, as one string (TypeError for non-text)."""
+    pieces = []
+    previous = None
+    for pair in sorted(pairs):
+        if pair != previous:
+            name, value = pair
+            pieces.append(name + value)
+            previous = pair
+    return "".join(pieces)
 
 
 def utf16_params(ordered: Any) -> str:
