@@ -6,12 +6,13 @@ write that succeeds. The servers are started here, as the tests start them
 one master, memcached, and Django's Redis cache backend on the redis-server. A server
 whose binary is missing is left out, with the reason.
 
-Sync claims are timed with ``timeit`` (best of five); asyncio claims are awaited one
-after another on one event loop (best of five rounds), which is what one request pays.
+Sync claims are timed with ``timeit`` (best of five timings); asyncio claims are awaited
+one after another on one event loop (best of five rounds), which is what one request pays.
 On loopback the figure is mostly the client library's own work and one round trip;
 across a network, add the round trip time (twice for Sentinel's first connection only).
 
-Run: ``.venv/bin/python benchmarks/replay_stores.py``; docs/replay.md quotes its output.
+Run: ``.venv/bin/python benchmarks/replay_stores.py [n]``: ``n`` times five timings per
+figure, the best kept (docs/replay.md quotes ``n = 3``: a shared machine is noisy in bursts).
 """
 
 from __future__ import annotations
@@ -51,14 +52,14 @@ def fresh() -> str:
     return f"{next(COUNTER):064x}"
 
 
-def async_ns(store: Any, *, rounds: int = 5, calls: int = 2000) -> float:
+def async_ns(store: Any, repeat: int, *, calls: int = 2000) -> float:
     """Best per-claim nanoseconds of ``calls`` sequential ``aclaim`` awaits, on one event loop."""
 
     async def main() -> float:
         for _ in range(100):  # open the pool's connection first
             await store.aclaim(fresh())
         best = float("inf")
-        for _ in range(rounds):
+        for _ in range(repeat):
             started = time.perf_counter_ns()
             for _ in range(calls):
                 await store.aclaim(fresh())
@@ -83,24 +84,24 @@ def no_retry(asynchronous: bool) -> dict[str, Any]:
     return {"socket_timeout": 0.5, "socket_connect_timeout": 1.0, "retry": Retry(NoBackoff(), 0)}
 
 
-def measure_redis(port: int, rows: dict[str, tuple[float | None, float | None]]) -> None:
+def measure_redis(port: int, rows: dict[str, tuple[float | None, float | None]], repeat: int) -> None:
     import valkey
     import valkey.asyncio
 
     url = RedisReplayStore(f"redis://127.0.0.1:{port}/0", ttl=60)
     rows["RedisReplayStore, redis:// URL (redis-py)"] = (
-        per_call_ns(lambda: url.claim(fresh()), repeat=5),
-        async_ns(url),
+        per_call_ns(lambda: url.claim(fresh()), repeat=repeat),
+        async_ns(url, repeat),
     )
     sync = RedisReplayStore(valkey.Valkey(host="127.0.0.1", port=port, socket_timeout=0.5), ttl=60)
     asynchronous = RedisReplayStore(valkey.asyncio.Valkey(host="127.0.0.1", port=port, socket_timeout=0.5), ttl=60)
     rows["RedisReplayStore, valkey-py client"] = (
-        per_call_ns(lambda: sync.claim(fresh()), repeat=5),
-        async_ns(asynchronous),
+        per_call_ns(lambda: sync.claim(fresh()), repeat=repeat),
+        async_ns(asynchronous, repeat),
     )
 
 
-def measure_cluster(directory: Path, rows: dict[str, tuple[float | None, float | None]]) -> None:
+def measure_cluster(directory: Path, rows: dict[str, tuple[float | None, float | None]], repeat: int) -> None:
     import redis.asyncio.cluster
     import redis.cluster
 
@@ -111,12 +112,12 @@ def measure_cluster(directory: Path, rows: dict[str, tuple[float | None, float |
             redis.asyncio.cluster.RedisCluster(host="127.0.0.1", port=port, **no_retry(True)), ttl=60
         )
         rows["RedisReplayStore, Redis Cluster (3 masters)"] = (
-            per_call_ns(lambda: sync.claim(fresh()), repeat=5),
-            async_ns(asynchronous),
+            per_call_ns(lambda: sync.claim(fresh()), repeat=repeat),
+            async_ns(asynchronous, repeat),
         )
 
 
-def measure_sentinel(directory: Path, rows: dict[str, tuple[float | None, float | None]]) -> None:
+def measure_sentinel(directory: Path, rows: dict[str, tuple[float | None, float | None]], repeat: int) -> None:
     import redis.asyncio.sentinel
     import redis.sentinel
 
@@ -125,22 +126,22 @@ def measure_sentinel(directory: Path, rows: dict[str, tuple[float | None, float 
         amaster = redis.asyncio.sentinel.Sentinel(sentinel.sentinels).master_for(sentinel.name, **no_retry(True))
         sync, asynchronous = RedisReplayStore(master, ttl=60), RedisReplayStore(amaster, ttl=60)
         rows["RedisReplayStore, Sentinel master_for()"] = (
-            per_call_ns(lambda: sync.claim(fresh()), repeat=5),
-            async_ns(asynchronous),
+            per_call_ns(lambda: sync.claim(fresh()), repeat=repeat),
+            async_ns(asynchronous, repeat),
         )
 
 
-def measure_memcached(directory: Path, rows: dict[str, tuple[float | None, float | None]]) -> None:
+def measure_memcached(directory: Path, rows: dict[str, tuple[float | None, float | None]], repeat: int) -> None:
     port = servers.free_port()
     with started(Server(memcached_argv(port), port, directory)):
         store = MemcachedReplayStore(f"127.0.0.1:{port}", ttl=60)
-        rows["MemcachedReplayStore (pymemcache, pooled)"] = (
-            per_call_ns(lambda: store.claim(fresh()), repeat=5),
-            async_ns(store),
+        rows["MemcachedReplayStore (pymemcache)"] = (
+            per_call_ns(lambda: store.claim(fresh()), repeat=repeat),
+            async_ns(store, repeat),
         )
 
 
-def measure_django(port: int, rows: dict[str, tuple[float | None, float | None]]) -> None:
+def measure_django(port: int, rows: dict[str, tuple[float | None, float | None]], repeat: int) -> None:
     import django
     from django.conf import settings
 
@@ -158,8 +159,8 @@ def measure_django(port: int, rows: dict[str, tuple[float | None, float | None]]
 
     store = DjangoCacheReplayStore(ttl=60)
     rows["DjangoCacheReplayStore (Django's RedisCache)"] = (
-        per_call_ns(lambda: store.claim(fresh()), repeat=5),
-        async_ns(store),
+        per_call_ns(lambda: store.claim(fresh()), repeat=repeat),
+        async_ns(store, repeat),
     )
 
 
@@ -170,7 +171,7 @@ def a_redis(directory: Path) -> Iterator[int]:
         yield port
 
 
-def measure() -> tuple[dict[str, tuple[float | None, float | None]], list[str]]:
+def measure(repeat: int = 5) -> tuple[dict[str, tuple[float | None, float | None]], list[str]]:
     """Per-claim nanoseconds, (sync, asyncio), for each store; and what was left out, and why."""
     memory = MemoryReplayStore(ttl=60, max_entries=10_000_000)
     rows: dict[str, tuple[float | None, float | None]] = {
@@ -185,19 +186,19 @@ def measure() -> tuple[dict[str, tuple[float | None, float | None]], list[str]]:
             )
         else:
             with a_redis(directory) as port:
-                measure_redis(port, rows)
-                measure_django(port, rows)
+                measure_redis(port, rows, repeat)
+                measure_django(port, rows, repeat)
             if shutil.which("redis-cli") is None:
                 skipped.append("redis-cli not installed (apt-get install redis-tools): Redis Cluster")
             else:
                 (directory / "cluster").mkdir()
-                measure_cluster(directory / "cluster", rows)
+                measure_cluster(directory / "cluster", rows, repeat)
             (directory / "sentinel").mkdir()
-            measure_sentinel(directory / "sentinel", rows)
+            measure_sentinel(directory / "sentinel", rows, repeat)
         if shutil.which("memcached") is None:
             skipped.append("memcached not installed (apt-get install memcached)")
         else:
-            measure_memcached(directory, rows)
+            measure_memcached(directory, rows, repeat)
     return rows, skipped
 
 
@@ -208,8 +209,9 @@ def microseconds(nanoseconds: float | None) -> str:
 
 
 def main() -> None:
-    rows, skipped = measure()
-    print("# replay stores: cost of one claim (a fresh key), servers on loopback")
+    repeat = 5 * (int(sys.argv[1]) if len(sys.argv) > 1 else 1)
+    rows, skipped = measure(repeat)
+    print(f"# replay stores: cost of one claim (a fresh key), servers on loopback; best of {repeat} timings each")
     print(f"# {machine()}")
     print(f"| {'store':<46} | {'sync (WSGI)':>12} | {'asyncio (ASGI)':>14} |")
     print(f"| {'-' * 46} | {'-' * 12}: | {'-' * 14}: |")
