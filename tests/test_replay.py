@@ -217,8 +217,11 @@ def test_asyncio_claims_expire_after_ttl(redis_url: str) -> None:
     assert asyncio.run(claims()) == [True, False, True]
 
 
-def test_redis_stopped_mid_test() -> None:
-    """Redis goes away: 503 with the default on_store_error, the app untouched; 'allow' lets requests through."""
+def test_redis_stopped_mid_test(caplog: pytest.LogCaptureFixture) -> None:
+    """Redis goes away: 503 with the default on_store_error, the app untouched; 'allow' lets requests through.
+
+    The refusal's log line says why the store failed (the operator's first question), the response does not.
+    """
     port = servers.free_port()
     argv = redis_argv(port)
     url = f"redis://127.0.0.1:{port}/0"
@@ -228,9 +231,13 @@ def test_redis_stopped_mid_test() -> None:
     with servers.running(argv, port):
         assert post(refuse, sign("https://example.com/twilio/a", PAIRS), "/twilio/a").status == 200
     # the server is stopped now
-    outcome = post(refuse, sign("https://example.com/twilio/b", PAIRS), "/twilio/b")
+    with caplog.at_level("WARNING", logger="twiliosig"):
+        outcome = post(refuse, sign("https://example.com/twilio/b", PAIRS), "/twilio/b")
     assert outcome.status == 503
     assert not outcome.seen
+    logged = " ".join(record.getMessage() for record in caplog.records)
+    assert "replay_store_unavailable" in logged
+    assert "ConnectionError" in logged, logged
     assert post(asgi, sign("https://example.com/twilio/b", PAIRS), "/twilio/b").status == 503
     assert post(allow, sign("https://example.com/twilio/c", PAIRS), "/twilio/c").status == 200
 

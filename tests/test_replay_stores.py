@@ -663,6 +663,17 @@ def test_memcached_serves_asgi_from_a_worker_thread(memcached_server: Server) ->
     assert threads[0] != threading.get_ident()
 
 
+def test_worker_thread_stores_under_trio_are_unavailable_not_a_500(memcached_server: Server) -> None:
+    """Memcached and Django's cache hand claims to asyncio's worker threads: under trio a claim is StoreUnavailable."""
+    import trio
+
+    store = MemcachedReplayStore(f"127.0.0.1:{memcached_server.port}", prefix=prefix())
+    with pytest.raises(StoreUnavailable, match="asyncio only"):
+        trio.run(store.aclaim, "k")
+    with pytest.raises(StoreUnavailable, match="asyncio only"):
+        trio.run(store.arelease, "k")
+
+
 # --- Django's cache -----------------------------------------------------------------------------------------
 
 REFUSED_BACKENDS = [

@@ -702,14 +702,17 @@ class Guard:
         if url is not None:
             scheme, _, rest = url.partition("://")
             origin = f"{scheme}://{rest.split('/', 1)[0].rpartition('@')[2]}"
+        # A store outage is the operator's to fix: the line says what the store answered.
+        cause = f"; {loggable(verdict.detail)}" if verdict.reason is Reason.REPLAY_STORE_UNAVAILABLE else ""
         logger.warning(
-            "twiliosig %s %s %s: %s (URL rebuilt as %s..., %d URL forms tried)",
+            "twiliosig %s %s %s: %s (URL rebuilt as %s..., %d URL forms tried)%s",
             "let through (report only)" if self.report_only else "refused",
             loggable(request.method, 20),
             loggable(request.path),
             verdict.reason.value,
             loggable(origin),
             verdict.urls_tried,
+            cause,
             extra={"twiliosig_reason": verdict.reason.value, "twiliosig_report_only": self.report_only},
         )
         if self.on_reject is not None:
@@ -770,7 +773,9 @@ class Guard:
             )
             return decision._replace(replay_key=None)
         verdict = decision.verdict._replace(
-            valid=False, reason=Reason.REPLAY_STORE_UNAVAILABLE, detail="the replay store could not be reached"
+            valid=False,
+            reason=Reason.REPLAY_STORE_UNAVAILABLE,
+            detail=f"the replay store could not be reached ({error})",  # in the log line, never the response
         )
         return self.decide(verdict, decision.request)
 

@@ -14,7 +14,7 @@ from django.conf import settings
 from django.core.cache import InvalidCacheBackendError, caches
 from django.core.exceptions import ImproperlyConfigured
 
-from ._replay_net import BOTH_MODES, ServerStore
+from ._replay_net import BOTH_MODES, ServerStore, running_asyncio_loop
 
 __all__ = ["DjangoCacheReplayStore"]
 
@@ -136,8 +136,10 @@ class DjangoCacheReplayStore(ServerStore):
 
     async def aclaim(self, key: str) -> bool:
         """:meth:`claim` on a worker thread (Django's cache backends are sync), in parallel with others."""
+        running_asyncio_loop()  # asgiref's worker threads need asyncio: under trio, StoreUnavailable
         return bool(await sync_to_async(self.claim, thread_sensitive=False)(key))
 
     async def arelease(self, key: str) -> None:
         """:meth:`release` on a worker thread."""
+        running_asyncio_loop()
         await sync_to_async(self.release, thread_sensitive=False)(key)

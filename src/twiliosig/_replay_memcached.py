@@ -7,7 +7,6 @@ Public as :class:`twiliosig.replay.MemcachedReplayStore`. An address needs pymem
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import math
 import threading
@@ -15,7 +14,7 @@ import zlib
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from ._replay_net import ServerStore, check_timeout, is_retried
+from ._replay_net import ServerStore, check_timeout, is_retried, running_asyncio_loop
 
 _T = TypeVar("_T")
 
@@ -206,11 +205,11 @@ class MemcachedReplayStore(ServerStore):
 
     async def aclaim(self, key: str) -> bool:
         """:meth:`claim` on a worker thread, so the event loop never waits on Memcached."""
-        return await asyncio.get_running_loop().run_in_executor(None, self.claim, key)
+        return await running_asyncio_loop().run_in_executor(None, self.claim, key)
 
     async def arelease(self, key: str) -> None:
         """:meth:`release` on a worker thread."""
-        await asyncio.get_running_loop().run_in_executor(None, self.release, key)
+        await running_asyncio_loop().run_in_executor(None, self.release, key)
 
 
 def _connections(address: Any, socket_timeout: float, socket_connect_timeout: float) -> _Connections:

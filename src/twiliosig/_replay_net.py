@@ -17,6 +17,7 @@ forms) and says which adapters it serves (``modes``).
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
@@ -86,6 +87,19 @@ def is_retried(error: BaseException) -> bool:
     if names & _NEVER_RETRIED:
         return False
     return isinstance(error, OSError) or bool(names & _RETRIED)
+
+
+def running_asyncio_loop() -> asyncio.AbstractEventLoop:
+    """The running asyncio loop, for a store that hands its sync client to a worker thread.
+
+    Raises:
+        StoreUnavailable: the app runs on another event loop (trio): the request is answered as
+            ``on_store_error`` says, never with a 500.
+    """
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        raise StoreUnavailable("this store serves ASGI apps on asyncio only (the app runs another loop)") from None
 
 
 def _unavailable(error: Exception) -> StoreUnavailable:
