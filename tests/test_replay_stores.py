@@ -776,8 +776,10 @@ def test_django_retry_policy(
     assert scripted.calls == calls
 
 
-def test_a_programming_error_is_not_an_outage() -> None:
-    """A TypeError from a client is a bug to see in the logs (a 500), not a store outage to hide behind a 503."""
+def test_a_programming_error_is_logged_with_its_traceback_and_answered_as_an_outage(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A TypeError from a client is a bug to see in the logs, traceback and all, yet never a 500: an outage (503)."""
 
     class Broken:
         def set(self, name: str, value: str, **options: Any) -> bool:
@@ -789,5 +791,10 @@ def test_a_programming_error_is_not_an_outage() -> None:
         def delete(self, name: str) -> None:
             pass
 
-    with pytest.raises(TypeError, match="unexpected keyword"):
+    with caplog.at_level("ERROR", logger="twiliosig"), pytest.raises(StoreUnavailable, match="unexpected keyword"):
         RedisReplayStore(Broken()).claim("k")
+    [record] = [record for record in caplog.records if record.levelname == "ERROR"]
+    assert "TypeError" in record.getMessage()
+    assert record.exc_info is not None
+    harness = WsgiHarness(auth_token=TOKEN, replay_guard=RedisReplayStore(Broken()))
+    assert wsgi_post(harness, unique_path("bug")) == 503

@@ -18,6 +18,7 @@ forms) and says which adapters it serves (``modes``).
 from __future__ import annotations
 
 import asyncio
+import logging
 import secrets
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
@@ -34,6 +35,8 @@ __all__ = [
 ]
 
 _T = TypeVar("_T")
+
+logger = logging.getLogger("twiliosig")
 
 SYNC = "sync"
 ASYNC = "async"
@@ -58,8 +61,10 @@ _NEVER_RETRIED = frozenset(
 # reset, socket timeout).
 _RETRIED = frozenset({"ConnectionError", "TimeoutError", "MemcacheUnexpectedCloseError", "ConnectionInterrupted"})
 
-# Errors in the code that calls the store, not in the store: these reach the server's
-# error log with their traceback instead of passing for an outage.
+# Errors of code, ours or the client library's, not of the store's network: never retried, and
+# logged with their traceback so they are seen; the request is still answered as an outage
+# (``on_store_error``), never with a 500. (redis-py's asyncio cluster client, used by many
+# coroutines at once, has been seen to raise AttributeError from inside a send.)
 _BUGS = (TypeError, AttributeError, NameError, ImportError, AssertionError, NotImplementedError)
 
 
@@ -100,6 +105,16 @@ def running_asyncio_loop() -> asyncio.AbstractEventLoop:
         return asyncio.get_running_loop()
     except RuntimeError:
         raise StoreUnavailable("this store serves ASGI apps on asyncio only (the app runs another loop)") from None
+
+
+def _bug(error: Exception) -> StoreUnavailable:
+    """A programming error in the store's client or its configuration: logged with its traceback, then an outage."""
+    logger.error(
+        "twiliosig: the replay store's client raised %s (a bug in it, or in how it is configured)",
+        type(error).__name__,
+        exc_info=error,
+    )
+    return _unavailable(error)
 
 
 def _unavailable(error: Exception) -> StoreUnavailable:
@@ -210,8 +225,10 @@ class ServerStore:
                     raise _unavailable(error) from error
             # The client dropped the broken connection; the retry takes a fresh one.
             return command(True)
-        except (*_BUGS, StoreUnavailable):
+        except StoreUnavailable:
             raise
+        except _BUGS as error:
+            raise _bug(error) from error
         except Exception as error:
             raise _unavailable(error) from error
 
@@ -227,7 +244,9 @@ class ServerStore:
                 if not is_retried(error):
                     raise _unavailable(error) from error
             return await command(True)
-        except (*_BUGS, StoreUnavailable):
+        except StoreUnavailable:
             raise
+        except _BUGS as error:
+            raise _bug(error) from error
         except Exception as error:
             raise _unavailable(error) from error

@@ -7,6 +7,7 @@ another library with the same commands (valkey-py) works without it.
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 from typing import Any
 
@@ -158,6 +159,8 @@ class RedisReplayStore(ServerStore):
             else:
                 self._sync = redis
         self._px = max(1, int(self.ttl * 1000))
+        self._async_ready = False
+        self._async_lock: asyncio.Lock | None = None
 
     @property
     def modes(self) -> frozenset[str]:
@@ -191,14 +194,37 @@ class RedisReplayStore(ServerStore):
     def _delete(self, name: str) -> None:
         self._client(asynchronous=False).delete(name)
 
+    async def _ready_async_client(self) -> Any:
+        """The asyncio client, its cluster map read before its first command.
+
+        redis-py's (and valkey-py's) asyncio cluster client sets itself up on first use;
+        twenty webhooks arriving together on a fresh client each start that set-up and
+        break each other's connections (seen as "Connection lost" and an AttributeError
+        from inside a send). One ``initialize()`` first, behind a lock, and every claim
+        after it finds the client ready. A failed set-up is an outage like any other,
+        tried again on the next claim.
+        """
+        client = self._client(asynchronous=True)
+        initialize = getattr(client, "initialize", None)
+        if self._async_ready or not inspect.iscoroutinefunction(initialize):
+            return client
+        if self._async_lock is None:
+            self._async_lock = asyncio.Lock()
+        async with self._async_lock:
+            if not self._async_ready:
+                await initialize()
+                self._async_ready = True
+        return client
+
     async def _aadd(self, name: str, token: str) -> bool:
-        return bool(await self._client(asynchronous=True).set(name, token, nx=True, px=self._px))
+        client = await self._ready_async_client()
+        return bool(await client.set(name, token, nx=True, px=self._px))
 
     async def _aget(self, name: str) -> object:
-        return await self._client(asynchronous=True).get(name)
+        return await (await self._ready_async_client()).get(name)
 
     async def _adelete(self, name: str) -> None:
-        await self._client(asynchronous=True).delete(name)
+        await (await self._ready_async_client()).delete(name)
 
 
 def _clients_from_url(url: str, socket_timeout: float, socket_connect_timeout: float) -> tuple[Any, Any]:
