@@ -73,8 +73,8 @@ class DjangoCacheReplayStore(ServerStore):
 
     **Outages, timeouts.** As :class:`~twiliosig.replay.RedisReplayStore`: a command
     that fails on a broken connection or a timeout is sent once more, then
-    ``StoreUnavailable`` (and ``on_store_error`` decides); a lost answer is recognised
-    by the retry. The cache's timeouts are Django's ``OPTIONS`` (docs/replay.md shows
+    ``StoreUnavailable`` (and ``on_store_error`` decides); a lost answer is recognised,
+    whoever retried. The cache's timeouts are Django's ``OPTIONS`` (docs/replay.md shows
     the ones to set). ASGI apps run each claim on a worker thread.
 
     Args:

@@ -37,6 +37,14 @@ def _check_prefix(prefix: str) -> None:
         )
 
 
+def _unwrapped(client: object) -> object:
+    """The client inside pymemcache's ``RetryingClient`` (which forwards every call), however deep."""
+    seen = 0
+    while any(cls.__name__ == "RetryingClient" for cls in type(client).__mro__) and seen < 10:
+        client, seen = getattr(client, "_client", None), seen + 1
+    return client
+
+
 def _missing(client: object) -> str | None:
     """What ``client`` lacks of a memcached client this store can use, or None."""
     for method in ("add", "get", "delete"):
@@ -44,7 +52,7 @@ def _missing(client: object) -> str | None:
             return f"has no {method}() method"
     if inspect.iscoroutinefunction(client.add):  # type: ignore[attr-defined]
         return "is an asyncio client; pass a pymemcache client (the store serves ASGI apps from a worker thread)"
-    if any(cls.__name__ == "HashClient" for cls in type(client).__mro__):
+    if any(cls.__name__ == "HashClient" for cls in type(_unwrapped(client)).__mro__):
         return (
             "is a HashClient, which answers add() with False, as if the key were already there, for a server "
             "that failed in the last few seconds, and moves a dead server's keys to another: an outage would "
@@ -125,7 +133,7 @@ class MemcachedReplayStore(ServerStore):
 
     **Outages, timeouts.** As :class:`~twiliosig.replay.RedisReplayStore`: a command
     that fails on a broken connection or a timeout is sent once more on a fresh
-    connection, then ``StoreUnavailable``; a lost answer is recognised by the retry;
+    connection, then ``StoreUnavailable``; a lost answer is recognised, whoever retried;
     the clients made from addresses wait at most ``socket_connect_timeout`` (1 s) to
     connect and ``socket_timeout`` (0.5 s) for an answer.
 

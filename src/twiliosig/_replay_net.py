@@ -4,8 +4,9 @@ Redis (and its cluster, Sentinel and Valkey clients), Memcached and a Django cac
 offer the same primitive, an atomic "add this key if it is absent, expiring after so
 long". :class:`ServerStore` builds the claim on it once:
 
-- a claim writes a random value, so that after a lost answer the retry can recognise
-  its own write (a lost answer never turns a first delivery into a replay);
+- a claim writes a random value, and a "not stored" is checked against it: after a lost
+  answer, the command sent again (by our retry, or by the client's own retries) finds
+  its own write, and a lost answer never turns a first delivery into a replay;
 - a command that fails on a broken connection or a timeout is sent once more, on a
   fresh connection; anything else, and a second failure, is :class:`StoreUnavailable`
   (the adapters answer as ``on_store_error`` says, never 500);
@@ -179,11 +180,12 @@ class ServerStore:
         """Remember ``key`` for ``ttl`` seconds; True if no process had claimed it. StoreUnavailable on an outage."""
         name, token = self.prefix + key, secrets.token_hex(16)
 
-        def attempt(retry: bool) -> bool:
+        def attempt(_retry: bool) -> bool:
             if self._add(name, token):
                 return True
-            # On the retry the key may hold our own first write, stored before its answer was lost.
-            return retry and _holds(self._get(name), token)
+            # "Not stored" may answer our own write: its first answer was lost and the command
+            # sent again, by our retry or by the client's own (redis-py retries by default).
+            return _holds(self._get(name), token)
 
         return self._call(attempt)
 
@@ -196,10 +198,10 @@ class ServerStore:
         """:meth:`claim` for ASGI apps."""
         name, token = self.prefix + key, secrets.token_hex(16)
 
-        async def attempt(retry: bool) -> bool:
+        async def attempt(_retry: bool) -> bool:
             if await self._aadd(name, token):
                 return True
-            return retry and _holds(await self._aget(name), token)
+            return _holds(await self._aget(name), token)
 
         return await self._acall(attempt)
 

@@ -93,7 +93,8 @@ class RedisReplayStore(ServerStore):
     ``on_store_error`` says). Nothing else is retried: an error Redis answered
     (``CLUSTERDOWN``, out of memory, a read-only replica), a refused password, a full
     pool. A claim whose first answer was lost may have been stored all the same, so
-    each claim writes a random value and its retry recognises its own write: a lost
+    each claim writes a random value and a "not stored" is checked against it (the
+    command may have been sent again by our retry or by the client's own): a lost
     answer never turns a first request into a replay.
 
     **Timeouts.** The clients made from a URL wait at most ``socket_connect_timeout``

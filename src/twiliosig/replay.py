@@ -27,7 +27,7 @@ atomically: exactly one reaches the app.
 
 The stores on a server share one discipline: a command that fails on a broken
 connection or a timeout is tried once more, on a fresh connection; a claim whose
-answer was lost is recognised by its retry; the clients a store makes itself give
+answer was lost is recognised by its own random value, whoever sent it again; the clients a store makes itself give
 up on a silent server after a fraction of a second. A store that cannot do its
 work raises :class:`StoreUnavailable`, and the middleware answers as
 ``on_store_error`` says (503 by default), never 500.
