@@ -174,15 +174,20 @@ def _decide_streamed(check: Check, request: HttpRequest) -> Decision:
     if body is None:
         return check.unreadable()
     if len(body) > check.body_limit:
-        request._stream = request.META["wsgi.input"]  # report-only: the view reads the whole body
+        _read_from(request, request.META["wsgi.input"])  # report-only: the view reads the whole body
         return check.overflowed(len(body))
     # From here Django sees the body as if it had come with a Content-Length: the bytes checked are the bytes parsed.
     request.META["CONTENT_LENGTH"] = str(len(body))
-    request._stream = io.BytesIO(body)
+    _read_from(request, io.BytesIO(body))
+    return check.finish(body)
+
+
+def _read_from(request: HttpRequest, stream: Any) -> None:
+    """Make Django read the body from ``stream``, forgetting what it read or parsed before (an earlier middleware)."""
+    request._stream = stream
     request._read_started = False
     for cached in ("_body", "_post", "_files"):
         request.__dict__.pop(cached, None)
-    return check.finish(body)
 
 
 def _scheme_and_host(guard: Guard, request: HttpRequest) -> tuple[str, str | None]:
