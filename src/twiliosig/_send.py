@@ -31,6 +31,7 @@ from . import events
 from ._keys import ALGORITHMS, HMAC_SHA1
 from ._urls import split_url
 from ._wsclient import Connection, WebSocketError
+from .events._model import request_target
 from .explain import _GENERAL_CAUSES, explain
 from .signature import RequestValidator
 
@@ -77,7 +78,7 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
     )
     send.add_argument("--dry-run", action="store_true", help="print the signed request and send nothing")
     send.add_argument("-v", "--verbose", action="store_true", help="print the request headers and body too")
-    send.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for the app (default 10)")
+    send.add_argument("--timeout", type=_seconds, default=10.0, help="seconds to wait for the app (default 10)")
     send.add_argument("--algorithm", default=HMAC_SHA1, choices=sorted(ALGORITHMS), help="with --shared-key-id")
     send.add_argument("--shared-key-id", metavar="KEY_ID", help="sign with a shared key: the token is its secret")
     send.add_argument(
@@ -89,6 +90,17 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
     send.add_argument("--token", help="the auth token itself (it will be in your shell history)")
     send.set_defaults(run=run)
     return send
+
+
+def _seconds(text: str) -> float:
+    """A timeout: a positive number of seconds that a socket can wait (not inf, nan or 1e308)."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = float("nan")
+    if not 0 < seconds <= 24 * 3600:
+        raise argparse.ArgumentTypeError(f"wants a number of seconds between 0 and 86400, not {text!r}")
+    return seconds
 
 
 def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
@@ -220,14 +232,11 @@ def _without_userinfo(url: str, websocket: bool) -> tuple[str, str | None]:
 def _public(public_url: str, url: str) -> str:
     """The URL Twilio would call: the public scheme, host and prefix, then the path and query sent to."""
     public = split_url(public_url)
-    if public is None or public.scheme.lower() not in ("http", "https", "ws", "wss"):
+    if public is None or public.scheme.lower() not in ("http", "https", "ws", "wss") or not public.host:
         raise SendError(f"--public-url must be absolute, such as https://example.com: {public_url!r}")
     if "?" in public_url or "#" in public_url:
         raise SendError("--public-url must not carry a query or fragment: those come from URL")
-    target = url.split("://", 1)[1]
-    slash = target.find("/")
-    rest = target[slash:] if slash >= 0 else "/"
-    return public_url.rstrip("/") + rest
+    return public_url.rstrip("/") + request_target(url)
 
 
 def _token(args: argparse.Namespace) -> tuple[str, str]:

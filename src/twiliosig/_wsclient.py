@@ -54,8 +54,9 @@ class Connection:
         scheme = scheme.lower()
         if scheme not in ("ws", "wss", "http", "https"):
             raise ValueError(f"a WebSocket URL starts ws:// or wss://, not {url!r}")
-        authority, slash, path = rest.partition("/")
-        self.target = "/" + path if slash else "/"
+        end = min((index for index in (rest.find("/"), rest.find("?")) if index >= 0), default=len(rest))
+        authority, target = rest[:end], rest[end:]
+        self.target = target if target.startswith("/") else "/" + target
         self.secure = scheme in ("wss", "https")
         self.authority = authority.rpartition("@")[2]
         host, port = _host_port(self.authority, 443 if self.secure else 80)

@@ -176,7 +176,9 @@ def _explain(args: argparse.Namespace) -> int:
     for item in args.shared_key:
         key_id, equals, env = item.partition("=")
         if not equals or not os.environ.get(env):
-            raise CliError(f"--shared-key wants KEY_ID=ENV with the secret in $ENV; got {item!r}")
+            # Never echo what follows '=': someone who typed the secret itself must not see it printed.
+            where = f"for {key_id!r} no such variable is set" if equals else "got no '='"
+            raise CliError(f"--shared-key wants KEY_ID=ENV, ENV naming a variable that holds the secret; {where}")
         shared[key_id] = os.environ[env]
     tokens = _tokens(args, required=not shared)
     validator = RequestValidator(tokens or None, shared_keys=shared or None)

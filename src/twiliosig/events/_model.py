@@ -100,9 +100,7 @@ class SignedRequest:
     @property
     def target(self) -> str:
         """The request target: the path and query of :attr:`url`."""
-        rest = self.url.split("://", 1)[-1]
-        slash = rest.find("/")
-        return rest[slash:] if slash >= 0 else "/"
+        return request_target(self.url)
 
     @property
     def websocket(self) -> bool:
@@ -311,6 +309,16 @@ class Event:
             body=body,
             messages=self.messages,
         )
+
+
+def request_target(url: str) -> str:
+    """The path and query of an absolute URL: ``/`` when it has no path, even before a query."""
+    rest = url.split("://", 1)[-1]
+    ends = [index for index in (rest.find("/"), rest.find("?")) if index >= 0]
+    if not ends:
+        return "/"
+    target = rest[min(ends) :]
+    return target if target.startswith("/") else "/" + target
 
 
 def _with_query(url: str, query: str) -> str:
