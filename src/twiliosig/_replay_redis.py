@@ -31,6 +31,10 @@ def _missing(client: object) -> str | None:
     for method in ("set", "get", "delete"):
         if not callable(getattr(client, method, None)):
             return f"no {method}() method"
+    if any(cls.__name__.endswith("Pipeline") for cls in type(client).__mro__):
+        # A pipeline queues set() until execute() and answers it with itself, always true:
+        # every copy would pass for the first, and nothing would reach Redis.
+        return "a pipeline's set(), which only queues the command and answers with the pipeline: pass its client"
     try:
         parameters = inspect.signature(client.set).parameters  # type: ignore[attr-defined]
     except (TypeError, ValueError):  # a builtin without a signature: take it on trust

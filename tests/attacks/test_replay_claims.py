@@ -182,3 +182,21 @@ def test_a_retrying_client_cannot_smuggle_in_a_hash_client(memcached_server: Ser
         MemcachedReplayStore(RetryingClient(hashed))
     with pytest.raises(TypeError, match="HashClient"):
         MemcachedReplayStore(RetryingClient(RetryingClient(hashed)))
+
+
+PIPELINES = {
+    "sync": lambda port: redis.Redis(host="127.0.0.1", port=port).pipeline(),
+    "sync-no-transaction": lambda port: redis.Redis(host="127.0.0.1", port=port).pipeline(transaction=False),
+    "asyncio": lambda port: redis.asyncio.Redis(host="127.0.0.1", port=port).pipeline(),
+}
+
+
+@pytest.mark.parametrize("make", PIPELINES.values(), ids=PIPELINES.keys())
+def test_a_pipeline_is_not_a_client(redis_server: Server, make: Any) -> None:
+    """A pipeline has set(nx=, px=), get and delete, but queues them and answers set() with itself (truthy).
+
+    Given one, every claim said "first" and nothing reached Redis: replays passed,
+    silently. Refused when the store is made.
+    """
+    with pytest.raises(TypeError, match="pipeline"):
+        RedisReplayStore(make(redis_server.port))
