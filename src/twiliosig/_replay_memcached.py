@@ -14,7 +14,7 @@ import zlib
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from ._replay_net import ServerStore, check_timeout, is_retried, running_asyncio_loop
+from ._replay_net import ServerStore, check_timeout, is_retried, running_asyncio_loop, sync_answer
 
 _T = TypeVar("_T")
 
@@ -203,7 +203,9 @@ class MemcachedReplayStore(ServerStore):
 
     def _add(self, name: str, token: str) -> bool:
         # noreply=False: pymemcache's default is not to wait for the answer, and then add() is always True.
-        return bool(self._server(name).run(lambda c: c.add(name, token, expire=self._expire, noreply=False)))
+        return bool(
+            self._server(name).run(lambda c: sync_answer(c.add(name, token, expire=self._expire, noreply=False)))
+        )
 
     def _get(self, name: str) -> object:
         return self._server(name).run(lambda c: c.get(name))

@@ -19,6 +19,7 @@ forms) and says which adapters it serves (``modes``).
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
@@ -33,6 +34,7 @@ __all__ = [
     "check_timeout",
     "check_ttl",
     "is_retried",
+    "sync_answer",
 ]
 
 _T = TypeVar("_T")
@@ -116,6 +118,23 @@ def _bug(error: Exception) -> StoreUnavailable:
         exc_info=error,
     )
     return _unavailable(error)
+
+
+def sync_answer(answer: _T) -> _T:
+    """A sync client's answer, checked: an awaitable means an asyncio client was taken for a sync one.
+
+    Its coroutine is truthy, so a claim would read it as "stored" and let every copy
+    through; it is closed unawaited instead, and the TypeError is answered as an outage.
+    """
+    if inspect.isawaitable(answer):
+        close = getattr(answer, "close", None)
+        if callable(close):
+            close()
+        raise TypeError(
+            "the replay store's client answered with an awaitable where a sync client answers: it is an "
+            "asyncio client, which a sync (WSGI) adapter cannot use; pass a sync client"
+        )
+    return answer
 
 
 def _unavailable(error: Exception) -> StoreUnavailable:

@@ -11,7 +11,7 @@ import asyncio
 import inspect
 from typing import Any
 
-from ._replay_net import ASYNC, SYNC, ServerStore, check_timeout
+from ._replay_net import ASYNC, SYNC, ServerStore, check_timeout, sync_answer
 
 __all__ = ["RedisReplayStore"]
 
@@ -191,13 +191,13 @@ class RedisReplayStore(ServerStore):
         return client
 
     def _add(self, name: str, token: str) -> bool:
-        return bool(self._client(asynchronous=False).set(name, token, nx=True, px=self._px))
+        return bool(sync_answer(self._client(asynchronous=False).set(name, token, nx=True, px=self._px)))
 
     def _get(self, name: str) -> object:
-        return self._client(asynchronous=False).get(name)
+        return sync_answer(self._client(asynchronous=False).get(name))
 
     def _delete(self, name: str) -> None:
-        self._client(asynchronous=False).delete(name)
+        sync_answer(self._client(asynchronous=False).delete(name))
 
     async def _ready_async_client(self) -> Any:
         """The asyncio client, its cluster map read before its first command.

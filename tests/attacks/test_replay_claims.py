@@ -200,3 +200,30 @@ def test_a_pipeline_is_not_a_client(redis_server: Server, make: Any) -> None:
     """
     with pytest.raises(TypeError, match="pipeline"):
         RedisReplayStore(make(redis_server.port))
+
+
+class AsyncioBehindPlainMethods:
+    """A thin wrapper a team might write: plain methods that hand back the asyncio client's coroutines."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    def set(self, name: str, value: str, nx: bool = False, px: int | None = None) -> Any:
+        return self.client.set(name, value, nx=nx, px=px)
+
+    def get(self, name: str) -> Any:
+        return self.client.get(name)
+
+    def delete(self, name: str) -> Any:
+        return self.client.delete(name)
+
+
+@pytest.mark.filterwarnings("error::RuntimeWarning")  # "coroutine ... was never awaited": nothing may be left unawaited
+def test_an_asyncio_client_taken_for_a_sync_one_fails_closed(redis_server: Server) -> None:
+    """Its set() returns a coroutine, which is truthy: every copy passed for the first. Now it is an outage (503)."""
+    wrapped = AsyncioBehindPlainMethods(redis.asyncio.Redis(host="127.0.0.1", port=redis_server.port))
+    harness = WsgiHarness(auth_token=TOKEN, replay_guard=RedisReplayStore(wrapped, prefix=_prefix()))
+    target = _target()
+    first = harness.send("POST", target, headers=_headers(target), body=form_body(PAIRS))
+    again = harness.send("POST", target, headers=_headers(target), body=form_body(PAIRS))
+    assert (first.status, again.status) == (503, 503)
