@@ -181,7 +181,10 @@ def _explain(args: argparse.Namespace) -> int:
             raise CliError(f"--shared-key wants KEY_ID=ENV, ENV naming a variable that holds the secret; {where}")
         shared[key_id] = os.environ[env]
     tokens = _tokens(args, required=not shared)
-    validator = RequestValidator(tokens or None, shared_keys=shared or None)
+    try:
+        validator = RequestValidator(tokens or None, shared_keys=shared or None)
+    except (TypeError, ValueError) as error:  # an empty key id (--shared-key =ENV): the messages hold no secret
+        raise CliError(str(error)) from None
 
     form_fields = None
     if args.from_curl is not None or args.request is not None:

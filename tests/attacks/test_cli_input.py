@@ -68,6 +68,18 @@ def test_explain_never_echoes_a_secret_given_where_a_variable_name_belongs(
     assert "--shared-key" in output
 
 
+@pytest.mark.parametrize("item", ["=SHARED_SECRET", " =SHARED_SECRET"])
+def test_explain_with_an_empty_shared_key_id_is_a_usage_error(
+    item: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--shared-key =ENV`` crashed with the validator's ValueError and a traceback."""
+    monkeypatch.setenv("SHARED_SECRET", SECRET)
+    code, output = _run(["explain", "https://example.com/x", "--signature", "abc", "--shared-key", item], capsys)
+    assert code == 2
+    assert "empty key id" in output
+    assert SECRET not in output
+
+
 # --- a URL without a path ------------------------------------------------------------------------
 
 PATHLESS = [
