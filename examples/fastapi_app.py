@@ -1,7 +1,10 @@
 """A FastAPI app whose Twilio webhooks are protected by twiliosig.
 
+Needs:  pip install 'twiliosig[fastapi]' python-multipart uvicorn   (Form() needs python-multipart)
 Run:  TWILIO_AUTH_TOKEN=your_token python examples/fastapi_app.py   (listens on 127.0.0.1:$PORT, default 8000)
-   or TWILIO_AUTH_TOKEN=your_token uvicorn examples.fastapi_app:app
+   or TWILIO_AUTH_TOKEN=your_token uvicorn examples.fastapi_app:app   (from the repository's root)
+Try it without Twilio:
+    twiliosig send messaging.inbound http://127.0.0.1:8000/twilio/sms
 """
 
 from __future__ import annotations

@@ -2,6 +2,10 @@
 
 Run:  TWILIO_AUTH_TOKEN=your_token python examples/flask_app.py   (listens on 127.0.0.1:$PORT, default 5000)
 Then point a Twilio number's "A message comes in" webhook at https://<your host>/twilio/sms.
+Behind a tunnel or TLS proxy (ngrok http 5000, say), also set PUBLIC_URL=https://<your host>:
+the app sees http://127.0.0.1:5000, and Twilio signed the public address.
+Try it without Twilio:
+    twiliosig send messaging.inbound http://127.0.0.1:5000/twilio/sms
 """
 
 from __future__ import annotations

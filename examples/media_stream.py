@@ -4,7 +4,12 @@ A call hits POST /twilio/voice, which answers with TwiML that connects the call'
 to wss://<host>/twilio/media. Twilio signs that WebSocket handshake too (over the wss://
 URL, no parameters); the middleware refuses a forged one before the endpoint accepts it.
 
-Run:  TWILIO_AUTH_TOKEN=your_token PUBLIC_URL=https://your.host python examples/media_stream.py
+Needs:  pip install starlette 'uvicorn[standard]'   (plain uvicorn has no WebSocket library:
+        it passes the handshake on as an HTTP GET, which is refused with 403)
+Run:    TWILIO_AUTH_TOKEN=your_token PUBLIC_URL=https://your.host python examples/media_stream.py
+        (listens on 127.0.0.1:$PORT, default 8000)
+Try it without Twilio, signing for the public address while sending to this one:
+    twiliosig send media-streams ws://127.0.0.1:8000/twilio/media --public-url https://your.host
 """
 
 from __future__ import annotations
