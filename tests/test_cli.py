@@ -114,6 +114,20 @@ def test_explain_raw_request_file(capsys: pytest.CaptureFixture[str], tmp_path: 
     assert "It matches if the URL is https://" in out
 
 
+def test_explain_saved_request_without_length_ignores_the_editors_final_line_break(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """Saved by hand (no Content-Length), the file ends with a line break that was never sent: still genuine."""
+    from urllib.parse import urlencode
+
+    signature = compute_signature(TOKEN, URL, PARAMS)
+    head = "POST /twilio/sms HTTP/1.1\nHost: example.com\nContent-Type: application/x-www-form-urlencoded\n"
+    path = tmp_path / "request.http"
+    path.write_text(f"{head}X-Twilio-Signature: {signature}\n\n{urlencode(PARAMS)}\n")
+    code, out, _ = run(capsys, "explain", "--request", str(path))
+    assert code == 0, out
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [

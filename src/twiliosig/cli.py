@@ -305,6 +305,8 @@ def _parse_raw_request(raw: bytes, scheme: str) -> tuple[str, str, dict[str, str
     length = headers.get("content-length", "")
     if length.isdigit():
         body = raw.partition(b"\r\n\r\n")[2][: int(length)] if b"\r\n\r\n" in raw else body[: int(length)]
+    elif body.endswith(b"\n"):
+        body = body[:-1]  # the line break an editor adds at the end of a saved file, not a byte that was sent
     method, target = request_line[0].upper(), request_line[1]
     if split_url(target) is not None:
         return method, target, headers, body
