@@ -17,6 +17,8 @@ from twiliosig._request import (
     normalise_path,
     parse_public_url,
     path_matcher,
+    quote_path,
+    rebuild_url,
     split_target,
 )
 
@@ -174,3 +176,27 @@ def test_a_path_that_some_reader_resolves_into_a_prefix_is_protected(path: str, 
     for matcher in (path_matcher(["/twilio/"]), path_matcher(lambda reading: reading == resolved)):
         assert matcher(path)
         assert not matcher("/status")
+
+
+@pytest.mark.parametrize(
+    ("decoded", "quoted"),
+    [
+        pytest.param("/twilio/sms", "/twilio/sms", id="plain"),
+        pytest.param("/a:b@c!$&'()*+,;=-._~", "/a:b@c!$&'()*+,;=-._~", id="sub-delims-kept"),
+        pytest.param("/caf\u00e9 x", "/caf%C3%A9%20x", id="utf8-and-space"),
+        pytest.param("/a?b#c%", "/a%3Fb%23c%25", id="query-fragment-percent"),
+        pytest.param("/bad\udcff", "/bad%FF", id="undecodable-byte-as-sent"),
+    ],
+)
+def test_quote_path_writes_what_clients_send(decoded: str, quoted: str) -> None:
+    """A server that decoded the path: re-encoded as a browser or Twilio writes it (RFC 3986 sub-delims kept)."""
+    assert quote_path(decoded) == quoted
+
+
+@pytest.mark.parametrize("scheme", ["ht-tp", "http2", "h\u00e9ttp", ""])
+def test_rebuild_url_refuses_a_scheme_that_is_not_letters(scheme: str) -> None:
+    """Only an ASCII-letter scheme makes a URL (a server or proxy handing over anything else gets no URL)."""
+    assert rebuild_url(scheme=scheme, host="example.com", path="/twilio/sms", query="") is None
+    assert rebuild_url(scheme="https", host="example.com", path="/twilio/sms", query="") == (
+        "https://example.com/twilio/sms"
+    )
