@@ -416,3 +416,18 @@ def test_every_kind_is_on_its_family_page_with_the_twilio_page_it_follows(kind: 
     assert f"`{kind}`" in page
     assert event.documented.source in page
     assert f"`{kind}`" in (DOCS / "index.md").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("status", "word"), [(403, "REFUSED"), (409, "REFUSED"), (404, "NOT ACCEPTED"), (500, "NOT ACCEPTED")]
+)
+def test_send_calls_refused_only_a_status_twiliosig_refuses_with(status: int, word: str) -> None:
+    """A 404 or a 500 is the app's own answer, not a refusal by twiliosig: send does not say REFUSED for it."""
+    import io
+
+    from twiliosig._send import _why
+
+    out = io.StringIO()
+    request = events.get("messaging.inbound").sign("https://example.com/twilio/sms", auth_token="t" * 32)
+    _why(status, "Reason", request, "t" * 32, out)
+    assert out.getvalue().startswith(f"{word} ({status} Reason)."), out.getvalue()

@@ -720,6 +720,17 @@ def test_django_settings_not_configured_defers_the_check(monkeypatch: pytest.Mon
         WsgiHarness(auth_token=TOKEN, replay_guard=local)
 
 
+def test_django_cache_store_under_trio_is_unavailable_not_a_500(django_redis_cache: str) -> None:
+    """asgiref's worker threads need asyncio: under trio a claim or release is a store outage, never a crash."""
+    import trio
+
+    store = DjangoCacheReplayStore(django_redis_cache, prefix=prefix())
+    with pytest.raises(StoreUnavailable, match="asyncio only"):
+        trio.run(store.aclaim, "k")
+    with pytest.raises(StoreUnavailable, match="asyncio only"):
+        trio.run(store.arelease, "k")
+
+
 def test_django_ttl_rounds_up_to_whole_seconds(django_redis_cache: str, redis_server: Server) -> None:
     """Django's Redis backend truncates a timeout to whole seconds: 0.2 s would be 0 (gone at once)."""
     store = DjangoCacheReplayStore(django_redis_cache, ttl=0.2, prefix=prefix())

@@ -65,6 +65,7 @@ __all__ = [
     "FROM_ENVIRONMENT",
     "GUARD_OPTIONS",
     "NOT_CHECKED",
+    "REFUSAL_STATUSES",
     "VERDICT_KEY",
     "Check",
     "Decision",
@@ -229,6 +230,8 @@ _STATUS = {
     Reason.MALFORMED_PARAMS: (400, "Bad Request"),
 }
 _FORBIDDEN = (403, "Forbidden")
+#: Every status a refusal can have: anything else came from the app (or the server), not from twiliosig.
+REFUSAL_STATUSES: Final = frozenset({status for status, _ in _STATUS.values()} | {_FORBIDDEN[0]})
 _UTF8 = frozenset({"utf-8", "utf8"})
 
 

@@ -14,14 +14,20 @@ import zlib
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from ._replay_net import ServerStore, check_timeout, is_retried, running_asyncio_loop, sync_answer
+from ._replay_net import (
+    SOCKET_CONNECT_TIMEOUT,
+    SOCKET_TIMEOUT,
+    ServerStore,
+    check_timeouts,
+    is_retried,
+    refuse_timeouts_for_a_client,
+    running_asyncio_loop,
+    sync_answer,
+)
 
 _T = TypeVar("_T")
 
 __all__ = ["MemcachedReplayStore"]
-
-SOCKET_TIMEOUT = 0.5
-SOCKET_CONNECT_TIMEOUT = 1.0
 
 #: memcached reads an expiry above 30 days as a Unix time, not a number of seconds.
 MAX_TTL = 30 * 24 * 3600
@@ -168,8 +174,7 @@ class MemcachedReplayStore(ServerStore):
         if self.ttl > MAX_TTL:
             raise ValueError("ttl must be at most 30 days for Memcached, which reads a longer expiry as a date")
         _check_prefix(prefix)
-        socket_timeout = check_timeout("socket_timeout", socket_timeout)
-        socket_connect_timeout = check_timeout("socket_connect_timeout", socket_connect_timeout)
+        timeouts = check_timeouts(socket_timeout, socket_connect_timeout)
         self._expire = math.ceil(self.ttl)
         if isinstance(memcached, (str, tuple)):
             addresses: Sequence[Any] = [memcached]
@@ -178,9 +183,7 @@ class MemcachedReplayStore(ServerStore):
         else:
             addresses = []
         if addresses:
-            self._servers: list[_Connections | _Given] = [
-                _connections(address, socket_timeout, socket_connect_timeout) for address in addresses
-            ]
+            self._servers: list[_Connections | _Given] = [_connections(address, *timeouts) for address in addresses]
             return
         missing = _missing(memcached)
         if missing is not None:
@@ -189,11 +192,7 @@ class MemcachedReplayStore(ServerStore):
                 f"with add(key, value, expire=, noreply=False), get and delete; {type(memcached).__module__}."
                 f"{type(memcached).__qualname__} {missing}"
             )
-        if (socket_timeout, socket_connect_timeout) != (SOCKET_TIMEOUT, SOCKET_CONNECT_TIMEOUT):
-            raise TypeError(
-                "socket_timeout and socket_connect_timeout apply to the clients MemcachedReplayStore makes "
-                "from addresses; a client you pass keeps its own: set them on that client"
-            )
+        refuse_timeouts_for_a_client("MemcachedReplayStore", "addresses", timeouts)
         self._servers = [_Given(memcached)]
 
     def _server(self, name: str) -> _Connections | _Given:

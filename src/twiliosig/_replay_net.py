@@ -28,16 +28,25 @@ from typing import TypeVar
 __all__ = [
     "ASYNC",
     "BOTH_MODES",
+    "SOCKET_CONNECT_TIMEOUT",
+    "SOCKET_TIMEOUT",
     "SYNC",
     "ServerStore",
     "StoreUnavailable",
     "check_timeout",
+    "check_timeouts",
     "check_ttl",
     "is_retried",
+    "refuse_timeouts_for_a_client",
     "sync_answer",
 ]
 
 _T = TypeVar("_T")
+
+# Seconds, for the clients a store makes itself: a webhook must not wait on a silent store
+# (see RedisReplayStore); a client the user passes keeps its own.
+SOCKET_TIMEOUT = 0.5
+SOCKET_CONNECT_TIMEOUT = 1.0
 
 logger = logging.getLogger("twiliosig")
 
@@ -87,6 +96,22 @@ def check_timeout(name: str, seconds: float) -> float:
     if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 < seconds < float("inf"):
         raise ValueError(f"{name} must be a positive number of seconds")
     return float(seconds)
+
+
+def check_timeouts(socket_timeout: float, socket_connect_timeout: float) -> tuple[float, float]:
+    """Both timeouts of a store that makes its own clients, checked (ValueError naming the bad one)."""
+    return check_timeout("socket_timeout", socket_timeout), check_timeout(
+        "socket_connect_timeout", socket_connect_timeout
+    )
+
+
+def refuse_timeouts_for_a_client(store: str, source: str, timeouts: tuple[float, float]) -> None:
+    """TypeError when timeouts were set but a ready client was given: they would silently do nothing."""
+    if timeouts != (SOCKET_TIMEOUT, SOCKET_CONNECT_TIMEOUT):
+        raise TypeError(
+            f"socket_timeout and socket_connect_timeout apply to the clients {store} makes from {source}; "
+            "a client you pass keeps its own: set them on that client"
+        )
 
 
 def is_retried(error: BaseException) -> bool:

@@ -11,13 +11,18 @@ import asyncio
 import inspect
 from typing import Any
 
-from ._replay_net import ASYNC, SYNC, ServerStore, check_timeout, sync_answer
+from ._replay_net import (
+    ASYNC,
+    SOCKET_CONNECT_TIMEOUT,
+    SOCKET_TIMEOUT,
+    SYNC,
+    ServerStore,
+    check_timeouts,
+    refuse_timeouts_for_a_client,
+    sync_answer,
+)
 
 __all__ = ["RedisReplayStore"]
-
-# Seconds; see RedisReplayStore for why these values.
-SOCKET_TIMEOUT = 0.5
-SOCKET_CONNECT_TIMEOUT = 1.0
 
 _CLIENTS = (
     "redis.Redis, redis.RedisCluster, a Sentinel's master_for() client, valkey.Valkey, valkey.ValkeyCluster, "
@@ -140,12 +145,11 @@ class RedisReplayStore(ServerStore):
         socket_connect_timeout: float = SOCKET_CONNECT_TIMEOUT,
     ) -> None:
         super().__init__(ttl=ttl, prefix=prefix)
-        socket_timeout = check_timeout("socket_timeout", socket_timeout)
-        socket_connect_timeout = check_timeout("socket_connect_timeout", socket_connect_timeout)
+        timeouts = check_timeouts(socket_timeout, socket_connect_timeout)
         self._sync: Any = None
         self._async: Any = None
         if isinstance(redis, str):
-            self._sync, self._async = _clients_from_url(redis, socket_timeout, socket_connect_timeout)
+            self._sync, self._async = _clients_from_url(redis, *timeouts)
         else:
             missing = _missing(redis)
             if missing is not None:
@@ -154,11 +158,7 @@ class RedisReplayStore(ServerStore):
                     f"set(name, value, nx=True, px=milliseconds), get(name) and delete(name) ({_CLIENTS}); "
                     f"{_qualified(redis)} has {missing}"
                 )
-            if (socket_timeout, socket_connect_timeout) != (SOCKET_TIMEOUT, SOCKET_CONNECT_TIMEOUT):
-                raise TypeError(
-                    "socket_timeout and socket_connect_timeout apply to the clients RedisReplayStore makes "
-                    "from a URL; a client you pass keeps its own: set them on that client"
-                )
+            refuse_timeouts_for_a_client("RedisReplayStore", "a URL", timeouts)
             if is_asyncio_client(redis):
                 self._async = redis
             else:

@@ -28,6 +28,7 @@ from typing import Any, TextIO
 from urllib.parse import unquote
 
 from . import events
+from ._guard import REFUSAL_STATUSES
 from ._keys import ALGORITHMS, HMAC_SHA1
 from ._urls import split_url
 from ._wsclient import Connection, WebSocketError
@@ -302,9 +303,6 @@ def _send_websocket(
     return handshake.status, handshake.reason, accepted
 
 
-_REFUSAL_STATUSES = frozenset({400, 401, 403, 405, 409, 413, 503})
-
-
 def _tamper_words(request: events.SignedRequest) -> str:
     if request.websocket:
         return "a query was added to the handshake's URL"
@@ -317,8 +315,8 @@ def _tamper_words(request: events.SignedRequest) -> str:
 
 def _why(status: int, reason: str, request: events.SignedRequest, token: str, out: TextIO) -> None:
     """Say why an app may refuse a genuine request, as ``twiliosig explain`` would."""
-    # Only 400, 401, 403, 405, 409, 413 and 503 can be a refusal by twiliosig; a 404 is the app's own answer.
-    print(f"{'REFUSED' if status in _REFUSAL_STATUSES else 'NOT ACCEPTED'} ({status} {reason}).", file=out)
+    # Only a status the guard refuses with can be twiliosig's refusal; a 404 is the app's own answer.
+    print(f"{'REFUSED' if status in REFUSAL_STATUSES else 'NOT ACCEPTED'} ({status} {reason}).", file=out)
     if status == 403:
         validator = RequestValidator(token)
         params: Any = request.body if request.body and not request.params else request.params or None
