@@ -135,3 +135,43 @@ def test_plain_dicts_round_trip_with_twilio(token: str, url: str, params: dict[s
     assert ours.validate(url, params, theirs.compute_signature(url, params))
     if urlparse(url).geturl() == url:
         assert theirs.validate(url, params, ours.compute_signature(url, params))
+
+
+@given(
+    st.lists(tokens, min_size=1, max_size=2),
+    urls(),
+    pairs_lists,
+    st.sampled_from(["signed", "other token", "other url", "garbage", "non-ascii", "sha256 settings"]),
+    st.booleans(),
+)
+def test_the_guards_form_lane_decides_as_check(
+    secrets: list[str], url: str, pairs: list[tuple[str, str]], how: str, body_hash: bool
+) -> None:
+    """The guard's one-HMAC lane for form webhooks gives exactly the verdict ``check`` gives, whatever it is handed.
+
+    ``_check_form`` accepts the common webhook itself and sends everything else
+    to the general implementation: any input on which the two differ is a
+    request one adapter would treat differently from ``check``.
+    """
+    if body_hash:
+        url += ("&" if "?" in url else "?") + "bodySHA256=" + "0" * 64
+    validator = RequestValidator(secrets)
+    settings = None
+    signed_with = secrets[-1]
+    signature = compute_signature(signed_with, url, pairs)
+    if how == "other token":
+        signature = compute_signature(signed_with + "x", url, pairs)
+    elif how == "other url":
+        signature = compute_signature(signed_with, url + "x", pairs)
+    elif how == "garbage":
+        signature = signature[::-1]
+    elif how == "non-ascii":
+        signature = signature[:-2] + "é="
+    elif how == "sha256 settings":
+        settings = "algorithm=HMAC_SHA256"
+    lane = validator._check_form(url, list(pairs), signature, settings)
+    general = validator.check(url, list(pairs), signature, signature_settings=settings)
+    assert lane == general
+    if how == "signed" and not body_hash:
+        assert lane.valid
+        assert lane.variant == "as received"

@@ -30,30 +30,35 @@ def environ_head(environ: WSGIEnvironment, path: str | None = None) -> Head:
         path: The path the application routes on, when the framework knows it
             better than ``PATH_INFO`` (else ``PATH_INFO``).
     """
+    get = environ.get
     if path is None:
-        path = wsgi_text(environ.get("PATH_INFO", ""))
+        path = get("PATH_INFO", "")
+        if not path.isascii():
+            path = wsgi_text(path)
 
     def header(name: str) -> str | None:
-        value = environ.get(_ENVIRON_KEYS.get(name) or _environ_key(name))
+        value = get(_ENVIRON_KEYS.get(name) or _environ_key(name))
         if value is None or value.isascii():
             return value
         return wsgi_text(value)
 
-    scheme = environ.get("wsgi.url_scheme", "http")
-    raw_target = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+    # Every value is a WSGI "native string"; the ASCII ones (nearly all) are read as they are.
+    raw_target = get("RAW_URI") or get("REQUEST_URI")
     if raw_target:
-        raw_path, query = split_target(wsgi_text(raw_target))
+        raw_path, query = split_target(raw_target if raw_target.isascii() else wsgi_text(raw_target))
     else:
-        full_path = wsgi_text(environ.get("SCRIPT_NAME", "")) + path
-        raw_path, query = quote_path(full_path), wsgi_text(environ.get("QUERY_STRING", ""))
+        full_path = wsgi_text(get("SCRIPT_NAME", "")) + path
+        raw_path, query = quote_path(full_path), wsgi_text(get("QUERY_STRING", ""))
+    method = get("REQUEST_METHOD", "")
+    host = get("HTTP_HOST") or None  # Twilio always sends it: no fallback to SERVER_NAME
     return Head(
-        method=wsgi_text(environ.get("REQUEST_METHOD", "")),
-        path=path,
-        scheme=scheme,
-        host=_host(environ),
-        raw_path=raw_path,
-        query=query,
-        header=header,
+        method if method.isascii() else wsgi_text(method),
+        path,
+        get("wsgi.url_scheme", "http"),
+        host if host is None or host.isascii() else wsgi_text(host),
+        raw_path,
+        query,
+        header,
     )
 
 
@@ -92,12 +97,6 @@ def wsgi_text(value: str) -> str:
         return value  # a server that already decoded as UTF-8
 
 
-def _host(environ: WSGIEnvironment) -> str | None:
-    """The Host header; None without one (Twilio always sends it: no fallback to ``SERVER_NAME``)."""
-    host = environ.get("HTTP_HOST")
-    return wsgi_text(host) if host else None
-
-
 def read_body(environ: WSGIEnvironment, limit: int) -> bytes | None:
     """The body, at most ``limit`` + 1 bytes of it (more than ``limit`` means too large); None if unreadable.
 
@@ -116,18 +115,21 @@ def read_body(environ: WSGIEnvironment, limit: int) -> bytes | None:
     if length == 0 or stream is None:
         return b""
     wanted = min(length, limit + 1)
-    chunks = []
-    received = 0
     try:
-        while received < wanted:
-            chunk = stream.read(min(_CHUNK, wanted - received))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            received += len(chunk)
+        body: bytes = stream.read(wanted)  # nearly always all of it at once
+        if body and len(body) < wanted:
+            chunks = [body]
+            received = len(body)
+            while received < wanted:
+                chunk = stream.read(min(_CHUNK, wanted - received))
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                received += len(chunk)
+            body = b"".join(chunks)
     except Exception:  # the client went away, or the server's stream broke
         return None
-    body = b"".join(chunks)
+    received = len(body)
     if received > limit:
         environ["wsgi.input"] = io.BufferedReader(_Replay(body, stream))
         return body

@@ -330,18 +330,18 @@ class Check:
         body_limit: Read at most this many bytes; one more means :meth:`overflowed`.
     """
 
-    __slots__ = ("_guard", "_head", "_info", "_url", "decision")
+    __slots__ = ("_content_type", "_guard", "_head", "_info", "_signature", "_url", "body_limit", "decision")
 
     def __init__(self, guard: Guard, head: Head) -> None:
         self._guard = guard
         self._head = head
+        self.body_limit: int = guard.max_body_size
+        # Set by the screen once the head has given them, each header read once per request.
         self._url: str | None = None
-        self._info = head.info
+        self._info: RequestInfo | None = None
+        self._signature: str | None = None
+        self._content_type: str | None = None
         self.decision: Decision | None = None
-
-    @property
-    def body_limit(self) -> int:
-        return self._guard.max_body_size
 
     @property
     def url(self) -> str | None:
@@ -361,7 +361,7 @@ class Check:
         assert url is not None  # a check without a decision always has its URL
         if not body and self._declares_a_body():
             return self.unreadable()
-        return self._judge(body_params(url, self._head.header("content-type"), body))
+        return self._judge(body_params(url, self._content_type, body))
 
     def finish_parsed(self, pairs: list[tuple[str, str]], *, files: bool = False) -> Decision:
         """The decision for a body the framework parsed before the check could read it.
@@ -375,35 +375,46 @@ class Check:
             return self.decision
         if files:
             verdict = Verdict(False, Reason.UNSIGNED_BODY, "the body holds files: not a form Twilio signs")
-            return self._guard.decide(verdict, self._info)
+            return self._guard.decide(verdict, self.request)
         return self._judge(pairs)
 
     def _declares_a_body(self) -> bool:
         declared = (self._head.header("content-length") or "").strip()
         return declared.isascii() and declared.isdigit() and int(declared) > 0
 
+    @property
+    def request(self) -> RequestInfo:
+        """Method, path and (once rebuilt) URL, for log lines and ``on_reject``."""
+        info = self._info
+        return info if info is not None else RequestInfo(self._head.method, self._head.path, self._url)
+
     def _judge(self, params: BodyParams | Verdict) -> Decision:
         guard, head, url = self._guard, self._head, self._url
         assert url is not None
         if isinstance(params, Verdict):
-            return guard.decide(params, self._info)
-        signature = head.header(SIGNATURE_HEADER)
-        verdict = guard.validator.check(url, params, signature, signature_settings=head.header(SETTINGS_HEADER))
+            return guard.decide(params, self.request)
+        signature = self._signature
+        assert signature is not None  # the screen refused a request without one
+        settings = head.header(SETTINGS_HEADER)
+        if type(params) is list:
+            verdict = guard.validator._check_form(url, params, signature, settings)
+        else:
+            verdict = guard.validator.check(url, params, signature, signature_settings=settings)
         if not verdict.valid:
-            return guard.decide(verdict, self._info)
+            return guard.decide(verdict, self.request)
         key = None
         if guard.replay_guard is not None and not head.websocket:
-            key = replay_key(signature or "")
-        return Decision(verdict, None, key, self._info)
+            key = replay_key(signature)
+        return Decision(verdict, None, key, self._info or self.request)
 
     def overflowed(self, size: int | None = None) -> Decision:
         """The decision when the body grew past :attr:`body_limit` while it was read."""
-        return self._guard.decide(self._guard.too_large(size), self._info)
+        return self._guard.decide(self._guard.too_large(size), self.request)
 
     def unreadable(self) -> Decision:
         """The decision when the body could not be read (the client went away, the stream broke)."""
         verdict = Verdict(False, Reason.MALFORMED_BODY, "the body could not be read (client disconnected?)")
-        return self._guard.decide(verdict, self._info)
+        return self._guard.decide(verdict, self.request)
 
 
 class Guard:
@@ -453,6 +464,7 @@ class Guard:
 
     __slots__ = (
         "_refusals",
+        "_trusting",
         "basic_auth",
         "enabled",
         "max_body_size",
@@ -518,6 +530,7 @@ class Guard:
         self.protects: PathMatcher = path_matcher(paths)
         self.public_url = parse_public_url(public_url) if public_url is not None else None
         self.trust: ForwardedTrust = parse_trust(trust_forwarded)
+        self._trusting = bool(self.trust)  # read per request: asked once here
         if self.public_url is not None and self.trust:
             raise ValueError(
                 "public_url and trust_forwarded both say where the URL Twilio called comes from: give one "
@@ -581,11 +594,11 @@ class Guard:
             return None
         check = Check(self, head)
         if not self.enabled:
-            check.decision = Decision(NOT_CHECKED, None, None, check._info)
+            check.decision = Decision(NOT_CHECKED, None, None, check.request)
             return check
         verdict = self._screen(head, check)
         if verdict is not None:
-            check.decision = self.decide(verdict, check._info)
+            check.decision = self.decide(verdict, check.request)
         return check
 
     def _screen(self, head: Head, check: Check) -> Verdict | None:
@@ -607,12 +620,13 @@ class Guard:
             return Verdict(False, Reason.UNAUTHORIZED, "no valid HTTP Basic credentials (Twilio sends them on retry)")
         if self.require_https and not url.startswith(("https://", "wss://")):
             return Verdict(False, Reason.NOT_HTTPS, "require_https is set and the URL Twilio called is not https")
-        signature = head.header(SIGNATURE_HEADER)
+        signature = check._signature = head.header(SIGNATURE_HEADER)
         if signature is None or not signature.strip():
             return Verdict(False, Reason.MISSING_SIGNATURE, "the request carries no X-Twilio-Signature")
+        content_type = check._content_type = head.header("content-type")
         if head.websocket:
             return None
-        refusal = _foreign_charset(head.header("content-type"))
+        refusal = _foreign_charset(content_type)
         if refusal is not None:
             return refusal
         return self._declared_length(head.header("content-length"))
@@ -622,20 +636,12 @@ class Guard:
         if head.host is None:
             return Verdict(False, Reason.MALFORMED_URL, "the request has no Host header")
         origin: TrustedOrigin | None = None
-        if self.public_url is None and self.trust:
+        if self._trusting:  # never with public_url: refused together when the guard is built
             try:
                 origin = forwarded_origin(head.header, self.trust)
             except ValueError as error:
                 return Verdict(False, Reason.MALFORMED_URL, str(error))
-        url = rebuild_url(
-            scheme=head.scheme,
-            host=head.host,
-            path=head.raw_path,
-            query=head.query,
-            public_url=self.public_url,
-            origin=origin,
-            websocket=head.websocket,
-        )
+        url = rebuild_url(head.scheme, head.host, head.raw_path, head.query, self.public_url, origin, head.websocket)
         if url is None:
             return Verdict(False, Reason.MALFORMED_URL, "the Host header cannot be part of a URL")
         return url

@@ -319,14 +319,11 @@ def forwarded_origin(header: Callable[[str], str | None], trust: ForwardedTrust)
     return TrustedOrigin(scheme, host, port, prefix or None)
 
 
-def _websocket_scheme(scheme: str, websocket: bool) -> str:
-    if not websocket:
-        return scheme
-    return {"https": "wss", "http": "ws"}.get(scheme, scheme)
+#: The scheme of a WebSocket handshake's URL, from the scheme of its HTTP request.
+_WEBSOCKET_SCHEMES = {"https": "wss", "http": "ws"}
 
 
 def rebuild_url(
-    *,
     scheme: str,
     host: str,
     path: str,
@@ -356,9 +353,12 @@ def rebuild_url(
             bare = split_url(f"x://{host}")
             host = (bare.host if bare is not None else host) + ":" + origin.port
         prefix = origin.prefix or ""
-    if not valid_host(host) or not scheme.isascii() or not scheme.isalpha():
+    if _HOST.match(host) is None or not scheme.isascii() or not scheme.isalpha():
         return None
-    url = f"{_websocket_scheme(scheme.lower(), websocket)}://{host}{prefix}{path or '/'}"
+    scheme = scheme.lower()
+    if websocket:
+        scheme = _WEBSOCKET_SCHEMES.get(scheme, scheme)
+    url = f"{scheme}://{host}{prefix}{path or '/'}"
     return f"{url}?{query}" if query else url
 
 

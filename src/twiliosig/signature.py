@@ -58,6 +58,7 @@ _ABSOLUTE_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://")
 _BASE64 = re.compile(rb"[A-Za-z0-9+/]+={0,2}\Z")
 _BODY_HASH_PARAM = "bodySHA256"
 _UTF16_CHANGE = "with the parameters sorted by UTF-16 code unit"
+_AS_RECEIVED = "as received"
 _SHA1 = digest_for(HMAC_SHA1)
 # What validate() gets for a plain acceptance: it reads only .valid, so the
 # common request skips building a verdict of its own.
@@ -257,6 +258,31 @@ class RequestValidator:
             logger.exception("twiliosig: unexpected error while checking a signature")
             return Verdict(False, Reason.MALFORMED_PARAMS, "the request could not be checked")
 
+    def _check_form(self, url: str, pairs: list[tuple[str, str]], signature: str, settings: str | None) -> Verdict:
+        """:meth:`check` for the guard: a URL it rebuilt (absolute by construction) and the form pairs it parsed.
+
+        Every genuine form webhook signed with an auth token over the URL as
+        received is accepted here in one HMAC per token, with the verdict
+        :meth:`check` gives; anything else (a shared key, a looked-up token, a
+        ``bodySHA256`` URL, another URL form, a refusal) is decided by the one
+        general implementation. The middlewares run this once per request, so
+        it is kept short: a long path costs more than its instructions once the
+        application has taken the processor's caches.
+        """
+        tokens = self._tokens
+        if tokens and not settings and not ("?" in url and query_values(url, _BODY_HASH_PARAM)):
+            try:
+                sig = signature.encode("ascii")
+                suffix = sorted_params(pairs)[0].encode("utf-8")
+                message = url.encode("utf-8")
+            except (TypeError, UnicodeEncodeError):
+                pass  # not ASCII, not text: the general path names the fault
+            else:
+                for secret in tokens:
+                    if hmac.compare_digest(secret.sign(message, _SHA1, suffix), sig):
+                        return self._accepted(url, _AS_RECEIVED, secret, _SHA1, 1, None, [])
+        return self.check(url, pairs, signature, signature_settings=settings)
+
     def compute_signature(self, uri: str, params: Params = None, algorithm: str | None = None) -> str:
         """The signature Twilio would send, with the primary auth token.
 
@@ -405,7 +431,7 @@ class RequestValidator:
             if hmac.compare_digest(secret.sign(url_bytes, digest, suffix), sig):
                 if not explain and not body_hashes:
                     return _ACCEPTED
-                return self._accepted(url, "as received", secret, digest, 1, body, body_hashes)
+                return self._accepted(url, _AS_RECEIVED, secret, digest, 1, body, body_hashes)
 
         tried = 1
         forms = [(url_bytes, Candidate(url))]  # kept for the UTF-16 order below
