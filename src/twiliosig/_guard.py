@@ -602,6 +602,12 @@ class Guard:
         return check
 
     def _screen(self, head: Head, check: Check) -> Verdict | None:
+        """What the head alone decides, in the order a refusal is chosen; None to read the body.
+
+        One function for every check on the head: the middlewares run it once per
+        request, and a long chain of small calls costs more than its instructions
+        once the application has taken the processor's caches.
+        """
         if head.method not in self.methods:
             allowed = ", ".join(sorted(self.methods))
             return Verdict(
@@ -611,9 +617,18 @@ class Guard:
             return Verdict(
                 False, Reason.MALFORMED_URL, "the request target is not a path (absolute-form); Twilio sends a path"
             )
-        url = self.url(head)
-        if isinstance(url, Verdict):
-            return url
+        # The URL Twilio called, from the request's own parts and the configured trust.
+        if head.host is None:
+            return Verdict(False, Reason.MALFORMED_URL, "the request has no Host header")
+        origin: TrustedOrigin | None = None
+        if self._trusting:  # never with public_url: refused together when the guard is built
+            try:
+                origin = forwarded_origin(head.header, self.trust)
+            except ValueError as error:
+                return Verdict(False, Reason.MALFORMED_URL, str(error))
+        url = rebuild_url(head.scheme, head.host, head.raw_path, head.query, self.public_url, origin, head.websocket)
+        if url is None:
+            return Verdict(False, Reason.MALFORMED_URL, "the Host header cannot be part of a URL")
         check._url = url
         check._info = RequestInfo(head.method, head.path, url)
         if self.basic_auth and not self._authenticated(head.header("authorization")):
@@ -626,25 +641,20 @@ class Guard:
         content_type = check._content_type = head.header("content-type")
         if head.websocket:
             return None
-        refusal = _foreign_charset(content_type)
-        if refusal is not None:
-            return refusal
-        return self._declared_length(head.header("content-length"))
-
-    def url(self, head: Head) -> str | Verdict:
-        """The URL Twilio called, from the request's own parts and the configured trust, or why not."""
-        if head.host is None:
-            return Verdict(False, Reason.MALFORMED_URL, "the request has no Host header")
-        origin: TrustedOrigin | None = None
-        if self._trusting:  # never with public_url: refused together when the guard is built
-            try:
-                origin = forwarded_origin(head.header, self.trust)
-            except ValueError as error:
-                return Verdict(False, Reason.MALFORMED_URL, str(error))
-        url = rebuild_url(head.scheme, head.host, head.raw_path, head.query, self.public_url, origin, head.websocket)
-        if url is None:
-            return Verdict(False, Reason.MALFORMED_URL, "the Host header cannot be part of a URL")
-        return url
+        if content_type is not None and content_type != FORM_CONTENT_TYPE:  # Twilio's own has no charset
+            refusal = _foreign_charset(content_type)
+            if refusal is not None:
+                return refusal
+        # A Content-Length over the limit is refused before a byte of the body is read.
+        declared = head.header("content-length")
+        if declared is None or not declared.strip():
+            return None
+        declared = declared.strip()
+        if not (declared.isascii() and declared.isdigit()):
+            return Verdict(False, Reason.MALFORMED_BODY, "the Content-Length header is not a number")
+        if int(declared) > self.max_body_size:
+            return self.too_large(int(declared))
+        return None
 
     def _authenticated(self, authorization: str | None) -> bool:
         """Constant-time check of ``Authorization: Basic ...`` against every configured pair."""
@@ -661,17 +671,6 @@ class Guard:
             same_password = hmac.compare_digest(known_password, password.encode("utf-8"))
             found |= same_user & same_password
         return found
-
-    def _declared_length(self, value: str | None) -> Verdict | None:
-        """The refusal a Content-Length earns before the body is read, if any."""
-        if value is None or not value.strip():
-            return None
-        value = value.strip()
-        if not (value.isascii() and value.isdigit()):
-            return Verdict(False, Reason.MALFORMED_BODY, "the Content-Length header is not a number")
-        if int(value) > self.max_body_size:
-            return self.too_large(int(value))
-        return None
 
     def too_large(self, size: int | None = None) -> Verdict:
         """The verdict for a body over ``max_body_size`` (``size`` when known)."""

@@ -8,7 +8,7 @@ UTF-8 bytes of the secret exactly as given: no hex or base64 decoding.
 
 from __future__ import annotations
 
-import base64
+import binascii
 import hashlib
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -116,7 +116,7 @@ class Secret:
         inner.update(suffix)
         outer = keyed[1].copy()
         outer.update(inner.digest())
-        return base64.b64encode(outer.digest())
+        return binascii.b2a_base64(outer.digest(), newline=False)
 
 
 def digest_for(algorithm: str | None) -> Digest:

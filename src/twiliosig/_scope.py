@@ -12,7 +12,7 @@ from typing import Any
 from ._guard import Head
 from ._request import decode_target, quote_path
 
-__all__ = ["route_path", "scope_head", "scope_headers", "scope_host", "scope_raw_path"]
+__all__ = ["route_path", "scope_head", "scope_headers", "scope_raw_path"]
 
 Scope = MutableMapping[str, Any]
 
@@ -25,24 +25,28 @@ def scope_head(scope: Scope, headers: dict[str, str] | None = None) -> Head:
     if headers is None:
         headers = scope_headers(scope)
     websocket = scope["type"] == "websocket"
-    scheme = scope.get("scheme") or ("ws" if websocket else "http")
     query = scope.get("query_string", b"")
     return Head(
-        method=scope.get("method", "GET"),
-        path=route_path(scope),
-        scheme="wss" if websocket else scheme,
-        host=scope_host(headers),
-        raw_path=scope_raw_path(scope),
-        query=decode_target(query) if query else "",
-        header=headers.get,
-        websocket=websocket,
+        scope.get("method", "GET"),
+        route_path(scope),
+        "wss" if websocket else scope.get("scheme") or "http",
+        headers.get("host") or None,  # Twilio always sends it: no fallback to scope["server"]
+        scope_raw_path(scope),
+        decode_target(query) if query else "",
+        headers.get,
+        websocket,
     )
 
 
 def scope_headers(scope: Scope) -> dict[str, str]:
     """Request headers by lower-case name; repeated headers joined with commas."""
-    headers: dict[str, str] = {}
-    for raw_name, raw_value in scope.get("headers", ()):
+    raw = scope.get("headers", ())
+    if type(raw) is list:  # as every server sends them: read in one pass, repeats looked for after
+        headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in raw}
+        if len(headers) == len(raw):
+            return headers
+        headers = {}
+    for raw_name, raw_value in raw:
         name = raw_name.decode("latin-1").lower()
         value = raw_value.decode("latin-1")
         headers[name] = f"{headers[name]},{value}" if name in headers else value
@@ -75,8 +79,3 @@ def scope_raw_path(scope: Scope) -> str:
     if quoted_root and not path.startswith(quoted_root):
         path = quoted_root + path
     return path
-
-
-def scope_host(headers: dict[str, str]) -> str | None:
-    """The Host header; None without one (Twilio always sends it: no fallback to ``scope["server"]``)."""
-    return headers.get("host") or None

@@ -102,27 +102,32 @@ class TwilioSignatureMiddleware:
         if kind not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        check = self.guard.start(scope_head(scope))
+        guard = self.guard
+        check = guard.start(scope_head(scope))
         if check is None:
             await self.app(scope, receive, send)
-        elif kind == "http":
-            await self._http(check, scope, receive, send)
-        else:
+            return
+        if kind != "http":
             await self._websocket(check, scope, receive, send)
-
-    async def _http(self, check: Check, scope: Scope, receive: Receive, send: Send) -> None:
-        guard = self.guard
+            return
+        # HTTP, in this one coroutine: each further await of a helper costs a coroutine per request.
         decision = check.decision
         replay = receive
         if decision is None:
-            read = await _read_body(receive, check.body_limit)
-            if read is None:
-                return  # the client went away: nobody to answer, nothing for the app
-            body, more = read
+            message = await receive()
+            if message["type"] == "http.request" and not message.get("more_body", False):
+                body, more = message.get("body", b""), False  # the whole body in one message, as usual
+            else:
+                read = await _read_body(receive, check.body_limit, message)
+                if read is None:
+                    return  # the client went away: nobody to answer, nothing for the app
+                body, more = read
             if len(body) > check.body_limit:
                 decision = check.overflowed()
             else:
-                decision = await guard.aclaim(check.finish(body), claimed=scope.get(CLAIMED_KEY))
+                decision = check.finish(body)
+                if decision.replay_key is not None:
+                    decision = await guard.aclaim(decision, claimed=scope.get(CLAIMED_KEY))
             # The app reads exactly what was sent: what was read, then whatever is left.
             replay = _replay_message({"type": "http.request", "body": body, "more_body": more}, receive)
         refusal = decision.refusal
@@ -225,12 +230,18 @@ class _Misconfigured:
         await send({"type": "http.response.body", "body": body})
 
 
-async def _read_body(receive: Receive, limit: int) -> tuple[bytes, bool] | None:
-    """The body and whether more of it is still unread: at most ``limit`` + 1 bytes; None if the client left."""
+async def _read_body(receive: Receive, limit: int, first: Message) -> tuple[bytes, bool] | None:
+    """The body and whether more of it is still unread: at most ``limit`` + 1 bytes; None if the client left.
+
+    Args:
+        receive: The server's ``receive``.
+        limit: The body limit.
+        first: The message already received (a whole body nearly always comes in one).
+    """
     chunks: list[bytes] = []
     received = 0
+    message = first
     while True:
-        message = await receive()
         if message["type"] == "http.disconnect":
             return None
         chunk = message.get("body", b"")
@@ -240,6 +251,7 @@ async def _read_body(receive: Receive, limit: int) -> tuple[bytes, bool] | None:
             chunks.append(chunk)
         if received > limit or not more:
             return b"".join(chunks), more
+        message = await receive()
 
 
 def _with_verdict(scope: Scope, verdict: Verdict) -> Scope:

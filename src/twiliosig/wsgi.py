@@ -81,7 +81,9 @@ class TwilioSignatureMiddleware:
             elif len(body) > check.body_limit:
                 decision = check.overflowed()
             else:
-                decision = self.guard.claim(check.finish(body), claimed=environ.get(CLAIMED_KEY))
+                decision = check.finish(body)
+                if decision.replay_key is not None:
+                    decision = self.guard.claim(decision, claimed=environ.get(CLAIMED_KEY))
                 environ["wsgi.input"] = io.BytesIO(body)
                 if body or environ.get("CONTENT_LENGTH"):
                     environ["CONTENT_LENGTH"] = str(len(body))
