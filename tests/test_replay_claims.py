@@ -11,6 +11,9 @@ webhook must not come back as "already claimed", a 409 that Twilio never retries
 And a wrapper must not smuggle in a client the store refuses: pymemcache's
 ``RetryingClient`` around a ``HashClient`` still answers ``add`` with False while a
 server is marked dead.
+
+In process, against servers the fixtures start (unlike tests/attacks, whose servers run
+apart), so that mutation testing (``make mutate``) counts these defences as tested.
 """
 
 from __future__ import annotations
