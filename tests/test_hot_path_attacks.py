@@ -463,11 +463,6 @@ def test_a_stream_whose_first_read_is_empty_is_not_a_body_less_request(chunked: 
     assert not outcome.seen
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="regression (a crash, not a bypass): _environ.read_body calls len(body) outside its try when "
-    "stream.read() returns None (a non-blocking raw stream): TypeError -> 500; before, 400 (unreadable)",
-)
 @pytest.mark.parametrize("chunked", [False, True])
 def test_a_stream_read_that_returns_none_is_refused_not_raised(chunked: bool) -> None:
     """``read()`` answering None (io.RawIOBase without data): before the rewrite a refusal, never an exception."""
@@ -628,11 +623,6 @@ def test_report_only_gives_an_oversized_first_message_whole() -> None:
     assert seen == [big + b"yy"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="regression (a crash, not a bypass): asgi.py's one-message path takes message.get('body') as is, "
-    "so a non-conforming body=None raises TypeError at len(body); before, _read_body skipped it (b'')",
-)
 def test_a_none_body_in_the_first_message_is_refused_not_raised() -> None:
     """A server that sends ``body: None``: before the rewrite read as no body (400 under a declared length)."""
     headers = raw_headers(("content-type", FORM), ("content-length", "50"), ("x-twilio-signature", GOOD))
@@ -820,3 +810,24 @@ def test_a_non_ascii_wsgi_host_header_is_decoded_as_before() -> None:
     outcome = h.call(environ, validate=False)
     assert outcome.status == 400
     assert not outcome.seen
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+def test_no_read_asks_for_more_than_a_chunk(chunked: bool) -> None:
+    """A stream may allocate all it is asked for before a byte arrives: with a large ``max_body_size``, one
+    tiny chunked request must not make the server allocate the whole limit (the first read is bounded too)."""
+    h = WsgiHarness(auth_token=TOKEN, max_body_size=50 * 1024 * 1024)
+    environ = wsgi_environ(h, {"Content-Type": FORM, "X-Twilio-Signature": GOOD}, BODY, chunked=chunked)
+    asked: list[int] = []
+    stream = environ["wsgi.input"]
+
+    class Recording:
+        def read(self, size: int = -1) -> bytes:
+            asked.append(size)
+            return bytes(stream.read(size))
+
+    environ["wsgi.input"] = Recording()
+    outcome = h.call(environ, validate=False)
+    assert outcome.status == 200
+    assert asked
+    assert max(asked) <= 64 * 1024

@@ -116,7 +116,9 @@ def read_body(environ: WSGIEnvironment, limit: int) -> bytes | None:
         return b""
     wanted = min(length, limit + 1)
     try:
-        body: bytes = stream.read(wanted)  # nearly always all of it at once
+        # A webhook nearly always arrives in this first read. Never more than a chunk at a
+        # time: a stream may allocate all it is asked for before a byte arrives.
+        body: bytes = stream.read(min(_CHUNK, wanted)) or b""
         if body and len(body) < wanted:
             chunks = [body]
             received = len(body)

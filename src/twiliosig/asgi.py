@@ -116,7 +116,7 @@ class TwilioSignatureMiddleware:
         if decision is None:
             message = await receive()
             if message["type"] == "http.request" and not message.get("more_body", False):
-                body, more = message.get("body", b""), False  # the whole body in one message, as usual
+                body, more = message.get("body") or b"", False  # the whole body in one message, as usual
             else:
                 read = await _read_body(receive, check.body_limit, message)
                 if read is None:
