@@ -85,6 +85,25 @@ def test_explain_wrong_token_ranks_causes(capsys: pytest.CaptureFixture[str]) ->
     assert signature not in out
 
 
+def test_explain_malformed_signature_lists_no_url_forms(capsys: pytest.CaptureFixture[str]) -> None:
+    """A signature that is not base64 of the right length was never compared: no URL form list to send the reader
+    after, just what is wrong with the signature."""
+    code, out, _ = run(capsys, "explain", URL, "-s", "not-a-signature", *p_args(PARAMS))
+    assert code == 1
+    assert "malformed_signature" in out
+    assert "URL form(s)" not in out
+
+
+def test_explain_from_curl_names_a_plus_sent_raw(capsys: pytest.CaptureFixture[str]) -> None:
+    """curl -d 'From=+1...' sends a '+' the app reads as a space: signed over the plus, it is named, not guessed."""
+    signature = compute_signature(TOKEN, URL, [("From", "+15005550006")])
+    command = f"curl -s -X POST '{URL}' -H 'X-Twilio-Signature: {signature}' -d 'From=+15005550006'"
+    code, out, _ = run(capsys, "explain", "--from-curl", command)
+    assert code == 1
+    assert "curl -d sends '+' as it is" in out
+    assert "Likely causes" not in out
+
+
 def test_explain_from_curl(capsys: pytest.CaptureFixture[str]) -> None:
     """A curl command line is read for URL, headers and form data."""
     signature = compute_signature(TOKEN, URL, PARAMS)

@@ -713,7 +713,7 @@ class Guard:
         # A store outage is the operator's to fix: the line says what the store answered.
         cause = f"; {loggable(verdict.detail)}" if verdict.reason is Reason.REPLAY_STORE_UNAVAILABLE else ""
         logger.warning(
-            "twiliosig %s %s %s: %s (URL rebuilt as %s..., %d URL forms tried)%s",
+            "twiliosig %s %s %s: %s (scheme and host rebuilt as %s, %d URL forms tried)%s",
             "let through (report only)" if self.report_only else "refused",
             loggable(request.method, 20),
             loggable(request.path),

@@ -235,6 +235,16 @@ def _explain(args: argparse.Namespace) -> int:
                 else "the same fields form-encoded (-d or --data-urlencode) do not match either."
             )
         )
+    if args.from_curl is not None and not explanation.verdict.valid and b"+" in body and isinstance(params, list):
+        # curl -d 'From=+1555...' sends the plus as is, and every form parser reads it as a space.
+        literal = body_params(url, headers.get("content-type"), body.replace(b"+", b"%2B"))
+        if isinstance(literal, list) and validator.check(url, literal, signature, signature_settings=settings).valid:
+            explanation.findings.append(
+                "It matches if each '+' in the data is a plus sign: curl -d sends '+' as it is, and a form body "
+                "reads '+' as a space (Twilio writes a plus as %2B). Write %2B, or use --data-urlencode "
+                "'From=+15005550006'."
+            )
+            explanation.causes = []
     sys.stdout.write(explanation.render())
     return 0 if explanation.verdict.valid else 1
 

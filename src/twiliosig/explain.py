@@ -105,7 +105,8 @@ def explain(
     explanation = Explanation(verdict)
     if verdict.valid:
         return explanation
-    if isinstance(url, str) and split_url(url) is not None:
+    if verdict.urls_tried and isinstance(url, str) and split_url(url) is not None:
+        # Only when signatures were compared: a malformed signature or an unknown key never reached a URL form.
         explanation.tried = list(candidate_urls(url, validator.url_variants))
     explanation.secrets = validator.secret_labels(url, params, signature_settings)
     if verdict.reason is not Reason.SIGNATURE_MISMATCH:
