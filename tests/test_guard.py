@@ -308,13 +308,36 @@ def test_shared_keys_alone_are_a_secret(monkeypatch: pytest.MonkeyPatch) -> None
     assert through(guard, head(headers=headers)).verdict.valid
 
 
+def test_a_json_webhook_signed_with_a_shared_key_is_checked_with_that_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A raw body (bodySHA256 in the URL) goes to the core with the signature settings header, as a form does.
+
+    Event Streams sign JSON with a shared key and HMAC-SHA256: without the header
+    the core would check it with the auth token and refuse every genuine delivery.
+    """
+    from twiliosig import body_sha256
+
+    monkeypatch.delenv("TWILIO_AUTH_TOKEN", raising=False)
+    guard = Guard(auth_token=TOKEN, shared_keys={"k": "shared-secret"})
+    body = b'[{"type": "com.twilio.messaging.message.delivered"}]'
+    target = "/twilio/events?bodySHA256=" + body_sha256(body)
+    url = "https://example.com" + target
+    headers = {
+        "Content-Type": "application/json",
+        "X-Twilio-Signature": compute_signature("shared-secret", url, None, algorithm="HMAC_SHA256"),
+        "X-Twilio-Webhooks-Signature-Settings": "key=k,algorithm=HMAC_SHA256",
+    }
+    decision = through(guard, head(target, headers), body)
+    assert decision.verdict.valid, decision.verdict.detail
+    assert decision.verdict.algorithm == "HMAC_SHA256"
+
+
 def test_the_log_line_names_scheme_and_host_never_the_query(caplog: pytest.LogCaptureFixture) -> None:
     """A refused GET's log line shows the rebuilt scheme and host, not its query (the parameters)."""
     target = "/twilio/sms?Body=s3cret/part&Next=http://s3cret"
     with caplog.at_level("WARNING", logger="twiliosig"):
         through(Guard(auth_token=TOKEN), head(target, {}, method="GET"))
     (record,) = caplog.records
-    assert "https://example.com..." in record.getMessage()
+    assert "scheme and host rebuilt as https://example.com," in record.getMessage()
     assert "s3cret" not in record.getMessage()
 
 

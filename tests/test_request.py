@@ -16,6 +16,7 @@ from twiliosig._request import (
     forwarded_origin,
     normalise_path,
     parse_public_url,
+    parse_trust,
     path_matcher,
     quote_path,
     rebuild_url,
@@ -200,3 +201,37 @@ def test_rebuild_url_refuses_a_scheme_that_is_not_letters(scheme: str) -> None:
     assert rebuild_url(scheme="https", host="example.com", path="/twilio/sms", query="") == (
         "https://example.com/twilio/sms"
     )
+
+
+@pytest.mark.parametrize("prefix", ["/caf%C3%A9/", "/caf%c3%a9", "/a%20b/"])
+def test_a_prefix_written_percent_encoded_protects_the_path_routers_decode(prefix: str) -> None:
+    """Routers match the decoded path (``/café/x``): a prefix given encoded must protect that reading too.
+
+    Matched only as written, ``paths=["/caf%C3%A9/"]`` would leave every request
+    the router sends to ``/café/...`` unprotected.
+    """
+    decoded = "/café" if "caf" in prefix else "/a b"
+    matcher = path_matcher([prefix])
+    assert matcher(decoded + "/sms")
+    assert matcher(decoded)
+    assert not matcher(decoded + "x/sms")
+    assert not matcher("/status")
+
+
+@pytest.mark.parametrize(
+    ("option", "trust"),
+    [
+        pytest.param(0, ForwardedTrust(0, 0), id="zero-proxies"),
+        pytest.param({"x_proto": 0, "x_host": 1}, ForwardedTrust(0, 1), id="zero-hops-in-a-mapping"),
+        pytest.param(2, ForwardedTrust(2, 2), id="two-proxies"),
+    ],
+)
+def test_trust_forwarded_counts_from_zero(option: object, trust: ForwardedTrust) -> None:
+    """Zero proxies is a count (nothing is believed), not an error; only a negative count is refused."""
+    assert parse_trust(option) == trust
+
+
+@pytest.mark.parametrize("option", [-1, {"x_host": -1}])
+def test_trust_forwarded_refuses_a_negative_count(option: object) -> None:
+    with pytest.raises((TypeError, ValueError), match="negative|>= 0"):
+        parse_trust(option)

@@ -149,6 +149,26 @@ class TestJsonBodies:
         assert validator.check(URL, "", signature).valid
         assert validator.check(URL, b"", signature).valid
 
+    def test_a_body_hash_mismatch_says_what_did_match(self, validator: RequestValidator) -> None:
+        """The URL matched, the body did not: the verdict names the URL form, secret and algorithm that matched
+        (what an operator needs to see that the signature was right and the body changed), and the hint for a
+        hash written in upper case."""
+        url = self.url(self.BODY).replace(body_sha256(self.BODY), body_sha256(self.BODY).upper())
+        verdict = validator.check(url, self.BODY, compute_signature(TOKEN, url))
+        assert verdict.reason is Reason.BODY_HASH_MISMATCH
+        assert (verdict.matched_url, verdict.variant, verdict.secret) == (url, "as received", "auth token")
+        assert (verdict.algorithm, verdict.urls_tried) == ("HMAC_SHA1", 1)
+        assert "lowercase hex" in verdict.detail
+        lower = self.url(self.BODY)
+        changed = validator.check(lower, self.BODY.replace("CA", "CB"), compute_signature(TOKEN, lower))
+        assert "lowercase hex" not in changed.detail
+
+    def test_an_accepted_verdict_says_how_it_matched(self, validator: RequestValidator) -> None:
+        url = self.url(self.BODY)
+        verdict = validator.check(url, self.BODY, compute_signature(TOKEN, url))
+        assert verdict.valid
+        assert verdict.detail == "signed over the URL as received with the auth token"
+
     def test_repeated_body_hash_is_refused(self, validator: RequestValidator) -> None:
         """Two bodySHA256 values in one URL are ambiguous and refused."""
         digest = body_sha256(self.BODY)
