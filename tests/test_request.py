@@ -233,5 +233,5 @@ def test_trust_forwarded_counts_from_zero(option: object, trust: ForwardedTrust)
 
 @pytest.mark.parametrize("option", [-1, {"x_host": -1}])
 def test_trust_forwarded_refuses_a_negative_count(option: object) -> None:
-    with pytest.raises((TypeError, ValueError), match="negative|>= 0"):
+    with pytest.raises((TypeError, ValueError), match=r"negative|>= 0"):
         parse_trust(option)
