@@ -60,7 +60,6 @@ SID_PREFIXES = {
     "streamSid": {"MZ"},
     "callSid": {"CA"},
     "parentCallSid": set(),
-    "applicationSid": set(),
 }
 SID = re.compile(r"[A-Z]{2}[0-9a-f]{32}\Z")
 PHONE = re.compile(r"(whatsapp:)?\+[1-9]\d{6,14}\Z")

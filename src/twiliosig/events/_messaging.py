@@ -22,7 +22,7 @@ _INBOUND = documented(
     _INBOUND_PAGE,
     # the message
     ["MessageSid", "SmsSid", "SmsMessageSid", "AccountSid", "MessagingServiceSid", "From", "To", "Body"],
-    ["NumMedia", "NumSegments"],
+    ["NumMedia", "NumSegments", "SmsStatus", "ApiVersion"],
     # where the numbers are
     ["FromCity", "FromState", "FromZip", "FromCountry", "ToCity", "ToState", "ToZip", "ToCountry"],
     # WhatsApp
@@ -57,6 +57,10 @@ def _message_ids(message_sid: str) -> list[tuple[str, str]]:
     return [("SmsMessageSid", message_sid), ("SmsSid", message_sid), ("MessageSid", message_sid)]
 
 
+#: Sent with every incoming message: its status, always ``received``, and the API version.
+_RECEIVED = [("SmsStatus", "received"), ("ApiVersion", "2010-04-01")]
+
+
 INBOUND_SMS = Event(
     kind="messaging.inbound",
     product="messaging",
@@ -69,6 +73,8 @@ INBOUND_SMS = Event(
         *_message_ids(_SMS_SID),
         ("NumMedia", "0"),
         ("NumSegments", "2"),
+        ("ReferralNumMedia", "0"),
+        *_RECEIVED,
         ("Body", 'Olá! Можно перенести доставку на завтра? 🙏📦 Order #A-1043 & ref="x+y"'),
         ("To", TWILIO_NUMBER),
         ("MessagingServiceSid", MESSAGING_SERVICE_SID),
@@ -89,6 +95,8 @@ INBOUND_MMS = Event(
         *_message_ids(_MMS_SID),
         ("NumMedia", "2"),
         ("NumSegments", "1"),
+        ("ReferralNumMedia", "0"),
+        *_RECEIVED,
         ("MediaContentType0", "image/jpeg"),
         ("MediaUrl0", _media_url(_MMS_SID, "mms picture 0")),
         ("MediaContentType1", "image/png"),
@@ -127,6 +135,7 @@ INBOUND_WHATSAPP = Event(
         *_message_ids(_WHATSAPP_SID),
         ("NumMedia", "1"),
         ("NumSegments", "1"),
+        *_RECEIVED,
         ("Body", "مرحبا، هل الطلب جاهز؟ ✅ Quero saber do pedido"),
         ("To", WHATSAPP_SENDER),
         ("MessagingServiceSid", MESSAGING_SERVICE_SID),

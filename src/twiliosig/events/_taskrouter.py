@@ -19,7 +19,7 @@ _EVENT = documented(
 )
 _ASSIGNMENT = documented(
     "https://www.twilio.com/docs/taskrouter/handle-assignment-callbacks",
-    ["AccountSid", "WorkspaceSid", "WorkflowSid", "TaskQueueSid", "WorkerSid", "WorkerAttributes"],
+    ["Timestamp", "AccountSid", "WorkspaceSid", "WorkflowSid", "TaskQueueSid", "WorkerSid", "WorkerAttributes"],
     ["TaskSid", "TaskAttributes", "TaskAge", "TaskPriority", "ReservationSid"],
 )
 
@@ -68,6 +68,7 @@ ASSIGNMENT = Event(
     path="/twilio/taskrouter/assignment",
     documented=_ASSIGNMENT,
     params=(
+        ("Timestamp", "1718721117"),
         ("AccountSid", ACCOUNT_SID),
         ("WorkspaceSid", _WORKSPACE_SID),
         ("WorkflowSid", _WORKFLOW_SID),

@@ -14,6 +14,9 @@ _CALL = [
     "CallSid", "AccountSid", "From", "To", "CallStatus", "ApiVersion", "Direction", "ForwardedFrom",
     "CallerName", "ParentCallSid", "CallToken", "StirVerstat",
     "FromCity", "FromState", "FromZip", "FromCountry", "ToCity", "ToState", "ToZip", "ToCountry",
+    # the older names for the two ends of the call, still sent alongside From and To
+    "Caller", "CallerCity", "CallerState", "CallerZip", "CallerCountry",
+    "Called", "CalledCity", "CalledState", "CalledZip", "CalledCountry",
 ]  # fmt: skip
 
 _INCOMING = documented(_REQUEST_PAGE, _CALL)
@@ -36,13 +39,22 @@ _RECORDING_SID = sid("RE", "voicemail recording")
 
 
 def _call(call_sid: str, status: str, caller: str, caller_place: list[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
-    """The parameters of an incoming call, in the order Twilio tends to send them."""
+    """The parameters of an incoming call, in the order Twilio tends to send them.
+
+    ``Caller``/``Called`` repeat ``From``/``To`` (and their places) under the names of
+    Twilio's first API version.
+    """
+    caller_fields = [(name.replace("From", "Caller", 1), value) for name, value in caller_place]
     return (
         ("AccountSid", ACCOUNT_SID),
         ("ApiVersion", "2010-04-01"),
         ("CallSid", call_sid),
         ("CallStatus", status),
         ("CallToken", "%7B%22parentCallInfoToken%22%3A%22eyJhbGciOiJFUzI1NiJ9.eyJjYWxsU2lkIjoiQ0EifQ%22%7D"),
+        ("Called", TWILIO_NUMBER),
+        *twilio_place("Called"),
+        ("Caller", caller),
+        *caller_fields,
         ("Direction", "inbound"),
         ("From", caller),
         *caller_place,

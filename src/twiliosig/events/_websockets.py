@@ -34,7 +34,7 @@ _CONVERSATION_RELAY = documented(
     "https://www.twilio.com/docs/voice/conversationrelay/websocket-messages",
     [f"setup/{name}" for name in (
         "type", "sessionId", "callSid", "parentCallSid", "from", "to", "forwardedFrom", "callerName",
-        "direction", "callType", "callStatus", "accountSid", "applicationSid", "customParameters",
+        "direction", "callType", "callStatus", "accountSid", "customParameters",
     )],
     ["prompt/type", "prompt/voicePrompt", "prompt/lang", "prompt/last"],
     ["dtmf/type", "dtmf/digit"],
@@ -132,7 +132,6 @@ CONVERSATION_RELAY = Event(
                 "callType": "PSTN",
                 "callStatus": "RINGING",
                 "accountSid": ACCOUNT_SID,
-                "applicationSid": None,
                 "customParameters": {"crm_id": "cust-7f3a9c"},
             }
         ),
@@ -143,7 +142,7 @@ CONVERSATION_RELAY = Event(
             {
                 "type": "interrupt",
                 "utteranceUntilInterrupt": "Claro, tenemos disponibilidad el jueves a las",
-                "durationUntilInterruptMs": "1320",
+                "durationUntilInterruptMs": 1320,
             }
         ),
     ),
