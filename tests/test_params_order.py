@@ -205,6 +205,7 @@ def _parsed(body: bytes) -> list[tuple[str, str]] | None:
 @example(body=b"a=%F0%9F%98%80&%FF=x")
 @example(body=b"a=%E2%82&=b")
 @example(body=b"a=%2&b=%")
+@example(body=b"a=x%20=41&b=%3D3D&c=%25=3D")  # a literal '=' beside an escape stays an '=', never an escape
 def test_form_parser_matches_the_reference(body: bytes) -> None:
     """Escapes, broken escapes, escaped separators, invalid UTF-8, raw non-ASCII: as the plain parser."""
     assert _parsed(body) == reference_form(body)
