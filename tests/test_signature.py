@@ -177,6 +177,17 @@ class TestJsonBodies:
 
 
 class TestSecrets:
+    def test_compute_signature_with_a_lookup_reads_the_account_from_the_query(self) -> None:
+        """A GET webhook carries AccountSid in its query: a validator with a token lookup signs with that account's."""
+        validator = RequestValidator(lambda account: {"AC1": "token-of-ac1"}.get(account or ""))
+        url = "https://example.com/twilio/voice?AccountSid=AC1&CallSid=CA1"
+        assert validator.compute_signature(url) == compute_signature("token-of-ac1", url)
+        assert validator.compute_signature(url, {"AccountSid": "AC1"}) == compute_signature(
+            "token-of-ac1", url, {"AccountSid": "AC1"}
+        )
+        with pytest.raises(ValueError, match="no auth token"):
+            validator.compute_signature("https://example.com/twilio/voice?CallSid=CA1")
+
     def test_rotation_tries_every_token_and_names_the_one_that_matched(self) -> None:
         """During rotation both tokens validate, and the verdict names which, never showing it."""
         validator = RequestValidator(["old-token", TOKEN])
