@@ -158,6 +158,33 @@ def test_django_cache_with_redis_py_retries(redis_server: Server) -> None:
             caches["r"].close()
 
 
+@pytest.mark.usefixtures("one_lost_answer")
+def test_the_stores_own_retry_recognises_its_write(redis_server: Server) -> None:
+    """A client that does not retry: the store's one retry finds the key present and must see it is its own value."""
+    client = redis.Redis(host="127.0.0.1", port=redis_server.port, socket_timeout=0.5, retry=Retry(NoBackoff(), 0))
+    client.connection_pool.connection_class = LosesOneAnswer
+    store = RedisReplayStore(client, prefix=_prefix())
+    assert (store.claim("k"), store.claim("k")) == (True, False)
+
+
+@pytest.mark.usefixtures("one_lost_answer")
+def test_the_stores_own_retry_recognises_its_write_asyncio(redis_server: Server) -> None:
+    async def scenario() -> tuple[bool, bool]:
+        from redis.asyncio.retry import Retry as AsyncRetry
+
+        client = redis.asyncio.Redis(
+            host="127.0.0.1", port=redis_server.port, socket_timeout=0.5, retry=AsyncRetry(NoBackoff(), 0)
+        )
+        client.connection_pool.connection_class = AsyncLosesOneAnswer
+        try:
+            store = RedisReplayStore(client, prefix=_prefix())
+            return await store.aclaim("k"), await store.aclaim("k")
+        finally:
+            await client.aclose()
+
+    assert asyncio.run(scenario()) == (True, False)
+
+
 class LosesOneAdd(MemcacheClient):  # type: ignore[misc]
     """A real pymemcache client: memcached stores the first add, then the connection closes before its answer."""
 
