@@ -32,9 +32,7 @@ def environ_head(environ: WSGIEnvironment, path: str | None = None) -> Head:
     """
     get = environ.get
     if path is None:
-        path = get("PATH_INFO", "")
-        if not path.isascii():
-            path = wsgi_text(path)
+        path = wsgi_text(get("PATH_INFO", ""))
 
     def header(name: str) -> str | None:
         value = get(_ENVIRON_KEYS.get(name) or _environ_key(name))
@@ -42,20 +40,18 @@ def environ_head(environ: WSGIEnvironment, path: str | None = None) -> Head:
             return value
         return wsgi_text(value)
 
-    # Every value is a WSGI "native string"; the ASCII ones (nearly all) are read as they are.
     raw_target = get("RAW_URI") or get("REQUEST_URI")
     if raw_target:
-        raw_path, query = split_target(raw_target if raw_target.isascii() else wsgi_text(raw_target))
+        raw_path, query = split_target(wsgi_text(raw_target))
     else:
         full_path = wsgi_text(get("SCRIPT_NAME", "")) + path
         raw_path, query = quote_path(full_path), wsgi_text(get("QUERY_STRING", ""))
-    method = get("REQUEST_METHOD", "")
-    host = get("HTTP_HOST") or None  # Twilio always sends it: no fallback to SERVER_NAME
+    host = get("HTTP_HOST")  # Twilio always sends it: no fallback to SERVER_NAME
     return Head(
-        method if method.isascii() else wsgi_text(method),
+        wsgi_text(get("REQUEST_METHOD", "")),
         path,
         get("wsgi.url_scheme", "http"),
-        host if host is None or host.isascii() else wsgi_text(host),
+        wsgi_text(host) if host else None,
         raw_path,
         query,
         header,
@@ -115,23 +111,18 @@ def read_body(environ: WSGIEnvironment, limit: int) -> bytes | None:
     if length == 0 or stream is None:
         return b""
     wanted = min(length, limit + 1)
+    chunks = []
+    received = 0
     try:
-        # A webhook nearly always arrives in this first read. Never more than a chunk at a
-        # time: a stream may allocate all it is asked for before a byte arrives.
-        body: bytes = stream.read(min(_CHUNK, wanted)) or b""
-        if body and len(body) < wanted:
-            chunks = [body]
-            received = len(body)
-            while received < wanted:
-                chunk = stream.read(min(_CHUNK, wanted - received))
-                if not chunk:
-                    break
-                chunks.append(chunk)
-                received += len(chunk)
-            body = b"".join(chunks)
+        while received < wanted:  # one read for a webhook; never more than a chunk at a time
+            chunk = stream.read(min(_CHUNK, wanted - received))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            received += len(chunk)
     except Exception:  # the client went away, or the server's stream broke
         return None
-    received = len(body)
+    body = b"".join(chunks)
     if received > limit:
         environ["wsgi.input"] = io.BufferedReader(_Replay(body, stream))
         return body

@@ -405,7 +405,7 @@ class Check:
         key = None
         if guard.replay_guard is not None and not head.websocket:
             key = replay_key(signature)
-        return Decision(verdict, None, key, self._info or self.request)
+        return Decision(verdict, None, key, self.request)
 
     def overflowed(self, size: int | None = None) -> Decision:
         """The decision when the body grew past :attr:`body_limit` while it was read."""

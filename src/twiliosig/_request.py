@@ -353,7 +353,7 @@ def rebuild_url(
             bare = split_url(f"x://{host}")
             host = (bare.host if bare is not None else host) + ":" + origin.port
         prefix = origin.prefix or ""
-    if _HOST.match(host) is None or not scheme.isascii() or not scheme.isalpha():
+    if not valid_host(host) or not scheme.isascii() or not scheme.isalpha():
         return None
     scheme = scheme.lower()
     if websocket:

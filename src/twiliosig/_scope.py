@@ -40,13 +40,8 @@ def scope_head(scope: Scope, headers: dict[str, str] | None = None) -> Head:
 
 def scope_headers(scope: Scope) -> dict[str, str]:
     """Request headers by lower-case name; repeated headers joined with commas."""
-    raw = scope.get("headers", ())
-    if type(raw) is list:  # as every server sends them: read in one pass, repeats looked for after
-        headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in raw}
-        if len(headers) == len(raw):
-            return headers
-        headers = {}
-    for raw_name, raw_value in raw:
+    headers: dict[str, str] = {}
+    for raw_name, raw_value in scope.get("headers", ()):
         name = raw_name.decode("latin-1").lower()
         value = raw_value.decode("latin-1")
         headers[name] = f"{headers[name]},{value}" if name in headers else value
