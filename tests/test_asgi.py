@@ -64,27 +64,12 @@ class AsgiHarness(Harness):
         host: str = "example.com",
         chunks: list[bytes] | None = None,
     ) -> Outcome:
-        path, _, query = target.partition("?")
         header_list = [(b"host", host.encode())]
         if chunks is None:
             header_list.append((b"content-length", str(len(body)).encode()))
             chunks = [body]
         header_list += [(k.lower().encode("latin-1"), v.encode("utf-8")) for k, v in (headers or {}).items()]
-        from urllib.parse import unquote
-
-        scope = {
-            "type": "http",
-            "asgi": {"version": "3.0"},
-            "http_version": "1.1",
-            "method": method,
-            "scheme": scheme,
-            "path": unquote(path),
-            "raw_path": path.encode("latin-1"),
-            "query_string": query.encode("latin-1"),
-            "root_path": "",
-            "headers": header_list,
-            "server": ("example.com", 443),
-        }
+        scope = http_scope(target, header_list, method=method, scheme=scheme)
         messages = [
             {"type": "http.request", "body": chunk, "more_body": i < len(chunks) - 1} for i, chunk in enumerate(chunks)
         ]
@@ -98,6 +83,28 @@ class AsgiHarness(Harness):
 
 class TrioHarness(AsgiHarness):
     backend = "trio"
+
+
+def http_scope(
+    target: str, headers: list[tuple[bytes, bytes]], *, method: str = "POST", scheme: str = "https"
+) -> dict[str, Any]:
+    """The scope of an HTTP request to ``target`` (path and query as sent) as a server builds it."""
+    from urllib.parse import unquote
+
+    path, _, query = target.partition("?")
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": scheme,
+        "path": unquote(path),
+        "raw_path": path.encode("latin-1"),
+        "query_string": query.encode("latin-1"),
+        "root_path": "",
+        "headers": headers,
+        "server": ("example.com", 443),
+    }
 
 
 async def run_asgi(app: Any, scope: dict[str, Any], messages: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -22,7 +22,7 @@ from urllib.parse import quote, urlencode
 import pytest
 
 from tests.contract import FORM, PAIRS, TOKEN, form_body, sign
-from tests.test_asgi import AsgiHarness, run_asgi
+from tests.test_asgi import AsgiHarness, http_scope, run_asgi
 from tests.test_wsgi import WsgiHarness
 from twiliosig import Reason, RequestValidator
 from twiliosig._guard import Guard, Head
@@ -70,20 +70,7 @@ def asgi_call(
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": b"ok"})
 
-    path, _, query = target.partition("?")
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "https",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": query.encode(),
-        "root_path": "",
-        "headers": headers,
-        "server": ("example.com", 443),
-    }
+    scope = http_scope(target, headers)
     sent = asyncio.run(run_asgi(AsgiMiddleware(app, **options), scope, messages))
     statuses = [m["status"] for m in sent if m["type"] == "http.response.start"]
     return (statuses[0] if statuses else None), seen
@@ -712,18 +699,7 @@ def asgi_stack(outer: dict[str, Any], inner: dict[str, Any]) -> tuple[Any, Recor
 
 def asgi_status(app: Any) -> int:
     body, headers = signed()
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "https",
-        "path": "/twilio/sms",
-        "raw_path": b"/twilio/sms",
-        "query_string": b"",
-        "root_path": "",
-        "headers": headers,
-    }
+    scope = http_scope("/twilio/sms", headers)
     sent = asyncio.run(run_asgi(app, scope, [{"type": "http.request", "body": body}]))
     return int(next(m["status"] for m in sent if m["type"] == "http.response.start"))
 

@@ -45,7 +45,7 @@ from redis.retry import Retry
 
 from tests.contract import PAIRS, TOKEN, form_body, sign
 from tests.replay_servers import Cluster, Sentinel, Server
-from tests.test_asgi import AsgiHarness, run_asgi
+from tests.test_asgi import AsgiHarness, http_scope, run_asgi
 from tests.test_wsgi import WsgiHarness
 from twiliosig.contrib.django import DjangoCacheReplayStore
 from twiliosig.replay import (
@@ -78,25 +78,15 @@ def wsgi_post(h: WsgiHarness, target: str) -> int:
 async def asgi_post(app: Any, target: str) -> int:
     """One signed POST through an ASGI app, on the running event loop (asyncio clients belong to one loop)."""
     body = form_body(PAIRS)
-    path, _, query = target.partition("?")
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "https",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": query.encode(),
-        "root_path": "",
-        "server": ("example.com", 443),
-        "headers": [
+    scope = http_scope(
+        target,
+        [
             (b"host", b"example.com"),
             (b"content-type", FORM_HEADERS["Content-Type"].encode()),
             (b"content-length", str(len(body)).encode()),
             (b"x-twilio-signature", signed(target).encode()),
         ],
-    }
+    )
     sent = await run_asgi(app, scope, [{"type": "http.request", "body": body}])
     return int(next(m["status"] for m in sent if m["type"] == "http.response.start"))
 
