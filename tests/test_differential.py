@@ -16,7 +16,10 @@ from hypothesis import strategies as st
 from twilio.request_validator import RequestValidator as TwilioValidator
 from werkzeug.datastructures import MultiDict
 
-from twiliosig import RequestValidator, compute_signature
+from tests.test_params_order import FIELD, _parsed
+from twiliosig import Reason, RequestValidator, compute_signature
+from twiliosig._guard import Guard, Head
+from twiliosig._request import FORM_CONTENT_TYPE
 
 # Text Twilio sends: any Unicode scalar (no lone surrogates, which UTF-8 cannot carry).
 text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=12)
@@ -188,3 +191,40 @@ def test_the_guards_form_lane_decides_as_check(
     if how == "another form" and not body_hash:
         assert lane.valid, lane.detail
         assert lane.variant != "as received"
+
+
+@given(
+    tokens,
+    st.lists(st.tuples(FIELD, FIELD), min_size=1, max_size=70),
+    st.sampled_from(["parsed pairs", "escapes left in", "forged", "one pair dropped"]),
+)
+def test_the_guards_one_pass_form_reading_decides_as_the_parsed_pairs(
+    token: str, fields: list[tuple[str, str]], how: str
+) -> None:
+    """The guard reads a plain form body in one pass; its decision is the one ``check`` gives the parsed pairs.
+
+    The bodies hold every odd escape (NUL, U+0001, escaped separators, broken
+    and non-UTF-8 escapes), so some take the one pass and some the parser: either
+    way the verdict is what ``check`` says of the pairs the application reads.
+    """
+    body = "&".join(f"{name}={value}" for name, value in fields).encode("latin-1")
+    url = "https://example.com/sms"
+    parsed = _parsed(body)
+    signed_over = {
+        "parsed pairs": parsed or [],
+        "escapes left in": fields,
+        "forged": [("From", "+15005550006")],
+        "one pair dropped": (parsed or [])[1:],
+    }[how]
+    signature = compute_signature(token, url, signed_over)
+    headers = {"x-twilio-signature": signature, "content-type": FORM_CONTENT_TYPE, "content-length": str(len(body))}
+    check = Guard(auth_token=token).start(Head("POST", "/sms", "https", "example.com", "/sms", "", headers.get))
+    assert check is not None
+    assert check.decision is None
+    verdict = check.finish(body).verdict
+    if parsed is None:
+        assert verdict.reason is Reason.MALFORMED_BODY
+    else:
+        assert verdict == RequestValidator(token).check(url, parsed, signature)
+    if how == "parsed pairs" and parsed is not None:
+        assert verdict.valid, verdict.detail

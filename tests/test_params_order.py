@@ -16,6 +16,7 @@ import io
 import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from hypothesis import example, given
@@ -24,7 +25,7 @@ from hypothesis import strategies as st
 from twiliosig import _params as params_module
 from twiliosig._keys import ALGORITHMS, Secret
 from twiliosig._params import canonical_params, sorted_params, utf16_order_may_differ, utf16_params
-from twiliosig._request import parse_form
+from twiliosig._request import form_signing_text, parse_form
 
 # Characters where the orders and the separators could go wrong: NUL and U+0001
 # (the separator and its escape), ASCII, U+D7FF and U+E000..U+FFFF (below and
@@ -234,6 +235,76 @@ def test_form_parser_reads_what_werkzeug_and_django_read(body: str) -> None:
     grouped = sorted(pairs, key=lambda pair: [name for name, _ in pairs].index(pair[0]))
     assert list(Request(environ).form.items(multi=True)) == grouped
     assert [(name, value) for name, values in QueryDict(body).lists() for value in values] == grouped
+
+
+def _signed_text(body: bytes) -> str | None:
+    """What the general path signs for a form body: its parsed pairs in Twilio's order (None if refused)."""
+    pairs = _parsed(body)
+    return None if pairs is None else sorted_params(pairs)[0]
+
+
+@given(body=st.lists(FORM_PIECES, max_size=30).map("".join).map(lambda s: s.encode("latin-1")))
+@example(body=b"a=x%20=41&b=%3D3D&c=%25=3D")
+@example(body=b"To=1&To-x=2&To=0")  # a name that is a prefix of another, before and after '-' and '0'
+@example(body=b"a=1&a=1&a=0")  # a repeated pair is signed once
+@example(body=b"a%3Db=c&a=b%3Dc")  # an escaped '=' belongs to its name or value
+@example(body=b"a%26b=c&a=b%26c")  # and so does an escaped '&'
+def test_the_one_pass_form_text_is_what_the_parsed_pairs_sign(body: bytes) -> None:
+    """The middlewares' one-pass reading of a form body answers what the parsed pairs sign, or declines."""
+    text = form_signing_text(body)
+    if text is not None:
+        assert text == _signed_text(body)
+
+
+# Names and values of every odd piece but the literal separators, so that most bodies take the one pass.
+FIELD = st.lists(FORM_PIECES.filter(lambda piece: "&" not in piece and "=" not in piece), max_size=6).map("".join)
+
+
+@given(st.lists(st.tuples(FIELD, FIELD), min_size=1, max_size=70))
+def test_the_one_pass_form_text_agrees_on_well_formed_bodies_of_odd_escapes(pairs: list[tuple[str, str]]) -> None:
+    """Pieces of one '=' each, of any escape (NUL, U+0001, '&', broken, not UTF-8): the one pass or the parser."""
+    body = "&".join(f"{name}={value}" for name, value in pairs).encode("latin-1")
+    text = form_signing_text(body)
+    if text is not None:
+        assert text == _signed_text(body)
+
+
+# Every shape it must decline: each would be read differently by a split on '=' alone,
+# or by a decode of the whole body before the split.
+DECLINED = {
+    "empty body": b"",
+    "piece without '='": b"a=1&b&c=2",
+    "piece with a second '='": b"a=b=c&d=1",
+    "second '=' and a piece without one": b"a=b=c&d",
+    "empty piece": b"a=1&&b=2",
+    "trailing '&'": b"a=1&",
+    "leading '&'": b"&a=1",
+    "raw NUL": b"a=\x00&b=1",
+    "escaped NUL": b"a=%00&b=1",
+    "raw U+0001": b"a=\x01&b=1",
+    "escaped U+0001": b"a=%01&b=1",
+    "raw non-ASCII": b"a=\xc3\xa9",
+    "escape that is not UTF-8": b"a=%FF",
+    "escape of half a character": b"a=%C3&b=%A9",
+    "more pairs than the one pass takes": "&".join(f"n{i}=v" for i in range(65)).encode(),
+}
+
+
+@pytest.mark.parametrize("body", DECLINED.values(), ids=DECLINED.keys())
+def test_the_one_pass_form_text_declines_what_it_could_read_differently(body: bytes) -> None:
+    """Each shape the one pass could misread goes to the parser (which then refuses it or signs its pairs)."""
+    assert form_signing_text(body) is None
+
+
+# What Twilio's parameters hold: any text, but NUL and U+0001 (the one pass declines those).
+WEBHOOK_TEXT = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\0\1"), max_size=12)
+
+
+@given(st.lists(st.tuples(WEBHOOK_TEXT.filter(bool), WEBHOOK_TEXT), min_size=1, max_size=64))
+def test_the_one_pass_form_text_reads_every_body_twilio_sends(pairs: list[tuple[str, str]]) -> None:
+    """Any form Twilio writes (urlencoded UTF-8, up to 64 pairs, repeats allowed) takes the one pass."""
+    body = urlencode(pairs).encode("ascii")
+    assert form_signing_text(body) == sorted_params(pairs)[0]
 
 
 def test_form_parser_keeps_a_large_body_exact() -> None:

@@ -46,6 +46,7 @@ from ._request import (
     ForwardedTrust,
     PathMatcher,
     TrustedOrigin,
+    form_signing_text,
     forwarded_origin,
     parse_form,
     parse_public_url,
@@ -361,6 +362,14 @@ class Check:
         assert url is not None  # a check without a decision always has its URL
         if not body and self._declares_a_body():
             return self.unreadable()
+        if self._content_type == FORM_CONTENT_TYPE and body:  # Twilio's own form: one pass, one HMAC
+            suffix = form_signing_text(body)
+            if suffix is not None:
+                signature = self._signature
+                assert signature is not None  # the screen refused a request without one
+                verdict = self._guard.validator._accept_form(url, suffix, signature, self._head.header(SETTINGS_HEADER))
+                if verdict is not None:
+                    return self._admitted(verdict)
         return self._judge(body_params(url, self._content_type, body))
 
     def finish_parsed(self, pairs: list[tuple[str, str]], *, files: bool = False) -> Decision:
@@ -402,8 +411,14 @@ class Check:
             verdict = guard.validator.check(url, params, signature, signature_settings=settings)
         if not verdict.valid:
             return guard.decide(verdict, self.request)
+        return self._admitted(verdict)
+
+    def _admitted(self, verdict: Verdict) -> Decision:
+        """The decision for a genuine request: let through, with the replay key to claim when a store is set."""
         key = None
-        if guard.replay_guard is not None and not head.websocket:
+        if self._guard.replay_guard is not None and not self._head.websocket:
+            signature = self._signature
+            assert signature is not None  # the screen refused a request without one
             key = replay_key(signature)
         return Decision(verdict, None, key, self.request)
 

@@ -262,26 +262,42 @@ class RequestValidator:
         """:meth:`check` for the guard: a URL it rebuilt (absolute by construction) and the form pairs it parsed.
 
         Every genuine form webhook signed with an auth token over the URL as
-        received is accepted here in one HMAC per token, with the verdict
-        :meth:`check` gives; anything else (a shared key, a looked-up token, a
-        ``bodySHA256`` URL, another URL form, a refusal) is decided by the one
-        general implementation. The middlewares run this once per request, so
-        it is kept short: a long path costs more than its instructions once the
-        application has taken the processor's caches.
+        received is accepted by :meth:`_accept_form` in one HMAC per token, with
+        the verdict :meth:`check` gives; anything else (a shared key, a looked-up
+        token, a ``bodySHA256`` URL, another URL form, a refusal) is decided by
+        the one general implementation.
         """
-        tokens = self._tokens
-        if tokens and not settings and not ("?" in url and query_values(url, _BODY_HASH_PARAM)):
-            try:
-                sig = signature.encode("ascii")
-                suffix = sorted_params(pairs)[0].encode("utf-8")
-                message = url.encode("utf-8")
-            except (TypeError, UnicodeEncodeError):
-                pass  # not ASCII, not text: the general path names the fault
-            else:
-                for secret in tokens:
-                    if hmac.compare_digest(secret.sign(message, _SHA1, suffix), sig):
-                        return self._accepted(url, _AS_RECEIVED, secret, _SHA1, 1, None, [])
+        try:
+            suffix = sorted_params(pairs)[0]
+        except TypeError:
+            suffix = None  # not text: the general path names the fault
+        if suffix is not None:
+            verdict = self._accept_form(url, suffix, signature, settings)
+            if verdict is not None:
+                return verdict
         return self.check(url, pairs, signature, signature_settings=settings)
+
+    def _accept_form(self, url: str, suffix: str, signature: str, settings: str | None) -> Verdict | None:
+        """The verdict :meth:`check` gives a genuine form webhook signed with an auth token; None: ask :meth:`check`.
+
+        ``suffix`` is the form's parameter string (:func:`~twiliosig._params.sorted_params`).
+        The middlewares run this once per request, so it is kept short: a long
+        path costs more than its instructions once the application has taken
+        the processor's caches. It never refuses: a None sends the request to
+        the general path, which decides and explains.
+        """
+        if settings or ("?" in url and query_values(url, _BODY_HASH_PARAM)):
+            return None
+        try:
+            sig = signature.encode("ascii")
+            message = url.encode("utf-8")
+            data = suffix.encode("utf-8")
+        except UnicodeEncodeError:
+            return None  # not ASCII, not text: the general path names the fault
+        for secret in self._tokens:  # none with a token lookup or shared keys only: the general path
+            if hmac.compare_digest(secret.sign(message, _SHA1, data), sig):
+                return self._accepted(url, _AS_RECEIVED, secret, _SHA1, 1, None, [])
+        return None
 
     def compute_signature(self, uri: str, params: Params = None, algorithm: str | None = None) -> str:
         """The signature Twilio would send, with the primary auth token.
