@@ -287,6 +287,7 @@ DECLINED = {
     "escape that is not UTF-8": b"a=%FF",
     "escape of half a character": b"a=%C3&b=%A9",
     "more pairs than the one pass takes": "&".join(f"n{i}=v" for i in range(65)).encode(),
+    "a body larger than any webhook": b"a=" + b"%41" * 11_000,
 }
 
 
