@@ -224,7 +224,7 @@ class ServerStore:
         """Remember ``key`` for ``ttl`` seconds; True if no process had claimed it. StoreUnavailable on an outage."""
         name, token = self.prefix + key, secrets.token_hex(16)
 
-        def attempt(_retry: bool) -> bool:
+        def attempt() -> bool:
             if self._add(name, token):
                 return True
             # "Not stored" may answer our own write: its first answer was lost and the command
@@ -236,13 +236,13 @@ class ServerStore:
     def release(self, key: str) -> None:
         """Forget ``key`` (the app failed, so Twilio's retry must get through)."""
         name = self.prefix + key
-        self._call(lambda _retry: self._delete(name))
+        self._call(lambda: self._delete(name))
 
     async def aclaim(self, key: str) -> bool:
         """:meth:`claim` for ASGI apps."""
         name, token = self.prefix + key, secrets.token_hex(16)
 
-        async def attempt(_retry: bool) -> bool:
+        async def attempt() -> bool:
             if await self._aadd(name, token):
                 return True
             return _holds(await self._aget(name), token)
@@ -253,24 +253,28 @@ class ServerStore:
         """:meth:`release` for ASGI apps."""
         name = self.prefix + key
 
-        async def attempt(_retry: bool) -> None:
+        async def attempt() -> None:
             await self._adelete(name)
 
         await self._acall(attempt)
 
     @staticmethod
-    def _call(command: Callable[[bool], _T]) -> _T:
-        """``command(False)``; after a broken connection, ``command(True)`` once; StoreUnavailable if that fails."""
+    def _call(command: Callable[[], _T]) -> _T:
+        """``command()``; after a broken connection, once more; StoreUnavailable if that fails too.
+
+        The command is the same both times: a claim recognises its own earlier
+        write by the value it stored, whoever sent the command again.
+        """
         try:
             try:
-                return command(False)
+                return command()
             except _BUGS:
                 raise
             except Exception as error:
                 if not is_retried(error):
                     raise _unavailable(error) from error
             # The client dropped the broken connection; the retry takes a fresh one.
-            return command(True)
+            return command()
         except StoreUnavailable:
             raise
         except _BUGS as error:
@@ -279,17 +283,17 @@ class ServerStore:
             raise _unavailable(error) from error
 
     @staticmethod
-    async def _acall(command: Callable[[bool], Awaitable[_T]]) -> _T:
+    async def _acall(command: Callable[[], Awaitable[_T]]) -> _T:
         """:meth:`_call` for asyncio clients."""
         try:
             try:
-                return await command(False)
+                return await command()
             except _BUGS:
                 raise
             except Exception as error:
                 if not is_retried(error):
                     raise _unavailable(error) from error
-            return await command(True)
+            return await command()
         except StoreUnavailable:
             raise
         except _BUGS as error:
