@@ -285,6 +285,7 @@ DECLINED = {
     "escaped U+0001": b"a=%01&b=1",
     "raw non-ASCII": b"a=\xc3\xa9",
     "escape that is not UTF-8": b"a=%FF",
+    "'%' that starts no escape": b"a=%4&b=%",
     "escape of half a character": b"a=%C3&b=%A9",
     "more pairs than the one pass takes": "&".join(f"n{i}=v" for i in range(65)).encode(),
     "a body larger than any webhook": b"a=" + b"%41" * 11_000,

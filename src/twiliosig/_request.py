@@ -458,7 +458,8 @@ def form_signing_text(body: bytes) -> str | None:
     repeated pairs. It answers None (and the caller parses the pairs) for
     anything it could read differently from :func:`parse_form`: a piece without
     ``=`` or with a second one, an empty piece, more than 64 pairs or 32 KiB,
-    NUL or U+0001 raw or escaped, a raw non-ASCII byte, an escape that is not UTF-8.
+    NUL or U+0001 raw or escaped, a ``%`` that starts no escape, a raw non-ASCII
+    byte, an escape that is not UTF-8.
     """
     if len(body) > _ONE_PASS_BYTES or not body.isascii():
         return None
@@ -467,10 +468,10 @@ def form_signing_text(body: bytes) -> str | None:
         return None
     data = body.replace(b"+", b" ").replace(b"=", b"\x00").replace(b"&", b"\x01")
     if b"%" in data:
-        if b"%00" in data or b"%01" in data:
-            return None  # would decode to a separator
+        if b"%00" in data or b"%01" in data or _NOT_AN_ESCAPE.search(data):
+            return None  # would decode to a separator, or a '%' that starts no escape (Twilio sends none)
         try:
-            text = binascii.a2b_qp(_NOT_AN_ESCAPE.sub(b"%25", data).replace(b"%", b"=")).decode("utf-8")
+            text = binascii.a2b_qp(data.replace(b"%", b"=")).decode("utf-8")
         except UnicodeDecodeError:
             return None
     else:
