@@ -239,6 +239,28 @@ def test_the_lane_gives_checks_verdict_on_odd_signatures_and_settings(signature:
     assert lane == general
 
 
+@pytest.mark.parametrize("pairs", [[("a", ["x"])], [("a",)]], ids=["a list as a value", "not a pair"])
+def test_the_lane_refuses_params_that_are_not_text_pairs_even_under_a_url_only_signature(pairs: Any) -> None:
+    """Parameters ``check`` cannot read are refused by the lane too, never signed as if there were none."""
+    validator = RequestValidator(TOKEN)
+    signature = sign(URL, [])
+    lane = validator._check_form(URL, pairs, signature, None)
+    assert lane == validator.check(URL, pairs, signature)
+    assert lane.reason is Reason.MALFORMED_PARAMS
+
+
+@pytest.mark.parametrize("harness", HARNESSES)
+def test_a_genuine_webhook_is_accepted_in_one_pass_without_the_parser(harness: Any, monkeypatch: Any) -> None:
+    """The common webhook takes the one-pass reading and one HMAC: the pair parser (the slow path) never runs."""
+
+    def parser_called(body: bytes) -> list[tuple[str, str]]:
+        raise AssertionError("a genuine form webhook went to the parser")
+
+    monkeypatch.setattr("twiliosig._guard.parse_form", parser_called)
+    outcome = post(harness(auth_token=TOKEN), {"X-Twilio-Signature": GOOD, "Content-Type": FORM})
+    assert outcome.status == 200
+
+
 # --- shared keys, settings and looked-up tokens: the lane must step aside -------------------------
 
 
