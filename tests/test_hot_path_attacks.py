@@ -389,7 +389,7 @@ def test_a_raw_body_under_an_escaped_body_hash_is_accepted() -> None:
         assert outcome.seen[0].body == raw
 
 
-# --- the WSGI body read: one call first, then the loop --------------------------------------------
+# --- the WSGI body read: whatever each read() gives, bounded -----------------------------------------
 
 
 class Trickle(io.RawIOBase):

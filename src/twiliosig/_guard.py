@@ -183,10 +183,6 @@ class Head(NamedTuple):
     header: Callable[[str], str | None]
     websocket: bool = False
 
-    @property
-    def info(self) -> RequestInfo:
-        return RequestInfo(self.method, self.path, None)
-
 
 class Refusal(NamedTuple):
     """A refusal ready to send: the same status, headers and bytes from every adapter."""
@@ -344,11 +340,6 @@ class Check:
         self._content_type: str | None = None
         self.decision: Decision | None = None
 
-    @property
-    def url(self) -> str | None:
-        """The URL Twilio called, as rebuilt; None when the head could not give one."""
-        return self._url
-
     def finish(self, body: bytes = b"") -> Decision:
         """The decision for the whole request, once its body (within :attr:`body_limit`) is read.
 
@@ -362,6 +353,7 @@ class Check:
         assert url is not None  # a check without a decision always has its URL
         if not body and self._declares_a_body():
             return self.unreadable()
+        suffix = None
         if self._content_type == FORM_CONTENT_TYPE and body:  # Twilio's own form: one pass, one HMAC
             suffix = form_signing_text(body)
             if suffix is not None:
@@ -370,7 +362,8 @@ class Check:
                 verdict = self._guard.validator._accept_form(url, suffix, signature, self._head.header(SETTINGS_HEADER))
                 if verdict is not None:
                     return self._admitted(verdict)
-        return self._judge(body_params(url, self._content_type, body))
+        # The lane already declined this very parameter string: the general path alone, no second HMAC.
+        return self._judge(body_params(url, self._content_type, body), lane=suffix is None)
 
     def finish_parsed(self, pairs: list[tuple[str, str]], *, files: bool = False) -> Decision:
         """The decision for a body the framework parsed before the check could read it.
@@ -397,7 +390,7 @@ class Check:
         info = self._info
         return info if info is not None else RequestInfo(self._head.method, self._head.path, self._url)
 
-    def _judge(self, params: BodyParams | Verdict) -> Decision:
+    def _judge(self, params: BodyParams | Verdict, *, lane: bool = True) -> Decision:
         guard, head, url = self._guard, self._head, self._url
         assert url is not None
         if isinstance(params, Verdict):
@@ -405,7 +398,7 @@ class Check:
         signature = self._signature
         assert signature is not None  # the screen refused a request without one
         settings = head.header(SETTINGS_HEADER)
-        if type(params) is list:
+        if lane and type(params) is list:
             verdict = guard.validator._check_form(url, params, signature, settings)
         else:
             verdict = guard.validator.check(url, params, signature, signature_settings=settings)
