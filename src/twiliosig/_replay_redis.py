@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+from collections.abc import Callable
 from typing import Any
 
+from ._replay_loops import OneLoop, PerLoop
 from ._replay_net import (
     ASYNC,
     SOCKET_CONNECT_TIMEOUT,
@@ -56,6 +58,32 @@ def is_asyncio_client(client: object) -> bool:
     return inspect.iscoroutinefunction(getattr(client, "set", None)) or inspect.iscoroutinefunction(
         getattr(client, "execute_command", None)
     )
+
+
+def _is_factory(redis: object) -> bool:
+    """Whether ``redis`` is a function (or class) that makes a client, rather than a client itself."""
+    return isinstance(redis, type) or (callable(redis) and _missing(redis) is not None)
+
+
+def _made_by(make: Callable[[], Any]) -> Any:
+    """What ``make`` returns, checked now (bad configuration fails here, not at the first webhook).
+
+    The client it returns is the first event loop's; each loop after that gets its own call.
+    """
+    made = make()
+    missing = _missing(made)
+    if missing is not None:
+        raise TypeError(
+            "a function given to RedisReplayStore must make a client with set(name, value, nx=True, "
+            f"px=milliseconds), get(name) and delete(name) ({_CLIENTS}); it made a {_qualified(made)}, "
+            f"which has {missing}"
+        )
+    if not is_asyncio_client(made):
+        raise TypeError(
+            "a function given to RedisReplayStore is called once per event loop, for asyncio clients, which "
+            f"belong to one loop; it made a {_qualified(made)}, a sync client: pass that client itself"
+        )
+    return made
 
 
 def _library_class(client: object) -> type | None:
@@ -148,8 +176,15 @@ class RedisReplayStore(ServerStore):
         timeouts = check_timeouts(socket_timeout, socket_connect_timeout)
         self._sync: Any = None
         self._async: Any = None
+        self._loops: PerLoop | OneLoop | None = None
         if isinstance(redis, str):
-            self._sync, self._async = _clients_from_url(redis, *timeouts)
+            self._sync, make = _clients_from_url(redis, *timeouts)
+            self._async = make()
+            self._loops = PerLoop(make, self._async)
+        elif _is_factory(redis):
+            refuse_timeouts_for_a_client("RedisReplayStore", "a URL", timeouts)
+            self._async = _made_by(redis)
+            self._loops = PerLoop(redis, self._async)
         else:
             missing = _missing(redis)
             if missing is not None:
@@ -161,11 +196,10 @@ class RedisReplayStore(ServerStore):
             refuse_timeouts_for_a_client("RedisReplayStore", "a URL", timeouts)
             if is_asyncio_client(redis):
                 self._async = redis
+                self._loops = OneLoop(redis, "this RedisReplayStore")
             else:
                 self._sync = redis
         self._px = max(1, int(self.ttl * 1000))
-        self._async_ready = False
-        self._async_lock: asyncio.Lock | None = None
 
     @property
     def modes(self) -> frozenset[str]:
@@ -200,7 +234,10 @@ class RedisReplayStore(ServerStore):
         sync_answer(self._client(asynchronous=False).delete(name))
 
     async def _ready_async_client(self) -> Any:
-        """The asyncio client, its cluster map read before its first command.
+        """The running event loop's asyncio client, its cluster map read before its first command.
+
+        A client made from a URL or a function is one per event loop (see ``_replay_loops``);
+        a client the user passed serves the first loop only. Its set-up, like the client, is per loop.
 
         redis-py's (and valkey-py's) asyncio cluster client sets itself up on first use;
         twenty webhooks arriving together on a fresh client each start that set-up and
@@ -209,16 +246,19 @@ class RedisReplayStore(ServerStore):
         after it finds the client ready. A failed set-up is an outage like any other,
         tried again on the next claim.
         """
-        client = self._client(asynchronous=True)
+        if self._loops is None:
+            raise TypeError(self._mode_error(asynchronous=True))
+        entry = self._loops.get()
+        client = entry.client
         initialize = getattr(client, "initialize", None)
-        if self._async_ready or not inspect.iscoroutinefunction(initialize):
+        if entry.ready or not inspect.iscoroutinefunction(initialize):
             return client
-        if self._async_lock is None:
-            self._async_lock = asyncio.Lock()
-        async with self._async_lock:
-            if not self._async_ready:
+        if entry.lock is None:
+            entry.lock = asyncio.Lock()
+        async with entry.lock:
+            if not entry.ready:
                 await initialize()
-                self._async_ready = True
+                entry.ready = True
         return client
 
     async def _aadd(self, name: str, token: str) -> bool:
@@ -232,8 +272,11 @@ class RedisReplayStore(ServerStore):
         await (await self._ready_async_client()).delete(name)
 
 
-def _clients_from_url(url: str, socket_timeout: float, socket_connect_timeout: float) -> tuple[Any, Any]:
-    """A sync and an asyncio redis-py client for ``url``, with our timeouts and no retries of their own."""
+def _clients_from_url(url: str, socket_timeout: float, socket_connect_timeout: float) -> tuple[Any, Callable[[], Any]]:
+    """A sync redis-py client for ``url``, and a function that makes an asyncio one (one per event loop).
+
+    Both with our timeouts and no retries of their own.
+    """
     try:
         import redis as redis_module  # noqa: PLC0415 - the optional 'redis' extra
         import redis.asyncio as redis_asyncio  # noqa: PLC0415
@@ -252,10 +295,13 @@ def _clients_from_url(url: str, socket_timeout: float, socket_connect_timeout: f
         socket_connect_timeout=socket_connect_timeout,
         retry=Retry(NoBackoff(), 0),
     )
-    asynchronous = redis_asyncio.Redis.from_url(
-        url,
-        socket_timeout=socket_timeout,
-        socket_connect_timeout=socket_connect_timeout,
-        retry=AsyncRetry(NoBackoff(), 0),
-    )
+
+    def asynchronous() -> Any:
+        return redis_asyncio.Redis.from_url(
+            url,
+            socket_timeout=socket_timeout,
+            socket_connect_timeout=socket_connect_timeout,
+            retry=AsyncRetry(NoBackoff(), 0),
+        )
+
     return sync, asynchronous
