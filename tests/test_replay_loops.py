@@ -67,7 +67,7 @@ def test_a_loop_per_call_each_claims_and_leaves_no_connection(redis_server: Serv
 def test_loops_in_threads_at_once_each_have_their_own_client(redis_server: Server) -> None:
     """Four threads, each running its own loop at the same time, claim through one store."""
     store = RedisReplayStore(url(redis_server), prefix=prefix())
-    barrier = threading.Barrier(4)
+    barrier = threading.Barrier(4, timeout=20)  # a failing thread must not leave the others waiting
     clients: list[Any] = []
     held: list[int] = []
 
