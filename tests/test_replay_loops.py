@@ -26,7 +26,7 @@ import valkey
 import valkey.asyncio
 from asgiref.sync import async_to_sync, sync_to_async
 
-from tests.replay_servers import Cluster, Server
+from tests.replay_servers import Cluster, Sentinel, Server
 from twiliosig.replay import RedisReplayStore, StoreUnavailable
 
 
@@ -212,3 +212,20 @@ def test_a_url_store_under_trio_is_unavailable_not_a_500(redis_server: Server) -
     store = RedisReplayStore(url(redis_server), prefix=prefix())
     with pytest.raises(StoreUnavailable, match="asyncio only"):
         trio.run(store.aclaim, "k")
+
+
+def test_a_function_that_makes_a_sentinel_master_leaves_no_connection(redis_sentinel: Sentinel) -> None:
+    """A Sentinel and its master_for() client made per loop: each loop's master client and the Sentinel's own
+    connections to the sentinels are closed with the loop."""
+    import redis.asyncio.sentinel
+
+    def master() -> Any:
+        watcher = redis.asyncio.sentinel.Sentinel(redis_sentinel.sentinels, socket_timeout=0.5)
+        return watcher.master_for(redis_sentinel.name, socket_timeout=0.5)
+
+    store = RedisReplayStore(master, prefix=prefix())
+    at_master, at_sentinel = connections(redis_sentinel.master), connections(redis_sentinel.sentinel)
+    for _ in range(4):
+        assert asyncio.run(claim_and_release(store)) == [True] * 3
+    assert connections(redis_sentinel.master) == at_master
+    assert connections(redis_sentinel.sentinel) == at_sentinel

@@ -75,7 +75,9 @@ class DjangoCacheReplayStore(ServerStore):
     that fails on a broken connection or a timeout is sent once more, then
     ``StoreUnavailable`` (and ``on_store_error`` decides); a lost answer is recognised,
     whoever retried. The cache's timeouts are Django's ``OPTIONS`` (docs/replay.md shows
-    the ones to set). ASGI apps run each claim on a worker thread.
+    the ones to set). ASGI apps and async views run each claim on a worker thread,
+    with Django's sync cache client: no connection belongs to an event loop, so any
+    loop may claim (a new one per request, as async views get under WSGI, too).
 
     Args:
         alias: The cache's name in ``settings.CACHES``.

@@ -56,12 +56,20 @@ class LoopClient:
 
 
 async def close_client(client: Any) -> None:
-    """Close an asyncio client and its connections (redis-py and valkey-py: ``aclose``; older: ``close``)."""
+    """Close an asyncio client and its connections (redis-py and valkey-py: ``aclose``; older: ``close``).
+
+    A Sentinel's ``master_for()`` client asks its Sentinel's own clients where the master
+    is; those hold connections to the sentinels, which closing the master client leaves
+    open: they are closed too (the function that made the client made that Sentinel).
+    """
     for name in ("aclose", "close"):
         method = getattr(client, name, None)
         if inspect.iscoroutinefunction(method):
             await method()
-            return
+            break
+    manager = getattr(getattr(client, "connection_pool", None), "sentinel_manager", None)
+    for watcher in getattr(manager, "sentinels", None) or ():
+        await close_client(watcher)
 
 
 class PerLoop:

@@ -145,7 +145,8 @@ class MemcachedReplayStore(ServerStore):
 
     **ASGI.** pymemcache has no asyncio client, so ``aclaim``/``arelease`` run the
     same calls on a worker thread of the running asyncio loop: the event loop never
-    waits on Memcached.
+    waits on Memcached, and no connection belongs to a loop, so any loop may claim
+    (a new one per request, as Django's async views get under WSGI, too).
 
     Args:
         memcached: An address, a list of addresses, or a pymemcache client.

@@ -122,6 +122,15 @@ class RedisReplayStore(ServerStore):
     the store is made: one without those commands is a ``TypeError`` naming what is
     missing.
 
+    **Event loops.** An asyncio client's connections belong to the event loop that
+    opened them, and one process may run many loops (Django runs each async view on
+    a new one under WSGI). So the asyncio client made from a URL is one per event
+    loop, made when that loop first claims and closed on it as it shuts down. Give a
+    function that makes a client (``lambda: redis.asyncio.cluster.RedisCluster(...)``)
+    and it is called once per loop in the same way (once more when the store is made,
+    to check what it makes). A client you pass serves the first loop that claims with
+    it; a claim from any other loop is ``StoreUnavailable``, its cause logged once.
+
     **Broken connections.** When Redis restarts, fails over, or a firewall forgets an
     idle connection, the pooled connections are dead and the next command on each
     fails. So a command that fails with a connection error or a timeout is sent once
@@ -149,7 +158,8 @@ class RedisReplayStore(ServerStore):
     multiply them) are yours to set; docs/replay.md shows them for each kind.
 
     Args:
-        redis: A ``redis://`` (or ``rediss://``, ``unix://``) URL, or a client as above.
+        redis: A ``redis://`` (or ``rediss://``, ``unix://``) URL, a client as above, or a
+            function (or class) that makes an asyncio client, called once per event loop.
         ttl: Seconds a request is remembered.
         prefix: Prepended to every key, to share a database.
         socket_timeout: Seconds to wait for Redis to answer, for the clients made
@@ -157,8 +167,9 @@ class RedisReplayStore(ServerStore):
         socket_connect_timeout: Seconds to wait for a connection, likewise.
 
     Raises:
-        TypeError: ``redis`` is neither a URL nor a client with those commands, or
-            timeouts were given with a client (set them on the client).
+        TypeError: ``redis`` is neither a URL nor a client with those commands (nor a
+            function that makes an asyncio one), or timeouts were given with a client or
+            a function (set them on the client).
         ValueError: A ttl or timeout that is not a positive number of seconds.
         ImportError: A URL without redis-py installed.
     """
@@ -189,7 +200,8 @@ class RedisReplayStore(ServerStore):
             missing = _missing(redis)
             if missing is not None:
                 raise TypeError(
-                    "redis must be a redis:// URL or a client with an atomic set-if-absent with expiry, "
+                    "redis must be a redis:// URL, a function that makes an asyncio client, or a client with an "
+                    "atomic set-if-absent with expiry, "
                     f"set(name, value, nx=True, px=milliseconds), get(name) and delete(name) ({_CLIENTS}); "
                     f"{_qualified(redis)} has {missing}"
                 )
