@@ -29,7 +29,6 @@ import asyncio
 import inspect
 import logging
 import threading
-import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -136,7 +135,8 @@ class OneLoop:
     def __init__(self, client: Any, store: str) -> None:
         self._entry = LoopClient(client)
         self._store = store
-        self._loop: weakref.ref[asyncio.AbstractEventLoop] | None = None
+        # Held strongly: the client's connections hold it anyway, and not every loop (uvloop's) takes a weakref.
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._lock = threading.Lock()
         self._told = False
 
@@ -147,9 +147,9 @@ class OneLoop:
         if bound is None:
             with self._lock:
                 if self._loop is None:
-                    self._loop = weakref.ref(loop)
+                    self._loop = loop
                 bound = self._loop
-        if bound() is loop:
+        if bound is loop:
             return self._entry
         message = (
             f"{self._store}'s asyncio client was first used on another event loop: its connections belong to that "
