@@ -40,6 +40,8 @@ logger = logging.getLogger("twiliosig")
 
 #: Seconds a closing loop waits for its client to close its connections.
 CLOSE_TIMEOUT = 2.0
+#: The name of each loop's task that closes the loop's client (seen in asyncio's task lists and warnings).
+WATCHER = "twiliosig: closes the replay store's client as its event loop shuts down"
 
 
 class LoopClient:
@@ -98,7 +100,7 @@ class PerLoop:
                 del self._clients[gone]
             client, self._first = (self._first, None) if self._first is not None else (self._make(), None)
             found = self._clients[loop] = LoopClient(client)
-        found.watcher = loop.create_task(self._close_at_shutdown(loop, found))
+        found.watcher = loop.create_task(self._close_at_shutdown(loop, found), name=WATCHER)
         return found
 
     async def _close_at_shutdown(self, loop: asyncio.AbstractEventLoop, entry: LoopClient) -> None:
