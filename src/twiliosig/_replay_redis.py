@@ -74,9 +74,8 @@ def _made_by(make: Callable[[], Any]) -> Any:
     missing = _missing(made)
     if missing is not None:
         raise TypeError(
-            "a function given to RedisReplayStore must make a client with set(name, value, nx=True, "
-            f"px=milliseconds), get(name) and delete(name) ({_CLIENTS}); it made a {_qualified(made)}, "
-            f"which has {missing}"
+            f"a function given to RedisReplayStore must make a client it can use ({_CLIENTS}); "
+            f"it made a {_qualified(made)}, which has {missing}"
         )
     if not is_asyncio_client(made):
         raise TypeError(
@@ -200,8 +199,7 @@ class RedisReplayStore(ServerStore):
             missing = _missing(redis)
             if missing is not None:
                 raise TypeError(
-                    "redis must be a redis:// URL, a function that makes an asyncio client, or a client with an "
-                    "atomic set-if-absent with expiry, "
+                    "redis must be a redis:// URL or a client with an atomic set-if-absent with expiry, "
                     f"set(name, value, nx=True, px=milliseconds), get(name) and delete(name) ({_CLIENTS}); "
                     f"{_qualified(redis)} has {missing}"
                 )
