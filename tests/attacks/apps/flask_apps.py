@@ -9,7 +9,8 @@ REST-ish app under a protected prefix would), and unprotected ``/status`` and
   ``TWILIOSIG_*`` config keys;
 - ``flask-extension-paths``: ``TwilioSignature(app, paths=...)``;
 - ``flask-extension-blueprint``: ``TwilioSignature(app, blueprints=["twilio"],
-  endpoints=["voice"])``, the catch-all in a blueprint mounted at ``/twilio``.
+  endpoints=["voice"])``, the catch-all in a blueprint mounted at ``/twilio`` and
+  registered again at ``/v2/twilio`` as ``twilio_v2``.
 """
 
 from __future__ import annotations
@@ -85,6 +86,8 @@ def build(adapter: str) -> Flask:
         blueprint = Blueprint("twilio", __name__, url_prefix="/twilio")
         blueprint.add_url_rule("/<path:event>", "hook", _twilio, methods=ALL_METHODS)
         app.register_blueprint(blueprint)
+        # The same blueprint again, under another name and prefix: protected as well.
+        app.register_blueprint(blueprint, url_prefix="/v2/twilio", name="twilio_v2")
         TwilioSignature(app, blueprints=["twilio"], endpoints=["voice"], **guard_options(paths=False))
     else:
         raise ValueError(f"not a Flask adapter: {adapter!r}")
