@@ -103,7 +103,7 @@ def check_served(server: Server, target: str, path: Path, code: str, routes: lis
     public = harness.public_urls(code)
     assert len(public) <= 1, f"one public_url per app, not {sorted(public)}"
     base = public.pop().rstrip("/") if public else f"http://127.0.0.1:{port}"
-    env = {**block_environment(code, base), "PYTHONPATH": os.pathsep.join([str(path), str(ROOT)])}
+    env = {**block_environment(code, base), "PYTHONPATH": os.pathsep.join([str(path), str(ROOT / "src"), str(ROOT)])}
     log = path / "server.log"
     # A project's wsgi.py must say where its settings are, as gunicorn gives it nothing else.
     with environment({}, remove=("DJANGO_SETTINGS_MODULE",)), server(target, port, env, log_path=log):
