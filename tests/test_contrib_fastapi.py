@@ -1,4 +1,4 @@
-"""FastAPI integration: the TwilioSignature dependency on routes, routers and WebSockets."""
+"""FastAPI integration: the TwilioSignature dependency on routes, routers and WebSockets, and its route class."""
 
 from __future__ import annotations
 
