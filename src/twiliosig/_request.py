@@ -9,10 +9,11 @@ the application often sees another one: a TLS-terminating proxy turns ``https``
 into ``http``, a load balancer changes the host or port, a path prefix is
 stripped, and servers decode the path. So:
 
-- the path and query come from the raw request target when the server keeps it
-  (WSGI ``RAW_URI``/``REQUEST_URI``, ASGI ``raw_path`` + ``query_string``), so
-  percent-encoding reaches the HMAC exactly as Twilio sent it; a decoded path is
-  re-quoted only as a fallback;
+- the path comes from the raw request target when the server keeps it (WSGI
+  ``RAW_URI``/``REQUEST_URI``, ASGI ``raw_path``), so percent-encoding reaches
+  the HMAC exactly as Twilio sent it; a decoded path is re-quoted only as a
+  fallback. The query is the one the application reads (``QUERY_STRING``, ASGI
+  ``query_string``): a signature is good only for that one;
 - the scheme, host and port come from ``public_url`` when it is configured, else
   from ``Forwarded``/``X-Forwarded-*`` when the proxies are trusted, else from
   the request itself.
