@@ -143,9 +143,10 @@ def _decide(check: Check, request: HttpRequest) -> Decision:
         body = request.body
     except RequestDataTooBig:
         return check.overflowed()
-    except (OSError, UnreadablePostError, RawPostDataException):
+    except (OSError, UnreadablePostError, RawPostDataException, ValueError):
         # RawPostDataException: something read request.POST of a multipart body first,
-        # and Django keeps no copy of it (Twilio never sends multipart).
+        # and Django keeps no copy of it (Twilio never sends multipart). ValueError: Django's
+        # int() of a Content-Length past 4,300 digits (zero-padded: the screen let it by).
         return check.unreadable()
     if len(body) > check.body_limit:
         return check.overflowed(len(body))
