@@ -115,11 +115,18 @@ def parse_public_url(public_url: str) -> PublicUrl:
     """
     if not isinstance(public_url, str):
         raise TypeError("public_url must be a str such as 'https://example.com'")
+    # Each message says what is wrong, never the value: it may hold a password (user:secret@), or be a token.
     parts = split_url(public_url)
-    if parts is None or parts.scheme.lower() not in ("http", "https", "ws", "wss") or not parts.host:
-        raise ValueError(
-            f"public_url must be an absolute http(s) URL such as 'https://example.com', not {public_url!r}"
-        )
+    if parts is None:
+        wrong = "has no scheme:// (or no authority after it)"
+    elif parts.scheme.lower() not in _SCHEMES:
+        wrong = "has a scheme other than http, https, ws or wss"
+    elif not parts.host:
+        wrong = "has no host"
+    else:
+        wrong = None
+    if wrong is not None or parts is None:
+        raise ValueError(f"public_url must be an absolute http(s) URL such as 'https://example.com'; this one {wrong}")
     if "?" in parts.rest or "#" in parts.rest:
         raise ValueError("public_url must not carry a query or fragment: those come from each request")
     if parts.userinfo:
