@@ -290,3 +290,37 @@ def test_websocket_client_refuses_a_status_that_is_not_three_digits(status: str)
     port = _one_answer_server(b"HTTP/1.1 " + status.encode("latin-1") + b" X\r\n\r\n")
     with pytest.raises(WebSocketError):
         Connection(f"ws://127.0.0.1:{port}/media", [], timeout=5).open()
+
+
+@pytest.mark.parametrize(
+    "header",
+    [("HTTP_X_FORWARDED_HOST", LONG_PORT, {"x_host": 1}), ("HTTP_FORWARDED", f'host="{LONG_PORT}"', {"forwarded": 1})],
+    ids=["x-forwarded-host", "forwarded"],
+)
+def test_a_trusted_forwarded_port_past_ints_limit_is_refused_quietly(
+    header: tuple[str, str, dict[str, int]], caplog: pytest.LogCaptureFixture
+) -> None:
+    """The port of a trusted proxy's host header: the same quiet refusal as the Host header's."""
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        start_response("200 OK", [])
+        return [b""]
+
+    environ = {
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": "/sms",
+        "QUERY_STRING": "",
+        "HTTP_HOST": "internal:8000",
+        "wsgi.url_scheme": "http",
+        "wsgi.input": io.BytesIO(BODY),
+        "CONTENT_TYPE": FORM_TYPE,
+        "CONTENT_LENGTH": str(len(BODY)),
+        "HTTP_X_TWILIO_SIGNATURE": compute_signature("another-token-0123456789abcdefgh", "https://x/sms", FORM),
+        header[0]: header[1],
+    }
+    statuses: list[str] = []
+    with caplog.at_level(logging.WARNING, logger="twiliosig"):
+        middleware = WsgiMiddleware(app, auth_token=TOKEN, trust_forwarded=header[2])
+        middleware(environ, lambda status, *_: statuses.append(status))
+    assert statuses[0][:3] in ("400", "403")
+    assert not [record for record in caplog.records if record.levelno >= logging.ERROR]
