@@ -258,11 +258,35 @@ V1_ONLY = {"httpMethod", "path", "requestContext.path", "queryStringParameters",
 V2_ONLY = {"rawPath", "rawQueryString", "requestContext.http", "requestContext.http.method", "requestContext.stage"}
 
 
+ALB_LACKS = {"requestContext.domainName", "requestContext.path", "multiValueQueryStringParameters", "multiValueHeaders"}
+
+
+def alb(signature: str) -> dict[str, Any]:
+    """An Application Load Balancer target's event: the 1.0 shape without API Gateway's context, host in headers."""
+    return {
+        "requestContext": {"elb": {"targetGroupArn": "arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/t/1"}},
+        "httpMethod": "POST",
+        "path": "/twilio/sms",
+        "queryStringParameters": {},
+        "headers": {
+            "content-type": "application/x-www-form-urlencoded",
+            "host": API_DOMAIN,
+            "x-twilio-signature": signature,
+        },
+        "body": BODY,
+        "isBase64Encoded": False,
+    }
+
+
 def _odd_cases() -> list[Any]:
     cases = []
     for field, value in ODD_FIELDS:
-        for version in ("v1", "v2"):
-            if field in (V2_ONLY if version == "v1" else V1_ONLY) or (field == "multiValueHeaders" and version == "v2"):
+        for version in ("v1", "v2", "alb"):
+            if version == "alb" and (field in V2_ONLY or field in ALB_LACKS):
+                continue
+            if version != "alb" and field in (V2_ONLY if version == "v1" else V1_ONLY):
+                continue
+            if field == "multiValueHeaders" and version == "v2":
                 continue
             cases.append(pytest.param(version, field, value, id=f"{version}-{field}-{type(value).__name__}"))
     return cases
@@ -278,7 +302,7 @@ def test_an_event_api_gateway_never_builds_is_400(version: str, field: str, valu
         if version == "v1"
         else f"https://{API_DOMAIN}/twilio/sms"
     )
-    make = rest_v1 if version == "v1" else http_v2
+    make = {"v1": rest_v1, "v2": http_v2, "alb": alb}[version]
     event = _set(make(compute_signature(TOKEN, url, PARAMS)), field, value)
     assert (
         twilio_required(handler, auth_token=TOKEN)(make(compute_signature(TOKEN, url, PARAMS)), None)["statusCode"]
