@@ -266,3 +266,31 @@ async def test_query_left_in_raw_path(anyio_backend: str) -> None:
     assert await call(b"/sms?a=1", b"a=1", "http://testserver/sms?a=1") == 200
     assert await call(b"/sms?a=1", b"", "http://testserver/sms?a=1") == 403  # the app reads no query
     assert seen == [b"a=1"]
+
+
+# --- the test helper signs the query a client keyword adds ---------------------------------------------
+
+
+def test_signer_signs_werkzeugs_query_string() -> None:
+    """``signer.post_form(client, path, params, query_string=...)``: the query is signed, sent as signed, accepted."""
+    from twiliosig.testing import TwilioSigner
+
+    signer = TwilioSigner(TOKEN)
+    client = Client(TwilioSignatureMiddleware(ok_app(), auth_token=TOKEN))
+    response = signer.post_form(client, "/sms", FORM, query_string=QUERY)
+    assert response.status_code == 200
+    assert response.text == ENCODED_QUERY
+    both = signer.post_form(client, "/sms?first=1", FORM, query_string={"then": "2"})
+    assert (both.status_code, both.text) == (200, "first=1&then=2")
+    assert signer.post_json(client, "/sms", {"a": 1}, query_string="n=3").status_code == 200
+    assert signer.event("messaging.inbound", client, "/sms", query_string=QUERY).status_code == 200
+    assert signer.post_form(client, "/sms", FORM, query_string=QUERY, forged=True).status_code == 403
+
+
+@override_settings(MIDDLEWARE=MIDDLEWARE, TWILIOSIG={"auth_token": DJANGO_TOKEN, "paths": ["/mw/"]})
+def test_signer_signs_djangos_query_params() -> None:
+    """Django's ``query_params=`` through the signer: signed and accepted."""
+    from twiliosig.testing import TwilioSigner
+
+    response = TwilioSigner(DJANGO_TOKEN).post_form(DjangoClient(), "/mw/x", FORM, query_params=QUERY)
+    assert response.status_code == 200
