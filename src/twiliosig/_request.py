@@ -9,10 +9,11 @@ the application often sees another one: a TLS-terminating proxy turns ``https``
 into ``http``, a load balancer changes the host or port, a path prefix is
 stripped, and servers decode the path. So:
 
-- the path and query come from the raw request target when the server keeps it
-  (WSGI ``RAW_URI``/``REQUEST_URI``, ASGI ``raw_path`` + ``query_string``), so
-  percent-encoding reaches the HMAC exactly as Twilio sent it; a decoded path is
-  re-quoted only as a fallback;
+- the path comes from the raw request target when the server keeps it (WSGI
+  ``RAW_URI``/``REQUEST_URI``, ASGI ``raw_path``), so percent-encoding reaches
+  the HMAC exactly as Twilio sent it; a decoded path is re-quoted only as a
+  fallback. The query is the one the application reads (``QUERY_STRING``, ASGI
+  ``query_string``): a signature is good only for that one;
 - the scheme, host and port come from ``public_url`` when it is configured, else
   from ``Forwarded``/``X-Forwarded-*`` when the proxies are trusted, else from
   the request itself.
@@ -114,11 +115,18 @@ def parse_public_url(public_url: str) -> PublicUrl:
     """
     if not isinstance(public_url, str):
         raise TypeError("public_url must be a str such as 'https://example.com'")
+    # Each message says what is wrong, never the value: it may hold a password (user:secret@), or be a token.
     parts = split_url(public_url)
-    if parts is None or parts.scheme.lower() not in ("http", "https", "ws", "wss") or not parts.host:
-        raise ValueError(
-            f"public_url must be an absolute http(s) URL such as 'https://example.com', not {public_url!r}"
-        )
+    if parts is None:
+        wrong = "has no scheme:// (or no authority after it)"
+    elif parts.scheme.lower() not in _SCHEMES:
+        wrong = "has a scheme other than http, https, ws or wss"
+    elif not parts.host:
+        wrong = "has no host"
+    else:
+        wrong = None
+    if wrong is not None or parts is None:
+        raise ValueError(f"public_url must be an absolute http(s) URL such as 'https://example.com'; this one {wrong}")
     if "?" in parts.rest or "#" in parts.rest:
         raise ValueError("public_url must not carry a query or fragment: those come from each request")
     if parts.userinfo:

@@ -222,7 +222,7 @@ def _without_userinfo(url: str, websocket: bool) -> tuple[str, str | None]:
     schemes = ("ws", "wss", "http", "https") if websocket else ("http", "https")
     if parts is None or parts.scheme.lower() not in schemes:
         wanted = "ws:// or wss://" if websocket else "http:// or https://"
-        raise SendError(f"the URL must be absolute and start {wanted}: {url!r}")
+        raise SendError(f"the URL must be absolute and start {wanted}: {_shown(url)!r}")
     if not parts.userinfo:
         return url, None
     user, _, password = parts.userinfo[:-1].partition(":")
@@ -230,13 +230,24 @@ def _without_userinfo(url: str, websocket: bool) -> tuple[str, str | None]:
     return parts._replace(userinfo="").join(), f"Basic {credentials}"
 
 
+def _shown(url: str) -> str:
+    """``url`` for an error message: whatever stands before its last ``@`` (a user and password) as ``***``."""
+    before, at, after = url.rpartition("@")
+    if not at:
+        return url
+    scheme, separator, _ = before.partition("://")
+    return f"{scheme}{separator}***@{after}" if separator else f"***@{after}"
+
+
 def _public(public_url: str, url: str) -> str:
     """The URL Twilio would call: the public scheme, host and prefix, then the path and query sent to."""
     public = split_url(public_url)
     if public is None or public.scheme.lower() not in ("http", "https", "ws", "wss") or not public.host:
-        raise SendError(f"--public-url must be absolute, such as https://example.com: {public_url!r}")
+        raise SendError(f"--public-url must be absolute, such as https://example.com: {_shown(public_url)!r}")
     if "?" in public_url or "#" in public_url:
         raise SendError("--public-url must not carry a query or fragment: those come from URL")
+    if public.userinfo:  # as the middlewares' public_url: Twilio signs without it (and it is never printed)
+        raise SendError("--public-url must not carry user:password@: Twilio signs without it; give it in URL")
     return public_url.rstrip("/") + request_target(url)
 
 

@@ -85,8 +85,9 @@ class Connection:
         raw.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("utf-8"))
         handshake = self._read_head()
         if handshake.status != 101:
-            length = _header(handshake.headers, "content-length")
-            handshake.body = self._read_body(int(length) if length and length.isdigit() else None)
+            length = _header(handshake.headers, "content-length") or ""
+            known = length.isascii() and length.isdigit() and len(length) <= 18  # int() refuses over 4,300 digits
+            handshake.body = self._read_body(int(length) if known else None)
             self.close_socket()
             return handshake
         expected = base64.b64encode(hashlib.sha1(key.encode("ascii") + _GUID).digest()).decode("ascii")  # noqa: S324 - RFC 6455
@@ -168,7 +169,7 @@ class Connection:
         head, self._buffer = self._buffer.split(b"\r\n\r\n", 1)
         status_line, *header_lines = head.decode("latin-1").split("\r\n")
         parts = status_line.split(" ", 2)
-        if len(parts) < 2 or not parts[1].isdigit():
+        if len(parts) < 2 or not (len(parts[1]) == 3 and parts[1].isascii() and parts[1].isdigit()):
             raise WebSocketError(f"not an HTTP answer: {status_line[:80]!r}")
         headers = []
         for line in header_lines:

@@ -148,11 +148,13 @@ class TwilioSigner:
         Extra keyword arguments go to the client's ``post`` (Django's ``secure=True`` is understood).
         """
         base_url = client_base_url(client, secure=bool(kwargs.get("secure")))
+        path = _with_query(path, kwargs)
         return _post(client, *self.form_request(base_url, path, params, forged=forged), **kwargs)
 
     def post_json(self, client: Any, path: str, payload: Any, *, forged: bool = False, **kwargs: Any) -> Any:
         """POST a signed JSON body (``bodySHA256`` in the URL) through any supported client."""
         base_url = client_base_url(client, secure=bool(kwargs.get("secure")))
+        path = _with_query(path, kwargs)
         return _post(client, *self.json_request(base_url, path, payload, forged=forged), **kwargs)
 
     def event_request(
@@ -206,6 +208,8 @@ class TwilioSigner:
         (send it ``events.get(kind).messages``).
         """
         base_url = client_base_url(client, secure=bool(kwargs.get("secure")))
+        if any(name in kwargs for name in _QUERY_KEYWORDS):
+            path = _with_query(events.get(kind).path if path is None else path, kwargs)
         signed = self.event_request(kind, base_url, path, params=params, method=method, forged=forged)
         headers = {name: value for name, value in signed.headers if name != "Content-Length"}
         if signed.websocket:
@@ -247,6 +251,30 @@ class TwilioSigner:
         """POST a signed JSON body through an ``httpx.AsyncClient``."""
         target, body, headers = self.json_request(client_base_url(client), path, payload, forged=forged)
         return await client.post(target, content=body, headers=headers, **kwargs)
+
+
+#: The test clients' keywords for a query sent beside the path: werkzeug's and Flask's, Django's.
+_QUERY_KEYWORDS = ("query_string", "query_params")
+
+
+def _with_query(path: str, kwargs: dict[str, Any]) -> str:
+    """``path`` with the query a client keyword would add, the keyword taken out of ``kwargs``.
+
+    The query is then part of the URL that is signed, as Twilio signs it, and the
+    client sends it exactly as signed (a query it added itself would be one the
+    app reads but nobody signed, and refused).
+    """
+    for name in _QUERY_KEYWORDS:
+        query = kwargs.pop(name, None)
+        if query is None:
+            continue
+        if isinstance(query, bytes):
+            query = query.decode("latin-1")
+        if not isinstance(query, str):
+            query = urlencode(list(_pairs(query)))
+        if query:
+            path = f"{path}{'&' if '?' in path else '?'}{query}"
+    return path
 
 
 def _post(client: Any, target: str, body: bytes, headers: dict[str, str], **kwargs: Any) -> Any:

@@ -52,10 +52,10 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse, RawPostDataException, UnreadablePostError
 
-from .._environ import read_body
+from .._environ import environ_target, read_body
 from .._guard import CLAIMED_KEY, VERDICT_KEY, Check, Decision, Guard, Head
 from .._replay_django import DjangoCacheReplayStore
-from .._request import quote_path, split_target
+from .._request import quote_path
 from .._scope import scope_raw_path
 from ..verdict import Verdict
 
@@ -118,10 +118,10 @@ def _request_head(guard: Guard, request: HttpRequest) -> Head:
     scope = getattr(request, "scope", None)
     if scope is not None:  # ASGIRequest: the raw path from the ASGI scope
         raw_path, query = scope_raw_path(scope), request.META.get("QUERY_STRING", "")
-    elif request.META.get("RAW_URI") or request.META.get("REQUEST_URI"):
-        raw_path, query = split_target(request.META.get("RAW_URI") or request.META["REQUEST_URI"])
-    else:
-        raw_path, query = quote_path(request.path), request.META.get("QUERY_STRING", "")
+    else:  # the raw target as the middleware reads it, and always the query the view reads
+        raw_path, query = environ_target(request.META, request.path_info)
+        if not (request.META.get("RAW_URI") or request.META.get("REQUEST_URI")):
+            raw_path = quote_path(request.path)  # Django's script name (FORCE_SCRIPT_NAME too)
     return Head(
         method=request.method or "",
         path=request.path_info,
@@ -143,9 +143,10 @@ def _decide(check: Check, request: HttpRequest) -> Decision:
         body = request.body
     except RequestDataTooBig:
         return check.overflowed()
-    except (OSError, UnreadablePostError, RawPostDataException):
+    except (OSError, UnreadablePostError, RawPostDataException, ValueError):
         # RawPostDataException: something read request.POST of a multipart body first,
-        # and Django keeps no copy of it (Twilio never sends multipart).
+        # and Django keeps no copy of it (Twilio never sends multipart). ValueError: Django's
+        # int() of a Content-Length past 4,300 digits (zero-padded: the screen let it by).
         return check.unreadable()
     if len(body) > check.body_limit:
         return check.overflowed(len(body))
