@@ -43,7 +43,6 @@ from tests.attacks.test_fail_open_config import (
 PUBLIC = "hooks.example.com"  # what Twilio calls for this app
 OTHER = "other-app.example"  # another app on the same auth token: Twilio signs webhooks for it too
 APP = "app.internal:8000"  # the Host the last proxy sends to the app
-RECIPE_PROFILES = [name for name in PROXY_RECIPES if name != "proxy-rfc7239"] + ["proxy-rfc7239"]
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "proxies.md"
 
 Headers = list[tuple[str, str]]
@@ -110,14 +109,26 @@ def send(
     return status
 
 
-@pytest.fixture(scope="module")
-def _servers(pool: Pool) -> Iterator[None]:
-    """Boot every recipe's servers together, once, for the tests that send requests through a chain."""
-    for profile in RECIPE_PROFILES:
+#: The recipe profile whose servers run now: one recipe's (8 processes) at a time on a small machine.
+_RUNNING: list[str] = []
+
+
+def serve(pool: Pool, adapter: str, profile: str) -> Server:
+    """The adapter's server for ``profile``: its servers booted together, the previous recipe's stopped first."""
+    if profile not in _RUNNING:
+        for running in _RUNNING:
+            pool.stop(running)
+        _RUNNING[:] = [profile]
         pool.prestart(HOSTED, profile)
+    return pool.server(adapter, profile)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _stop_recipes(pool: Pool) -> Iterator[None]:
     yield
-    for profile in RECIPE_PROFILES:
-        pool.stop(profile)
+    for running in _RUNNING:
+        pool.stop(running)
+    _RUNNING.clear()
 
 
 #: What an attacker adds to every request: a host, a scheme, a prefix and a Forwarded of its choosing.
@@ -163,25 +174,23 @@ def check_recipe(server: Server, deployment: Deployment, genuine: str, stolen: d
 # --- one proxy that writes X-Forwarded-Proto and X-Forwarded-Host: trust_forwarded=True --------------------------
 
 
-@pytest.mark.usefixtures("_servers")
 @pytest.mark.parametrize("how", HOW)
 @pytest.mark.parametrize("adapter", HOSTED)
 def test_recipe_one_proxy_writing_proto_and_host(pool: Pool, adapter: str, how: str) -> None:
     """nginx (or Caddy, Traefik) writes both headers; the client's own are left of its values or replaced."""
     nginx = Proxy("nginx", {"X-Forwarded-Proto": (proto(how), "https"), "X-Forwarded-Host": (how, "$host")}, host=APP)
-    check_recipe(pool.server(adapter, "proxy-true"), Deployment((nginx,)), f"https://{PUBLIC}/twilio/sms", STOLEN)
+    check_recipe(serve(pool, adapter, "proxy-true"), Deployment((nginx,)), f"https://{PUBLIC}/twilio/sms", STOLEN)
 
 
 # --- a platform router that writes X-Forwarded-Proto only: {"x_proto": 1} -----------------------------------------
 
 
-@pytest.mark.usefixtures("_servers")
 @pytest.mark.parametrize("adapter", HOSTED)
 def test_recipe_platform_router_writing_proto_only(pool: Pool, adapter: str) -> None:
     """The router writes X-Forwarded-Proto and -Port, passes X-Forwarded-Host and Host through (routing on Host)."""
     router = Proxy("router", {"X-Forwarded-Proto": ("overwrite", "https"), "X-Forwarded-Port": ("overwrite", "443")})
     check_recipe(
-        pool.server(adapter, "proxy-proto-only"), Deployment((router,)), f"https://{PUBLIC}/twilio/sms", STOLEN
+        serve(pool, adapter, "proxy-proto-only"), Deployment((router,)), f"https://{PUBLIC}/twilio/sms", STOLEN
     )
 
 
@@ -195,7 +204,6 @@ def cdn_then_lb(how: str) -> Deployment:
     return Deployment((cdn, lb))
 
 
-@pytest.mark.usefixtures("_servers")
 @pytest.mark.parametrize("how", ["append", "add-line"])
 @pytest.mark.parametrize("adapter", HOSTED)
 def test_recipe_cdn_then_load_balancer(pool: Pool, adapter: str, how: str) -> None:
@@ -204,10 +212,9 @@ def test_recipe_cdn_then_load_balancer(pool: Pool, adapter: str, how: str) -> No
     _, headers = deployment.through(FORGED)
     assert joined(headers, "X-Forwarded-Host") == f"{OTHER}, {PUBLIC}"  # where trust_forwarded=2 read the client's
     assert joined(headers, "X-Forwarded-Proto") == "http, https, http"
-    check_recipe(pool.server(adapter, "proxy-cdn-lb"), deployment, f"https://{PUBLIC}/twilio/sms", STOLEN)
+    check_recipe(serve(pool, adapter, "proxy-cdn-lb"), deployment, f"https://{PUBLIC}/twilio/sms", STOLEN)
 
 
-@pytest.mark.usefixtures("_servers")
 @pytest.mark.parametrize("adapter", HOSTED)
 def test_a_chain_short_of_its_recipe_is_refused_and_named(pool: Pool, adapter: str) -> None:
     """The CDN was counted for X-Forwarded-Proto but writes none: Twilio's webhook is a 400, not a guess.
@@ -216,7 +223,7 @@ def test_a_chain_short_of_its_recipe_is_refused_and_named(pool: Pool, adapter: s
     403; reading the one value there is would believe whatever a client put
     there. The verdict's detail names the header (tests/test_guard.py).
     """
-    server = pool.server(adapter, "proxy-cdn-lb")
+    server = serve(pool, adapter, "proxy-cdn-lb")
     cdn = Proxy("cdn", {})
     lb = Proxy("lb", {"X-Forwarded-Proto": ("append", "https"), "X-Forwarded-Host": ("append", "$host")}, host=APP)
     logged = len(server.log_bytes())
@@ -230,7 +237,6 @@ def test_a_chain_short_of_its_recipe_is_refused_and_named(pool: Pool, adapter: s
 # --- two proxies that both append both headers: {"x_proto": 2, "x_host": 2} ---------------------------------------
 
 
-@pytest.mark.usefixtures("_servers")
 @pytest.mark.parametrize("how", ["append", "add-line"])
 @pytest.mark.parametrize("adapter", HOSTED)
 def test_recipe_two_proxies_appending_both(pool: Pool, adapter: str, how: str) -> None:
@@ -241,26 +247,24 @@ def test_recipe_two_proxies_appending_both(pool: Pool, adapter: str, how: str) -
     inner = Proxy("inner", {"X-Forwarded-Proto": (proto(how), "http"), "X-Forwarded-Host": (how, "$host")}, host=APP)
     stolen = {**STOLEN, "inner-host": "https://inner.lan/twilio/sms"}
     check_recipe(
-        pool.server(adapter, "proxy-two-append"), Deployment((edge, inner)), f"https://{PUBLIC}/twilio/sms", stolen
+        serve(pool, adapter, "proxy-two-append"), Deployment((edge, inner)), f"https://{PUBLIC}/twilio/sms", stolen
     )
 
 
 # --- one proxy that writes Forwarded: {"forwarded": 1} -------------------------------------------------------------
 
 
-@pytest.mark.usefixtures("_servers")
 @pytest.mark.parametrize("how", HOW)
 @pytest.mark.parametrize("adapter", HOSTED)
 def test_recipe_forwarded(pool: Pool, adapter: str, how: str) -> None:
     """The proxy writes an RFC 7239 element; the client's own element (and its X-Forwarded-*) is left of it or gone."""
     proxy = Proxy("proxy", {"Forwarded": (how, 'for=198.51.100.7;host="$host";proto=https')}, host=APP)
-    check_recipe(pool.server(adapter, "proxy-rfc7239"), Deployment((proxy,)), f"https://{PUBLIC}/twilio/sms", STOLEN)
+    check_recipe(serve(pool, adapter, "proxy-rfc7239"), Deployment((proxy,)), f"https://{PUBLIC}/twilio/sms", STOLEN)
 
 
 # --- one proxy that strips /api: {"x_proto": 1, "x_host": 1, "x_prefix": 1} ----------------------------------------
 
 
-@pytest.mark.usefixtures("_servers")
 @pytest.mark.parametrize("how", HOW)
 @pytest.mark.parametrize("adapter", HOSTED)
 def test_recipe_prefix_stripped_by_the_proxy(pool: Pool, adapter: str, how: str) -> None:
@@ -277,7 +281,7 @@ def test_recipe_prefix_stripped_by_the_proxy(pool: Pool, adapter: str, how: str)
         "other-prefix": f"https://{PUBLIC}/other/twilio/sms",
         "no-prefix": f"https://{PUBLIC}/twilio/sms",
     }
-    check_recipe(pool.server(adapter, "proxy-prefix"), deployment, f"https://{PUBLIC}/api/twilio/sms", stolen)
+    check_recipe(serve(pool, adapter, "proxy-prefix"), deployment, f"https://{PUBLIC}/api/twilio/sms", stolen)
 
 
 # --- the docs give exactly these options, and the old advice no longer boots --------------------------------------
