@@ -443,11 +443,13 @@ class Guard:
     - ``public_url``: the scheme, host, port and path prefix Twilio calls, when the
       app cannot see them (``"https://example.com/api"``: the path is prepended to
       the one the app sees). Required when several hosts share one token.
-    - ``trust_forwarded``: believe the proxy in front of the app: True (or the
-      number of proxies) takes the scheme and host from ``X-Forwarded-Proto`` and
-      ``X-Forwarded-Host``; a mapping such as ``{"x_proto": 1, "x_host": 1,
-      "x_port": 1, "x_prefix": 1}`` or ``{"forwarded": 1}`` names each header
-      to believe and through how many proxies, as werkzeug's ``ProxyFix`` does.
+    - ``trust_forwarded``: believe the proxies in front of the app: True takes
+      the scheme and host from one proxy's ``X-Forwarded-Proto`` and
+      ``X-Forwarded-Host``; a mapping such as ``{"x_proto": 2, "x_host": 1}``
+      or ``{"forwarded": 1}`` names each header to believe with the number of
+      proxies that write it (counted per header: a bare number above one is
+      refused, as a proxy that passes a header through would leave a client's
+      value where it was counted).
     - ``url_variants``: which URL forms a signature may match besides the one
       received (:class:`~twiliosig.UrlVariant`).
     - ``max_body_size``: larger bodies are refused with 413, never buffered whole.
