@@ -336,3 +336,27 @@ def test_invalid_base64_and_null_fields_as_api_gateway_sends_them() -> None:
     bad = http_v2(compute_signature(TOKEN, f"https://{API_DOMAIN}/twilio/sms", PARAMS))
     bad["body"] = "é not base64"
     assert protected(bad, None)["statusCode"] == 400
+
+
+@pytest.mark.parametrize(
+    "trust",
+    [True, {"x_host": 1}, {"x_proto": 1}, {"forwarded": 1}, {"x_prefix": 1}],
+    ids=["true", "x_host", "x_proto", "forwarded", "x_prefix"],
+)
+def test_trust_forwarded_fails_at_the_cold_start(trust: object) -> None:
+    """API Gateway writes no X-Forwarded-Host: trusting one would believe the client's, so the decorator refuses."""
+    with pytest.raises(ValueError, match="does not apply on AWS Lambda"):
+        twilio_required(lambda event, context: None, auth_token=TOKEN, trust_forwarded=trust)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="does not apply on AWS Lambda"):
+        check_event(Guard(auth_token=TOKEN, trust_forwarded=trust), http_v2("x"))  # type: ignore[arg-type]
+
+
+def test_a_client_written_forwarded_host_is_not_read() -> None:
+    """A webhook signed for another app's host, sent with X-Forwarded-Host naming it, is refused."""
+    signature = compute_signature(TOKEN, "https://other-app.example.com/twilio/sms", PARAMS)
+    event = http_v2(signature)
+    event["headers"]["x-forwarded-host"] = "other-app.example.com"
+    assert not check_event(Guard(auth_token=TOKEN), event).valid
+    assert check_event(
+        Guard(auth_token=TOKEN), http_v2(compute_signature(TOKEN, f"https://{API_DOMAIN}/twilio/sms", PARAMS))
+    ).valid

@@ -61,8 +61,30 @@ _R = TypeVar("_R")
 
 def check_event(guard: Guard, event: Mapping[str, Any]) -> Verdict:
     """Judge one API Gateway or function-URL event, its path protected or not; refusals are logged by the guard."""
+    _refuse_forwarding_trust(guard)
     head, problems = _event_head(guard, event)
     return _decide(guard, guard.check(head), event, problems).verdict
+
+
+def _refuse_forwarding_trust(guard: Guard) -> None:
+    """Fail at the cold start when ``trust_forwarded`` is set: nothing in front of a Lambda writes what it would read.
+
+    API Gateway and function URLs serve HTTPS only and name their domain in
+    ``requestContext.domainName``; they write no ``X-Forwarded-Host``,
+    ``-Prefix`` or ``Forwarded``, so any such header in an event is the client's,
+    and believing it would accept a webhook Twilio signed for another app on the
+    same token.
+
+    Raises:
+        ValueError: ``trust_forwarded`` trusts any header.
+    """
+    if guard.trust:
+        raise ValueError(
+            "trust_forwarded does not apply on AWS Lambda: API Gateway and function URLs write no "
+            "X-Forwarded-Host, -Prefix or Forwarded header (any such header in an event is the client's), and "
+            "the URL is rebuilt from requestContext.domainName over https; leave trust_forwarded off, and set "
+            "public_url='https://your.custom.domain' behind a custom domain"
+        )
 
 
 def _event_head(guard: Guard, event: Mapping[str, Any]) -> tuple[Head, list[str]]:
@@ -256,6 +278,7 @@ def twilio_required(handler: Handler | None = None, **options: Unpack[GuardOptio
         return functools.partial(twilio_required, **options)
     guard = Guard.from_options(options)
     guard.require_mode(asynchronous=False)
+    _refuse_forwarding_trust(guard)
 
     @functools.wraps(handler)
     def wrapper(event: Any, context: Any) -> Any:
