@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import logging
 from typing import Any
 
 import pytest
@@ -419,3 +420,16 @@ def test_a_chain_that_matches_its_count_is_accepted() -> None:
     guard = Guard(auth_token=TOKEN, trust_forwarded={"x_proto": 2, "x_host": 1})
     headers = {"X-Forwarded-Proto": "http, https, http", "X-Forwarded-Host": "other.example, example.com"}
     assert through(guard, head(headers={**signed(), **headers})).verdict.valid
+
+
+def test_the_log_line_of_a_short_chain_names_the_header_and_the_option(caplog: pytest.LogCaptureFixture) -> None:
+    """The operator reads which header fell short of which count in the log line itself, never its value."""
+    guard = Guard(auth_token=TOKEN, trust_forwarded={"x_proto": 2, "x_host": 1})
+    headers = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "secret-host.example"}
+    with caplog.at_level(logging.WARNING, logger="twiliosig"):
+        through(guard, head(headers={**signed(), **headers}))
+    (line,) = [record.getMessage() for record in caplog.records]
+    assert "malformed_url" in line
+    assert "X-Forwarded-Proto header holds 1 value" in line
+    assert "trust_forwarded" in line
+    assert "secret-host" not in line

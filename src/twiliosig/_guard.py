@@ -227,6 +227,8 @@ _STATUS = {
     Reason.MALFORMED_PARAMS: (400, "Bad Request"),
 }
 _FORBIDDEN = (403, "Forbidden")
+#: Refusals whose log line carries the verdict's detail: each names a cause the operator fixes, never a value.
+_CAUSE_LOGGED = frozenset({Reason.REPLAY_STORE_UNAVAILABLE, Reason.MALFORMED_URL})
 #: Every status a refusal can have: anything else came from the app (or the server), not from twiliosig.
 REFUSAL_STATUSES: Final = frozenset({status for status, _ in _STATUS.values()} | {_FORBIDDEN[0]})
 _UTF8 = frozenset({"utf-8", "utf8"})
@@ -724,8 +726,9 @@ class Guard:
         if url is not None:
             scheme, _, rest = url.partition("://")
             origin = f"{scheme}://{rest.split('/', 1)[0].rpartition('@')[2]}"
-        # A store outage is the operator's to fix: the line says what the store answered.
-        cause = f"; {loggable(verdict.detail)}" if verdict.reason is Reason.REPLAY_STORE_UNAVAILABLE else ""
+        # A store outage or an unusable Host or forwarding header is the operator's to fix: the line
+        # says what the store answered, or which header and option (never the header's value).
+        cause = f"; {loggable(verdict.detail)}" if verdict.reason in _CAUSE_LOGGED else ""
         logger.warning(
             "twiliosig %s %s %s: %s (scheme and host rebuilt as %s, %d URL forms tried)%s",
             "let through (report only)" if self.report_only else "refused",
