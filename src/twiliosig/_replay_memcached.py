@@ -1,8 +1,8 @@
 """The Memcached replay store: memcached's ``add`` is the atomic set-if-absent with expiry.
 
 Public as :class:`twiliosig.replay.MemcachedReplayStore`. An address needs pymemcache
-(the ``memcached`` extra); a client you pass is used through ``add``, ``get`` and
-``delete`` alone.
+(the ``memcached`` extra); a client you pass is used through ``add``, ``get``, ``gets``
+and ``cas`` alone.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from ._replay_net import (
     SOCKET_TIMEOUT,
     ServerStore,
     check_timeouts,
+    holds,
     is_retried,
     refuse_timeouts_for_a_client,
     running_asyncio_loop,
@@ -53,7 +54,7 @@ def _unwrapped(client: object) -> object:
 
 def _missing(client: object) -> str | None:
     """What ``client`` lacks of a memcached client this store can use, or None."""
-    for method in ("add", "get", "delete"):
+    for method in ("add", "get", "gets", "cas"):
         if not callable(getattr(client, method, None)):
             return f"has no {method}() method"
     if inspect.iscoroutinefunction(client.add):  # type: ignore[attr-defined]
@@ -189,7 +190,7 @@ class MemcachedReplayStore(ServerStore):
         if missing is not None:
             raise TypeError(
                 "memcached must be an address ('host:port'), a list of addresses, or a pymemcache client "
-                f"with add(key, value, expire=, noreply=False), get and delete; {type(memcached).__module__}."
+                f"with add(key, value, expire=, noreply=False), get, gets and cas; {type(memcached).__module__}."
                 f"{type(memcached).__qualname__} {missing}"
             )
         refuse_timeouts_for_a_client("MemcachedReplayStore", "addresses", timeouts)
@@ -209,16 +210,29 @@ class MemcachedReplayStore(ServerStore):
     def _get(self, name: str) -> object:
         return self._server(name).run(lambda c: c.get(name))
 
-    def _delete(self, name: str) -> None:
-        self._server(name).run(lambda c: c.delete(name, noreply=False))
+    def _delete(self, name: str, token: str) -> None:
+        self._server(name).run(lambda c: _delete_if_holds(c, name, token))
 
-    async def aclaim(self, key: str) -> bool:
+    async def aclaim(self, key: str) -> str | None:
         """:meth:`claim` on a worker thread, so the event loop never waits on Memcached."""
         return await running_asyncio_loop().run_in_executor(None, self.claim, key)
 
-    async def arelease(self, key: str) -> None:
+    async def arelease(self, key: str, token: str) -> None:
         """:meth:`release` on a worker thread."""
-        await running_asyncio_loop().run_in_executor(None, self.release, key)
+        await running_asyncio_loop().run_in_executor(None, self.release, key, token)
+
+
+def _delete_if_holds(client: Any, name: str, token: str) -> None:
+    """Delete ``name`` only while it holds ``token``: memcached's compare-and-set, with an expiry in the past.
+
+    ``gets`` reads the value and its CAS number; ``cas`` then writes only if nothing
+    wrote the key since, and an expiry of -1 makes memcached drop what it wrote at
+    once. A key that expired and was claimed again by a copy holds another value (or
+    another CAS number), and is left alone.
+    """
+    value, cas = client.gets(name)
+    if value is not None and holds(value, token):
+        client.cas(name, b"", cas, expire=-1, noreply=False)
 
 
 def _connections(address: Any, socket_timeout: float, socket_connect_timeout: float) -> _Connections:
