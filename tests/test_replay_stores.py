@@ -348,7 +348,7 @@ def test_the_key_and_its_expiry_on_the_server(kind: Kind) -> None:
     assert wsgi_post(h, target) == 200
     name = store.prefix + replay_key(signed(target))
     assert signed(target) not in name
-    assert 0 < kind.remaining_ms(name) <= 300_000
+    assert 0 < kind.remaining_ms(name) <= 301_000  # memcached's: a second more, never a claim forgotten early
     assert kind.remaining_ms(store.prefix + replay_key(signed(unique_path()))) == -2  # nothing else was stored
 
 
@@ -578,7 +578,7 @@ def test_memcached_ttl_in_whole_seconds(memcached_server: Server) -> None:
     remaining = memcached_remaining(memcached_server)
     store = MemcachedReplayStore(f"127.0.0.1:{memcached_server.port}", ttl=0.2, prefix=prefix())
     assert store.claim("k")
-    assert 0 < remaining(store.prefix + "k") <= 1000
+    assert 1000 < remaining(store.prefix + "k") <= 2000  # one second more: memcached's clock ticks each second
     with pytest.raises(ValueError, match="at most 30 days"):
         MemcachedReplayStore("127.0.0.1:1", ttl=31 * 24 * 3600)
 

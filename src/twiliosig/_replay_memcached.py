@@ -30,8 +30,9 @@ _T = TypeVar("_T")
 
 __all__ = ["MemcachedReplayStore"]
 
-#: memcached reads an expiry above 30 days as a Unix time, not a number of seconds.
-MAX_TTL = 30 * 24 * 3600
+#: The longest ttl: memcached reads an expiry above 30 days as a Unix time, not a number of
+#: seconds, and the store asks for one second more than the ttl.
+MAX_TTL = 30 * 24 * 3600 - 1
 #: memcached's limit on a key's length, in bytes; our keys are the prefix and 64 hex digits.
 MAX_KEY = 250
 
@@ -122,8 +123,10 @@ class MemcachedReplayStore(ServerStore):
     A claim is memcached's ``add``, which stores a key only if it is absent, in one
     atomic step on the server: of concurrent duplicates exactly one is stored. Keys
     are ours (the prefix and a SHA-256, never the signature) and expire after ``ttl``
-    seconds, rounded up to whole seconds (memcached's unit); a ttl above 30 days is
-    refused, as memcached would read it as a date.
+    seconds, rounded up to whole seconds (memcached's unit), plus one: memcached's
+    clock ticks once a second, so an expiry of ``n`` seconds lasts between ``n - 1``
+    and ``n``, and a claim must never be forgotten before ``ttl``. A ttl above 30
+    days is refused, as memcached would read it as a date.
 
     **Servers.** Give an address (``"cache:11211"``, ``"[::1]:11211"``,
     ``"/run/memcached.sock"``) and the store keeps its own pymemcache connections to
@@ -172,11 +175,13 @@ class MemcachedReplayStore(ServerStore):
         socket_connect_timeout: float = SOCKET_CONNECT_TIMEOUT,
     ) -> None:
         super().__init__(ttl=ttl, prefix=prefix)
-        if self.ttl > MAX_TTL:
+        if math.ceil(self.ttl) > MAX_TTL:
             raise ValueError("ttl must be at most 30 days for Memcached, which reads a longer expiry as a date")
         _check_prefix(prefix)
         timeouts = check_timeouts(socket_timeout, socket_connect_timeout)
-        self._expire = math.ceil(self.ttl)
+        # memcached's clock ticks once a second, and an item expires at a tick: "2 seconds" lasts
+        # between 1 and 2. One second more, so that a claim is never forgotten before ttl.
+        self._expire = math.ceil(self.ttl) + 1
         if isinstance(memcached, (str, tuple)):
             addresses: Sequence[Any] = [memcached]
         elif isinstance(memcached, list) and memcached:
