@@ -261,22 +261,19 @@ def test_an_asyncio_client_taken_for_a_sync_one_fails_closed(redis_server: Serve
     assert (first.status, again.status) == (503, 503)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="design: release() deletes the key whoever holds it; a compare-and-delete (a Lua script on Redis, "
-    "cas on memcached, nothing atomic in Django's cache API) would release only the claim this request made",
-)
 def test_a_late_release_frees_only_its_own_claim(redis_server: Server) -> None:
     """A slow request outlives its claim; a copy claims the key afresh; the slow one fails and releases.
 
-    The release deletes the copy's live claim, and a third copy passes while the second
-    one's ttl still runs. (The second copy itself got through because the first claim
-    had expired: ttl shorter than the app's slowest answer is the operator's to avoid.)
+    The release names the slow request's own claim (a compare-and-delete on the server),
+    so the copy's live claim stays and a third copy is refused. (The second copy itself
+    got through because the first claim had expired: ttl shorter than the app's slowest
+    answer is the operator's to avoid.) Every store: tests/test_replay_lifetimes.py.
     """
     client = redis.Redis(host="127.0.0.1", port=redis_server.port, retry=Retry(NoBackoff(), 0))
     store = RedisReplayStore(client, ttl=0.3, prefix=_prefix())
-    assert store.claim("k")  # the slow first delivery
+    first = store.claim("k")  # the slow first delivery
+    assert first
     time.sleep(0.4)  # its claim expires while the app still works
     assert store.claim("k")  # a copy, after the ttl: allowed
-    store.release("k")  # the slow first delivery answers 500: its release
-    assert not store.claim("k"), "a third copy passed while the second copy's claim should still hold"
+    store.release("k", first)  # the slow first delivery answers 500: its release
+    assert store.claim("k") is None, "a third copy passed while the second copy's claim should still hold"
