@@ -13,12 +13,16 @@ import logging
 import time
 import tracemalloc
 import uuid
+from typing import Any
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
+from django.test import override_settings
 
 from tests.contract import PAIRS, TOKEN, form_body, sign
 from tests.test_asgi import AsgiHarness
 from tests.test_wsgi import WsgiHarness
+from twiliosig.contrib.django import DjangoCacheReplayStore
 from twiliosig.replay import _BYTES_PER_CLAIM, MemoryReplayStore, StoreUnavailable, replay_key
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
@@ -95,3 +99,19 @@ def test_the_documented_cost_of_a_claim() -> None:
         tracemalloc.stop()
     assert cost <= _BYTES_PER_CLAIM * 1.05, f"a claim costs {cost:.0f} bytes; the docs say {_BYTES_PER_CLAIM}"
     assert cost >= _BYTES_PER_CLAIM * 0.75, f"a claim costs {cost:.0f} bytes; the docs overstate it"
+
+
+CULLING = [
+    "django.core.cache.backends.locmem.LocMemCache",
+    "django.core.cache.backends.filebased.FileBasedCache",
+    "django.core.cache.backends.db.DatabaseCache",
+]
+
+
+@pytest.mark.parametrize("backend", CULLING, ids=[backend.rsplit(".", 1)[1] for backend in CULLING])
+def test_django_backends_that_cull_live_entries_are_refused_saying_so(backend: str, tmp_path: Any) -> None:
+    """Past MAX_ENTRIES (300 by default) these delete entries that have not expired: the refusal names it."""
+    location = str(tmp_path) if "filebased" in backend else "twiliosig_cache"
+    settings = {"default": {"BACKEND": backend, "LOCATION": location}}
+    with override_settings(CACHES=settings), pytest.raises(ImproperlyConfigured, match="MAX_ENTRIES"):
+        DjangoCacheReplayStore()

@@ -23,19 +23,20 @@ __all__ = ["DjangoCacheReplayStore"]
 #: Django's own backends whose ``add`` cannot stand for a claim shared by processes, and why.
 NOT_ATOMIC = {
     "django.core.cache.backends.locmem.LocMemCache": (
-        "keeps its keys in each process's own memory, so a copy sent to another worker or host finds nothing there"
+        "keeps its keys in each process's own memory, so a copy sent to another worker or host finds nothing there; "
+        "and past MAX_ENTRIES it culls entries that have not expired, so a flood of webhooks forgets claims"
     ),
     "django.core.cache.backends.dummy.DummyCache": (
         "stores nothing and answers every add() with True, so every copy passes for the first"
     ),
     "django.core.cache.backends.filebased.FileBasedCache": (
         "checks that a file is absent and then writes it, two steps another process can run between, "
-        "so two copies can both get through"
+        "so two copies can both get through; and past MAX_ENTRIES it deletes files at random, expired or not"
     ),
     "django.core.cache.backends.db.DatabaseCache": (
         "answers add() with False on any database error, as if the key were already there (an outage would "
         "refuse every genuine webhook with 409, which Twilio does not retry), and two processes adding an "
-        "expired key can both succeed"
+        "expired key can both succeed; and past MAX_ENTRIES it culls rows that have not expired"
     ),
     "django.core.cache.backends.memcached.PyMemcacheCache": (
         "goes through pymemcache's HashClient, which answers add() with False, as if the key were already "
