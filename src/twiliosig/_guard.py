@@ -792,7 +792,8 @@ class Guard:
             )
             logger.error("twiliosig: the replay store is broken: %s", error)
             return self._store_failed(decision, error)
-        return decision._replace(replay_token=token)
+        verdict, refusal, key, request, _ = decision  # built directly: _replace costs a microsecond
+        return Decision(verdict, refusal, key, request, token)
 
     def _replayed(self, decision: Decision) -> Decision:
         verdict = decision.verdict._replace(
