@@ -747,7 +747,7 @@ class Guard:
     # --- the replay claim and its settlement ----------------------------------------------
 
     def claim(self, decision: Decision, *, claimed: object = None) -> Decision:
-        """Claim a genuine request's replay key: the decision again, or a refusal (409, 503).
+        """Claim a genuine request's replay key: the decision holding the claim's token, or a refusal (409, 503).
 
         Args:
             decision: What :meth:`Check.finish` decided.
