@@ -644,10 +644,10 @@ class ReplayContract:
         from twiliosig.replay import MemoryReplayStore, StoreUnavailable
 
         class Down(MemoryReplayStore):
-            def claim(self, key: str) -> bool:
+            def claim(self, key: str) -> str | None:
                 raise StoreUnavailable("connection refused")
 
-            async def aclaim(self, key: str) -> bool:
+            async def aclaim(self, key: str) -> str | None:
                 raise StoreUnavailable("connection refused")
 
         h = self.harness(auth_token=TOKEN, replay_guard=Down(), on_store_error=on_store_error)

@@ -53,7 +53,7 @@ def through(guard: Guard, request: Head, body: bytes = BODY) -> Decision:
 class Down(MemoryReplayStore):
     """A replay store that cannot be reached."""
 
-    def claim(self, key: str) -> bool:
+    def claim(self, key: str) -> str | None:
         raise StoreUnavailable("connection refused")
 
 

@@ -15,12 +15,13 @@ h11: the adapter does the I/O, the guard says what happens next.
    not be read); the check returns the decision.
 4. :meth:`Guard.claim` (or :meth:`Guard.aclaim`) claims the replay key of a
    genuine request; :meth:`Guard.settle` (or :meth:`Guard.asettle`) releases
-   it when the app failed, so Twilio's retry gets through.
+   that claim (never a later one of the same key) when the app failed, so
+   Twilio's retry gets through.
 
 A decision carries the verdict, the refusal to send (status, headers and body,
 the same bytes in every adapter) or None to let the request through, and the
-replay key. Every refusal is logged once, here, with the same fields, and
-reported to ``on_reject``.
+replay key with the token of the claim made on it. Every refusal is logged once,
+here, with the same fields, and reported to ``on_reject``.
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ from ._request import (
     rebuild_url,
 )
 from ._urls import DEFAULT_VARIANTS, UrlVariant, query_values, redact
-from .replay import ReplayStore, StoreUnavailable, replay_key, require_mode
+from .replay import ReplayStore, StoreUnavailable, check_protocol, replay_key, require_mode
 from .signature import RequestValidator
 from .verdict import Reason, Verdict
 
@@ -208,12 +209,16 @@ class Decision(NamedTuple):
         replay_key: The key to claim (from :meth:`Check.finish`) or the key
             claimed (after :meth:`Guard.claim`), to release if the app fails.
         request: Method, path and URL, for the log line of a later refusal.
+        replay_token: The token of the claim this request made (after
+            :meth:`Guard.claim`): a release names it, so only that claim is
+            released. None until then, and when an outer layer holds the claim.
     """
 
     verdict: Verdict
     refusal: Refusal | None
     replay_key: str | None
     request: RequestInfo
+    replay_token: str | None = None
 
 
 _STATUS = {
@@ -557,6 +562,8 @@ class Guard:
         self.on_reject = on_reject
         if replay_guard is not None and not isinstance(replay_guard, ReplayStore):
             raise TypeError("replay_guard must be a replay store such as MemoryReplayStore or RedisReplayStore")
+        if replay_guard is not None:
+            check_protocol(replay_guard)
         self.replay_guard = replay_guard
         if on_store_error not in ("refuse", "allow"):
             raise ValueError("on_store_error must be 'refuse' or 'allow'")
@@ -749,7 +756,7 @@ class Guard:
     # --- the replay claim and its settlement ----------------------------------------------
 
     def claim(self, decision: Decision, *, claimed: object = None) -> Decision:
-        """Claim a genuine request's replay key: the decision again, or a refusal (409, 503).
+        """Claim a genuine request's replay key: the decision holding the claim's token, or a refusal (409, 503).
 
         Args:
             decision: What :meth:`Check.finish` decided.
@@ -764,10 +771,10 @@ class Guard:
         if key == claimed:
             return decision._replace(replay_key=None)
         try:
-            first = self.replay_guard.claim(key)
+            token = self.replay_guard.claim(key)
         except StoreUnavailable as error:
             return self._store_failed(decision, error)
-        return decision if first else self._replayed(decision)
+        return self._claimed(decision, token)
 
     async def aclaim(self, decision: Decision, *, claimed: object = None) -> Decision:
         """:meth:`claim` for ASGI apps: the store's asyncio client, never blocking the loop."""
@@ -777,10 +784,25 @@ class Guard:
         if key == claimed:
             return decision._replace(replay_key=None)
         try:
-            first = await self.replay_guard.aclaim(key)
+            token = await self.replay_guard.aclaim(key)
         except StoreUnavailable as error:
             return self._store_failed(decision, error)
-        return decision if first else self._replayed(decision)
+        return self._claimed(decision, token)
+
+    def _claimed(self, decision: Decision, token: object) -> Decision:
+        """The decision once the store answered: a replay (None), or let through holding the claim's token."""
+        if token is None:
+            return self._replayed(decision)
+        if type(token) is not str or not token:
+            # A store written for the protocol's first form answers True/False: False is no token.
+            error = StoreUnavailable(
+                f"{type(self.replay_guard).__name__}.claim answered {type(token).__name__}, not the claim's token "
+                "(a non-empty str) or None"
+            )
+            logger.error("twiliosig: the replay store is broken: %s", error)
+            return self._store_failed(decision, error)
+        verdict, refusal, key, request, _ = decision  # built directly: _replace costs a microsecond
+        return Decision(verdict, refusal, key, request, token)
 
     def _replayed(self, decision: Decision) -> Decision:
         verdict = decision.verdict._replace(
@@ -805,19 +827,19 @@ class Guard:
         return self.decide(verdict, decision.request)
 
     def settle(self, decision: Decision, *, failed: bool) -> None:
-        """After the app ran: release the claimed key if it failed (5xx or raised); never raises."""
-        key = decision.replay_key
-        if failed and key is not None and self.replay_guard is not None and decision.refusal is None:
+        """After the app ran: release this request's claim if it failed (5xx or raised); never raises."""
+        key, token, store = decision.replay_key, decision.replay_token, self.replay_guard
+        if failed and key is not None and token is not None and store is not None and decision.refusal is None:
             try:
-                self.replay_guard.release(key)
+                store.release(key, token)
             except StoreUnavailable as error:
                 logger.warning("twiliosig: could not release a replay key after a failure: %s", loggable(error))
 
     async def asettle(self, decision: Decision, *, failed: bool) -> None:
         """:meth:`settle` for ASGI apps."""
-        key = decision.replay_key
-        if failed and key is not None and self.replay_guard is not None and decision.refusal is None:
+        key, token, store = decision.replay_key, decision.replay_token, self.replay_guard
+        if failed and key is not None and token is not None and store is not None and decision.refusal is None:
             try:
-                await self.replay_guard.arelease(key)
+                await store.arelease(key, token)
             except StoreUnavailable as error:
                 logger.warning("twiliosig: could not release a replay key after a failure: %s", loggable(error))

@@ -80,17 +80,17 @@ class DownStore:
     ttl = 300.0
     modes = frozenset({"sync", "async"})
 
-    def claim(self, key: str) -> bool:
+    def claim(self, key: str) -> str | None:
         raise StoreUnavailable("the replay store at 10.0.0.9:6379 did not answer")
 
-    def release(self, key: str) -> None:
+    def release(self, key: str, token: str) -> None:
         raise StoreUnavailable("the replay store at 10.0.0.9:6379 did not answer")
 
-    async def aclaim(self, key: str) -> bool:
+    async def aclaim(self, key: str) -> str | None:
         return self.claim(key)
 
-    async def arelease(self, key: str) -> None:
-        self.release(key)
+    async def arelease(self, key: str, token: str) -> None:
+        self.release(key, token)
 
 
 def options(profile: str, *, paths: bool) -> dict[str, Any]:
