@@ -352,3 +352,32 @@ def make_targets() -> set[str]:
     """The targets the Makefile defines."""
     text = (ROOT / "Makefile").read_text(encoding="utf-8")
     return {match.group(1) for match in re.finditer(r"^([A-Za-z0-9_.-]+)\s*:(?!=)", text, re.M)}
+
+
+# --- TwiML built from request data -----------------------------------------------------------------------------------
+
+_CLOSING_TAG = re.compile(r"</[A-Za-z]|/>")  # markup, not a repr such as <RequestValidator ...>
+#: The calls that make a value safe inside TwiML: ``xml.sax.saxutils.escape`` for text, ``quoteattr`` for an attribute.
+ESCAPES = frozenset({"escape", "quoteattr"})
+
+
+def unescaped_twiml(code: str) -> list[str]:
+    """Each value an f-string puts into markup (TwiML) without ``escape(...)`` or ``quoteattr(...)``, with its line.
+
+    A program the docs harness serves is checked by what it answers to a hostile webhook
+    (tests/docs_checks.py); code nobody serves (a test's app, the examples, the demo) is read.
+    """
+    found = []
+    for node in ast.walk(ast.parse(code)):
+        if not isinstance(node, ast.JoinedStr):
+            continue
+        literal = "".join(part.value for part in node.values if isinstance(part, ast.Constant))
+        if not _CLOSING_TAG.search(literal):
+            continue
+        for part in node.values:
+            if not isinstance(part, ast.FormattedValue):
+                continue
+            value = part.value
+            if not (isinstance(value, ast.Call) and _call_name(value) in ESCAPES):
+                found.append(f"line {node.lineno}: {{{ast.unparse(value)}}}")
+    return found
