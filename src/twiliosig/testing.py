@@ -20,8 +20,11 @@ that your app refuses it.
 
 from __future__ import annotations
 
+import contextlib
 import json as jsonlib
 import os
+import warnings
+import weakref
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode
@@ -115,6 +118,12 @@ class TwilioSigner:
         self.auth_token = _token(auth_token)
         self.algorithm = algorithm
         self.shared_key_id = shared_key_id
+        self._sessions: weakref.WeakSet[_OpenSession] = weakref.WeakSet()
+
+    def close(self) -> None:
+        """Close each WebSocket session :meth:`event` opened that is still open (the pytest fixture does it)."""
+        for session in list(self._sessions):
+            session.close()
 
     def __repr__(self) -> str:
         return f"TwilioSigner(algorithm={self.algorithm!r}, shared_key_id={self.shared_key_id!r})"
@@ -202,10 +211,17 @@ class TwilioSigner:
         ``signer.event("messaging.inbound", client, "/twilio/sms", params={"Body": "STOP"})``
         sends what Twilio sends when an SMS arrives, signed for the URL the client
         presents, and returns the client's response. Works with the clients
-        :meth:`post_form` knows. For a WebSocket kind (``"media-streams"``,
-        ``"conversation-relay"``) the client must be Starlette's ``TestClient``: the
-        handshake is opened and its session returned, to use as a context manager
-        (send it ``events.get(kind).messages``).
+        :meth:`post_form` knows.
+
+        For a WebSocket kind (``"media-streams"``, ``"conversation-relay"``) the client
+        must be Starlette's ``TestClient``. The handshake is made here, before ``event``
+        returns: a refused one raises (``WebSocketDisconnect``, or
+        ``WebSocketDenialResponse``) right away, so a test cannot pass without
+        connecting. Use the result as a context manager, which gives the open session
+        (send it ``events.get(kind).messages``) and closes it::
+
+            with signer.event("media-streams", client, "/twilio/media") as websocket:
+                websocket.send_text(...)
         """
         base_url = client_base_url(client, secure=bool(kwargs.get("secure")))
         if any(name in kwargs for name in _QUERY_KEYWORDS):
@@ -215,7 +231,9 @@ class TwilioSigner:
         if signed.websocket:
             if not hasattr(client, "websocket_connect"):
                 raise TypeError(f"{kind} is a WebSocket: send it through Starlette's TestClient (websocket_connect)")
-            return client.websocket_connect(signed.target, headers=headers, **kwargs)
+            session = _OpenSession(client.websocket_connect(signed.target, headers=headers, **kwargs))
+            self._sessions.add(session)
+            return session
         if signed.method == "GET":
             return client.get(signed.target, headers=headers, **kwargs)
         return _post(client, signed.target, signed.body, headers, **kwargs)
@@ -251,6 +269,54 @@ class TwilioSigner:
         """POST a signed JSON body through an ``httpx.AsyncClient``."""
         target, body, headers = self.json_request(client_base_url(client), path, payload, forged=forged)
         return await client.post(target, content=body, headers=headers, **kwargs)
+
+
+class _OpenSession:
+    """A Starlette ``WebSocketTestSession`` whose handshake has already been made.
+
+    Starlette's session connects only when entered: a test that forgets ``with`` (or
+    enters nothing) would never send the handshake, and a forged one would raise
+    nothing. So :meth:`TwilioSigner.event` enters it at once, and hands back this
+    object: entering it gives the open session, leaving it closes the session. Its
+    attributes are the session's (``send_text``, ``receive_json``...), so it works
+    without ``with`` too; then :meth:`close` it, or the signer's owner (the pytest
+    fixture) does.
+    """
+
+    def __init__(self, session: Any) -> None:
+        self._session = session
+        session.__enter__()  # the handshake: a refusal raises here, before event() returns
+        self._open = True
+
+    def __enter__(self) -> Any:
+        if not self._open:
+            raise RuntimeError("this WebSocket session is closed: call event() again for a new handshake")
+        return self._session
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._end(*exc_info)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._session, name)
+
+    def close(self) -> None:
+        """Close the connection and stop the app's task (once; later calls do nothing)."""
+        self._end(None, None, None)
+
+    def _end(self, *exc_info: object) -> None:
+        if self._open:
+            self._open = False
+            self._session.__exit__(*exc_info)
+
+    def __del__(self) -> None:
+        if getattr(self, "_open", False):
+            warnings.warn(
+                "a WebSocket session from TwilioSigner.event() was never closed: use it with `with`",
+                ResourceWarning,
+                stacklevel=1,
+            )
+            with contextlib.suppress(Exception):  # a finalizer has nobody to report to
+                self.close()
 
 
 #: The test clients' keywords for a query sent beside the path: werkzeug's and Flask's, Django's.
