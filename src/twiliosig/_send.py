@@ -1,7 +1,7 @@
 """``twiliosig send``: fire a realistic, signed Twilio webhook at a running app.
 
     twiliosig send --list
-    twiliosig send KIND URL [--set Name=Value]... [--method GET] [--public-url URL] [--tampered]
+    twiliosig send KIND URL [--set Name=Value]... [--method GET] [--public-url URL] [--tampered] [--fresh]
 
 The request comes from :mod:`twiliosig.events` and is signed exactly as Twilio signs it
 (form parameters, the GET query, ``bodySHA256`` for JSON, the ``wss://`` URL for a
@@ -28,6 +28,7 @@ from typing import Any, TextIO
 from urllib.parse import unquote
 
 from . import events
+from ._fresh import fresh
 from ._guard import REFUSAL_STATUSES
 from ._keys import ALGORITHMS, HMAC_SHA1
 from ._urls import split_url
@@ -76,6 +77,12 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
         "--tampered",
         action="store_true",
         help="change the request after signing it, as an attacker would: your app must refuse it",
+    )
+    send.add_argument(
+        "--fresh",
+        action="store_true",
+        help="give the webhook new message, call and event SIDs: a new webhook, not a copy of the last send "
+        "(an app with a replay guard refuses an identical second send with 409, as a replay)",
     )
     send.add_argument("--dry-run", action="store_true", help="print the signed request and send nothing")
     send.add_argument("-v", "--verbose", action="store_true", help="print the request headers and body too")
@@ -152,6 +159,10 @@ def _send(args: argparse.Namespace, out: TextIO) -> int:
     event = event.with_params(_overrides(args.set))
     if args.method:
         event = event.with_method(args.method)
+    renewed = False
+    if args.fresh:
+        event, before = fresh(event), event
+        renewed = event != before
     url, authorization = _without_userinfo(args.url, event.websocket)
     signed_url = _public(args.public_url, url) if args.public_url else None
     token, source = _token(args)
@@ -166,7 +177,8 @@ def _send(args: argparse.Namespace, out: TextIO) -> int:
 
     what = f"WebSocket handshake, then {len(request.messages)} messages" if request.websocket else _shape(event)
     print(f"→ {request.method} {request.url}", file=out)
-    print(f"  {event.kind} ({what}){', TAMPERED after signing' if args.tampered else ''}", file=out)
+    fresh_words = ", fresh SIDs" if renewed else ""
+    print(f"  {event.kind} ({what}{fresh_words}){', TAMPERED after signing' if args.tampered else ''}", file=out)
     signed = "the URL as sent" if request.signed_url == request.url else request.signed_url
     print(f"  signed over {signed} with {source} ({args.algorithm})", file=out)
     if args.verbose or args.dry_run:
@@ -195,7 +207,10 @@ def _send(args: argparse.Namespace, out: TextIO) -> int:
         print(f"Refused as it should be: {_tamper_words(request)} after signing.", file=out)
         return 0
     if not accepted:
-        _why(status, reason, request, token, out)
+        if status == 409:
+            _replayed(event, renewed, out)
+        else:
+            _why(status, reason, request, token, out)
         return 1
     return 0
 
@@ -350,8 +365,6 @@ def _why(status: int, reason: str, request: events.SignedRequest, token: str, ou
         "you do in the Twilio console.",
         404: "Nothing is routed at this path: check the URL's path against the app's routes.",
         405: "The app does not take this method here; Twilio sends webhooks as POST unless told GET.",
-        409: "The app's replay store has seen this request: each send carries a fresh I-Twilio-Idempotency-Token, "
-        "so two apps may share one store, or the app keys replays on something else.",
         413: "The body is over the app's max_body_size.",
     }
     if status in hints:
@@ -360,6 +373,34 @@ def _why(status: int, reason: str, request: events.SignedRequest, token: str, ou
         print(
             "The app failed while handling it: the signature was accepted (or this path is not protected) and the "
             "handler raised. Its log says why.",
+            file=out,
+        )
+
+
+def _replayed(event: events.Event, renewed: bool, out: TextIO) -> None:
+    """Say that a 409 is the app's replay guard refusing a copy, and how to send a new webhook instead."""
+    print("REFUSED as a replay (409 Conflict).", file=out)
+    print(
+        "This exact signed request was already handled: the app's replay guard refuses a copy, as it must refuse "
+        "a replay (it keys on the signature, which covers the URL and every parameter).",
+        file=out,
+    )
+    if renewed:
+        print(
+            "Its SIDs were new, so it is no copy of an earlier send: the app answered 409 itself, or keys its "
+            "replays on something other than the signature.",
+            file=out,
+        )
+    elif fresh(event) != event:
+        print(
+            f"A catalogue webhook is the same request on every send. Send a new {event.kind} with --fresh "
+            "(new message, call and event SIDs), or change a value with --set Name=Value.",
+            file=out,
+        )
+    else:
+        print(
+            f"A catalogue webhook is the same request on every send, and {event.kind} carries no SID to renew: "
+            "send a new one by changing a value with --set Name=Value.",
             file=out,
         )
 

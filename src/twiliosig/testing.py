@@ -13,6 +13,7 @@ client). :class:`TwilioSigner` works that out from the client::
     response = signer.post_form(client, "/twilio/sms", {"From": "+15005550006", "Body": "hi"})
     response = signer.post_json(client, "/twilio/events", [{"type": "..."}])
     response = signer.event("messaging.inbound", client, "/twilio/sms")   # from twiliosig.events
+    response = signer.event("messaging.inbound", client, "/twilio/sms", fresh=True)   # new SIDs: a new webhook
 
 Pass ``forged=True`` to send a request signed with the wrong secret, to test
 that your app refuses it.
@@ -30,6 +31,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from . import events
+from ._fresh import fresh as renew_sids
 from ._keys import HMAC_SHA1
 from ._params import Params, _pairs
 from ._request import FORM_CONTENT_TYPE
@@ -175,6 +177,7 @@ class TwilioSigner:
         params: Overrides | None = None,
         method: str | None = None,
         forged: bool = False,
+        fresh: bool = False,
     ) -> SignedRequest:
         """A webhook from the :mod:`twiliosig.events` catalogue, signed for ``base_url + path``.
 
@@ -185,8 +188,13 @@ class TwilioSigner:
             params: Values to change or add (a form name, or a JSON path such as ``"0.data.body"``).
             method: ``"GET"`` to send a form webhook as GET.
             forged: Sign with a wrong secret.
+            fresh: Give the entry new message, call and event SIDs. Without it an entry is the
+                same request every time (the same signature), and an app with a replay guard
+                refuses a second identical one with 409, as a replay.
         """
         event = events.get(kind)
+        if fresh:
+            event = renew_sids(event)
         if params:
             event = event.with_params(params)
         if method is not None:
@@ -204,6 +212,7 @@ class TwilioSigner:
         params: Overrides | None = None,
         method: str | None = None,
         forged: bool = False,
+        fresh: bool = False,
         **kwargs: Any,
     ) -> Any:
         """Send a realistic webhook from the :mod:`twiliosig.events` catalogue through a test client.
@@ -211,7 +220,8 @@ class TwilioSigner:
         ``signer.event("messaging.inbound", client, "/twilio/sms", params={"Body": "STOP"})``
         sends what Twilio sends when an SMS arrives, signed for the URL the client
         presents, and returns the client's response. Works with the clients
-        :meth:`post_form` knows.
+        :meth:`post_form` knows. Each call sends the same request (the catalogue's SIDs);
+        ``fresh=True`` gives new ones, for an app whose replay guard would refuse a copy.
 
         For a WebSocket kind (``"media-streams"``, ``"conversation-relay"``) the client
         must be Starlette's ``TestClient``. The handshake is made here, before ``event``
@@ -226,7 +236,7 @@ class TwilioSigner:
         base_url = client_base_url(client, secure=bool(kwargs.get("secure")))
         if any(name in kwargs for name in _QUERY_KEYWORDS):
             path = _with_query(events.get(kind).path if path is None else path, kwargs)
-        signed = self.event_request(kind, base_url, path, params=params, method=method, forged=forged)
+        signed = self.event_request(kind, base_url, path, params=params, method=method, forged=forged, fresh=fresh)
         headers = {name: value for name, value in signed.headers if name != "Content-Length"}
         if signed.websocket:
             if not hasattr(client, "websocket_connect"):
@@ -247,10 +257,12 @@ class TwilioSigner:
         params: Overrides | None = None,
         method: str | None = None,
         forged: bool = False,
+        fresh: bool = False,
         **kwargs: Any,
     ) -> Any:
         """:meth:`event` through an ``httpx.AsyncClient``."""
-        signed = self.event_request(kind, client_base_url(client), path, params=params, method=method, forged=forged)
+        base_url = client_base_url(client)
+        signed = self.event_request(kind, base_url, path, params=params, method=method, forged=forged, fresh=fresh)
         if signed.websocket:
             raise TypeError(f"{kind} is a WebSocket: httpx.AsyncClient has no WebSockets")
         headers = {name: value for name, value in signed.headers if name != "Content-Length"}
