@@ -138,3 +138,12 @@ def test_the_pytest_fixture_closes_a_session_the_test_left_open(tmp_path: Path) 
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     assert "2 passed" in result.stdout
+
+
+def test_a_session_dropped_open_is_closed_with_a_resource_warning() -> None:
+    """Dropped without ``with`` or ``close``: closed when collected, and a ResourceWarning says to use ``with``."""
+    seen: list[str] = []
+    session = TwilioSigner(TOKEN).event("media-streams", TestClient(recording_app(seen)), "/twilio/media")
+    with pytest.warns(ResourceWarning, match="use it with `with`"):
+        del session
+    assert seen == ["accepted", "closed"]
