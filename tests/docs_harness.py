@@ -6,8 +6,10 @@ The fence info names a block's kind; tests/test_docs.py runs the check for each 
   ``TWILIO_AUTH_TOKEN`` set. A program that leaves a web app at module level (``app``
   or ``application``: Flask, Django, FastAPI, Starlette, any WSGI or ASGI callable) is
   also served by gunicorn or uvicorn on loopback; every webhook route it declares under
-  ``/twilio/`` gets a genuine signed webhook (200) and a forged one (403). A decorated
-  Lambda ``handler`` gets a genuine and a forged API Gateway event instead.
+  ``/twilio/`` gets a genuine signed webhook (200) and a forged one (403), and, when it
+  answers TwiML, genuine ones whose text is hostile (an injected ``<Message>``, ``& " <``):
+  the answer must be well-formed XML with the same elements as the ordinary one. A decorated
+  Lambda ``handler`` gets the same as API Gateway events instead.
 - ```` ```python title="path/file.py" ````: one file of a project. A page's titled
   blocks under one ``##`` heading form one project, written to a temporary directory:
   test files (``test_*.py``, ``conftest.py``) are run by pytest and must pass; a Django
