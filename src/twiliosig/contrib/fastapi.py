@@ -60,6 +60,7 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import HTTPException, Response, WebSocketException
 from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect, HTTPConnection, Request
 from starlette.status import WS_1008_POLICY_VIOLATION
 
@@ -134,8 +135,10 @@ class TwilioSignature:
             scope[CLAIMED_KEY] = decision.replay_key
         try:
             yield decision.verdict
-        except BaseException:
-            await guard.asettle(decision, failed=True)
+        except BaseException as error:
+            # HTTPException(404) is FastAPI's way to answer 404: an answer keeps the claim, as a returned 404 does.
+            answered = isinstance(error, StarletteHTTPException) and error.status_code < 500
+            await guard.asettle(decision, failed=not answered)
             raise
 
     def _read_first(self, connection: HTTPConnection) -> None:

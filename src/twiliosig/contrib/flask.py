@@ -34,7 +34,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
 
 from flask import Flask, Response, current_app, g, request
-from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
+from werkzeug.exceptions import ClientDisconnected, HTTPException, RequestEntityTooLarge
 
 from .._environ import environ_head
 from .._guard import CLAIMED_KEY, VERDICT_KEY, Check, Decision, Guard, check_option_names
@@ -126,7 +126,21 @@ def _settle(guard: Guard, response: Any, error: BaseException | None) -> None:
     """After the view: a 5xx or an exception releases the replay key, so Twilio's retry gets through."""
     decision = g.pop("twiliosig_decision", None)
     if decision is not None:
-        guard.settle(decision, failed=error is not None or getattr(response, "status_code", 200) >= 500)
+        status = getattr(response, "status_code", 200) if error is None else _answered(error)
+        guard.settle(decision, failed=status is None or status >= 500)
+
+
+def _answered(error: BaseException) -> int | None:
+    """The status Flask answers for an exception out of a view: ``abort(404)`` is a 404; None for an error.
+
+    A 4xx raised is an answer as much as a 4xx returned: the claim is kept, so a
+    captured copy of a request the view answered 404 never reaches it again.
+    """
+    if not isinstance(error, HTTPException) or current_app.trap_http_exception(error):
+        return None  # Flask answers 500 (a trapped HTTP exception is re-raised)
+    if error.response is not None:  # abort(a_response)
+        return int(error.response.status_code)
+    return error.code
 
 
 @overload
