@@ -278,7 +278,8 @@ class _Selection:
         """Whether the request (its blueprint chain and endpoint) is one that must be signed.
 
         Raises:
-            ValueError: a listed name the app does not have (on every request until it is fixed).
+            ValueError: a listed name the app does not have, or a blueprint to protect
+                registered under an empty name (on every request until it is fixed).
         """
         registered = app.blueprints
         blueprints = self._blueprints
@@ -297,7 +298,8 @@ class _Selection:
         """The blueprint objects the names stand for, once the app serves and every registration is done.
 
         Raises:
-            ValueError: an unknown name, with the closest one the app has: it would protect nothing, silently.
+            ValueError: an unknown name, with the closest one the app has: it would protect nothing, silently;
+                or a blueprint to protect registered with ``name=""``, whose views no request can name.
         """
         blueprints, endpoints = self._names
         registered = app.blueprints
@@ -314,5 +316,18 @@ class _Selection:
         # "twilio.sms" is the view "sms" of the blueprint registered as "twilio": that view in its every registration.
         views = [endpoint.rpartition(".") for endpoint in endpoints]
         self._views = frozenset((registered[owner], view) for owner, _, view in views if owner in registered)
-        resolved = self._blueprints = frozenset(registered[name] for name in blueprints)
+        # A blueprint nested in a listed one ("twilio.media") is protected wherever it is registered, alone too.
+        prefixes = tuple(f"{name}." for name in blueprints)
+        resolved = frozenset(registered[name] for name in blueprints) | frozenset(
+            blueprint for name, blueprint in registered.items() if name.startswith(prefixes)
+        )
+        unnamed = registered.get("")
+        if unnamed is not None and (unnamed in resolved or any(owner is unnamed for owner, _ in self._views)):
+            # register_blueprint(bp, name=""): Flask names its views "sms", not "<name>.sms", and no request
+            # to them names a blueprint: they cannot be told from the app's own views, so nothing would protect them.
+            raise ValueError(
+                "TwilioSignature: a blueprint to protect is registered under an empty name (name=''), "
+                "whose views Flask cannot tell from the app's own; register it under a name"
+            )
+        self._blueprints = resolved
         return resolved
