@@ -30,6 +30,7 @@ from __future__ import annotations
 import contextlib
 import difflib
 import functools
+import weakref
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
 
@@ -163,16 +164,18 @@ def twilio_required(view: Callable[..., Any] | None = None, **options: Any) -> A
     """
     if view is None:
         return functools.partial(twilio_required, **options)
-    guards: dict[int, Guard] = {}
+    # Each app's own guard, held as long as the app lives: never by id(app), which a new app
+    # built at a collected one's address would share (and run with its token, or enabled=False).
+    guards: weakref.WeakKeyDictionary[Flask, Guard] = weakref.WeakKeyDictionary()
 
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         app = current_app._get_current_object()  # type: ignore[attr-defined]
-        guard = guards.get(id(app))
+        guard = guards.get(app)
         if guard is None:
             guard = guard_from_config(app.config, **options)
             guard.require_mode(asynchronous=False)
-            guards[id(app)] = guard
+            guards[app] = guard
         refusal = _guarded(guard, always=True)
         if refusal is not None:
             return refusal
