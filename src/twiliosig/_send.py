@@ -119,11 +119,11 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
             _list(out)
             return 0
         return _send(args, out)
+    except ssl.SSLCertVerificationError as error:  # a ValueError too: first
+        print(f"twiliosig: could not reach {_shown(args.url)}: {_untrusted(error, args)}", file=sys.stderr)
+        return 2
     except (SendError, ValueError) as error:
         print(f"twiliosig: {error}", file=sys.stderr)
-        return 2
-    except ssl.SSLCertVerificationError as error:
-        print(f"twiliosig: could not reach {getattr(args, 'url', '')}: {_untrusted(error, args)}", file=sys.stderr)
         return 2
     except (OSError, http.client.HTTPException, WebSocketError) as error:
         where = getattr(args, "url", "")
