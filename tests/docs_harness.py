@@ -79,7 +79,7 @@ class Block:
 
     @property
     def kind(self) -> str:
-        """``fragment``, ``program``, ``file``, ``shell``, ``config``, ``text`` or ``proxy``; else :class:`DocsError`."""
+        """``fragment``, ``program``, ``file``, ``shell``, ``config``, ``text`` or ``proxy``; else DocsError."""
         if self.fragment is not None:
             if not self.fragment:
                 raise DocsError(f"{self.where}: say why the block is a fragment: <!-- fragment: why -->")
@@ -99,7 +99,7 @@ class Block:
             return "text"
         if self.language in PROXY:
             if not self.title:
-                raise DocsError(f"{self.where}: a {self.language} block needs title=\"...\": its test finds it by it")
+                raise DocsError(f'{self.where}: a {self.language} block needs title="...": its test finds it by it')
             return "proxy"
         known = ", ".join(sorted(PYTHON | SHELL | CONFIG | TEXT | PROXY))
         raise DocsError(f"{self.where}: a fence must name its kind ({known}), not {self.language or 'nothing'!r}")

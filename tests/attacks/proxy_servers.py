@@ -169,9 +169,7 @@ def certificates(directory: Path, *names: str) -> Certificates:
     found.ca.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
     found.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     found.key.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     )
     found.key.chmod(0o600)
     return found
