@@ -10,9 +10,9 @@ own forwarding headers; one Twilio signed for another app or for ``http://`` is 
 a Media Streams handshake signed over ``wss://`` opens and a forged one does not. Then
 the page's claims: ``$host`` (and Debian's ``proxy_params``) drop the port and refuse a
 genuine webhook; gunicorn and uvicorn alone make the scheme ``https`` behind nginx on
-loopback; the capture wrapper keeps a refused request that ``twiliosig explain --request``
-explains; ``twiliosig send`` fails with a certificate error without ``--cacert`` and gets
-through with it.
+loopback (and no longer with ``--forwarded-allow-ips ''``); the capture wrapper keeps a
+refused request that ``twiliosig explain --request`` explains; ``twiliosig send`` fails
+with a certificate error without ``--cacert`` and gets through with it.
 
 Skipped, saying what to install, without nginx or Caddy (``make test`` installs both
 where it can).
@@ -32,7 +32,7 @@ import pytest
 from werkzeug.test import Client
 
 from tests.attacks import proxy_servers
-from tests.attacks.harness import SMS, Pool, Server, form_body, request_head, sign
+from tests.attacks.harness import ADAPTERS, SMS, Pool, Server, form_body, request_head, server_argv, server_env, sign
 from tests.attacks.profiles import TOKEN
 from tests.attacks.proxy_servers import NEEDS_CADDY, NEEDS_NGINX, Certificates, docs_config, fill
 from tests.docs_harness import blocks, every_block
@@ -408,3 +408,21 @@ def test_an_oversized_body_is_passed_on_unread(tmp_path: Path, monkeypatch: pyte
     )
     assert response.status_code == 413
     assert not list((tmp_path / "refused").iterdir())
+
+
+@NEEDS_NGINX
+@pytest.mark.parametrize("adapter", ["wsgi", "asgi"])
+def test_with_nothing_set_it_is_the_servers_trust_of_loopback_that_lets_the_webhook_in(
+    adapter: str, certs: Certificates, tmp_path: Path
+) -> None:
+    """The same server told to trust no one (--forwarded-allow-ips '') sees http, and Twilio's webhook is refused."""
+    spec = ADAPTERS[adapter]
+    port = servers.free_port()
+    argv = [*server_argv(spec.server, spec.app, port), "--forwarded-allow-ips", ""]
+    env = server_env(spec.process, "default", tmp_path)
+    with (
+        servers.running(argv, port, env, log_path=tmp_path / "server.log"),
+        docs_nginx(tmp_path / "nginx", port, certs) as proxy_port,
+    ):
+        assert post(proxy_port, certs, f"https://{PUBLIC}:{proxy_port}/twilio/sms") == 403
+        assert post(proxy_port, certs, f"http://{PUBLIC}:{proxy_port}/twilio/sms") == 200
