@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import io
 import socket
 import stat
 from collections.abc import Iterator, Sequence
@@ -400,13 +401,23 @@ def test_an_oversized_body_is_passed_on_unread(tmp_path: Path, monkeypatch: pyte
     exec(compile(capture_program(), "docs/deployment.md", "exec"), namespace)
     client = Client(namespace["application"])
     big = b"Body=" + b"x" * (2 * 1024 * 1024)
+    taken: list[int] = []
+
+    class Counted(io.BytesIO):
+        def read(self, size: int | None = -1) -> bytes:
+            data = super().read(size)
+            taken.append(len(data))
+            return data
+
     response = client.post(
         "/twilio/sms",
-        data=big,
+        input_stream=Counted(big),
+        content_length=len(big),
         headers={"Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": sign("https://x/")},
         base_url=f"http://{PUBLIC}",
     )
     assert response.status_code == 413
+    assert sum(taken) == 0, "the body over the limit was read"
     assert not list((tmp_path / "refused").iterdir())
 
 
@@ -426,3 +437,22 @@ def test_with_nothing_set_it_is_the_servers_trust_of_loopback_that_lets_the_webh
     ):
         assert post(proxy_port, certs, f"https://{PUBLIC}:{proxy_port}/twilio/sms") == 403
         assert post(proxy_port, certs, f"http://{PUBLIC}:{proxy_port}/twilio/sms") == 200
+
+
+def test_only_webhook_paths_are_kept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 403 outside the webhook paths (the app's own, an admin page's) is never written down."""
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", TOKEN)
+    monkeypatch.setenv("TWILIO_REFUSED_DIR", str(tmp_path / "refused"))
+    namespace: dict[str, Any] = {"__name__": "capture"}
+    exec(compile(capture_program(), "docs/deployment.md", "exec"), namespace)
+
+    def forbidden(environ: Any, start_response: Any) -> list[bytes]:
+        start_response("403 Forbidden", [("Content-Type", "text/plain")])
+        return [b"no"]
+
+    application = namespace["KeepRefused"](forbidden, tmp_path / "refused")
+    response = Client(application).post("/admin/login", data=b"password=s3cret", base_url=f"http://{PUBLIC}")
+    assert response.status_code == 403
+    assert not list((tmp_path / "refused").iterdir())
+    assert Client(application).post("/twilio/sms", data=b"x=1", base_url=f"http://{PUBLIC}").status_code == 403
+    assert len(list((tmp_path / "refused").iterdir())) == 1
