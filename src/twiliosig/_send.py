@@ -126,8 +126,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
         print(f"twiliosig: {error}", file=sys.stderr)
         return 2
     except (OSError, http.client.HTTPException, WebSocketError) as error:
-        where = getattr(args, "url", "")
-        print(f"twiliosig: could not reach {where}: {_reason(error)}", file=sys.stderr)
+        print(f"twiliosig: could not reach {_shown(getattr(args, 'url', ''))}: {_reason(error)}", file=sys.stderr)
         return 2
 
 
