@@ -198,3 +198,23 @@ def test_send_list_with_an_unknown_kind_is_a_usage_error(capsys: pytest.CaptureF
     """A typo gets the closest kind, exit 2."""
     assert main(["send", "--list", "voice.stauts"]) == 2
     assert "did you mean 'voice.status'" in capsys.readouterr().err
+
+
+# --- kinds added from their pages ------------------------------------------------------------------
+
+
+def test_whatsapp_status_callbacks_carry_the_channel_names() -> None:
+    """A read receipt is MessageStatus=read with EventType=READ; a failure carries the channel's own message."""
+    read = params("messaging.status.whatsapp")
+    assert (read["MessageStatus"], read["EventType"], read["ChannelPrefix"]) == ("read", "READ", "whatsapp")
+    assert read["ChannelInstallSid"].startswith("XE")
+    assert "ChannelStatusMessage" not in read
+    failed = params("messaging.status.whatsapp.failed")
+    assert failed["MessageStatus"] == "undelivered"
+    assert failed["ErrorCode"]
+    assert failed["ChannelStatusMessage"]
+    assert "EventType" not in failed
+    record = events.get("messaging.status.whatsapp").documented
+    assert record.source == "https://www.twilio.com/docs/messaging/guides/track-outbound-message-status"
+    for name in ("ChannelInstallSid", "ChannelStatusMessage", "ChannelPrefix", "EventType"):
+        assert record.documents(name), name

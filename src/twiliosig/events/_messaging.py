@@ -261,4 +261,53 @@ STATUS = Event(
     ),
 )
 
-EVENTS = (INBOUND_SMS, INBOUND_MMS, INBOUND_WHATSAPP, STATUS)
+_WHATSAPP_OUTBOUND_SID = sid("SM", "outbound whatsapp")
+_CHANNEL_INSTALL_SID = sid("XE", "whatsapp sender channel")
+
+WHATSAPP_READ = Event(
+    kind="messaging.status.whatsapp",
+    product="messaging",
+    title="an outgoing WhatsApp message was read (status callback with a read receipt)",
+    path="/twilio/whatsapp/status",
+    documented=_CHANNEL_STATUS,
+    params=(
+        ("ChannelPrefix", "whatsapp"),
+        ("EventType", "READ"),
+        ("SmsSid", _WHATSAPP_OUTBOUND_SID),
+        ("SmsStatus", "read"),
+        ("MessageStatus", "read"),
+        ("To", BR_CUSTOMER_WHATSAPP),
+        ("MessagingServiceSid", MESSAGING_SERVICE_SID),
+        ("MessageSid", _WHATSAPP_OUTBOUND_SID),
+        ("AccountSid", ACCOUNT_SID),
+        ("From", WHATSAPP_SENDER),
+        ("ChannelInstallSid", _CHANNEL_INSTALL_SID),
+    ),
+)
+
+WHATSAPP_FAILED = Event(
+    kind="messaging.status.whatsapp.failed",
+    product="messaging",
+    title="an outgoing WhatsApp message could not be delivered (status callback with the channel's error)",
+    path="/twilio/whatsapp/status",
+    documented=_CHANNEL_STATUS,
+    params=(
+        ("ChannelPrefix", "whatsapp"),
+        ("ErrorCode", "63016"),
+        (
+            "ChannelStatusMessage",
+            "Message failed to send because more than 24 hours have passed since the customer last replied",
+        ),
+        ("SmsSid", _WHATSAPP_OUTBOUND_SID),
+        ("SmsStatus", "undelivered"),
+        ("MessageStatus", "undelivered"),
+        ("To", BR_CUSTOMER_WHATSAPP),
+        ("MessagingServiceSid", MESSAGING_SERVICE_SID),
+        ("MessageSid", _WHATSAPP_OUTBOUND_SID),
+        ("AccountSid", ACCOUNT_SID),
+        ("From", WHATSAPP_SENDER),
+        ("ChannelInstallSid", _CHANNEL_INSTALL_SID),
+    ),
+)
+
+EVENTS = (INBOUND_SMS, INBOUND_MMS, INBOUND_WHATSAPP, STATUS, WHATSAPP_READ, WHATSAPP_FAILED)
