@@ -218,3 +218,20 @@ def test_whatsapp_status_callbacks_carry_the_channel_names() -> None:
     assert record.source == "https://www.twilio.com/docs/messaging/guides/track-outbound-message-status"
     for name in ("ChannelInstallSid", "ChannelStatusMessage", "ChannelPrefix", "EventType"):
         assert record.documents(name), name
+
+
+def test_record_callbacks_follow_the_record_page() -> None:
+    """<Record>'s action adds three names to the request; its recording callback is its own, smaller table."""
+    action = params("voice.record")
+    request = set(params("voice.incoming")) - {"CallerName"}
+    assert request <= set(action)
+    assert set(action) - request == {"RecordingUrl", "RecordingDuration", "Digits"}
+    recording = params("voice.record.recording")
+    assert recording["RecordingSource"] == "RecordVerb"
+    assert "RecordingStartTime" not in recording
+    assert "RecordingTrack" not in recording
+    transcription = params("voice.record.transcription")
+    assert transcription["TranscriptionStatus"] in ("completed", "failed")
+    assert transcription["RecordingSid"] == recording["RecordingSid"]
+    for kind in ("voice.record", "voice.record.recording", "voice.record.transcription"):
+        assert events.get(kind).documented.source == "https://www.twilio.com/docs/voice/twiml/record"
