@@ -235,3 +235,15 @@ def test_record_callbacks_follow_the_record_page() -> None:
     assert transcription["RecordingSid"] == recording["RecordingSid"]
     for kind in ("voice.record", "voice.record.recording", "voice.record.transcription"):
         assert events.get(kind).documented.source == "https://www.twilio.com/docs/voice/twiml/record"
+
+
+def test_dial_action_adds_the_dial_table_to_the_request() -> None:
+    """<Dial>'s action URL gets the TwiML request plus DialCallStatus, DialCallSid, DialCallDuration, DialBridged."""
+    action = params("voice.dial")
+    request = set(params("voice.incoming")) - {"CallerName"}
+    assert set(action) - request == {"DialCallStatus", "DialCallSid", "DialCallDuration", "DialBridged"}
+    assert action["DialCallStatus"] in ("completed", "answered", "busy", "no-answer", "failed", "canceled")
+    assert action["DialCallSid"] != action["CallSid"]
+    record = events.get("voice.dial").documented
+    assert record.source == "https://www.twilio.com/docs/voice/twiml/dial"
+    assert record.field("CallSid").source == "https://www.twilio.com/docs/voice/twiml"  # type: ignore[union-attr]

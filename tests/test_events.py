@@ -40,6 +40,7 @@ SID_PREFIXES = {
     "SmsMessageSid": {"SM", "MM"},
     "MessagingServiceSid": {"MG"},
     "CallSid": {"CA"},
+    "DialCallSid": {"CA"},
     "RecordingSid": {"RE"},
     "ChatServiceSid": {"IS"},
     "ConversationServiceSid": {"IS"},

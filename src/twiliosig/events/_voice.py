@@ -15,6 +15,7 @@ TWIML_PAGE = "https://www.twilio.com/docs/voice/twiml"
 CALL_RESOURCE_PAGE = "https://www.twilio.com/docs/voice/api/call-resource"
 _GATHER_PAGE = "https://www.twilio.com/docs/voice/twiml/gather"
 _RECORD_PAGE = "https://www.twilio.com/docs/voice/twiml/record"
+_DIAL_PAGE = "https://www.twilio.com/docs/voice/twiml/dial"
 #: Twilio Labs' webhook emulator: what a voice request carries in practice.
 _EMULATOR = "https://github.com/twilio-labs/plugin-webhook/blob/main/src/utils/webhook-events/voice.js"
 #: Twilio's changelog entry announcing StirVerstat (the address as stored).
@@ -123,6 +124,25 @@ _GATHER = documented(
     REQUEST_FIELDS,
     when(_GATHER_PAGE, "Digits", "FinishedOnKey", note="when the caller answered with the keypad"),
     when(_GATHER_PAGE, "SpeechResult", "Confidence", note="when the caller answered by speaking"),
+)
+
+_DIAL_ACTION = documented(
+    _DIAL_PAGE,
+    REQUEST_FIELDS,
+    always(
+        _DIAL_PAGE,
+        "DialCallStatus",
+        "DialBridged",
+        note="completed, answered (a conference), busy, no-answer, "
+        "failed or canceled; DialBridged says whether the caller was connected",
+    ),
+    when(_DIAL_PAGE, "DialCallSid", note="not sent after dialing a conference"),
+    when(
+        _DIAL_PAGE,
+        "DialCallDuration",
+        note="not sent after dialing a conference, or when the child call was redirected before it ended",
+    ),
+    when(_DIAL_PAGE, "RecordingUrl", note="when <Dial record> is set"),
 )
 
 _RECORD_ACTION = documented(
@@ -295,6 +315,21 @@ GATHER_SPEECH = Event(
     ),
 )
 
+DIAL = Event(
+    kind="voice.dial",
+    product="voice",
+    title="a <Dial> to a number ended after the two talked (its action URL)",
+    path="/twilio/voice/dial-ended",
+    documented=_DIAL_ACTION,
+    params=(
+        *_call(_INBOUND_CALL, "in-progress", US_CUSTOMER, _BROOKLYN),
+        ("DialCallStatus", "completed"),
+        ("DialCallSid", sid("CA", "dialed child leg")),
+        ("DialCallDuration", "214"),
+        ("DialBridged", "true"),
+    ),
+)
+
 RECORD = Event(
     kind="voice.record",
     product="voice",
@@ -354,4 +389,14 @@ RECORD_TRANSCRIPTION = Event(
     ),
 )
 
-EVENTS = (INCOMING, STATUS, RECORDING, GATHER_DIGITS, GATHER_SPEECH, RECORD, RECORD_RECORDING, RECORD_TRANSCRIPTION)
+EVENTS = (
+    INCOMING,
+    STATUS,
+    RECORDING,
+    GATHER_DIGITS,
+    GATHER_SPEECH,
+    DIAL,
+    RECORD,
+    RECORD_RECORDING,
+    RECORD_TRANSCRIPTION,
+)
