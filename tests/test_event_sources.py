@@ -247,3 +247,18 @@ def test_dial_action_adds_the_dial_table_to_the_request() -> None:
     record = events.get("voice.dial").documented
     assert record.source == "https://www.twilio.com/docs/voice/twiml/dial"
     assert record.field("CallSid").source == "https://www.twilio.com/docs/voice/twiml"  # type: ignore[union-attr]
+
+
+def test_conference_events_send_what_their_sent_on_column_says() -> None:
+    """A join carries the participant's flags; an end carries why it ended and none of a participant's."""
+    join, end = params("voice.conference.join"), params("voice.conference.end")
+    common = {"ConferenceSid", "FriendlyName", "AccountSid", "SequenceNumber", "Timestamp", "StatusCallbackEvent"}
+    assert common <= set(join)
+    assert common <= set(end)
+    assert {"CallSid", "Muted", "Hold", "Coaching", "EndConferenceOnExit", "StartConferenceOnEnter"} <= set(join)
+    assert not {"CallSid", "Muted", "Hold"} & set(end)
+    assert end["ReasonConferenceEnded"] == "participant-with-end-conference-on-exit-left"
+    recording = params("voice.conference.recording")
+    assert recording["RecordingSource"] == "Conference"
+    assert "CallSid" not in recording
+    assert recording["ConferenceSid"] == join["ConferenceSid"]

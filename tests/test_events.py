@@ -41,6 +41,8 @@ SID_PREFIXES = {
     "MessagingServiceSid": {"MG"},
     "CallSid": {"CA"},
     "DialCallSid": {"CA"},
+    "CallSidEndingConference": {"CA"},
+    "ConferenceSid": {"CF"},
     "RecordingSid": {"RE"},
     "ChatServiceSid": {"IS"},
     "ConversationServiceSid": {"IS"},

@@ -25,7 +25,7 @@ import difflib
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from . import _conversations, _event_streams, _frontline, _messaging, _taskrouter, _voice, _websockets
+from . import _conference, _conversations, _event_streams, _frontline, _messaging, _taskrouter, _voice, _websockets
 from ._model import Documented, Event, Field, Presence, SignedRequest
 
 __all__ = ["CATALOGUE", "Documented", "Event", "Field", "Presence", "SignedRequest", "get", "kinds"]
@@ -34,7 +34,16 @@ __all__ = ["CATALOGUE", "Documented", "Event", "Field", "Presence", "SignedReque
 CATALOGUE: Mapping[str, Event] = MappingProxyType(
     {
         event.kind: event
-        for family in (_messaging, _voice, _conversations, _frontline, _taskrouter, _event_streams, _websockets)
+        for family in (
+            _messaging,
+            _voice,
+            _conference,
+            _conversations,
+            _frontline,
+            _taskrouter,
+            _event_streams,
+            _websockets,
+        )
         for event in family.EVENTS
     }
 )
