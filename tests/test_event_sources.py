@@ -262,3 +262,13 @@ def test_conference_events_send_what_their_sent_on_column_says() -> None:
     assert recording["RecordingSource"] == "Conference"
     assert "CallSid" not in recording
     assert recording["ConferenceSid"] == join["ConferenceSid"]
+
+
+def test_sync_document_event_follows_the_sync_webhooks_page() -> None:
+    """The common parameters and the document table are documented; the emulator's extras are practice."""
+    sent = params("sync.document.updated")
+    assert sent["EventType"] == "document_updated"
+    assert sent["DocumentSid"].startswith("ET")
+    record = events.get("sync.document.updated").documented
+    assert record.source == "https://www.twilio.com/docs/sync/webhooks"
+    assert events.get("sync.document.updated").undocumented() == ["DateCreated", "EventId", "ProtocolVersion"]

@@ -43,6 +43,8 @@ SID_PREFIXES = {
     "DialCallSid": {"CA"},
     "CallSidEndingConference": {"CA"},
     "ConferenceSid": {"CF"},
+    "DocumentSid": {"ET"},
+    "ServiceSid": {"IS"},
     "RecordingSid": {"RE"},
     "ChatServiceSid": {"IS"},
     "ConversationServiceSid": {"IS"},

@@ -25,7 +25,17 @@ import difflib
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from . import _conference, _conversations, _event_streams, _frontline, _messaging, _taskrouter, _voice, _websockets
+from . import (
+    _conference,
+    _conversations,
+    _event_streams,
+    _frontline,
+    _messaging,
+    _sync,
+    _taskrouter,
+    _voice,
+    _websockets,
+)
 from ._model import Documented, Event, Field, Presence, SignedRequest
 
 __all__ = ["CATALOGUE", "Documented", "Event", "Field", "Presence", "SignedRequest", "get", "kinds"]
@@ -41,6 +51,7 @@ CATALOGUE: Mapping[str, Event] = MappingProxyType(
             _conversations,
             _frontline,
             _taskrouter,
+            _sync,
             _event_streams,
             _websockets,
         )
