@@ -9,6 +9,7 @@ check against Twilio's pages found (issue 25) so they cannot come back.
 
 from __future__ import annotations
 
+import json
 import re
 from urllib.parse import urlsplit
 
@@ -272,3 +273,19 @@ def test_sync_document_event_follows_the_sync_webhooks_page() -> None:
     record = events.get("sync.document.updated").documented
     assert record.source == "https://www.twilio.com/docs/sync/webhooks"
     assert events.get("sync.document.updated").undocumented() == ["DateCreated", "EventId", "ProtocolVersion"]
+
+
+@pytest.mark.parametrize(
+    ("kind", "event_type"),
+    [
+        ("event-streams.voice-insights", "com.twilio.voice.insights.call-summary.complete"),
+        ("event-streams.verify", "com.twilio.accountsecurity.verify.verification.approved"),
+    ],
+)
+def test_event_streams_batches_carry_the_event_type_pages_fields(kind: str, event_type: str) -> None:
+    """One CloudEvent of the page's type, the envelope its example shows, snake_case data, no time."""
+    (item,) = json.loads(events.get(kind).body or "")
+    assert item["type"] == event_type
+    assert set(item) == {"specversion", "type", "source", "id", "dataschema", "datacontenttype", "data"}
+    assert all(name == name.lower() for name in item["data"])
+    assert events.get(kind).documented.source.startswith("https://www.twilio.com/docs/events/event-types/")
