@@ -289,3 +289,13 @@ def test_event_streams_batches_carry_the_event_type_pages_fields(kind: str, even
     assert set(item) == {"specversion", "type", "source", "id", "dataschema", "datacontenttype", "data"}
     assert all(name == name.lower() for name in item["data"])
     assert events.get(kind).documented.source.startswith("https://www.twilio.com/docs/events/event-types/")
+
+
+def test_a_child_leg_status_callback_names_its_parent() -> None:
+    """The <Number> leg's callback is the TwiML request plus CallDuration, with ParentCallSid and outbound-dial."""
+    child, dial = params("voice.dial.number.status"), params("voice.dial")
+    assert child["Direction"] == "outbound-dial"
+    assert child["ParentCallSid"] == dial["CallSid"]
+    assert child["CallSid"] == dial["DialCallSid"]
+    assert child["CallDuration"] == dial["DialCallDuration"]
+    assert events.get("voice.dial.number.status").documented.source == "https://www.twilio.com/docs/voice/twiml"

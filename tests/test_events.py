@@ -41,6 +41,7 @@ SID_PREFIXES = {
     "MessagingServiceSid": {"MG"},
     "CallSid": {"CA"},
     "DialCallSid": {"CA"},
+    "ParentCallSid": {"CA"},
     "CallSidEndingConference": {"CA"},
     "ConferenceSid": {"CF"},
     "DocumentSid": {"ET"},

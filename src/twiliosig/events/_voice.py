@@ -126,6 +126,21 @@ _GATHER = documented(
     when(_GATHER_PAGE, "SpeechResult", "Confidence", note="when the caller answered by speaking"),
 )
 
+#: The TwiML page's "Ending the call" section: a StatusCallback (its example is a <Number>'s) gets the
+#: TwiML request's parameters and these.
+_CHILD_STATUS = documented(
+    TWIML_PAGE,
+    REQUEST_FIELDS,
+    always(TWIML_PAGE, "CallDuration", note="the duration in seconds of the just-completed call"),
+    when(
+        TWIML_PAGE,
+        "RecordingUrl",
+        "RecordingSid",
+        "RecordingDuration",
+        note="only for a recording made with Record=true on the REST API, not <Dial> or <Record> ones",
+    ),
+)
+
 _DIAL_ACTION = documented(
     _DIAL_PAGE,
     REQUEST_FIELDS,
@@ -315,6 +330,28 @@ GATHER_SPEECH = Event(
     ),
 )
 
+CHILD_STATUS = Event(
+    kind="voice.dial.number.status",
+    product="voice",
+    title="the child leg of a <Dial><Number> completed (the <Number>'s statusCallback)",
+    path="/twilio/voice/child-status",
+    documented=_CHILD_STATUS,
+    params=(
+        ("AccountSid", ACCOUNT_SID),
+        ("ApiVersion", "2010-04-01"),
+        ("CallDuration", "214"),
+        ("CallSid", sid("CA", "dialed child leg")),
+        ("CallStatus", "completed"),
+        ("CallToken", _CALL_TOKEN),
+        ("Direction", "outbound-dial"),
+        ("From", US_CUSTOMER),
+        *_BROOKLYN,
+        ("ParentCallSid", _INBOUND_CALL),
+        ("To", AU_CUSTOMER),
+        *place("To", country="AU"),
+    ),
+)
+
 DIAL = Event(
     kind="voice.dial",
     product="voice",
@@ -396,6 +433,7 @@ EVENTS = (
     GATHER_DIGITS,
     GATHER_SPEECH,
     DIAL,
+    CHILD_STATUS,
     RECORD,
     RECORD_RECORDING,
     RECORD_TRANSCRIPTION,
