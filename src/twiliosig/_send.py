@@ -56,7 +56,12 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
     )
     send.add_argument("kind", nargs="?", help="the webhook kind, such as messaging.inbound (see --list)")
     send.add_argument("url", nargs="?", help="where to send it: http(s):// for webhooks, ws(s):// for WebSockets")
-    send.add_argument("--list", action="store_true", help="name every kind and what it sends, then exit")
+    send.add_argument(
+        "--list",
+        action="store_true",
+        help="name every kind and what it sends, then exit; with a KIND, every name it may carry, how it "
+        "arrives (always, when it applies, in practice) and the page or source that says so",
+    )
     send.add_argument(
         "-s",
         "--set",
@@ -116,7 +121,10 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     try:
         if args.list:
-            _list(out)
+            if args.kind:
+                _record(events.get(args.kind), out)
+            else:
+                _list(out)
             return 0
         return _send(args, out)
     except ssl.SSLCertVerificationError as error:  # a ValueError too: first
@@ -141,6 +149,22 @@ def _list(out: TextIO) -> None:
             print(f"{'' if product is None else chr(10)}{event.product}", file=out)
             product = event.product
         print(f"  {event.kind:<{width}}  {_shape(event):<24}  {event.title}", file=out)
+
+
+def _record(event: events.Event, out: TextIO) -> None:
+    """One entry's source record: each name, how it arrives, who says so; then the names left out."""
+    print(f"{event.kind}: {event.title} ({_shape(event)})", file=out)
+    sent = event.field_names()
+    fields = event.documented.fields
+    width = max(len(item.name) for item in fields)
+    print("  * = sent by this entry; always / when (it applies) / practice (sent, in no Twilio table)", file=out)
+    for item in fields:
+        mark = "*" if any(item.matches(name) for name in sent) else " "
+        print(f"  {mark} {item.name:<{width}}  {item.presence.value:<8}  {item.source}", file=out)
+        if item.note:
+            print(f"    {'':<{width}}  {item.note}", file=out)
+    for name, why in event.documented.left_out:
+        print(f"  left out: {name}: {why}", file=out)
 
 
 def _shape(event: events.Event) -> str:
