@@ -24,6 +24,8 @@ The fence info names a block's kind; tests/test_docs.py runs the check for each 
   project with extras it has, the flags of a tool in the virtualenv in its ``--help``.
 - ```` ```toml ````, ```` ```ini ````, ```` ```yaml ````, ```` ```json ````: parsed.
 - ```` ```text ````: shown as is (diagrams, log lines, output).
+- ```` ```nginx title="..." ````, ```` ```caddy title="..." ````: a proxy's configuration, run with
+  the real server by tests/attacks/test_deployment.py, which finds it by its title.
 - Anything preceded by ``<!-- fragment: why -->`` (the last non-blank line before the
   fence) is a fragment: compiled when it is Python, never run. Fragments are capped.
 
@@ -48,6 +50,8 @@ PYTHON = frozenset({"python", "py"})
 SHELL = frozenset({"sh", "bash", "shell", "console"})
 CONFIG = frozenset({"toml", "ini", "cfg", "yaml", "yml", "json"})
 TEXT = frozenset({"text"})
+#: Proxy configurations: tests/attacks/test_deployment.py runs each with the real server.
+PROXY = frozenset({"nginx", "caddy"})
 
 _FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})(?P<info>.*)$")
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
@@ -77,7 +81,7 @@ class Block:
 
     @property
     def kind(self) -> str:
-        """``fragment``, ``program``, ``file``, ``shell``, ``config`` or ``text``; :class:`DocsError` otherwise."""
+        """``fragment``, ``program``, ``file``, ``shell``, ``config``, ``text`` or ``proxy``; else DocsError."""
         if self.fragment is not None:
             if not self.fragment:
                 raise DocsError(f"{self.where}: say why the block is a fragment: <!-- fragment: why -->")
@@ -95,7 +99,11 @@ class Block:
             return "config"
         if self.language in TEXT:
             return "text"
-        known = ", ".join(sorted(PYTHON | SHELL | CONFIG | TEXT))
+        if self.language in PROXY:
+            if not self.title:
+                raise DocsError(f'{self.where}: a {self.language} block needs title="...": its test finds it by it')
+            return "proxy"
+        known = ", ".join(sorted(PYTHON | SHELL | CONFIG | TEXT | PROXY))
         raise DocsError(f"{self.where}: a fence must name its kind ({known}), not {self.language or 'nothing'!r}")
 
 

@@ -43,7 +43,8 @@ def test_blocks_carry_their_section_title_fragment_reason_and_dedented_code() ->
     [
         pytest.param("```py\nx = 1\n```\n", "only when marked", id="unmarked-py"),
         pytest.param("```\nx = 1\n```\n", "name its kind", id="no-language"),
-        pytest.param("```nginx\nlisten 80;\n```\n", "name its kind", id="unknown-language"),
+        pytest.param("```apache\nListen 80\n```\n", "name its kind", id="unknown-language"),
+        pytest.param("```nginx\nlisten 80;\n```\n", "needs title", id="proxy-config-without-title"),
         pytest.param("<!-- fragment: -->\n```python\nx\n```\n", "say why", id="fragment-without-reason"),
     ],
 )

@@ -19,9 +19,13 @@ from .events import Event
 __all__ = ["PER_DELIVERY", "fresh"]
 
 #: The prefixes of the SIDs that name what one delivery is about: a message (SM, MM), its media
-#: (ME), a call (CA), a recording (RE), a conversation (CH), its message (IM) and participant (MB),
-#: a task (WT) and reservation (WR), an event (EV, NO for Event Streams).
-PER_DELIVERY = frozenset({"SM", "MM", "ME", "CA", "RE", "CH", "IM", "MB", "WT", "WR", "EV", "NO"})
+#: (ME), a call (CA), a conference (CF), a recording (RE) and its transcription (TR), a
+#: conversation (CH), its message (IM) and participant (MB), a task (WT) and reservation (WR), a
+#: verification (VE) and its attempt (VL), an event (EV, NO for Event Streams). Not a Sync
+#: document (ET): it lives on, and each update has its own revision (``--set DocumentRevision=8``).
+PER_DELIVERY = frozenset(
+    {"SM", "MM", "ME", "CA", "CF", "RE", "TR", "CH", "IM", "MB", "WT", "WR", "VE", "VL", "EV", "NO"}
+)
 _SID = re.compile(r"\b([A-Z]{2})[0-9a-f]{32}\b")
 
 

@@ -38,6 +38,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Final, NamedTuple, TypedDict
 
 from ._keys import AuthToken
+from ._logfields import log_fields
 from ._logtext import loggable
 from ._request import (
     FORM_CONTENT_TYPE,
@@ -727,7 +728,7 @@ class Guard:
         return refusal
 
     def report(self, verdict: Verdict, request: RequestInfo) -> None:
-        """Log a refusal once and call ``on_reject``; never raises."""
+        """Log a refusal once (a sentence, and its fields as ``extra``) and call ``on_reject``; never raises."""
         url = request.url
         origin = "could not be rebuilt"
         if url is not None:
@@ -735,23 +736,50 @@ class Guard:
             origin = f"{scheme}://{rest.split('/', 1)[0].rpartition('@')[2]}"
         # A store outage or an unusable Host or forwarding header is the operator's to fix: the line
         # says what the store answered, or which header and option (never the header's value).
-        cause = f"; {loggable(verdict.detail)}" if verdict.reason in _CAUSE_LOGGED else ""
+        cause = verdict.detail if verdict.reason in _CAUSE_LOGGED else None
+        fields = log_fields(
+            "refusal",
+            verdict.reason,
+            request.method,
+            request.path,
+            url,
+            report_only=self.report_only,
+            status=_STATUS.get(verdict.reason, _FORBIDDEN)[0],
+            urls_tried=verdict.urls_tried,
+            cause=cause,
+        )
         logger.warning(
             "twiliosig %s %s %s: %s (scheme and host rebuilt as %s, %d URL forms tried)%s",
             "let through (report only)" if self.report_only else "refused",
-            loggable(request.method, 20),
-            loggable(request.path),
+            fields["twiliosig_method"],
+            fields["twiliosig_path"],
             verdict.reason.value,
             loggable(origin),
             verdict.urls_tried,
-            cause,
-            extra={"twiliosig_reason": verdict.reason.value, "twiliosig_report_only": self.report_only},
+            "" if cause is None else f"; {fields['twiliosig_cause']}",
+            extra=fields,
         )
         if self.on_reject is not None:
             try:
                 self.on_reject(verdict, request._replace(url=None if url is None else redact(url)))
             except Exception:
-                logger.exception("twiliosig: the on_reject callback raised")
+                logger.exception(
+                    "twiliosig: the on_reject callback raised", extra={**fields, "twiliosig_event": "on_reject_raised"}
+                )
+
+    def _store_fields(self, event: str, decision: Decision, error: StoreUnavailable) -> dict[str, object]:
+        """The ``extra`` of a line about the replay store: the request it concerned, and what the store said."""
+        method, path, url = decision.request
+        return log_fields(
+            event,
+            Reason.REPLAY_STORE_UNAVAILABLE,
+            method,
+            path,
+            url,
+            report_only=self.report_only,
+            urls_tried=decision.verdict.urls_tried,
+            cause=str(error),
+        )
 
     # --- the replay claim and its settlement ----------------------------------------------
 
@@ -799,7 +827,11 @@ class Guard:
                 f"{type(self.replay_guard).__name__}.claim answered {type(token).__name__}, not the claim's token "
                 "(a non-empty str) or None"
             )
-            logger.error("twiliosig: the replay store is broken: %s", error)
+            logger.error(
+                "twiliosig: the replay store is broken: %s",
+                error,
+                extra=self._store_fields("store_broken", decision, error),
+            )
             return self._store_failed(decision, error)
         verdict, refusal, key, request, _ = decision  # built directly: _replace costs a microsecond
         return Decision(verdict, refusal, key, request, token)
@@ -817,6 +849,7 @@ class Guard:
                 loggable(error),
                 loggable(decision.request.method, 20),
                 loggable(decision.request.path),
+                extra=self._store_fields("store_error_allowed", decision, error),
             )
             return decision._replace(replay_key=None)
         verdict = decision.verdict._replace(
@@ -833,7 +866,11 @@ class Guard:
             try:
                 store.release(key, token)
             except StoreUnavailable as error:
-                logger.warning("twiliosig: could not release a replay key after a failure: %s", loggable(error))
+                logger.warning(
+                    "twiliosig: could not release a replay key after a failure: %s",
+                    loggable(error),
+                    extra=self._store_fields("release_failed", decision, error),
+                )
 
     async def asettle(self, decision: Decision, *, failed: bool) -> None:
         """:meth:`settle` for ASGI apps."""
@@ -842,4 +879,8 @@ class Guard:
             try:
                 await store.arelease(key, token)
             except StoreUnavailable as error:
-                logger.warning("twiliosig: could not release a replay key after a failure: %s", loggable(error))
+                logger.warning(
+                    "twiliosig: could not release a replay key after a failure: %s",
+                    loggable(error),
+                    extra=self._store_fields("release_failed", decision, error),
+                )

@@ -2,6 +2,7 @@
 
     twiliosig send --list
     twiliosig send KIND URL [--set Name=Value]... [--method GET] [--public-url URL] [--tampered] [--fresh]
+                            [--cacert FILE]
 
 The request comes from :mod:`twiliosig.events` and is signed exactly as Twilio signs it
 (form parameters, the GET query, ``bodySHA256`` for JSON, the ``wss://`` URL for a
@@ -21,6 +22,7 @@ import base64
 import http.client
 import json
 import os
+import ssl
 import sys
 import time
 from collections.abc import Sequence
@@ -56,7 +58,12 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
     )
     send.add_argument("kind", nargs="?", help="the webhook kind, such as messaging.inbound (see --list)")
     send.add_argument("url", nargs="?", help="where to send it: http(s):// for webhooks, ws(s):// for WebSockets")
-    send.add_argument("--list", action="store_true", help="name every kind and what it sends, then exit")
+    send.add_argument(
+        "--list",
+        action="store_true",
+        help="name every kind and what it sends, then exit; with a KIND, every name it may carry, how it "
+        "arrives (always, when it applies, in practice) and the page or source that says so",
+    )
     send.add_argument(
         "-s",
         "--set",
@@ -87,6 +94,12 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
     send.add_argument("--dry-run", action="store_true", help="print the signed request and send nothing")
     send.add_argument("-v", "--verbose", action="store_true", help="print the request headers and body too")
     send.add_argument("--timeout", type=_seconds, default=10.0, help="seconds to wait for the app (default 10)")
+    send.add_argument(
+        "--cacert",
+        metavar="FILE",
+        help="trust the CA certificate(s) in this PEM file, instead of the system's, for https:// and wss:// "
+        "(a staging proxy with a private or self-signed certificate), as curl's --cacert",
+    )
     send.add_argument("--algorithm", default=HMAC_SHA1, choices=sorted(ALGORITHMS), help="with --shared-key-id")
     send.add_argument("--shared-key-id", metavar="KEY_ID", help="sign with a shared key: the token is its secret")
     send.add_argument(
@@ -116,15 +129,20 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     try:
         if args.list:
-            _list(out)
+            if args.kind:
+                _record(events.get(args.kind), out)
+            else:
+                _list(out)
             return 0
         return _send(args, out)
+    except ssl.SSLCertVerificationError as error:  # a ValueError too: first
+        print(f"twiliosig: could not reach {_shown(args.url)}: {_untrusted(error, args)}", file=sys.stderr)
+        return 2
     except (SendError, ValueError) as error:
         print(f"twiliosig: {error}", file=sys.stderr)
         return 2
     except (OSError, http.client.HTTPException, WebSocketError) as error:
-        where = getattr(args, "url", "")
-        print(f"twiliosig: could not reach {where}: {_reason(error)}", file=sys.stderr)
+        print(f"twiliosig: could not reach {_shown(getattr(args, 'url', ''))}: {_reason(error)}", file=sys.stderr)
         return 2
 
 
@@ -139,6 +157,22 @@ def _list(out: TextIO) -> None:
             print(f"{'' if product is None else chr(10)}{event.product}", file=out)
             product = event.product
         print(f"  {event.kind:<{width}}  {_shape(event):<24}  {event.title}", file=out)
+
+
+def _record(event: events.Event, out: TextIO) -> None:
+    """One entry's source record: each name, how it arrives, who says so; then the names left out."""
+    print(f"{event.kind}: {event.title} ({_shape(event)})", file=out)
+    sent = event.field_names()
+    fields = event.documented.fields
+    width = max(len(item.name) for item in fields)
+    print("  * = sent by this entry; always / when (it applies) / practice (sent, in no Twilio table)", file=out)
+    for item in fields:
+        mark = "*" if any(item.matches(name) for name in sent) else " "
+        print(f"  {mark} {item.name:<{width}}  {item.presence.value:<8}  {item.source}", file=out)
+        if item.note:
+            print(f"    {'':<{width}}  {item.note}", file=out)
+    for name, why in event.documented.left_out:
+        print(f"  left out: {name}: {why}", file=out)
 
 
 def _shape(event: events.Event) -> str:
@@ -166,6 +200,7 @@ def _send(args: argparse.Namespace, out: TextIO) -> int:
     url, authorization = _without_userinfo(args.url, event.websocket)
     signed_url = _public(args.public_url, url) if args.public_url else None
     token, source = _token(args)
+    context = _tls_context(args.cacert)
     request = event.sign(
         url, auth_token=token, signed_url=signed_url, algorithm=args.algorithm, shared_key_id=args.shared_key_id
     )
@@ -192,9 +227,9 @@ def _send(args: argparse.Namespace, out: TextIO) -> int:
         return 0
 
     if request.websocket:
-        status, reason, accepted = _send_websocket(request, headers, args.timeout, out)
+        status, reason, accepted = _send_websocket(request, headers, args.timeout, out, context)
     else:
-        status, reason = _send_http(request, headers, args.timeout, out)
+        status, reason = _send_http(request, headers, args.timeout, out, context)
         accepted = status < 400
     if args.tampered:
         if accepted:
@@ -275,15 +310,45 @@ def _token(args: argparse.Namespace) -> tuple[str, str]:
     return tokens[0], f"the token in ${args.token_env}"
 
 
+def _tls_context(cacert: str | None) -> ssl.SSLContext:
+    """The TLS context for https:// and wss://: the system's CAs, or only those in ``cacert``; never unverified."""
+    if cacert is None:
+        return ssl.create_default_context()
+    try:
+        return ssl.create_default_context(cafile=cacert)
+    except FileNotFoundError:
+        raise SendError(f"--cacert {cacert}: no such file") from None
+    except (ssl.SSLError, OSError, ValueError) as error:
+        raise SendError(f"--cacert {cacert}: not a PEM file of CA certificates ({_reason(error)})") from None
+
+
+def _untrusted(error: ssl.SSLCertVerificationError, args: argparse.Namespace) -> str:
+    """A failed certificate check, said plainly, with what to do about it."""
+    why = error.verify_message or _reason(error)
+    if getattr(args, "cacert", None):
+        return f"its TLS certificate is not trusted ({why}), even with --cacert {args.cacert}"
+    return (
+        f"its TLS certificate is not trusted ({why}). For a proxy with a private or self-signed certificate, "
+        "give its CA certificate with --cacert FILE"
+    )
+
+
 def _send_http(
-    request: events.SignedRequest, headers: list[tuple[str, str]], timeout: float, out: TextIO
+    request: events.SignedRequest,
+    headers: list[tuple[str, str]],
+    timeout: float,
+    out: TextIO,
+    context: ssl.SSLContext | None = None,
 ) -> tuple[int, str]:
     parts = split_url(request.url)
     assert parts is not None
     host_port = parts.host + parts.port
-    secure = parts.scheme.lower() == "https"
-    connection_class = http.client.HTTPSConnection if secure else http.client.HTTPConnection
-    connection = connection_class(host_port, timeout=timeout)
+    if parts.scheme.lower() == "https":
+        connection: http.client.HTTPConnection = http.client.HTTPSConnection(
+            host_port, timeout=timeout, context=context
+        )
+    else:
+        connection = http.client.HTTPConnection(host_port, timeout=timeout)
     started = time.perf_counter()
     try:
         connection.request(request.method, request.target, body=request.body or None, headers=dict(headers))
@@ -301,9 +366,13 @@ def _send_http(
 
 
 def _send_websocket(
-    request: events.SignedRequest, headers: list[tuple[str, str]], timeout: float, out: TextIO
+    request: events.SignedRequest,
+    headers: list[tuple[str, str]],
+    timeout: float,
+    out: TextIO,
+    context: ssl.SSLContext | None = None,
 ) -> tuple[int, str, bool]:
-    connection = Connection(request.url, headers, timeout=timeout)
+    connection = Connection(request.url, headers, timeout=timeout, context=context)
     started = time.perf_counter()
     handshake = connection.open()
     elapsed = (time.perf_counter() - started) * 1000

@@ -49,7 +49,9 @@ class Session:
 class Connection:
     """One client connection: :meth:`open` it, :meth:`send_text`, then :meth:`finish`."""
 
-    def __init__(self, url: str, headers: list[tuple[str, str]], *, timeout: float = 10.0) -> None:
+    def __init__(
+        self, url: str, headers: list[tuple[str, str]], *, timeout: float = 10.0, context: ssl.SSLContext | None = None
+    ) -> None:
         scheme, _, rest = url.partition("://")
         scheme = scheme.lower()
         if scheme not in ("ws", "wss", "http", "https"):
@@ -63,6 +65,7 @@ class Connection:
         self.host, self.port = host, port
         self.headers = headers
         self.timeout = timeout
+        self.context = context  # for wss://: the CAs to trust (the system's when None)
         self.sock: socket.socket | None = None
         self._buffer = b""
 
@@ -70,7 +73,12 @@ class Connection:
         """Send the upgrade request; the socket stays open only when the server answers 101."""
         raw = socket.create_connection((self.host, self.port), timeout=self.timeout)
         if self.secure:
-            raw = ssl.create_default_context().wrap_socket(raw, server_hostname=self.host)
+            context = self.context or ssl.create_default_context()
+            try:
+                raw = context.wrap_socket(raw, server_hostname=self.host)
+            except BaseException:
+                raw.close()
+                raise
         self.sock = raw
         key = base64.b64encode(os.urandom(16)).decode("ascii")
         lines = [

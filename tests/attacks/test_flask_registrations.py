@@ -21,3 +21,15 @@ def test_second_registration_of_a_protected_blueprint_is_protected(server: Serve
     genuine = server.post_form("/v2/twilio/sms", SMS)
     assert genuine.status == 200, genuine
     assert server.last_call()["path"] == "/v2/twilio/sms"
+
+
+@pytest.mark.parametrize("adapter", ["flask-extension-blueprint"])
+def test_nested_blueprint_registered_alone_is_protected(server: Server) -> None:
+    """The attacker posts to a blueprint nested in the protected one, where the app registered it again alone."""
+    with server.unreached():
+        assert server.post_form("/alone/sms", SMS, signature=None).status == 403
+        assert server.post_form("/alone/sms", SMS, signature="forged").status == 403
+        assert server.post_form("/twilio/nested/sms", SMS, signature=None).status == 403
+    genuine = server.post_form("/alone/sms", SMS)
+    assert genuine.status == 200, genuine
+    assert server.last_call()["path"] == "/alone/sms"

@@ -13,13 +13,13 @@ client's ``X-Forwarded-Host`` naming that app, is refused; with one count for
 every header (``trust_forwarded=2``, refused at start-up now) the client's host,
 second from the right, was the one believed.
 
-Skipped, saying so, when nginx is not installed (``apt-get install nginx``).
+Skipped, saying so, when nginx is not installed (``apt-get install nginx``); the nginx runner is
+tests/attacks/proxy_servers.py, shared with the test of docs/deployment.md.
 """
 
 from __future__ import annotations
 
 import contextlib
-import shutil
 import threading
 from collections.abc import Iterator, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -28,14 +28,12 @@ from typing import Any, ClassVar
 
 import pytest
 
+from tests.attacks import proxy_servers
 from tests.attacks.harness import SMS, Pool, exchange, form_body, request_head, sign
 from tests.e2e import servers
 from twiliosig._request import ForwardedTrust, forwarded_origin, parse_trust
 
-NGINX = shutil.which("nginx") or next(
-    (p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if Path(p).exists()), None
-)
-pytestmark = pytest.mark.skipif(NGINX is None, reason="nginx is not installed: apt-get install nginx to run this test")
+pytestmark = proxy_servers.NEEDS_NGINX
 
 PUBLIC = "hooks.example.com"
 OTHER = "other-app.example"
@@ -48,21 +46,9 @@ map $http_x_forwarded_host $appended_host {{ "" "$host"; default "$http_x_forwar
 """
 
 
-def config(directory: Path, port: int, upstream: int, headers: str, maps: str = "") -> str:
-    """One nginx on 127.0.0.1:port in front of 127.0.0.1:upstream, writing ``headers``; its files under directory."""
+def config(port: int, upstream: int, headers: str, maps: str = "") -> str:
+    """The http block of one nginx on 127.0.0.1:port in front of 127.0.0.1:upstream, writing ``headers``."""
     return f"""
-daemon off;
-worker_processes 1;
-pid {directory}/nginx.pid;
-error_log {directory}/error.log warn;
-events {{ worker_connections 64; }}
-http {{
-    access_log off;
-    client_body_temp_path {directory}/body;
-    proxy_temp_path {directory}/proxy;
-    fastcgi_temp_path {directory}/fastcgi;
-    uwsgi_temp_path {directory}/uwsgi;
-    scgi_temp_path {directory}/scgi;
     {maps}
     server {{
         listen 127.0.0.1:{port};
@@ -74,19 +60,14 @@ http {{
             {headers}
         }}
     }}
-}}
 """
 
 
 @contextlib.contextmanager
 def nginx(directory: Path, upstream: int, headers: str, maps: str = "") -> Iterator[int]:
     """Run one nginx until the block ends; its port."""
-    directory.mkdir(parents=True, exist_ok=True)
     port = servers.free_port()
-    conf = directory / "nginx.conf"
-    conf.write_text(config(directory, port, upstream, headers, maps), encoding="utf-8")
-    assert NGINX is not None
-    with servers.running([NGINX, "-p", str(directory), "-c", str(conf)], port, log_path=directory / "output.log"):
+    with proxy_servers.nginx(directory, config(port, upstream, headers, maps), port):
         yield port
 
 

@@ -3,11 +3,11 @@
 For routes with ``Form()``, ``File()`` or ``Body`` parameters (every Twilio form
 webhook written the FastAPI way), give their router the route class::
 
-    from fastapi import APIRouter, Form, Request
+    from fastapi import APIRouter, Depends, Form, Request
     from twiliosig.contrib.fastapi import TwilioSignature
 
     twilio = TwilioSignature(public_url="https://hooks.example.com")
-    router = APIRouter(prefix="/twilio", route_class=twilio.route_class)
+    router = APIRouter(prefix="/twilio", route_class=twilio.route_class, dependencies=[Depends(twilio)])
 
     @router.post("/sms")
     async def incoming_sms(request: Request, Body: str = Form("")): ...  # request.state.twiliosig_verdict
@@ -29,6 +29,11 @@ body parameters, which read ``request`` themselves) and for WebSocket handshakes
 
     @app.websocket("/twilio/media")
     async def media(websocket: WebSocket, verdict: Verdict = Depends(twilio)): ...
+
+The route class is only the class of the routes the router declares itself: a
+router included in it keeps its own class, and a WebSocket route is no ``APIRoute``.
+``dependencies=[Depends(twilio)]`` beside it checks those too (and returns the
+route class's verdict on its own routes, without judging again).
 
 On a route whose body FastAPI read first, the dependency still checks what the
 endpoint receives (the pairs FastAPI parsed, or its cached body) but cannot have
@@ -55,6 +60,7 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import HTTPException, Response, WebSocketException
 from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect, HTTPConnection, Request
 from starlette.status import WS_1008_POLICY_VIOLATION
 
@@ -88,9 +94,10 @@ class TwilioSignature:
 
     Attributes:
         route_class: An ``APIRoute`` subclass for ``APIRouter(route_class=...)``:
-            every route of the router is checked from the head before FastAPI
-            reads its body (see the module's docstring). Use it for routes with
-            ``Form``, ``File`` or ``Body`` parameters.
+            every HTTP route the router declares itself is checked from the head
+            before FastAPI reads its body (see the module's docstring). Use it for
+            routes with ``Form``, ``File`` or ``Body`` parameters, with the
+            dependency on the router too for its WebSocket and included routes.
     """
 
     def __init__(self, **options: Unpack[GuardOptions]) -> None:
@@ -128,8 +135,10 @@ class TwilioSignature:
             scope[CLAIMED_KEY] = decision.replay_key
         try:
             yield decision.verdict
-        except BaseException:
-            await guard.asettle(decision, failed=True)
+        except BaseException as error:
+            # HTTPException(404) is FastAPI's way to answer 404: an answer keeps the claim, as a returned 404 does.
+            answered = isinstance(error, StarletteHTTPException) and error.status_code < 500
+            await guard.asettle(decision, failed=not answered)
             raise
 
     def _read_first(self, connection: HTTPConnection) -> None:

@@ -30,11 +30,12 @@ from __future__ import annotations
 import contextlib
 import difflib
 import functools
+import weakref
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
 
 from flask import Flask, Response, current_app, g, request
-from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
+from werkzeug.exceptions import ClientDisconnected, HTTPException, RequestEntityTooLarge
 
 from .._environ import environ_head
 from .._guard import CLAIMED_KEY, VERDICT_KEY, Check, Decision, Guard, check_option_names
@@ -126,7 +127,21 @@ def _settle(guard: Guard, response: Any, error: BaseException | None) -> None:
     """After the view: a 5xx or an exception releases the replay key, so Twilio's retry gets through."""
     decision = g.pop("twiliosig_decision", None)
     if decision is not None:
-        guard.settle(decision, failed=error is not None or getattr(response, "status_code", 200) >= 500)
+        status = getattr(response, "status_code", 200) if error is None else _answered(error)
+        guard.settle(decision, failed=status is None or status >= 500)
+
+
+def _answered(error: BaseException) -> int | None:
+    """The status Flask answers for an exception out of a view: ``abort(404)`` is a 404; None for an error.
+
+    A 4xx raised is an answer as much as a 4xx returned: the claim is kept, so a
+    captured copy of a request the view answered 404 never reaches it again.
+    """
+    if not isinstance(error, HTTPException) or current_app.trap_http_exception(error):
+        return None  # Flask answers 500 (a trapped HTTP exception is re-raised)
+    if error.response is not None:  # abort(a_response)
+        return int(error.response.status_code)
+    return error.code
 
 
 @overload
@@ -149,16 +164,18 @@ def twilio_required(view: Callable[..., Any] | None = None, **options: Any) -> A
     """
     if view is None:
         return functools.partial(twilio_required, **options)
-    guards: dict[int, Guard] = {}
+    # Each app's own guard, held as long as the app lives: never by id(app), which a new app
+    # built at a collected one's address would share (and run with its token, or enabled=False).
+    guards: weakref.WeakKeyDictionary[Flask, Guard] = weakref.WeakKeyDictionary()
 
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         app = current_app._get_current_object()  # type: ignore[attr-defined]
-        guard = guards.get(id(app))
+        guard = guards.get(app)
         if guard is None:
             guard = guard_from_config(app.config, **options)
             guard.require_mode(asynchronous=False)
-            guards[id(app)] = guard
+            guards[app] = guard
         refusal = _guarded(guard, always=True)
         if refusal is not None:
             return refusal
@@ -264,7 +281,8 @@ class _Selection:
         """Whether the request (its blueprint chain and endpoint) is one that must be signed.
 
         Raises:
-            ValueError: a listed name the app does not have (on every request until it is fixed).
+            ValueError: a listed name the app does not have, or a blueprint to protect
+                registered under an empty name (on every request until it is fixed).
         """
         registered = app.blueprints
         blueprints = self._blueprints
@@ -283,7 +301,8 @@ class _Selection:
         """The blueprint objects the names stand for, once the app serves and every registration is done.
 
         Raises:
-            ValueError: an unknown name, with the closest one the app has: it would protect nothing, silently.
+            ValueError: an unknown name, with the closest one the app has: it would protect nothing, silently;
+                or a blueprint to protect registered with ``name=""``, whose views no request can name.
         """
         blueprints, endpoints = self._names
         registered = app.blueprints
@@ -300,5 +319,18 @@ class _Selection:
         # "twilio.sms" is the view "sms" of the blueprint registered as "twilio": that view in its every registration.
         views = [endpoint.rpartition(".") for endpoint in endpoints]
         self._views = frozenset((registered[owner], view) for owner, _, view in views if owner in registered)
-        resolved = self._blueprints = frozenset(registered[name] for name in blueprints)
+        # A blueprint nested in a listed one ("twilio.media") is protected wherever it is registered, alone too.
+        prefixes = tuple(f"{name}." for name in blueprints)
+        resolved = frozenset(registered[name] for name in blueprints) | frozenset(
+            blueprint for name, blueprint in registered.items() if name.startswith(prefixes)
+        )
+        unnamed = registered.get("")
+        if unnamed is not None and (unnamed in resolved or any(owner is unnamed for owner, _ in self._views)):
+            # register_blueprint(bp, name=""): Flask names its views "sms", not "<name>.sms", and no request
+            # to them names a blueprint: they cannot be told from the app's own views, so nothing would protect them.
+            raise ValueError(
+                "TwilioSignature: a blueprint to protect is registered under an empty name (name=''), "
+                "whose views Flask cannot tell from the app's own; register it under a name"
+            )
+        self._blueprints = resolved
         return resolved
