@@ -137,3 +137,23 @@ def test_signer_event_twice_is_a_replay_and_fresh_is_not() -> None:
     assert signer.event("messaging.inbound", client, "/twilio/sms").status_code == 409
     assert signer.event("messaging.inbound", client, "/twilio/sms", fresh=True).status_code == 200
     assert signer.event("messaging.inbound", client, "/twilio/sms", fresh=True).status_code == 200
+
+
+#: The HTTP kinds with no per-delivery SID: --fresh cannot renew them, and send says to use --set.
+WITHOUT_SIDS = {
+    "conversations.conversation.add",  # a pre-event: the conversation has no SID yet
+    "frontline.crm.customers",
+    "frontline.crm.customer",
+    "frontline.outgoing",
+    "frontline.templates",
+    "sync.document.updated",  # the document lives on; each update has its own DocumentRevision
+}
+
+
+@pytest.mark.parametrize("kind", [kind for kind, event in events.CATALOGUE.items() if not event.websocket])
+def test_fresh_renews_every_kind_that_carries_a_per_delivery_sid(kind: str) -> None:
+    """A new catalogue kind either gets new SIDs from --fresh, or is listed here as having none."""
+    event = events.get(kind)
+    assert (fresh(event) == event) == (kind in WITHOUT_SIDS), (
+        f"{kind}: add its per-delivery SID prefix to twiliosig._fresh.PER_DELIVERY, or list it in WITHOUT_SIDS"
+    )
