@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test lint typecheck docs redis-server memcached bench fuzz mutate stress matrix clean
+.PHONY: demo test lint typecheck docs redis-server memcached nginx caddy bench fuzz mutate stress matrix clean
 
 # The package alone (it needs nothing beyond the standard library): enough for the demo.
 $(BASE): pyproject.toml
@@ -62,13 +62,35 @@ memcached:
 		command -v memcached >/dev/null 2>&1 || \
 			echo "memcached is not installed: its replay store tests will be skipped (apt-get install memcached)"; }
 
+# tests/attacks/test_deployment.py runs docs/deployment.md's proxy configurations with the real nginx
+# and Caddy on loopback (and test_proxy_nginx.py two nginx). Install Debian's packages when missing and
+# possible; without them only those tests are skipped, and they say what to install. The packages'
+# own services are not needed: the tests start each server in the foreground from a temporary directory.
+nginx:
+	@command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || { \
+		command -v apt-get >/dev/null 2>&1 && { [ "$$(id -u)" = 0 ] || sudo -n true 2>/dev/null; } && { \
+			echo "installing nginx (Debian package) for the proxy tests"; \
+			$(SUDO) apt-get install -y -q nginx >/dev/null 2>&1 || \
+			{ $(SUDO) apt-get update -q >/dev/null && $(SUDO) apt-get install -y -q nginx >/dev/null; }; }; \
+		command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || \
+			echo "nginx is not installed: its proxy tests will be skipped (apt-get install nginx)"; }
+
+caddy:
+	@command -v caddy >/dev/null 2>&1 || { \
+		command -v apt-get >/dev/null 2>&1 && { [ "$$(id -u)" = 0 ] || sudo -n true 2>/dev/null; } && { \
+			echo "installing caddy (Debian package) for the proxy tests"; \
+			$(SUDO) apt-get install -y -q caddy >/dev/null 2>&1 || \
+			{ $(SUDO) apt-get update -q >/dev/null && $(SUDO) apt-get install -y -q caddy >/dev/null; }; }; \
+		command -v caddy >/dev/null 2>&1 || \
+			echo "caddy is not installed: its proxy tests will be skipped (apt-get install caddy)"; }
+
 # The sdist and wheel as a user gets them: built, checked by twine, their contents listed, and the
 # wheel installed with no dependencies into a fresh venv that runs the CLI and imports the middlewares.
 .PHONY: dist-check
 dist-check: $(STAMP)
 	$(BIN)/python scripts/check_dist.py
 
-test: redis-server memcached lint typecheck docs dist-check
+test: redis-server memcached nginx caddy lint typecheck docs dist-check
 	$(BIN)/python -m pytest
 
 fuzz: $(STAMP)

@@ -25,7 +25,7 @@ app.add_middleware(TwilioSignatureMiddleware, paths=["/twilio/"], public_url=os.
 async def incoming_sms(request: Request, Body: str = Form("")) -> Response:
     """Reply to an incoming SMS; the verdict says which URL form and secret matched."""
     verdict = request.state.twiliosig_verdict
-    twiml = f"<Response><Message>You said: {escape(Body)} ({verdict.reason})</Message></Response>"
+    twiml = f"<Response><Message>You said: {escape(Body)} ({escape(verdict.reason.value)})</Message></Response>"
     return Response(twiml, media_type="text/xml")
 
 

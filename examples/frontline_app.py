@@ -78,15 +78,16 @@ def crm() -> Any:
     if location == "GetCustomersList":
         query = request.form.get("Query", "").casefold()
         size = int(request.form.get("PageSize") or 30)
-        start = int(request.form.get("NextPageToken") or 0)
         mine = [customer for customer in CUSTOMERS if customer["worker"] == worker]
+        # The next page starts after Anchor, the customer_id the previous page ended with (absent on page one).
+        ids = [customer["customer_id"] for customer in mine]
+        anchor = request.form.get("Anchor")
+        mine = mine[ids.index(anchor) + 1 :] if anchor in ids else mine
         if query:
             words = query.split()
             mine = [customer for customer in mine if any(word in customer["display_name"].casefold() for word in words)]
-        page = mine[start : start + size]
-        listed = [{"customer_id": c["customer_id"], "display_name": c["display_name"]} for c in page]
-        more = {"next_page_token": str(start + size)} if start + size < len(mine) else {}
-        return jsonify(objects={"customers": listed, "searchable": True, **more})
+        listed = [{"customer_id": c["customer_id"], "display_name": c["display_name"]} for c in mine[:size]]
+        return jsonify(objects={"customers": listed, "searchable": True})
     return jsonify(error=f"unknown Location {location!r}"), 422
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+from xml.sax.saxutils import quoteattr
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -32,7 +33,8 @@ PUBLIC_URL = os.environ.get("PUBLIC_URL")
 async def voice(request: Request) -> Response:
     """Connect the call's audio to our media WebSocket."""
     host = PUBLIC_URL.split("://", 1)[1] if PUBLIC_URL else request.headers["host"]
-    twiml = f'<Response><Connect><Stream url="wss://{host}/twilio/media"/></Connect></Response>'
+    stream = f"wss://{host}/twilio/media"
+    twiml = f"<Response><Connect><Stream url={quoteattr(stream)}/></Connect></Response>"
     return Response(twiml, media_type="text/xml")
 
 

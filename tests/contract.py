@@ -527,8 +527,8 @@ class MiddlewareContract:
         assert not outcome.seen
 
     def test_a_client_value_left_of_the_trusted_hops_is_ignored(self) -> None:
-        """With two trusted proxies, only the two right-most values count: the client's own is ignored."""
-        h = self.harness(auth_token=TOKEN, trust_forwarded=2)
+        """With two proxies appending to each header, only the two right-most values count: the client's is ignored."""
+        h = self.harness(auth_token=TOKEN, trust_forwarded={"x_proto": 2, "x_host": 2})
         headers = {"X-Forwarded-Proto": "https,https", "X-Forwarded-Host": "attacker.example, example.com, lb.local"}
         outcome = self.post(h, PAIRS, sign(self.URL, PAIRS), scheme="http", host="10.0.0.5", headers=headers)
         assert outcome.status == 200
@@ -546,6 +546,7 @@ class MiddlewareContract:
             {"trust_forwarded": {"x_forwardedd": 1}},
             {"trust_forwarded": {"forwarded": 1, "x_host": 1}},
             {"trust_forwarded": -1},
+            {"trust_forwarded": 2},
             {"paths": "/twilio/"},
             {"methods": "POST"},
             {"methods": []},
@@ -643,10 +644,10 @@ class ReplayContract:
         from twiliosig.replay import MemoryReplayStore, StoreUnavailable
 
         class Down(MemoryReplayStore):
-            def claim(self, key: str) -> bool:
+            def claim(self, key: str) -> str | None:
                 raise StoreUnavailable("connection refused")
 
-            async def aclaim(self, key: str) -> bool:
+            async def aclaim(self, key: str) -> str | None:
                 raise StoreUnavailable("connection refused")
 
         h = self.harness(auth_token=TOKEN, replay_guard=Down(), on_store_error=on_store_error)

@@ -22,6 +22,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
+from xml.etree import ElementTree
 
 import tomllib
 import yaml
@@ -36,6 +37,15 @@ FORGED = "forged-" + TOKEN
 ACCOUNT_SID = "AC" + "X" * 32  # the placeholder Twilio's own docs use; a docs app keyed by account uses it too
 PARAMS = {"AccountSid": ACCOUNT_SID, "From": "+15005550006", "To": "+15005550001", "Body": "Hi there"}
 LAMBDA_DOMAIN = "abc123.execute-api.us-east-1.amazonaws.com"
+#: What a texter or caller can put in a webhook: a TwiML verb of their own, and the characters XML reserves. Each
+#: is sent, signed genuinely, in every parameter a person controls; an app that answers TwiML must answer it with
+#: well-formed XML holding exactly the elements it answers an ordinary webhook with (issue 24).
+HOSTILE = (
+    '</Message><Message to="+15005550006">pwned</Message><Message>',
+    "& \" ' < > ]]>",
+)
+#: The parameters whose text comes from a person: what they texted or said, their name and number.
+PERSON_PARAMETERS = ("From", "To", "Body", "ProfileName", "SpeechResult", "Digits", "CallerName", "Author")
 
 Server = Callable[..., contextlib.AbstractContextManager[object]]
 
@@ -103,7 +113,7 @@ def check_served(server: Server, target: str, path: Path, code: str, routes: lis
     public = harness.public_urls(code)
     assert len(public) <= 1, f"one public_url per app, not {sorted(public)}"
     base = public.pop().rstrip("/") if public else f"http://127.0.0.1:{port}"
-    env = {**block_environment(code, base), "PYTHONPATH": os.pathsep.join([str(path), str(ROOT)])}
+    env = {**block_environment(code, base), "PYTHONPATH": os.pathsep.join([str(path), str(ROOT / "src"), str(ROOT)])}
     log = path / "server.log"
     # A project's wsgi.py must say where its settings are, as gunicorn gives it nothing else.
     with environment({}, remove=("DJANGO_SETTINGS_MODULE",)), server(target, port, env, log_path=log):
@@ -119,29 +129,71 @@ def check_route(port: int, base: str, route: Route) -> None:
     if route.method == "WEBSOCKET":
         check_websocket(port, base, route.path)
         return
-    status, text = send(port, base, route, TOKEN)
+    status, text, content_type = send(port, base, route, TOKEN)
     assert status == 200, f"{route}: a genuine webhook got {status}: {text[:300]}"
-    status, text = send(port, base, route, FORGED)
-    assert status == 403, f"{route}: a forged webhook got {status}: {text[:300]}"
+    status, forged, _ = send(port, base, route, FORGED)
+    assert status == 403, f"{route}: a forged webhook got {status}: {forged[:300]}"
+    if is_twiml(content_type, text):
+        for value in HOSTILE:
+            status, answer, _ = send(port, base, route, TOKEN, hostile(value))
+            check_twiml_escaped(str(route), text, value, status, answer)
 
 
-def send(port: int, base: str, route: Route, token: str) -> tuple[int, str]:
-    """A webhook as Twilio sends it: a signed form POST, or a GET with the parameters in the signed query."""
+def send(port: int, base: str, route: Route, token: str, params: Mapping[str, str] = PARAMS) -> tuple[int, str, str]:
+    """A webhook as Twilio sends it: a signed form POST, or a GET with the parameters in the signed query.
+
+    Returns the status, the body and the Content-Type of the answer.
+    """
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=15)
     try:
         if route.method == "GET":
-            target = f"{route.path}?{urlencode(PARAMS)}"
+            target = f"{route.path}?{urlencode(params)}"
             connection.request("GET", target, headers={"X-Twilio-Signature": compute_signature(token, base + target)})
         else:
             headers = {
                 "Content-Type": "application/x-www-form-urlencoded",
-                "X-Twilio-Signature": compute_signature(token, base + route.path, PARAMS),
+                "X-Twilio-Signature": compute_signature(token, base + route.path, params),
             }
-            connection.request("POST", route.path, urlencode(PARAMS), headers)
+            connection.request("POST", route.path, urlencode(params), headers)
         response = connection.getresponse()
-        return response.status, response.read().decode(errors="replace")
+        content_type = response.getheader("Content-Type", "")
+        return response.status, response.read().decode(errors="replace"), content_type
     finally:
         connection.close()
+
+
+def hostile(value: str) -> dict[str, str]:
+    """The webhook's parameters with ``value`` in every one a texter or caller controls."""
+    return {**PARAMS, **dict.fromkeys(PERSON_PARAMETERS, value)}
+
+
+def is_twiml(content_type: str, text: str) -> bool:
+    """Whether an answer is TwiML (XML): an XML Content-Type, or a body that starts with ``<``."""
+    return "xml" in content_type.lower() or text.lstrip().startswith("<")
+
+
+def elements(where: str, text: str) -> list[str]:
+    """The tags of an XML answer, in document order; an ``AssertionError`` when it is not well-formed XML."""
+    try:
+        root = ElementTree.fromstring(text)
+    except ElementTree.ParseError as error:
+        raise AssertionError(f"{where}: the TwiML answer is not well-formed XML ({error}): {text[:300]}") from None
+    return [element.tag for element in root.iter()]
+
+
+def check_twiml_escaped(where: str, ordinary: str, value: str, status: int, text: str) -> None:
+    """A genuine webhook carrying ``value`` got well-formed TwiML with the ordinary answer's elements, no more.
+
+    The snippet's own verbs are the ones it answers an ordinary webhook with; a reply that puts
+    the caller's text in raw either breaks the XML or gains the caller's ``<Message>``.
+    """
+    expected = elements(f"{where} (an ordinary webhook)", ordinary)
+    assert status == 200, f"{where}: a genuine webhook carrying {value!r} got {status}: {text[:300]}"
+    found = elements(f"{where}, a genuine webhook carrying {value!r}: put request data into TwiML escaped", text)
+    assert found == expected, (
+        f"{where}: a genuine webhook carrying {value!r} was answered with the elements {found}, not the snippet's own"
+        f" {expected}: the caller's text became TwiML. Escape it (xml.sax.saxutils.escape): {text[:300]}"
+    )
 
 
 def check_websocket(port: int, base: str, path: str) -> None:
@@ -169,7 +221,12 @@ def check_lambda_handler(handler: Callable[[dict[str, Any], object], Any], code:
     public = harness.public_urls(code)
     base = public.pop().rstrip("/") if public else f"https://{LAMBDA_DOMAIN}"
     path = harness.WEBHOOK_PREFIX + "sms"
-    for token, expected in ((TOKEN, 200), (FORGED, 403)):
+    answers: dict[str, dict[str, Any]] = {}
+    for token, expected, params in (
+        (TOKEN, 200, PARAMS),
+        (FORGED, 403, PARAMS),
+        *((TOKEN, 200, hostile(value)) for value in HOSTILE),
+    ):
         event = {
             "version": "2.0",
             "routeKey": "$default",
@@ -178,18 +235,28 @@ def check_lambda_handler(handler: Callable[[dict[str, Any], object], Any], code:
             "headers": {
                 "content-type": "application/x-www-form-urlencoded",
                 "host": LAMBDA_DOMAIN,
-                "x-twilio-signature": compute_signature(token, base + path, PARAMS),
+                "x-twilio-signature": compute_signature(token, base + path, params),
             },
             "requestContext": {
                 "domainName": LAMBDA_DOMAIN,
                 "http": {"method": "POST", "path": path},
                 "stage": "$default",
             },
-            "body": base64.b64encode(urlencode(PARAMS).encode()).decode(),
+            "body": base64.b64encode(urlencode(params).encode()).decode(),
             "isBase64Encoded": True,
         }
-        status = handler(event, None)["statusCode"]
+        answer = handler(event, None)
+        status = answer["statusCode"]
         assert status == expected, f"handler: {'a forged' if token == FORGED else 'a genuine'} event got {status}"
+        if token == TOKEN:
+            answers[params["Body"]] = answer
+    ordinary = answers[PARAMS["Body"]]
+    headers = {name.lower(): value for name, value in (ordinary.get("headers") or {}).items()}
+    if is_twiml(headers.get("content-type", ""), ordinary.get("body", "")):
+        for value in HOSTILE:
+            check_twiml_escaped(
+                "handler", ordinary["body"], value, answers[value]["statusCode"], answers[value]["body"]
+            )
 
 
 # --- projects: titled files ------------------------------------------------------------------------------------------
@@ -223,7 +290,7 @@ def check_tests_pass(path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(path)],
         cwd=path,
-        env={**os.environ, "PYTHONPATH": str(path)},
+        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(path), str(ROOT / "src")])},  # this checkout's twiliosig
         capture_output=True,
         text=True,
         check=False,

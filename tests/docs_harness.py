@@ -6,8 +6,10 @@ The fence info names a block's kind; tests/test_docs.py runs the check for each 
   ``TWILIO_AUTH_TOKEN`` set. A program that leaves a web app at module level (``app``
   or ``application``: Flask, Django, FastAPI, Starlette, any WSGI or ASGI callable) is
   also served by gunicorn or uvicorn on loopback; every webhook route it declares under
-  ``/twilio/`` gets a genuine signed webhook (200) and a forged one (403). A decorated
-  Lambda ``handler`` gets a genuine and a forged API Gateway event instead.
+  ``/twilio/`` gets a genuine signed webhook (200) and a forged one (403), and, when it
+  answers TwiML, genuine ones whose text is hostile (an injected ``<Message>``, ``& " <``):
+  the answer must be well-formed XML with the same elements as the ordinary one. A decorated
+  Lambda ``handler`` gets the same as API Gateway events instead.
 - ```` ```python title="path/file.py" ````: one file of a project. A page's titled
   blocks under one ``##`` heading form one project, written to a temporary directory:
   test files (``test_*.py``, ``conftest.py``) are run by pytest and must pass; a Django
@@ -22,6 +24,8 @@ The fence info names a block's kind; tests/test_docs.py runs the check for each 
   project with extras it has, the flags of a tool in the virtualenv in its ``--help``.
 - ```` ```toml ````, ```` ```ini ````, ```` ```yaml ````, ```` ```json ````: parsed.
 - ```` ```text ````: shown as is (diagrams, log lines, output).
+- ```` ```nginx title="..." ````, ```` ```caddy title="..." ````: a proxy's configuration, run with
+  the real server by tests/attacks/test_deployment.py, which finds it by its title.
 - Anything preceded by ``<!-- fragment: why -->`` (the last non-blank line before the
   fence) is a fragment: compiled when it is Python, never run. Fragments are capped.
 
@@ -46,6 +50,8 @@ PYTHON = frozenset({"python", "py"})
 SHELL = frozenset({"sh", "bash", "shell", "console"})
 CONFIG = frozenset({"toml", "ini", "cfg", "yaml", "yml", "json"})
 TEXT = frozenset({"text"})
+#: Proxy configurations: tests/attacks/test_deployment.py runs each with the real server.
+PROXY = frozenset({"nginx", "caddy"})
 
 _FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})(?P<info>.*)$")
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
@@ -75,7 +81,7 @@ class Block:
 
     @property
     def kind(self) -> str:
-        """``fragment``, ``program``, ``file``, ``shell``, ``config`` or ``text``; :class:`DocsError` otherwise."""
+        """``fragment``, ``program``, ``file``, ``shell``, ``config``, ``text`` or ``proxy``; else DocsError."""
         if self.fragment is not None:
             if not self.fragment:
                 raise DocsError(f"{self.where}: say why the block is a fragment: <!-- fragment: why -->")
@@ -93,7 +99,11 @@ class Block:
             return "config"
         if self.language in TEXT:
             return "text"
-        known = ", ".join(sorted(PYTHON | SHELL | CONFIG | TEXT))
+        if self.language in PROXY:
+            if not self.title:
+                raise DocsError(f'{self.where}: a {self.language} block needs title="...": its test finds it by it')
+            return "proxy"
+        known = ", ".join(sorted(PYTHON | SHELL | CONFIG | TEXT | PROXY))
         raise DocsError(f"{self.where}: a fence must name its kind ({known}), not {self.language or 'nothing'!r}")
 
 
@@ -352,3 +362,32 @@ def make_targets() -> set[str]:
     """The targets the Makefile defines."""
     text = (ROOT / "Makefile").read_text(encoding="utf-8")
     return {match.group(1) for match in re.finditer(r"^([A-Za-z0-9_.-]+)\s*:(?!=)", text, re.M)}
+
+
+# --- TwiML built from request data -----------------------------------------------------------------------------------
+
+_CLOSING_TAG = re.compile(r"</[A-Za-z]|/>")  # markup, not a repr such as <RequestValidator ...>
+#: The calls that make a value safe inside TwiML: ``xml.sax.saxutils.escape`` for text, ``quoteattr`` for an attribute.
+ESCAPES = frozenset({"escape", "quoteattr"})
+
+
+def unescaped_twiml(code: str) -> list[str]:
+    """Each value an f-string puts into markup (TwiML) without ``escape(...)`` or ``quoteattr(...)``, with its line.
+
+    A program the docs harness serves is checked by what it answers to a hostile webhook
+    (tests/docs_checks.py); code nobody serves (a test's app, the examples, the demo) is read.
+    """
+    found = []
+    for node in ast.walk(ast.parse(code)):
+        if not isinstance(node, ast.JoinedStr):
+            continue
+        literal = "".join(part.value for part in node.values if isinstance(part, ast.Constant))
+        if not _CLOSING_TAG.search(literal):
+            continue
+        for part in node.values:
+            if not isinstance(part, ast.FormattedValue):
+                continue
+            value = part.value
+            if not (isinstance(value, ast.Call) and _call_name(value) in ESCAPES):
+                found.append(f"line {node.lineno}: {{{ast.unparse(value)}}}")
+    return found

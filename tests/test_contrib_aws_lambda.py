@@ -212,3 +212,151 @@ def test_replay_guard_in_the_handler_decorator() -> None:
     failing = twilio_required(lambda e, c: {"statusCode": 502}, auth_token=TOKEN, replay_guard=MemoryReplayStore())
     assert failing(copy.deepcopy(event), None)["statusCode"] == 502
     assert failing(copy.deepcopy(event), None)["statusCode"] == 502
+
+
+# --- events of a shape API Gateway never builds: a 400, never an exception (issue 21, item 8) ---------
+
+
+def _set(event: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
+    """``event`` with the field at a dotted ``path`` set to ``value``."""
+    *parents, name = path.split(".")
+    target = event
+    for parent in parents:
+        target = target[parent]
+    target[name] = value
+    return event
+
+
+ODD_FIELDS = [
+    ("headers", ["x-twilio-signature", "abc"]),
+    ("headers", "x-twilio-signature: abc"),
+    ("headers.x-twilio-signature", 12345),
+    ("headers.host", None),
+    ("multiValueHeaders", ["a"]),
+    ("multiValueHeaders", {"X-Twilio-Signature": "not-a-list"}),
+    ("multiValueHeaders", {"X-Twilio-Signature": [1]}),
+    ("requestContext", "a string"),
+    ("requestContext", ["a", "list"]),
+    ("requestContext.domainName", 42),
+    ("requestContext.path", {"a": "dict"}),
+    ("requestContext.stage", 7),
+    ("requestContext.http", "POST"),
+    ("requestContext.http.method", ["POST"]),
+    ("httpMethod", 1),
+    ("path", ["/twilio/sms"]),
+    ("rawPath", ["/twilio/sms"]),
+    ("rawQueryString", 5),
+    ("queryStringParameters", ["tenant=a"]),
+    ("multiValueQueryStringParameters", {"x": "12"}),
+    ("multiValueQueryStringParameters", {"x": [1]}),
+    ("body", {"From": "+15005550006"}),
+    ("body", BODY.encode()),
+    ("isBase64Encoded", "false"),
+    ("isBase64Encoded", 1),
+]
+V1_ONLY = {"httpMethod", "path", "requestContext.path", "queryStringParameters", "multiValueQueryStringParameters"}
+V2_ONLY = {"rawPath", "rawQueryString", "requestContext.http", "requestContext.http.method", "requestContext.stage"}
+
+
+ALB_LACKS = {"requestContext.domainName", "requestContext.path", "multiValueQueryStringParameters", "multiValueHeaders"}
+
+
+def alb(signature: str) -> dict[str, Any]:
+    """An Application Load Balancer target's event: the 1.0 shape without API Gateway's context, host in headers."""
+    return {
+        "requestContext": {"elb": {"targetGroupArn": "arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/t/1"}},
+        "httpMethod": "POST",
+        "path": "/twilio/sms",
+        "queryStringParameters": {},
+        "headers": {
+            "content-type": "application/x-www-form-urlencoded",
+            "host": API_DOMAIN,
+            "x-twilio-signature": signature,
+        },
+        "body": BODY,
+        "isBase64Encoded": False,
+    }
+
+
+def _odd_cases() -> list[Any]:
+    cases = []
+    for field, value in ODD_FIELDS:
+        for version in ("v1", "v2", "alb"):
+            if version == "alb" and (field in V2_ONLY or field in ALB_LACKS):
+                continue
+            if version != "alb" and field in (V2_ONLY if version == "v1" else V1_ONLY):
+                continue
+            if field == "multiValueHeaders" and version == "v2":
+                continue
+            cases.append(pytest.param(version, field, value, id=f"{version}-{field}-{type(value).__name__}"))
+    return cases
+
+
+@pytest.mark.parametrize(("version", "field", "value"), _odd_cases())
+def test_an_event_api_gateway_never_builds_is_400(version: str, field: str, value: Any) -> None:
+    """Any field of the wrong type: a 4xx from the decorator, a refusing verdict from check_event; no exception."""
+    calls: list[Any] = []
+    guarded = twilio_required(lambda event, context: calls.append(event), auth_token=TOKEN)
+    url = (
+        f"https://{API_DOMAIN}/prod/twilio/sms?tenant=a%20b&x=1"
+        if version == "v1"
+        else f"https://{API_DOMAIN}/twilio/sms"
+    )
+    make = {"v1": rest_v1, "v2": http_v2, "alb": alb}[version]
+    event = _set(make(compute_signature(TOKEN, url, PARAMS)), field, value)
+    assert (
+        twilio_required(handler, auth_token=TOKEN)(make(compute_signature(TOKEN, url, PARAMS)), None)["statusCode"]
+        == 200
+    )
+    response = guarded(copy.deepcopy(event), None)
+    assert calls == []
+    verdict = check_event(Guard(auth_token=TOKEN), copy.deepcopy(event))
+    assert not verdict.valid
+    # 400, unless the head alone already refused it: no signature left (403), no method left (405).
+    expected = {"malformed_url": 400, "missing_signature": 403, "method_not_allowed": 405}
+    assert response["statusCode"] == expected[verdict.reason.value]
+
+
+@pytest.mark.parametrize("paths", [["/twilio/"], ["/elsewhere/"]])
+def test_an_odd_event_is_refused_whatever_its_path(paths: list[str]) -> None:
+    """A path read from an odd event decides nothing: refused even where ``paths`` would not protect it."""
+    calls: list[Any] = []
+    guarded = twilio_required(lambda event, context: calls.append(event), auth_token=TOKEN, paths=paths)
+    event = http_v2(compute_signature(TOKEN, f"https://{API_DOMAIN}/twilio/sms", PARAMS))
+    event["rawPath"] = ["/twilio/sms"]
+    assert guarded(event, None)["statusCode"] == 400
+    assert calls == []
+
+
+def test_invalid_base64_and_null_fields_as_api_gateway_sends_them() -> None:
+    """Null headers, query and body are absent, not odd; a body that is not base64 is a 400 (unreadable)."""
+    event = rest_v1(compute_signature(TOKEN, f"https://{API_DOMAIN}/prod/twilio/sms", []))
+    event.update(queryStringParameters=None, multiValueQueryStringParameters=None, body=None, multiValueHeaders=None)
+    assert protected(event, None)["statusCode"] == 200
+    bad = http_v2(compute_signature(TOKEN, f"https://{API_DOMAIN}/twilio/sms", PARAMS))
+    bad["body"] = "é not base64"
+    assert protected(bad, None)["statusCode"] == 400
+
+
+@pytest.mark.parametrize(
+    "trust",
+    [True, {"x_host": 1}, {"x_proto": 1}, {"forwarded": 1}, {"x_prefix": 1}],
+    ids=["true", "x_host", "x_proto", "forwarded", "x_prefix"],
+)
+def test_trust_forwarded_fails_at_the_cold_start(trust: object) -> None:
+    """API Gateway writes no X-Forwarded-Host: trusting one would believe the client's, so the decorator refuses."""
+    with pytest.raises(ValueError, match="does not apply on AWS Lambda"):
+        twilio_required(lambda event, context: None, auth_token=TOKEN, trust_forwarded=trust)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="does not apply on AWS Lambda"):
+        check_event(Guard(auth_token=TOKEN, trust_forwarded=trust), http_v2("x"))  # type: ignore[arg-type]
+
+
+def test_a_client_written_forwarded_host_is_not_read() -> None:
+    """A webhook signed for another app's host, sent with X-Forwarded-Host naming it, is refused."""
+    signature = compute_signature(TOKEN, "https://other-app.example.com/twilio/sms", PARAMS)
+    event = http_v2(signature)
+    event["headers"]["x-forwarded-host"] = "other-app.example.com"
+    assert not check_event(Guard(auth_token=TOKEN), event).valid
+    assert check_event(
+        Guard(auth_token=TOKEN), http_v2(compute_signature(TOKEN, f"https://{API_DOMAIN}/twilio/sms", PARAMS))
+    ).valid

@@ -213,3 +213,56 @@ def test_manage_py_check_runs_the_check_from_installed_apps(tmp_path: Path, toke
     output = result.stdout + result.stderr
     assert ("twiliosig.E001" in output) is reported, output
     assert (result.returncode != 0) is reported, output
+
+
+# --- report_only and CSRF (issue 21, item 10): letting a request through is not exempting it -------
+
+
+@pytest.mark.parametrize("signed", ["forged", "unsigned"])
+@override_settings(MIDDLEWARE=MIDDLEWARE, TWILIOSIG={"auth_token": TOKEN, "paths": ["/mw/"], "report_only": True})
+def test_report_only_middleware_leaves_a_forged_post_to_csrf(signed: str) -> None:
+    """Under report_only a refused request is let through, but still meets CsrfViewMiddleware: 403, the view never runs.
+
+    Only a genuine signature exempts a request from CSRF; report_only must never
+    turn a forged POST into a CSRF-exempt one.
+    """
+    client = Client(enforce_csrf_checks=True)
+    if signed == "forged":
+        response = signer.post_form(client, "/mw/sms", PARAMS, forged=True)
+    else:
+        response = client.post("/mw/sms", urlencode(PARAMS), "application/x-www-form-urlencoded")
+    assert response.status_code == 403
+    assert b"CSRF" in response.content  # Django's CSRF refusal, not twiliosig's
+    assert CALLS == []
+    assert signer.post_form(client, "/mw/sms", PARAMS).status_code == 200  # genuine: exempt, as always
+    assert CALLS == ["/mw/sms"]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+@override_settings(MIDDLEWARE=MIDDLEWARE, TWILIOSIG={"auth_token": TOKEN, "paths": ["/mw/"], "report_only": True})
+async def test_report_only_async_middleware_leaves_a_forged_post_to_csrf(anyio_backend: str) -> None:
+    """The same under ASGI (AsyncClient, the middleware's async path)."""
+    client = AsyncClient(enforce_csrf_checks=True)
+    target, body, headers = signer.form_request("http://testserver", "/mw/sms", PARAMS)
+    content_type = headers.pop("Content-Type")
+    forged_headers = signer.headers("http://testserver/mw/sms", PARAMS, forged=True)
+    forged = await client.post(target, data=body, content_type=content_type, headers=forged_headers)
+    assert forged.status_code == 403
+    assert b"CSRF" in forged.content
+    assert CALLS == []
+    assert (await client.post(target, data=body, content_type=content_type, headers=headers)).status_code == 200
+
+
+@override_settings(TWILIOSIG={"auth_token": TOKEN, "report_only": True})
+def test_report_only_decorator_is_exempt_as_csrf_exempt_makes_it() -> None:
+    """A decorated view is exempt from CSRF whatever the verdict, as the @csrf_exempt a Twilio view needs anyway.
+
+    CsrfViewMiddleware judges the view before the decorator can judge the request,
+    so the decorator cannot exempt genuine requests alone; under report_only a
+    forged POST reaches it as it would reach the same view marked @csrf_exempt,
+    carrying its refusing verdict for the view to act on.
+    """
+    response = signer.post_form(Client(enforce_csrf_checks=True), "/decorated/sync", PARAMS, forged=True)
+    assert response.status_code == 200
+    assert response.json()["reason"] == "signature_mismatch"

@@ -1,9 +1,11 @@
-"""FastAPI integration: the TwilioSignature dependency on routes, routers and WebSockets."""
+"""FastAPI integration: the TwilioSignature dependency on routes, routers and WebSockets, and its route class."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
-from fastapi import APIRouter, Depends, FastAPI, Form, Request, WebSocket
+from fastapi import APIRouter, Depends, FastAPI, Form, Request, Response, WebSocket
 from fastapi.testclient import TestClient
 from starlette.testclient import WebSocketDenialResponse
 from starlette.websockets import WebSocketDisconnect
@@ -140,3 +142,180 @@ def test_replay_guard_in_the_dependency() -> None:
     assert signer.post_form(client, "/sms", PARAMS).status_code == 409
     assert signer.post_form(client, "/boom", PARAMS).status_code == 500
     assert signer.post_form(client, "/boom", PARAMS).status_code == 500  # released after the exception
+
+
+# --- the route class: the head checked before FastAPI reads a Form() route's body -----------------
+
+
+def route_class_app(**options: object) -> tuple[FastAPI, TwilioSignature, list[str]]:
+    twilio = TwilioSignature(auth_token=TOKEN, **options)
+    app = FastAPI()
+    calls: list[str] = []
+    router = APIRouter(prefix="/twilio", route_class=twilio.route_class)
+
+    @router.post("/sms")
+    async def sms(request: Request, Body: str = Form(""), From: str = Form("")) -> dict[str, object]:
+        calls.append("sms")
+        return {"body": Body, "from": From, "reason": request.state.twiliosig_verdict.reason.value}
+
+    @router.post("/typed")
+    async def typed(Body: str = Form(""), verdict: Verdict = Depends(twilio)) -> dict[str, str]:
+        calls.append("typed")
+        return {"body": Body, "reason": verdict.reason.value}
+
+    @router.post("/fail")
+    async def fail(Body: str = Form("")) -> Response:
+        calls.append("fail")
+        return Response("down", status_code=503)
+
+    app.include_router(router)
+    return app, twilio, calls
+
+
+def test_route_class_refuses_forged_and_passes_genuine_form_fields() -> None:
+    """A Form() route of the route class: genuine fields parsed by FastAPI; unsigned and forged never run it."""
+    app, _, calls = route_class_app()
+    client = TestClient(app)
+    response = signer.post_form(client, "/twilio/sms", PARAMS)
+    assert response.status_code == 200, response.text
+    assert response.json() == {"body": "héllo", "from": "+15005550006", "reason": "valid"}
+    forged = signer.post_form(client, "/twilio/sms", PARAMS, forged=True)
+    assert (forged.status_code, forged.text, forged.headers["content-type"]) == (
+        403,
+        "Forbidden\n",
+        "text/plain; charset=utf-8",
+    )
+    assert client.post("/twilio/sms", data={"Body": "x"}).status_code == 403
+    assert calls == ["sms"]
+
+
+async def _asgi_post(
+    app: FastAPI, target: str, headers: list[tuple[bytes, bytes]], body: bytes, repeat: int = 1
+) -> tuple[int, int]:
+    """POST ``body`` ``repeat`` times over (one message each) straight to ``app``: the status, the bytes it took."""
+    path, _, query = target.partition("?")
+    taken = 0
+    left = repeat
+
+    async def receive() -> dict[str, object]:
+        nonlocal taken, left
+        if left <= 0:
+            return {"type": "http.disconnect"}
+        left -= 1
+        taken += len(body)
+        return {"type": "http.request", "body": body, "more_body": left > 0}
+
+    sent: list[dict[str, object]] = []
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": query.encode(),
+        "headers": [(b"host", b"testserver"), *headers],
+        "client": ("127.0.0.1", 1234),
+        "server": ("testserver", 80),
+    }
+    await app(scope, receive, send)
+    status = next(message["status"] for message in sent if message["type"] == "http.response.start")
+    assert isinstance(status, int)
+    return status, taken
+
+
+@pytest.mark.parametrize(
+    ("headers", "status", "most"),
+    [
+        ([(b"content-length", str(24 * 1024 * 1024).encode())], 403, 0),
+        ([(b"content-length", str(24 * 1024 * 1024).encode()), (b"x-twilio-signature", b"forged")], 413, 0),
+        ([(b"x-twilio-signature", b"forged")], 413, 1024 * 1024 + 65536),
+    ],
+    ids=["unsigned", "declared-too-large", "undeclared-too-large"],
+)
+def test_route_class_reads_no_body_it_can_refuse_from_the_head(
+    headers: list[tuple[bytes, bytes]], status: int, most: int
+) -> None:
+    """Of a 24 MB form on offer: nothing is taken when the head decides, at most max_body_size + a chunk otherwise."""
+    app, _, calls = route_class_app()
+    form = [(b"content-type", b"application/x-www-form-urlencoded"), *headers]
+    chunk = b"a" * 65536
+    got, taken = asyncio.run(_asgi_post(app, "/twilio/sms", form, chunk, repeat=24 * 16))
+    assert got == status
+    assert taken <= most, f"{taken} bytes taken"
+    assert calls == []
+
+
+def test_dependency_on_a_route_class_route_returns_its_verdict_without_judging_again() -> None:
+    """Depends(twilio) on a route of twilio.route_class: the route's verdict, one report per forged request."""
+    reported: list[str] = []
+    app, _, calls = route_class_app(report_only=True, on_reject=lambda verdict, info: reported.append(info.path))
+    client = TestClient(app)
+    assert signer.post_form(client, "/twilio/typed", PARAMS).json() == {"body": "héllo", "reason": "valid"}
+    forged = signer.post_form(client, "/twilio/typed", PARAMS, forged=True)
+    assert forged.json()["reason"] == "signature_mismatch"
+    assert reported == ["/twilio/typed"]
+    assert calls == ["typed", "typed"]
+
+
+def test_route_class_releases_the_replay_key_after_a_returned_5xx() -> None:
+    """Unlike the dependency, the route class sees a 5xx the endpoint returns: Twilio's retry gets through."""
+    from twiliosig.replay import MemoryReplayStore
+
+    app, _, calls = route_class_app(replay_guard=MemoryReplayStore())
+    client = TestClient(app)
+    assert signer.post_form(client, "/twilio/fail", PARAMS).status_code == 503
+    assert signer.post_form(client, "/twilio/fail", PARAMS).status_code == 503  # the retry reached the endpoint
+    assert signer.post_form(client, "/twilio/sms", PARAMS).status_code == 200
+    assert signer.post_form(client, "/twilio/sms", PARAMS).status_code == 409
+    assert calls == ["fail", "fail", "sms"]
+
+
+def test_route_class_on_the_app_router_and_paths() -> None:
+    """The route class set on the app's own router protects routes added after, narrowed by paths."""
+    twilio = TwilioSignature(auth_token=TOKEN, paths=["/twilio/"])
+    app = FastAPI()
+    app.router.route_class = twilio.route_class
+
+    @app.post("/twilio/sms")
+    async def sms(Body: str = Form("")) -> str:
+        return Body
+
+    @app.post("/open")
+    async def open_route(Body: str = Form("")) -> str:
+        return Body
+
+    client = TestClient(app)
+    assert client.post("/twilio/sms", data={"Body": "x"}).status_code == 403
+    assert signer.post_form(client, "/twilio/sms", PARAMS).json() == "héllo"
+    assert client.post("/open", data={"Body": "x"}).json() == "x"
+
+
+def test_dependency_warns_once_when_fastapi_read_the_body_first(caplog: pytest.LogCaptureFixture) -> None:
+    """The dependency on a Form() route says, once per route, that it came after the body was read."""
+    app, _ = make_app()
+    client = TestClient(app)
+    with caplog.at_level("WARNING", logger="twiliosig"):
+        for _ in range(2):
+            signer.post_form(client, "/form", PARAMS)
+            client.post("/form", data={"Body": "unsigned"})
+        signer.post_form(client, "/raw", PARAMS)  # no body parameter: the dependency reads it, bounded
+    warnings = [record.getMessage() for record in caplog.records if "route_class" in record.getMessage()]
+    assert len(warnings) == 1, warnings
+    assert "/form" in warnings[0]
+
+
+def test_dependency_refuses_a_body_fastapi_read_whole_over_the_limit() -> None:
+    """A JSON body FastAPI read for a Body parameter is still held to max_body_size (413), however it was read."""
+    app, calls = make_app(max_body_size=100)
+    target, body, headers = signer.json_request("http://testserver", "/json", {"event": "x" * 500})
+    raw = [(name.lower().encode(), value.encode()) for name, value in headers.items()]
+    status, _ = asyncio.run(_asgi_post(app, target, raw, body))  # no Content-Length: only the read can tell
+    assert status == 413
+    assert calls == []

@@ -275,3 +275,91 @@ def test_an_unknown_blueprint_or_endpoint_is_an_error_not_an_open_door(
     app.testing = True
     with pytest.raises(ValueError, match=message):
         app.test_client().post("/twilio/sms", data={"Body": "unsigned"})
+
+
+# --- a blueprint registered more than once ------------------------------------------------
+
+
+def twice_registered_app(*, extension_first: bool, **names: list[str]) -> tuple[Flask, TwilioSignature]:
+    """One blueprint (with one nested in it) registered twice, the second time under another name and prefix."""
+    app = Flask(__name__)
+    app.config["TWILIO_AUTH_TOKEN"] = TOKEN
+    twilio = TwilioSignature(**names)
+    if extension_first:
+        twilio.init_app(app)
+    hooks = Blueprint("twilio", __name__)
+    nested = Blueprint("media", __name__, url_prefix="/media")
+    hooks.add_url_rule("/sms", "sms", lambda: "ok", methods=["POST"])
+    nested.add_url_rule("/status", "status", lambda: "ok", methods=["POST"])
+    hooks.register_blueprint(nested)
+    app.register_blueprint(hooks, url_prefix="/twilio")
+    app.register_blueprint(hooks, url_prefix="/v2/twilio", name="twilio_v2")
+    other = Blueprint("other", __name__, url_prefix="/other")
+    other.add_url_rule("/sms", "sms", lambda: "ok", methods=["POST"])
+    app.register_blueprint(other)
+    if not extension_first:
+        twilio.init_app(app)
+    return app, twilio
+
+
+EVERY_REGISTRATION = ["/twilio/sms", "/twilio/media/status", "/v2/twilio/sms", "/v2/twilio/media/status"]
+
+
+@pytest.mark.parametrize("extension_first", [True, False], ids=["extension-first", "blueprints-first"])
+@pytest.mark.parametrize(
+    "names",
+    [
+        {"blueprints": ["twilio"]},
+        {"blueprints": ["twilio_v2"]},
+        {"endpoints": ["twilio.sms", "twilio.media.status"]},
+    ],
+    ids=["first-name", "second-name", "endpoints"],
+)
+def test_every_registration_of_a_listed_blueprint_is_protected(
+    extension_first: bool, names: dict[str, list[str]]
+) -> None:
+    """A blueprint registered a second time (url_prefix, name="twilio_v2") is as protected as the first, nested too."""
+    app, _ = twice_registered_app(extension_first=extension_first, **names)
+    client = app.test_client()
+    for path in EVERY_REGISTRATION:
+        assert client.post(path, data={"Body": "unsigned"}).status_code == 403, path
+        assert signer.post_form(client, path, PARAMS, forged=True).status_code == 403, path
+        assert signer.post_form(client, path, PARAMS).status_code == 200, path
+    assert client.post("/other/sms", data={"Body": "unsigned"}).status_code == 200
+
+
+def test_a_nested_blueprint_listed_by_name_is_protected_in_every_registration_of_its_parent() -> None:
+    """blueprints=["twilio.media"] protects that nested blueprint under twilio_v2 too, not its parent's own views."""
+    app, _ = twice_registered_app(extension_first=False, blueprints=["twilio.media"])
+    client = app.test_client()
+    for path in ("/twilio/media/status", "/v2/twilio/media/status"):
+        assert client.post(path, data={"Body": "unsigned"}).status_code == 403, path
+        assert signer.post_form(client, path, PARAMS).status_code == 200, path
+    for path in ("/twilio/sms", "/v2/twilio/sms"):
+        assert client.post(path, data={"Body": "unsigned"}).status_code == 200, path
+
+
+def test_one_extension_on_two_apps_resolves_each_apps_own_blueprints() -> None:
+    """init_app on two apps: each app's names are checked and resolved against that app, not the first one served."""
+    first, twilio = twice_registered_app(extension_first=False, blueprints=["twilio_v2"])
+    second = Flask(__name__)
+    second.config["TWILIO_AUTH_TOKEN"] = TOKEN
+    twilio.init_app(second)
+    assert first.test_client().post("/v2/twilio/sms", data={"Body": "unsigned"}).status_code == 403
+    second.testing = True
+    with pytest.raises(ValueError, match="no blueprint named 'twilio_v2'"):
+        second.test_client().post("/anything", data={"Body": "unsigned"})
+
+
+def test_a_name_registered_only_after_the_extension_is_checked_at_the_first_request() -> None:
+    """A name given before its blueprint is registered is fine; one never registered still stops the first request."""
+    app = Flask(__name__)
+    app.config["TWILIO_AUTH_TOKEN"] = TOKEN
+    TwilioSignature(app, blueprints=["twilio", "twilio_v3"])
+    hooks = Blueprint("twilio", __name__)
+    hooks.add_url_rule("/sms", "sms", lambda: "ok", methods=["POST"])
+    app.register_blueprint(hooks, url_prefix="/twilio")
+    app.testing = True
+    for _ in range(2):  # every request, not only the first: never served unchecked
+        with pytest.raises(ValueError, match="no blueprint named 'twilio_v3'"):
+            app.test_client().post("/twilio/sms", data={"Body": "unsigned"})

@@ -43,7 +43,8 @@ def test_blocks_carry_their_section_title_fragment_reason_and_dedented_code() ->
     [
         pytest.param("```py\nx = 1\n```\n", "only when marked", id="unmarked-py"),
         pytest.param("```\nx = 1\n```\n", "name its kind", id="no-language"),
-        pytest.param("```nginx\nlisten 80;\n```\n", "name its kind", id="unknown-language"),
+        pytest.param("```apache\nListen 80\n```\n", "name its kind", id="unknown-language"),
+        pytest.param("```nginx\nlisten 80;\n```\n", "needs title", id="proxy-config-without-title"),
         pytest.param("<!-- fragment: -->\n```python\nx\n```\n", "say why", id="fragment-without-reason"),
     ],
 )
@@ -207,3 +208,50 @@ def test_shell_commands_that_exist_pass() -> None:
 def test_config_that_does_not_parse_fails() -> None:
     with pytest.raises(ValueError, match="Expected"):
         checks.check_config(one("```toml\n[a\n```\n"))
+
+
+ECHO = """\
+from flask import Flask, request
+from twiliosig.wsgi import TwilioSignatureMiddleware
+
+app = Flask(__name__)
+
+@app.post("/twilio/sms")
+def incoming_sms():
+    return f"<Response><Message>You said: {BODY}</Message></Response>", {"Content-Type": "text/xml"}
+
+app.wsgi_app = TwilioSignatureMiddleware(app.wsgi_app, paths=["/twilio/"])
+"""
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        pytest.param("{request.form['Body']}", "the caller's text became TwiML", id="injected-message"),
+        pytest.param("{request.form['Body'].replace('/', '')}", "not well-formed XML", id="malformed"),
+    ],
+)
+def test_an_app_that_puts_the_texters_words_into_twiml_raw_fails(body: str, message: str, tmp_path: Path) -> None:
+    """Issue 24: a texter's ``</Message><Message to=...>`` adds a verb; ``& < "`` break the XML."""
+    code = ECHO.replace("{BODY}", body)
+    with pytest.raises(AssertionError, match=message):
+        checks.check_program(one(f"```python\n{code}```\n"), tmp_path)
+
+
+def test_an_app_that_escapes_the_texters_words_passes(tmp_path: Path) -> None:
+    """The same app with ``xml.sax.saxutils.escape``: the failures above are the missing escape."""
+    code = "from xml.sax.saxutils import escape\n" + ECHO.replace("{BODY}", "{escape(request.form['Body'])}")
+    checks.check_program(one(f"```python\n{code}```\n"), tmp_path)
+
+
+def test_a_lambda_handler_that_puts_the_texters_words_into_twiml_raw_fails() -> None:
+    """The Lambda handler check sends the hostile bodies too."""
+    code = (
+        "import base64\nfrom urllib.parse import parse_qs\nfrom twiliosig.contrib.aws_lambda import twilio_required\n\n"
+        "@twilio_required\ndef handler(event, context):\n"
+        '    body = parse_qs(base64.b64decode(event["body"]).decode())["Body"][0]\n'
+        '    return {"statusCode": 200, "headers": {"Content-Type": "text/xml"},'
+        ' "body": f"<Response><Message>{body}</Message></Response>"}\n'
+    )
+    with pytest.raises(AssertionError, match=r"handler: .* became TwiML"):
+        checks.check_program(one(f"```python\n{code}```\n"), Path())

@@ -24,7 +24,7 @@ from tests.django_site import TOKEN as DJANGO_TOKEN
 from twiliosig import RequestValidator, events
 from twiliosig.asgi import TwilioSignatureMiddleware as AsgiMiddleware
 from twiliosig.cli import main
-from twiliosig.events import Documented
+from twiliosig.events import Documented, Field, Presence
 from twiliosig.testing import TwilioSigner
 from twiliosig.wsgi import TwilioSignatureMiddleware as WsgiMiddleware
 
@@ -40,6 +40,12 @@ SID_PREFIXES = {
     "SmsMessageSid": {"SM", "MM"},
     "MessagingServiceSid": {"MG"},
     "CallSid": {"CA"},
+    "DialCallSid": {"CA"},
+    "ParentCallSid": {"CA"},
+    "CallSidEndingConference": {"CA"},
+    "ConferenceSid": {"CF"},
+    "DocumentSid": {"ET"},
+    "ServiceSid": {"IS"},
     "RecordingSid": {"RE"},
     "ChatServiceSid": {"IS"},
     "ConversationServiceSid": {"IS"},
@@ -54,6 +60,8 @@ SID_PREFIXES = {
     "WorkflowSid": {"WW"},
     "WorkerSid": {"WK"},
     "ReservationSid": {"WR"},
+    "TranscriptionSid": {"TR"},
+    "ChannelInstallSid": {"XE"},
     "messageSid": {"SM"},
     "accountSid": {"AC"},
     "messagingServiceSid": {"MG"},
@@ -110,23 +118,28 @@ def test_the_catalogue_covers_every_product_family_the_issue_names() -> None:
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_every_name_an_entry_sends_is_one_twilio_documents(kind: str) -> None:
-    """Each form name, JSON field or WebSocket message field is in the list written down from Twilio's page."""
+def test_every_name_an_entry_sends_has_a_source(kind: str) -> None:
+    """Each form name, JSON field or WebSocket message field is in the entry's record, which cites Twilio's page."""
     event = events.get(kind)
     assert event.field_names()
-    assert event.undocumented() == [], f"{kind} sends names {event.documented.source} does not list"
+    assert event.unsourced() == [], f"{kind} sends names no source in its record backs"
     assert event.documented.source.startswith("https://www.twilio.com/docs/")
 
 
-def test_the_documented_check_catches_a_name_twilio_does_not_send() -> None:
+def test_the_source_check_catches_a_name_twilio_does_not_send() -> None:
     """An invented name, a misspelt one and a wrong case are all caught; numbered media names are allowed."""
     event = events.get("messaging.inbound.mms")
-    assert event.with_params({"MediaUrl7": "https://x", "MediaContentType7": "image/gif"}).undocumented() == []
+    assert event.with_params({"MediaUrl7": "https://x", "MediaContentType7": "image/gif"}).unsourced() == []
     changed = event.with_params({"Sender": "+1", "Numsegments": "1", "MediaUrlX": "u"})
-    assert changed.undocumented() == ["MediaUrlX", "Numsegments", "Sender"]
+    assert changed.unsourced() == ["MediaUrlX", "Numsegments", "Sender"]
     batch = events.get("event-streams.batch").with_params({"0.data.invented": 1})
-    assert batch.undocumented() == ["data.invented"]
-    assert not Documented("https://www.twilio.com/docs/x", frozenset({"A"}), (r"B\d+",)).allows("B")
+    assert batch.unsourced() == ["data.invented"]
+    numbered = Field(r"B\d+", Presence.WHEN, "https://www.twilio.com/docs/x", "numbered", pattern=True)
+    plain = Field("A", Presence.ALWAYS, "https://www.twilio.com/docs/x")
+    record = Documented("https://www.twilio.com/docs/x", (plain, numbered))
+    assert record.allows("B7")
+    assert not record.allows("B")
+    assert not record.allows("a")
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -409,11 +422,12 @@ PAGES = {"conversation-relay": "media-streams"}
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_every_kind_is_on_its_family_page_with_the_twilio_page_it_follows(kind: str) -> None:
-    """docs/webhooks/<family>.md names the kind and links the Twilio page its names come from; the overview too."""
+    """docs/webhooks/<family>.md names the kind and links every page or source its record cites; the overview too."""
     event = events.get(kind)
     page = (DOCS / f"{PAGES.get(event.product, event.product)}.md").read_text(encoding="utf-8")
     assert f"`{kind}`" in page
-    assert event.documented.source in page
+    for source in event.documented.sources:
+        assert source in page, f"{PAGES.get(event.product, event.product)}.md does not cite {source}"
     assert f"`{kind}`" in (DOCS / "index.md").read_text(encoding="utf-8")
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import logging
 from typing import Any
 
 import pytest
@@ -52,7 +53,7 @@ def through(guard: Guard, request: Head, body: bytes = BODY) -> Decision:
 class Down(MemoryReplayStore):
     """A replay store that cannot be reached."""
 
-    def claim(self, key: str) -> bool:
+    def claim(self, key: str) -> str | None:
         raise StoreUnavailable("connection refused")
 
 
@@ -384,3 +385,51 @@ def test_a_body_hash_in_the_url_takes_the_body_raw_whatever_its_content_type() -
     url = "https://example.com/twilio/events?bodySHA256=abc"
     assert body_params(url, FORM, b"a=1") == b"a=1"
     assert body_params("https://example.com/twilio/events?x=1", FORM, b"a=1") == [("a", "1")]
+
+
+# --- trust_forwarded counted per header ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("headers", "named"),
+    [
+        ({"X-Forwarded-Proto": "https", "X-Forwarded-Host": "example.com"}, "X-Forwarded-Proto header holds 1 value"),
+        ({"X-Forwarded-Proto": "https, http", "X-Forwarded-Host": "example.com, "}, "X-Forwarded-Host header is empty"),
+    ],
+)
+def test_a_chain_short_of_the_counted_proxies_is_refused_naming_the_header(headers: dict[str, str], named: str) -> None:
+    """Fewer values than the proxies counted (or an empty one): a 400 whose detail names the header and the option."""
+    rejected: list[Any] = []
+    guard = Guard(
+        auth_token=TOKEN,
+        trust_forwarded={"x_proto": 2, "x_host": 1},
+        on_reject=lambda verdict, info: rejected.append(verdict),
+    )
+    decision = through(guard, head(headers={**signed(), **headers}))
+    assert decision.refusal is not None
+    assert decision.refusal.status == 400
+    assert decision.verdict.reason is Reason.MALFORMED_URL
+    assert named in decision.verdict.detail
+    assert "trust_forwarded" in decision.verdict.detail
+    assert "example.com" not in decision.verdict.detail
+    assert rejected == [decision.verdict]
+
+
+def test_a_chain_that_matches_its_count_is_accepted() -> None:
+    """Control: the CDN's proto second from the right, the load balancer's host rightmost, a client's left of both."""
+    guard = Guard(auth_token=TOKEN, trust_forwarded={"x_proto": 2, "x_host": 1})
+    headers = {"X-Forwarded-Proto": "http, https, http", "X-Forwarded-Host": "other.example, example.com"}
+    assert through(guard, head(headers={**signed(), **headers})).verdict.valid
+
+
+def test_the_log_line_of_a_short_chain_names_the_header_and_the_option(caplog: pytest.LogCaptureFixture) -> None:
+    """The operator reads which header fell short of which count in the log line itself, never its value."""
+    guard = Guard(auth_token=TOKEN, trust_forwarded={"x_proto": 2, "x_host": 1})
+    headers = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "secret-host.example"}
+    with caplog.at_level(logging.WARNING, logger="twiliosig"):
+        through(guard, head(headers={**signed(), **headers}))
+    (line,) = [record.getMessage() for record in caplog.records]
+    assert "malformed_url" in line
+    assert "X-Forwarded-Proto header holds 1 value" in line
+    assert "trust_forwarded" in line
+    assert "secret-host" not in line

@@ -44,22 +44,24 @@ def test_memory_store_claims_once_and_forgets_after_ttl() -> None:
     """A key is claimed once; after ttl it can be claimed again; release forgets it at once."""
     store = MemoryReplayStore(ttl=0.2)
     assert isinstance(store, ReplayStore)
-    assert store.claim("a")
-    assert not store.claim("a")
-    store.release("a")
+    token = store.claim("a")
+    assert token
+    assert store.claim("a") is None
+    store.release("a", token)
     assert store.claim("a")
     time.sleep(0.3)
     assert store.claim("a")
 
 
 def test_memory_store_is_bounded() -> None:
-    """Past max_entries the oldest keys are forgotten first."""
+    """Past max_entries of live claims a claim is an outage; no live claim is forgotten to make room."""
     store = MemoryReplayStore(ttl=60, max_entries=3)
-    for key in "abcd":
+    for key in "abc":
         assert store.claim(key)
+    with pytest.raises(StoreUnavailable, match="full"):
+        store.claim("d")
     assert len(store) == 3
-    assert store.claim("a")  # the oldest was forgotten
-    assert not store.claim("d")
+    assert store.claim("a") is None  # still remembered
 
 
 def test_memory_store_concurrent_duplicates() -> None:
@@ -67,7 +69,7 @@ def test_memory_store_concurrent_duplicates() -> None:
     store = MemoryReplayStore()
     with ThreadPoolExecutor(16) as pool:
         results = list(pool.map(lambda _: store.claim("same"), range(200)))
-    assert results.count(True) == 1
+    assert sum(result is not None for result in results) == 1
 
 
 def test_replay_key_never_holds_the_signature() -> None:
@@ -87,14 +89,20 @@ def test_memory_store_rejects_bad_options(options: dict[str, Any]) -> None:
 
 
 def test_memory_store_of_one_entry_and_releasing_a_forgotten_key() -> None:
-    """The smallest store holds one key; releasing a key it no longer holds is harmless."""
-    store = MemoryReplayStore(max_entries=1)
-    assert store.claim("a")
-    assert store.claim("b")  # "a" was forgotten to make room
+    """The smallest store holds one key; releasing a key it no longer holds, or another claim's, is harmless."""
+    store = MemoryReplayStore(ttl=0.1, max_entries=1)
+    first = store.claim("a")
+    assert first
+    time.sleep(0.15)
+    second = store.claim("b")  # "a" expired, so there is room
+    assert second
     assert len(store) == 1
-    store.release("a")
-    store.release("never-claimed")
+    store.release("a", first)
+    store.release("never-claimed", first)
+    store.release("b", first)  # not b's token: b stays claimed
     assert len(store) == 1
+    store.release("b", second)
+    assert len(store) == 0
 
 
 # --- a real Redis on loopback ---------------------------------------------------------------
@@ -212,7 +220,7 @@ def test_asyncio_claims_expire_after_ttl(redis_url: str) -> None:
     async def claims() -> list[bool]:
         first, again = await store.aclaim("k"), await store.aclaim("k")
         await asyncio.sleep(0.5)
-        return [first, again, await store.aclaim("k")]
+        return [bool(first), bool(again), bool(await store.aclaim("k"))]
 
     assert asyncio.run(claims()) == [True, False, True]
 
@@ -266,9 +274,10 @@ def test_sync_client_survives_a_redis_restart() -> None:
     port = servers.free_port()
     store = RedisReplayStore(f"redis://127.0.0.1:{port}/0")
     with servers.running(redis_argv(port), port):
-        assert store.claim("before")
+        token = store.claim("before")
+        assert token
     with servers.running(redis_argv(port), port):
-        store.release("before")
+        store.release("before", token)
     with servers.running(redis_argv(port), port):
         assert store.claim("after")
         assert not store.claim("after")
@@ -282,9 +291,10 @@ def test_asyncio_client_survives_a_redis_restart() -> None:
     async def main() -> None:
         with servers.running(redis_argv(port), port):
             # five at once leave five pooled connections, all stale after the restart
-            assert all(await asyncio.gather(*(store.aclaim(f"before{n}") for n in range(5))))
+            tokens = await asyncio.gather(*(store.aclaim(f"before{n}") for n in range(5)))
+            assert all(tokens)
         with servers.running(redis_argv(port), port):
-            await asyncio.gather(*(store.arelease(f"before{n}") for n in range(5)))
+            await asyncio.gather(*(store.arelease(f"before{n}", str(token)) for n, token in enumerate(tokens)))
         with servers.running(redis_argv(port), port):
             assert all(await asyncio.gather(*(store.aclaim(f"after{n}") for n in range(5))))
             assert not await store.aclaim("after0")
@@ -377,19 +387,20 @@ def scripted(url: str, script: list[BaseException | str], *, asynchronous: bool)
 
 
 def run_store(store: RedisReplayStore, method: str, key: str, *, asynchronous: bool) -> Any:
-    """Call ``store.claim(key)`` or ``release``, or their asyncio forms on a fresh event loop."""
+    """Call ``store.claim(key)`` or ``release(key, token)``, or their asyncio forms on a fresh event loop."""
+    arguments = (key,) if method == "claim" else (key, "a-token")
     if asynchronous:
-        return asyncio.run(getattr(store, "a" + method)(key))
-    return getattr(store, method)(key)
+        return asyncio.run(getattr(store, "a" + method)(*arguments))
+    return getattr(store, method)(*arguments)
 
 
 def claim_twice(store: RedisReplayStore, *, asynchronous: bool) -> tuple[bool, bool]:
-    """Claim one key twice, the asyncio way on one event loop (a client's connections belong to one loop)."""
+    """Claim one key twice (True: a token), the asyncio way on one event loop (a client's connections belong to one)."""
     if not asynchronous:
-        return store.claim("k"), store.claim("k")
+        return bool(store.claim("k")), bool(store.claim("k"))
 
     async def both() -> tuple[bool, bool]:
-        return await store.aclaim("k"), await store.aclaim("k")
+        return bool(await store.aclaim("k")), bool(await store.aclaim("k"))
 
     return asyncio.run(both())
 
@@ -508,16 +519,16 @@ class ThirdPartyStore:
 
     ttl = 60.0
 
-    def claim(self, key: str) -> bool:
-        return True
+    def claim(self, key: str) -> str | None:
+        return "token"
 
-    def release(self, key: str) -> None:
+    def release(self, key: str, token: str) -> None:
         pass
 
-    async def aclaim(self, key: str) -> bool:
-        return True
+    async def aclaim(self, key: str) -> str | None:
+        return "token"
 
-    async def arelease(self, key: str) -> None:
+    async def arelease(self, key: str, token: str) -> None:
         pass
 
 

@@ -153,7 +153,7 @@ def test_django_cache_with_redis_py_retries(redis_server: Server) -> None:
     with override_settings(CACHES={"default": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}, "r": cache}):
         try:
             store = DjangoCacheReplayStore("r", prefix=_prefix())
-            assert (store.claim("k"), store.claim("k")) == (True, False)
+            assert (bool(store.claim("k")), store.claim("k")) == (True, None)
         finally:
             caches["r"].close()
 
@@ -164,12 +164,12 @@ def test_the_stores_own_retry_recognises_its_write(redis_server: Server) -> None
     client = redis.Redis(host="127.0.0.1", port=redis_server.port, socket_timeout=0.5, retry=Retry(NoBackoff(), 0))
     client.connection_pool.connection_class = LosesOneAnswer
     store = RedisReplayStore(client, prefix=_prefix())
-    assert (store.claim("k"), store.claim("k")) == (True, False)
+    assert (bool(store.claim("k")), store.claim("k")) == (True, None)
 
 
 @pytest.mark.usefixtures("one_lost_answer")
 def test_the_stores_own_retry_recognises_its_write_asyncio(redis_server: Server) -> None:
-    async def scenario() -> tuple[bool, bool]:
+    async def scenario() -> tuple[str | None, str | None]:
         from redis.asyncio.retry import Retry as AsyncRetry
 
         client = redis.asyncio.Redis(
@@ -182,7 +182,8 @@ def test_the_stores_own_retry_recognises_its_write_asyncio(redis_server: Server)
         finally:
             await client.aclose()
 
-    assert asyncio.run(scenario()) == (True, False)
+    first, again = asyncio.run(scenario())
+    assert (bool(first), again) == (True, None)
 
 
 class LosesOneAdd(MemcacheClient):  # type: ignore[misc]
@@ -203,7 +204,7 @@ def test_memcached_retrying_client_lost_answer(memcached_server: Server) -> None
     inner = LosesOneAdd(("127.0.0.1", memcached_server.port), connect_timeout=1, timeout=0.5)
     client = RetryingClient(inner, attempts=3, retry_for=[MemcacheUnexpectedCloseError])
     store = MemcachedReplayStore(client, prefix=_prefix())
-    assert (store.claim("k"), store.claim("k")) == (True, False)
+    assert (bool(store.claim("k")), store.claim("k")) == (True, None)
 
 
 def test_a_retrying_client_cannot_smuggle_in_a_hash_client(memcached_server: Server) -> None:
@@ -245,8 +246,8 @@ class AsyncioBehindPlainMethods:
     def get(self, name: str) -> Any:
         return self.client.get(name)
 
-    def delete(self, name: str) -> Any:
-        return self.client.delete(name)
+    def eval(self, script: str, numkeys: int, *keys_and_args: str) -> Any:
+        return self.client.eval(script, numkeys, *keys_and_args)
 
 
 @pytest.mark.filterwarnings("error::RuntimeWarning")  # "coroutine ... was never awaited": nothing may be left unawaited
@@ -260,22 +261,19 @@ def test_an_asyncio_client_taken_for_a_sync_one_fails_closed(redis_server: Serve
     assert (first.status, again.status) == (503, 503)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="design: release() deletes the key whoever holds it; a compare-and-delete (a Lua script on Redis, "
-    "cas on memcached, nothing atomic in Django's cache API) would release only the claim this request made",
-)
 def test_a_late_release_frees_only_its_own_claim(redis_server: Server) -> None:
     """A slow request outlives its claim; a copy claims the key afresh; the slow one fails and releases.
 
-    The release deletes the copy's live claim, and a third copy passes while the second
-    one's ttl still runs. (The second copy itself got through because the first claim
-    had expired: ttl shorter than the app's slowest answer is the operator's to avoid.)
+    The release names the slow request's own claim (a compare-and-delete on the server),
+    so the copy's live claim stays and a third copy is refused. (The second copy itself
+    got through because the first claim had expired: ttl shorter than the app's slowest
+    answer is the operator's to avoid.) Every store: tests/test_replay_lifetimes.py.
     """
     client = redis.Redis(host="127.0.0.1", port=redis_server.port, retry=Retry(NoBackoff(), 0))
     store = RedisReplayStore(client, ttl=0.3, prefix=_prefix())
-    assert store.claim("k")  # the slow first delivery
+    first = store.claim("k")  # the slow first delivery
+    assert first
     time.sleep(0.4)  # its claim expires while the app still works
     assert store.claim("k")  # a copy, after the ttl: allowed
-    store.release("k")  # the slow first delivery answers 500: its release
-    assert not store.claim("k"), "a third copy passed while the second copy's claim should still hold"
+    store.release("k", first)  # the slow first delivery answers 500: its release
+    assert store.claim("k") is None, "a third copy passed while the second copy's claim should still hold"

@@ -15,7 +15,7 @@ from ._request import decode_target, quote_path, split_target
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
 
-__all__ = ["environ_head", "read_body", "wsgi_text"]
+__all__ = ["environ_head", "environ_target", "read_body", "wsgi_text"]
 
 _CHUNK = 64 * 1024
 
@@ -40,12 +40,7 @@ def environ_head(environ: WSGIEnvironment, path: str | None = None) -> Head:
             return value
         return wsgi_text(value)
 
-    raw_target = get("RAW_URI") or get("REQUEST_URI")
-    if raw_target:
-        raw_path, query = split_target(wsgi_text(raw_target))
-    else:
-        full_path = wsgi_text(get("SCRIPT_NAME", "")) + path
-        raw_path, query = quote_path(full_path), wsgi_text(get("QUERY_STRING", ""))
+    raw_path, query = environ_target(environ, path)
     host = get("HTTP_HOST")  # Twilio always sends it: no fallback to SERVER_NAME
     return Head(
         wsgi_text(get("REQUEST_METHOD", "")),
@@ -56,6 +51,32 @@ def environ_head(environ: WSGIEnvironment, path: str | None = None) -> Head:
         query,
         header,
     )
+
+
+def environ_target(environ: WSGIEnvironment, path: str) -> tuple[str, str]:
+    """The path as sent (from ``RAW_URI``/``REQUEST_URI``, else ``path`` quoted) and the query the app reads.
+
+    The query is always ``QUERY_STRING`` when the server sets it, never the raw
+    target's: that is the query every framework hands the application, and the
+    two differ where something split the target differently (werkzeug's test
+    client leaves a ``query_string=`` query out of ``RAW_URI``; an nginx or Apache
+    rewrite changes ``QUERY_STRING`` but not ``REQUEST_URI``). A signature is only
+    good for the query the application will read.
+
+    Args:
+        environ: The WSGI environ.
+        path: The decoded path below ``SCRIPT_NAME``, for servers that keep no raw target.
+    """
+    get = environ.get
+    query = get("QUERY_STRING")
+    raw_target = get("RAW_URI") or get("REQUEST_URI")
+    if raw_target:
+        raw_path, raw_query = split_target(wsgi_text(raw_target))
+        if query is None:
+            return raw_path, raw_query
+    else:
+        raw_path = quote_path(wsgi_text(get("SCRIPT_NAME", "")) + path)
+    return raw_path, wsgi_text(query) if query else ""
 
 
 def _environ_key(name: str) -> str:
@@ -100,9 +121,13 @@ def read_body(environ: WSGIEnvironment, limit: int) -> bytes | None:
     (``wsgi.input_terminated``, for chunked uploads) is read. A body over the
     limit is left readable from the start in ``wsgi.input``, for report-only.
     """
-    declared = environ.get("CONTENT_LENGTH")
-    if declared and declared.strip().isdigit():
-        length = int(declared)
+    declared = (environ.get("CONTENT_LENGTH") or "").strip()
+    if declared.isascii() and declared.isdigit():
+        if len(declared) > 18:  # int() refuses over 4,300 digits: more digits than the limit has is over it
+            declared = declared.lstrip("0") or "0"
+            length = limit + 1 if len(declared) > len(str(limit)) else int(declared)
+        else:
+            length = int(declared)
     elif environ.get("wsgi.input_terminated"):
         length = limit + 1  # chunked: read to the end, but never past the limit
     else:

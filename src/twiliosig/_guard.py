@@ -15,12 +15,13 @@ h11: the adapter does the I/O, the guard says what happens next.
    not be read); the check returns the decision.
 4. :meth:`Guard.claim` (or :meth:`Guard.aclaim`) claims the replay key of a
    genuine request; :meth:`Guard.settle` (or :meth:`Guard.asettle`) releases
-   it when the app failed, so Twilio's retry gets through.
+   that claim (never a later one of the same key) when the app failed, so
+   Twilio's retry gets through.
 
 A decision carries the verdict, the refusal to send (status, headers and body,
 the same bytes in every adapter) or None to let the request through, and the
-replay key. Every refusal is logged once, here, with the same fields, and
-reported to ``on_reject``.
+replay key with the token of the claim made on it. Every refusal is logged once,
+here, with the same fields, and reported to ``on_reject``.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Final, NamedTuple, TypedDict
 
 from ._keys import AuthToken
+from ._logfields import log_fields
 from ._logtext import loggable
 from ._request import (
     FORM_CONTENT_TYPE,
@@ -55,7 +57,7 @@ from ._request import (
     rebuild_url,
 )
 from ._urls import DEFAULT_VARIANTS, UrlVariant, query_values, redact
-from .replay import ReplayStore, StoreUnavailable, replay_key, require_mode
+from .replay import ReplayStore, StoreUnavailable, check_protocol, replay_key, require_mode
 from .signature import RequestValidator
 from .verdict import Reason, Verdict
 
@@ -208,12 +210,16 @@ class Decision(NamedTuple):
         replay_key: The key to claim (from :meth:`Check.finish`) or the key
             claimed (after :meth:`Guard.claim`), to release if the app fails.
         request: Method, path and URL, for the log line of a later refusal.
+        replay_token: The token of the claim this request made (after
+            :meth:`Guard.claim`): a release names it, so only that claim is
+            released. None until then, and when an outer layer holds the claim.
     """
 
     verdict: Verdict
     refusal: Refusal | None
     replay_key: str | None
     request: RequestInfo
+    replay_token: str | None = None
 
 
 _STATUS = {
@@ -227,6 +233,8 @@ _STATUS = {
     Reason.MALFORMED_PARAMS: (400, "Bad Request"),
 }
 _FORBIDDEN = (403, "Forbidden")
+#: Refusals whose log line carries the verdict's detail: each names a cause the operator fixes, never a value.
+_CAUSE_LOGGED = frozenset({Reason.REPLAY_STORE_UNAVAILABLE, Reason.MALFORMED_URL})
 #: Every status a refusal can have: anything else came from the app (or the server), not from twiliosig.
 REFUSAL_STATUSES: Final = frozenset({status for status, _ in _STATUS.values()} | {_FORBIDDEN[0]})
 _UTF8 = frozenset({"utf-8", "utf8"})
@@ -382,7 +390,7 @@ class Check:
 
     def _declares_a_body(self) -> bool:
         declared = (self._head.header("content-length") or "").strip()
-        return declared.isascii() and declared.isdigit() and int(declared) > 0
+        return declared.isascii() and declared.isdigit() and declared.strip("0") != ""  # never int(): any length
 
     @property
     def request(self) -> RequestInfo:
@@ -443,11 +451,13 @@ class Guard:
     - ``public_url``: the scheme, host, port and path prefix Twilio calls, when the
       app cannot see them (``"https://example.com/api"``: the path is prepended to
       the one the app sees). Required when several hosts share one token.
-    - ``trust_forwarded``: believe the proxy in front of the app: True (or the
-      number of proxies) takes the scheme and host from ``X-Forwarded-Proto`` and
-      ``X-Forwarded-Host``; a mapping such as ``{"x_proto": 1, "x_host": 1,
-      "x_port": 1, "x_prefix": 1}`` or ``{"forwarded": 1}`` names each header
-      to believe and through how many proxies, as werkzeug's ``ProxyFix`` does.
+    - ``trust_forwarded``: believe the proxies in front of the app: True takes
+      the scheme and host from one proxy's ``X-Forwarded-Proto`` and
+      ``X-Forwarded-Host``; a mapping such as ``{"x_proto": 2, "x_host": 1}``
+      or ``{"forwarded": 1}`` names each header to believe with the number of
+      proxies that write it (counted per header: a bare number above one is
+      refused, as a proxy that passes a header through would leave a client's
+      value where it was counted).
     - ``url_variants``: which URL forms a signature may match besides the one
       received (:class:`~twiliosig.UrlVariant`).
     - ``max_body_size``: larger bodies are refused with 413, never buffered whole.
@@ -553,6 +563,8 @@ class Guard:
         self.on_reject = on_reject
         if replay_guard is not None and not isinstance(replay_guard, ReplayStore):
             raise TypeError("replay_guard must be a replay store such as MemoryReplayStore or RedisReplayStore")
+        if replay_guard is not None:
+            check_protocol(replay_guard)
         self.replay_guard = replay_guard
         if on_store_error not in ("refuse", "allow"):
             raise ValueError("on_store_error must be 'refuse' or 'allow'")
@@ -660,6 +672,10 @@ class Guard:
         declared = declared.strip()
         if not (declared.isascii() and declared.isdigit()):
             return Verdict(False, Reason.MALFORMED_BODY, "the Content-Length header is not a number")
+        if len(declared) > 18:  # int() refuses over 4,300 digits (ValueError): compare the digits' count first
+            declared = declared.lstrip("0") or "0"
+            if len(declared) > len(str(self.max_body_size)):
+                return self.too_large()
         if int(declared) > self.max_body_size:
             return self.too_large(int(declared))
         return None
@@ -712,35 +728,63 @@ class Guard:
         return refusal
 
     def report(self, verdict: Verdict, request: RequestInfo) -> None:
-        """Log a refusal once and call ``on_reject``; never raises."""
+        """Log a refusal once (a sentence, and its fields as ``extra``) and call ``on_reject``; never raises."""
         url = request.url
         origin = "could not be rebuilt"
         if url is not None:
             scheme, _, rest = url.partition("://")
             origin = f"{scheme}://{rest.split('/', 1)[0].rpartition('@')[2]}"
-        # A store outage is the operator's to fix: the line says what the store answered.
-        cause = f"; {loggable(verdict.detail)}" if verdict.reason is Reason.REPLAY_STORE_UNAVAILABLE else ""
+        # A store outage or an unusable Host or forwarding header is the operator's to fix: the line
+        # says what the store answered, or which header and option (never the header's value).
+        cause = verdict.detail if verdict.reason in _CAUSE_LOGGED else None
+        fields = log_fields(
+            "refusal",
+            verdict.reason,
+            request.method,
+            request.path,
+            url,
+            report_only=self.report_only,
+            status=_STATUS.get(verdict.reason, _FORBIDDEN)[0],
+            urls_tried=verdict.urls_tried,
+            cause=cause,
+        )
         logger.warning(
             "twiliosig %s %s %s: %s (scheme and host rebuilt as %s, %d URL forms tried)%s",
             "let through (report only)" if self.report_only else "refused",
-            loggable(request.method, 20),
-            loggable(request.path),
+            fields["twiliosig_method"],
+            fields["twiliosig_path"],
             verdict.reason.value,
             loggable(origin),
             verdict.urls_tried,
-            cause,
-            extra={"twiliosig_reason": verdict.reason.value, "twiliosig_report_only": self.report_only},
+            "" if cause is None else f"; {fields['twiliosig_cause']}",
+            extra=fields,
         )
         if self.on_reject is not None:
             try:
                 self.on_reject(verdict, request._replace(url=None if url is None else redact(url)))
             except Exception:
-                logger.exception("twiliosig: the on_reject callback raised")
+                logger.exception(
+                    "twiliosig: the on_reject callback raised", extra={**fields, "twiliosig_event": "on_reject_raised"}
+                )
+
+    def _store_fields(self, event: str, decision: Decision, error: StoreUnavailable) -> dict[str, object]:
+        """The ``extra`` of a line about the replay store: the request it concerned, and what the store said."""
+        method, path, url = decision.request
+        return log_fields(
+            event,
+            Reason.REPLAY_STORE_UNAVAILABLE,
+            method,
+            path,
+            url,
+            report_only=self.report_only,
+            urls_tried=decision.verdict.urls_tried,
+            cause=str(error),
+        )
 
     # --- the replay claim and its settlement ----------------------------------------------
 
     def claim(self, decision: Decision, *, claimed: object = None) -> Decision:
-        """Claim a genuine request's replay key: the decision again, or a refusal (409, 503).
+        """Claim a genuine request's replay key: the decision holding the claim's token, or a refusal (409, 503).
 
         Args:
             decision: What :meth:`Check.finish` decided.
@@ -755,10 +799,10 @@ class Guard:
         if key == claimed:
             return decision._replace(replay_key=None)
         try:
-            first = self.replay_guard.claim(key)
+            token = self.replay_guard.claim(key)
         except StoreUnavailable as error:
             return self._store_failed(decision, error)
-        return decision if first else self._replayed(decision)
+        return self._claimed(decision, token)
 
     async def aclaim(self, decision: Decision, *, claimed: object = None) -> Decision:
         """:meth:`claim` for ASGI apps: the store's asyncio client, never blocking the loop."""
@@ -768,10 +812,29 @@ class Guard:
         if key == claimed:
             return decision._replace(replay_key=None)
         try:
-            first = await self.replay_guard.aclaim(key)
+            token = await self.replay_guard.aclaim(key)
         except StoreUnavailable as error:
             return self._store_failed(decision, error)
-        return decision if first else self._replayed(decision)
+        return self._claimed(decision, token)
+
+    def _claimed(self, decision: Decision, token: object) -> Decision:
+        """The decision once the store answered: a replay (None), or let through holding the claim's token."""
+        if token is None:
+            return self._replayed(decision)
+        if type(token) is not str or not token:
+            # A store written for the protocol's first form answers True/False: False is no token.
+            error = StoreUnavailable(
+                f"{type(self.replay_guard).__name__}.claim answered {type(token).__name__}, not the claim's token "
+                "(a non-empty str) or None"
+            )
+            logger.error(
+                "twiliosig: the replay store is broken: %s",
+                error,
+                extra=self._store_fields("store_broken", decision, error),
+            )
+            return self._store_failed(decision, error)
+        verdict, refusal, key, request, _ = decision  # built directly: _replace costs a microsecond
+        return Decision(verdict, refusal, key, request, token)
 
     def _replayed(self, decision: Decision) -> Decision:
         verdict = decision.verdict._replace(
@@ -786,6 +849,7 @@ class Guard:
                 loggable(error),
                 loggable(decision.request.method, 20),
                 loggable(decision.request.path),
+                extra=self._store_fields("store_error_allowed", decision, error),
             )
             return decision._replace(replay_key=None)
         verdict = decision.verdict._replace(
@@ -796,19 +860,27 @@ class Guard:
         return self.decide(verdict, decision.request)
 
     def settle(self, decision: Decision, *, failed: bool) -> None:
-        """After the app ran: release the claimed key if it failed (5xx or raised); never raises."""
-        key = decision.replay_key
-        if failed and key is not None and self.replay_guard is not None and decision.refusal is None:
+        """After the app ran: release this request's claim if it failed (5xx or raised); never raises."""
+        key, token, store = decision.replay_key, decision.replay_token, self.replay_guard
+        if failed and key is not None and token is not None and store is not None and decision.refusal is None:
             try:
-                self.replay_guard.release(key)
+                store.release(key, token)
             except StoreUnavailable as error:
-                logger.warning("twiliosig: could not release a replay key after a failure: %s", loggable(error))
+                logger.warning(
+                    "twiliosig: could not release a replay key after a failure: %s",
+                    loggable(error),
+                    extra=self._store_fields("release_failed", decision, error),
+                )
 
     async def asettle(self, decision: Decision, *, failed: bool) -> None:
         """:meth:`settle` for ASGI apps."""
-        key = decision.replay_key
-        if failed and key is not None and self.replay_guard is not None and decision.refusal is None:
+        key, token, store = decision.replay_key, decision.replay_token, self.replay_guard
+        if failed and key is not None and token is not None and store is not None and decision.refusal is None:
             try:
-                await self.replay_guard.arelease(key)
+                await store.arelease(key, token)
             except StoreUnavailable as error:
-                logger.warning("twiliosig: could not release a replay key after a failure: %s", loggable(error))
+                logger.warning(
+                    "twiliosig: could not release a replay key after a failure: %s",
+                    loggable(error),
+                    extra=self._store_fields("release_failed", decision, error),
+                )

@@ -7,6 +7,8 @@ so it lives with the Django integration, not in :mod:`twiliosig.replay`).
 from __future__ import annotations
 
 import math
+import secrets
+import time
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -14,26 +16,27 @@ from django.conf import settings
 from django.core.cache import InvalidCacheBackendError, caches
 from django.core.exceptions import ImproperlyConfigured
 
-from ._replay_net import BOTH_MODES, ServerStore, running_asyncio_loop
+from ._replay_net import BOTH_MODES, ServerStore, holds, running_asyncio_loop
 
 __all__ = ["DjangoCacheReplayStore"]
 
 #: Django's own backends whose ``add`` cannot stand for a claim shared by processes, and why.
 NOT_ATOMIC = {
     "django.core.cache.backends.locmem.LocMemCache": (
-        "keeps its keys in each process's own memory, so a copy sent to another worker or host finds nothing there"
+        "keeps its keys in each process's own memory, so a copy sent to another worker or host finds nothing there; "
+        "and past MAX_ENTRIES it culls entries that have not expired, so a flood of webhooks forgets claims"
     ),
     "django.core.cache.backends.dummy.DummyCache": (
         "stores nothing and answers every add() with True, so every copy passes for the first"
     ),
     "django.core.cache.backends.filebased.FileBasedCache": (
         "checks that a file is absent and then writes it, two steps another process can run between, "
-        "so two copies can both get through"
+        "so two copies can both get through; and past MAX_ENTRIES it deletes files at random, expired or not"
     ),
     "django.core.cache.backends.db.DatabaseCache": (
         "answers add() with False on any database error, as if the key were already there (an outage would "
         "refuse every genuine webhook with 409, which Twilio does not retry), and two processes adding an "
-        "expired key can both succeed"
+        "expired key can both succeed; and past MAX_ENTRIES it culls rows that have not expired"
     ),
     "django.core.cache.backends.memcached.PyMemcacheCache": (
         "goes through pymemcache's HashClient, which answers add() with False, as if the key were already "
@@ -133,15 +136,34 @@ class DjangoCacheReplayStore(ServerStore):
     def _get(self, name: str) -> object:
         return self._cache().get(name)
 
-    def _delete(self, name: str) -> None:
-        self._cache().delete(name)
+    def _new_token(self) -> str:
+        """A random value that also says when the claim was made (this process's monotonic clock)."""
+        return f"{time.monotonic():.6f}:{secrets.token_hex(12)}"
 
-    async def aclaim(self, key: str) -> bool:
+    def _delete(self, name: str, token: str) -> None:
+        """Delete the key only while it is surely this claim's: Django's cache API has no compare-and-delete.
+
+        A ``get`` then a ``delete`` are two steps: the key could expire between them
+        and a copy claim it afresh, and the ``delete`` would free that copy's claim. So
+        the claim is released only in the first half of its ``ttl`` and only if the
+        key still holds its token: the ``delete`` would have to be held up for half
+        the ``ttl`` to reach a later claim. Later than that it is kept, which is the
+        safe side (docs/replay.md, "Releasing only your own claim"): it expires by
+        itself within the other half.
+        """
+        made = float(token.partition(":")[0])
+        if time.monotonic() - made >= self._timeout / 2:
+            return
+        cache = self._cache()
+        if holds(cache.get(name), token):
+            cache.delete(name)
+
+    async def aclaim(self, key: str) -> str | None:
         """:meth:`claim` on a worker thread (Django's cache backends are sync), in parallel with others."""
         running_asyncio_loop()  # asgiref's worker threads need asyncio: under trio, StoreUnavailable
-        return bool(await sync_to_async(self.claim, thread_sensitive=False)(key))
+        return await sync_to_async(self.claim, thread_sensitive=False)(key)
 
-    async def arelease(self, key: str) -> None:
+    async def arelease(self, key: str, token: str) -> None:
         """:meth:`release` on a worker thread."""
         running_asyncio_loop()
-        await sync_to_async(self.release, thread_sensitive=False)(key)
+        await sync_to_async(self.release, thread_sensitive=False)(key, token)

@@ -1,8 +1,8 @@
 """The Memcached replay store: memcached's ``add`` is the atomic set-if-absent with expiry.
 
 Public as :class:`twiliosig.replay.MemcachedReplayStore`. An address needs pymemcache
-(the ``memcached`` extra); a client you pass is used through ``add``, ``get`` and
-``delete`` alone.
+(the ``memcached`` extra); a client you pass is used through ``add``, ``get``, ``gets``
+and ``cas`` alone.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from ._replay_net import (
     SOCKET_TIMEOUT,
     ServerStore,
     check_timeouts,
+    holds,
     is_retried,
     refuse_timeouts_for_a_client,
     running_asyncio_loop,
@@ -29,8 +30,9 @@ _T = TypeVar("_T")
 
 __all__ = ["MemcachedReplayStore"]
 
-#: memcached reads an expiry above 30 days as a Unix time, not a number of seconds.
-MAX_TTL = 30 * 24 * 3600
+#: The longest ttl: memcached reads an expiry above 30 days as a Unix time, not a number of
+#: seconds, and the store asks for one second more than the ttl.
+MAX_TTL = 30 * 24 * 3600 - 1
 #: memcached's limit on a key's length, in bytes; our keys are the prefix and 64 hex digits.
 MAX_KEY = 250
 
@@ -53,7 +55,7 @@ def _unwrapped(client: object) -> object:
 
 def _missing(client: object) -> str | None:
     """What ``client`` lacks of a memcached client this store can use, or None."""
-    for method in ("add", "get", "delete"):
+    for method in ("add", "get", "gets", "cas"):
         if not callable(getattr(client, method, None)):
             return f"has no {method}() method"
     if inspect.iscoroutinefunction(client.add):  # type: ignore[attr-defined]
@@ -121,8 +123,10 @@ class MemcachedReplayStore(ServerStore):
     A claim is memcached's ``add``, which stores a key only if it is absent, in one
     atomic step on the server: of concurrent duplicates exactly one is stored. Keys
     are ours (the prefix and a SHA-256, never the signature) and expire after ``ttl``
-    seconds, rounded up to whole seconds (memcached's unit); a ttl above 30 days is
-    refused, as memcached would read it as a date.
+    seconds, rounded up to whole seconds (memcached's unit), plus one: memcached's
+    clock ticks once a second, so an expiry of ``n`` seconds lasts between ``n - 1``
+    and ``n``, and a claim must never be forgotten before ``ttl``. A ttl above 30
+    days is refused, as memcached would read it as a date.
 
     **Servers.** Give an address (``"cache:11211"``, ``"[::1]:11211"``,
     ``"/run/memcached.sock"``) and the store keeps its own pymemcache connections to
@@ -172,11 +176,13 @@ class MemcachedReplayStore(ServerStore):
         socket_connect_timeout: float = SOCKET_CONNECT_TIMEOUT,
     ) -> None:
         super().__init__(ttl=ttl, prefix=prefix)
-        if self.ttl > MAX_TTL:
+        if math.ceil(self.ttl) > MAX_TTL:
             raise ValueError("ttl must be at most 30 days for Memcached, which reads a longer expiry as a date")
         _check_prefix(prefix)
         timeouts = check_timeouts(socket_timeout, socket_connect_timeout)
-        self._expire = math.ceil(self.ttl)
+        # memcached's clock ticks once a second, and an item expires at a tick: "2 seconds" lasts
+        # between 1 and 2. One second more, so that a claim is never forgotten before ttl.
+        self._expire = math.ceil(self.ttl) + 1
         if isinstance(memcached, (str, tuple)):
             addresses: Sequence[Any] = [memcached]
         elif isinstance(memcached, list) and memcached:
@@ -190,7 +196,7 @@ class MemcachedReplayStore(ServerStore):
         if missing is not None:
             raise TypeError(
                 "memcached must be an address ('host:port'), a list of addresses, or a pymemcache client "
-                f"with add(key, value, expire=, noreply=False), get and delete; {type(memcached).__module__}."
+                f"with add(key, value, expire=, noreply=False), get, gets and cas; {type(memcached).__module__}."
                 f"{type(memcached).__qualname__} {missing}"
             )
         refuse_timeouts_for_a_client("MemcachedReplayStore", "addresses", timeouts)
@@ -210,16 +216,29 @@ class MemcachedReplayStore(ServerStore):
     def _get(self, name: str) -> object:
         return self._server(name).run(lambda c: c.get(name))
 
-    def _delete(self, name: str) -> None:
-        self._server(name).run(lambda c: c.delete(name, noreply=False))
+    def _delete(self, name: str, token: str) -> None:
+        self._server(name).run(lambda c: _delete_if_holds(c, name, token))
 
-    async def aclaim(self, key: str) -> bool:
+    async def aclaim(self, key: str) -> str | None:
         """:meth:`claim` on a worker thread, so the event loop never waits on Memcached."""
         return await running_asyncio_loop().run_in_executor(None, self.claim, key)
 
-    async def arelease(self, key: str) -> None:
+    async def arelease(self, key: str, token: str) -> None:
         """:meth:`release` on a worker thread."""
-        await running_asyncio_loop().run_in_executor(None, self.release, key)
+        await running_asyncio_loop().run_in_executor(None, self.release, key, token)
+
+
+def _delete_if_holds(client: Any, name: str, token: str) -> None:
+    """Delete ``name`` only while it holds ``token``: memcached's compare-and-set, with an expiry in the past.
+
+    ``gets`` reads the value and its CAS number; ``cas`` then writes only if nothing
+    wrote the key since, and an expiry of -1 makes memcached drop what it wrote at
+    once. A key that expired and was claimed again by a copy holds another value (or
+    another CAS number), and is left alone.
+    """
+    value, cas = client.gets(name)
+    if value is not None and holds(value, token):
+        client.cas(name, b"", cas, expire=-1, noreply=False)
 
 
 def _connections(address: Any, socket_timeout: float, socket_connect_timeout: float) -> _Connections:

@@ -7,13 +7,16 @@ long". :class:`ServerStore` builds the claim on it once:
 - a claim writes a random value, and a "not stored" is checked against it: after a lost
   answer, the command sent again (by our retry, or by the client's own retries) finds
   its own write, and a lost answer never turns a first delivery into a replay;
+- that value is the claim's token, and a release deletes the key only while it holds
+  it (a compare-and-delete, atomic on the server): a request that outlived its ``ttl``
+  never frees the claim a later copy made;
 - a command that fails on a broken connection or a timeout is sent once more, on a
   fresh connection; anything else, and a second failure, is :class:`StoreUnavailable`
   (the adapters answer as ``on_store_error`` says, never 500);
 - a programming error (a ``TypeError``, say) is not an outage and is not hidden.
 
-Each store supplies the primitives (``_add``, ``_get``, ``_delete`` and their asyncio
-forms) and says which adapters it serves (``modes``).
+Each store supplies the primitives (``_add``, ``_get``, ``_delete`` (the compare-and-delete)
+and their asyncio forms) and says which adapters it serves (``modes``).
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ __all__ = [
     "check_timeout",
     "check_timeouts",
     "check_ttl",
+    "holds",
     "is_retried",
     "refuse_timeouts_for_a_client",
     "sync_answer",
@@ -166,7 +170,7 @@ def _unavailable(error: Exception) -> StoreUnavailable:
     return StoreUnavailable(f"{type(error).__name__}: {error}" if str(error) else type(error).__name__)
 
 
-def _holds(stored: object, token: str) -> bool:
+def holds(stored: object, token: str) -> bool:
     """Whether a value read back is the token this claim wrote (clients return str or bytes)."""
     return stored in (token, token.encode())
 
@@ -206,7 +210,8 @@ class ServerStore:
     def _get(self, name: str) -> object:
         raise NotImplementedError
 
-    def _delete(self, name: str) -> None:
+    def _delete(self, name: str, token: str) -> None:
+        """Delete ``name`` if it still holds ``token``, atomically: never another claim's key."""
         raise NotImplementedError
 
     async def _aadd(self, name: str, token: str) -> bool:
@@ -215,46 +220,50 @@ class ServerStore:
     async def _aget(self, name: str) -> object:
         raise NotImplementedError
 
-    async def _adelete(self, name: str) -> None:
+    async def _adelete(self, name: str, token: str) -> None:
         raise NotImplementedError
+
+    def _new_token(self) -> str:
+        """The value a claim writes: random, so that no other claim of the key holds it."""
+        return secrets.token_hex(16)
 
     # --- the claim ----------------------------------------------------------------------------
 
-    def claim(self, key: str) -> bool:
-        """Remember ``key`` for ``ttl`` seconds; True if no process had claimed it. StoreUnavailable on an outage."""
-        name, token = self.prefix + key, secrets.token_hex(16)
+    def claim(self, key: str) -> str | None:
+        """Remember ``key`` for ``ttl`` seconds: the claim's token, or None if it was claimed; StoreUnavailable."""
+        name, token = self.prefix + key, self._new_token()
 
         def attempt() -> bool:
             if self._add(name, token):
                 return True
             # "Not stored" may answer our own write: its first answer was lost and the command
             # sent again, by our retry or by the client's own (redis-py retries by default).
-            return _holds(self._get(name), token)
+            return holds(self._get(name), token)
 
-        return self._call(attempt)
+        return token if self._call(attempt) else None
 
-    def release(self, key: str) -> None:
-        """Forget ``key`` (the app failed, so Twilio's retry must get through)."""
+    def release(self, key: str, token: str) -> None:
+        """Forget ``key`` if it still holds this claim's ``token`` (the app failed: Twilio's retry must pass)."""
         name = self.prefix + key
-        self._call(lambda: self._delete(name))
+        self._call(lambda: self._delete(name, token))
 
-    async def aclaim(self, key: str) -> bool:
+    async def aclaim(self, key: str) -> str | None:
         """:meth:`claim` for ASGI apps."""
-        name, token = self.prefix + key, secrets.token_hex(16)
+        name, token = self.prefix + key, self._new_token()
 
         async def attempt() -> bool:
             if await self._aadd(name, token):
                 return True
-            return _holds(await self._aget(name), token)
+            return holds(await self._aget(name), token)
 
-        return await self._acall(attempt)
+        return token if await self._acall(attempt) else None
 
-    async def arelease(self, key: str) -> None:
+    async def arelease(self, key: str, token: str) -> None:
         """:meth:`release` for ASGI apps."""
         name = self.prefix + key
 
         async def attempt() -> None:
-            await self._adelete(name)
+            await self._adelete(name, token)
 
         await self._acall(attempt)
 

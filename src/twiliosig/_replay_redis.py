@@ -1,7 +1,7 @@
 """The Redis replay store: a URL, or any client with ``SET NX PX`` (cluster, Sentinel, Valkey), sync or asyncio.
 
 Public as :class:`twiliosig.replay.RedisReplayStore`. Only a URL needs redis-py: a
-client is used through its ``set``/``get``/``delete`` methods alone, so a client of
+client is used through its ``set``/``get``/``eval`` methods alone, so a client of
 another library with the same commands (valkey-py) works without it.
 """
 
@@ -32,10 +32,14 @@ _CLIENTS = (
 )
 _LIBRARIES = ("redis", "valkey")
 
+# The release: delete the key only while it holds this claim's token, in one atomic step on the
+# server. One key, so a cluster client sends it to the master that owns the key's slot.
+RELEASE_SCRIPT = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
+
 
 def _missing(client: object) -> str | None:
     """What ``client`` lacks of an atomic set-if-absent with expiry, or None if it has it all."""
-    for method in ("set", "get", "delete"):
+    for method in ("set", "get", "eval"):
         if not callable(getattr(client, method, None)):
             return f"no {method}() method"
     if any(cls.__name__.endswith("Pipeline") for cls in type(client).__mro__):
@@ -112,7 +116,9 @@ class RedisReplayStore(ServerStore):
     **Which client.** Give a ``redis://`` URL and the store makes both a sync and an
     asyncio redis-py client, so it serves WSGI and ASGI apps alike. Or give the client
     you already run: anything with an atomic set-if-absent with expiry, that is
-    ``set(name, value, nx=True, px=milliseconds)``, ``get`` and ``delete``:
+    ``set(name, value, nx=True, px=milliseconds)``, ``get`` and ``eval`` (a release
+    runs a short Lua script that deletes the key only while it holds that request's
+    claim):
     ``redis.Redis``, ``redis.cluster.RedisCluster``, a Sentinel's ``master_for()``
     client, ``valkey.Valkey`` and ``valkey.cluster.ValkeyCluster``, each sync or
     asyncio. A sync client serves WSGI apps, an asyncio one ASGI apps (the event loop
@@ -200,7 +206,8 @@ class RedisReplayStore(ServerStore):
             if missing is not None:
                 raise TypeError(
                     "redis must be a redis:// URL or a client with an atomic set-if-absent with expiry, "
-                    f"set(name, value, nx=True, px=milliseconds), get(name) and delete(name) ({_CLIENTS}); "
+                    f"set(name, value, nx=True, px=milliseconds), get(name) and eval(script, 1, name, value) "
+                    f"({_CLIENTS}); "
                     f"{_qualified(redis)} has {missing}"
                 )
             refuse_timeouts_for_a_client("RedisReplayStore", "a URL", timeouts)
@@ -240,8 +247,8 @@ class RedisReplayStore(ServerStore):
     def _get(self, name: str) -> object:
         return sync_answer(self._client(asynchronous=False).get(name))
 
-    def _delete(self, name: str) -> None:
-        sync_answer(self._client(asynchronous=False).delete(name))
+    def _delete(self, name: str, token: str) -> None:
+        sync_answer(self._client(asynchronous=False).eval(RELEASE_SCRIPT, 1, name, token))
 
     async def _ready_async_client(self) -> Any:
         """The running event loop's asyncio client, its cluster map read before its first command.
@@ -278,8 +285,8 @@ class RedisReplayStore(ServerStore):
     async def _aget(self, name: str) -> object:
         return await (await self._ready_async_client()).get(name)
 
-    async def _adelete(self, name: str) -> None:
-        await (await self._ready_async_client()).delete(name)
+    async def _adelete(self, name: str, token: str) -> None:
+        await (await self._ready_async_client()).eval(RELEASE_SCRIPT, 1, name, token)
 
 
 def _clients_from_url(url: str, socket_timeout: float, socket_connect_timeout: float) -> tuple[Any, Callable[[], Any]]:

@@ -9,10 +9,11 @@ the application often sees another one: a TLS-terminating proxy turns ``https``
 into ``http``, a load balancer changes the host or port, a path prefix is
 stripped, and servers decode the path. So:
 
-- the path and query come from the raw request target when the server keeps it
-  (WSGI ``RAW_URI``/``REQUEST_URI``, ASGI ``raw_path`` + ``query_string``), so
-  percent-encoding reaches the HMAC exactly as Twilio sent it; a decoded path is
-  re-quoted only as a fallback;
+- the path comes from the raw request target when the server keeps it (WSGI
+  ``RAW_URI``/``REQUEST_URI``, ASGI ``raw_path``), so percent-encoding reaches
+  the HMAC exactly as Twilio sent it; a decoded path is re-quoted only as a
+  fallback. The query is the one the application reads (``QUERY_STRING``, ASGI
+  ``query_string``): a signature is good only for that one;
 - the scheme, host and port come from ``public_url`` when it is configured, else
   from ``Forwarded``/``X-Forwarded-*`` when the proxies are trusted, else from
   the request itself.
@@ -114,11 +115,18 @@ def parse_public_url(public_url: str) -> PublicUrl:
     """
     if not isinstance(public_url, str):
         raise TypeError("public_url must be a str such as 'https://example.com'")
+    # Each message says what is wrong, never the value: it may hold a password (user:secret@), or be a token.
     parts = split_url(public_url)
-    if parts is None or parts.scheme.lower() not in ("http", "https", "ws", "wss") or not parts.host:
-        raise ValueError(
-            f"public_url must be an absolute http(s) URL such as 'https://example.com', not {public_url!r}"
-        )
+    if parts is None:
+        wrong = "has no scheme:// (or no authority after it)"
+    elif parts.scheme.lower() not in _SCHEMES:
+        wrong = "has a scheme other than http, https, ws or wss"
+    elif not parts.host:
+        wrong = "has no host"
+    else:
+        wrong = None
+    if wrong is not None or parts is None:
+        raise ValueError(f"public_url must be an absolute http(s) URL such as 'https://example.com'; this one {wrong}")
     if "?" in parts.rest or "#" in parts.rest:
         raise ValueError("public_url must not carry a query or fragment: those come from each request")
     if parts.userinfo:
@@ -153,11 +161,15 @@ def valid_host(host: str) -> bool:
 
 
 class ForwardedTrust(NamedTuple):
-    """How many proxies' values to believe in each forwarding header, as werkzeug's ``ProxyFix``.
+    """How many proxies write each forwarding header, counted per header (werkzeug's ``ProxyFix`` shape).
 
-    Zero means the header is ignored. Each proxy appends its value, so the value
-    written by the outermost of ``n`` trusted proxies is the ``n``-th from the
-    right; values further left came from the client.
+    Zero means the header is ignored. A proxy that appends to a header puts its
+    value right of what it received, so the value the outermost of ``n``
+    writers wrote is the ``n``-th from the right and whatever is further left
+    came from the client. The count is per header because proxies differ in
+    the headers they write: a CDN may append ``X-Forwarded-Proto`` yet pass a
+    client's ``X-Forwarded-Host`` through untouched, and a count that included
+    it would land on the client's value.
     """
 
     x_proto: int = 0
@@ -171,6 +183,8 @@ class ForwardedTrust(NamedTuple):
 
 
 NO_TRUST = ForwardedTrust()
+#: ``True`` (and ``1``): one proxy that writes X-Forwarded-Proto and X-Forwarded-Host.
+ONE_PROXY = ForwardedTrust(x_proto=1, x_host=1)
 #: The headers ``trust_forwarded`` can name, with what each one sets.
 FORWARDED_HEADERS = {
     "x_proto": "X-Forwarded-Proto",
@@ -181,29 +195,47 @@ FORWARDED_HEADERS = {
 }
 
 
+def _per_header_error(proxies: int) -> ValueError:
+    """Why a bare count above one is refused, and the mapping to write instead."""
+    return ValueError(
+        f"trust_forwarded={proxies} would count {proxies} proxies in X-Forwarded-Proto and X-Forwarded-Host "
+        "alike, but proxies differ in the headers they write: one that passes a header through without "
+        "appending its own leaves a client's value at the position counted for it, and that value would be "
+        "believed. Count, per header, the proxies that write it: for example "
+        f"trust_forwarded={{'x_proto': {proxies}, 'x_host': 1}} when only the proxy nearest the app writes "
+        "X-Forwarded-Host (see 'Count per header' in docs/proxies.md)"
+    )
+
+
 def parse_trust(trust_forwarded: object) -> ForwardedTrust:
     """Read the ``trust_forwarded`` option.
 
-    ``True`` trusts one proxy's ``X-Forwarded-Proto`` and ``X-Forwarded-Host``
-    (what nginx, Heroku and most load balancers set); an int N, N proxies'. Port,
-    prefix and ``Forwarded`` are believed only when named, in a mapping of header
-    to hop count: ``{"x_proto": 1, "x_host": 1, "x_prefix": 1}``.
+    ``True`` (or ``1``) trusts one proxy's ``X-Forwarded-Proto`` and
+    ``X-Forwarded-Host`` (a proxy that writes both: nginx configured to,
+    Caddy, Traefik). Anything else is a mapping of header to the number of
+    proxies that write it, ``{"x_proto": 2, "x_host": 1}``: port, prefix and
+    ``Forwarded`` are believed only when named. A bare count above one is
+    refused: it would count every proxy in every header, and a proxy that
+    passes a header through leaves a client's value where it counts one.
 
     Raises:
         TypeError: not a bool, an int or a mapping of those names to ints.
-        ValueError: a negative count, an unknown name, or ``forwarded`` together
-            with ``x_proto``/``x_host`` (two answers to the same question).
+        ValueError: a negative count, a bare count above one, an unknown name,
+            or ``forwarded`` together with ``x_proto``/``x_host`` (two answers
+            to the same question).
     """
     if isinstance(trust_forwarded, bool):
-        return ForwardedTrust(1, 1) if trust_forwarded else NO_TRUST
+        return ONE_PROXY if trust_forwarded else NO_TRUST
     if isinstance(trust_forwarded, int):
         if trust_forwarded < 0:
             raise ValueError("trust_forwarded must not be negative: it counts the proxies in front of the app")
-        return ForwardedTrust(trust_forwarded, trust_forwarded)
+        if trust_forwarded > 1:
+            raise _per_header_error(trust_forwarded)
+        return ONE_PROXY if trust_forwarded else NO_TRUST
     if not isinstance(trust_forwarded, Mapping):
         raise TypeError(
-            "trust_forwarded must be True, False, the number of proxies in front of the app, or a mapping "
-            f"such as {{'x_proto': 1, 'x_host': 1}}; not {type(trust_forwarded).__name__}"
+            "trust_forwarded must be True, False, or a mapping of each header to the number of proxies that "
+            f"write it, such as {{'x_proto': 1, 'x_host': 1}}; not {type(trust_forwarded).__name__}"
         )
     counts: dict[str, int] = {}
     for name, hops in trust_forwarded.items():
@@ -226,13 +258,38 @@ _PREFIX = re.compile(r"(?:/[A-Za-z0-9._~!$&'()*+,;=:@%-]*)+\Z")
 _SCHEMES = frozenset({"http", "https", "ws", "wss"})
 
 
-def _nth_from_right(value: str | None, hops: int) -> str | None:
+def _too_few(header: str, found: int, hops: int) -> ValueError:
+    return ValueError(
+        f"the trusted {header} header holds {found} value(s) where trust_forwarded counts {hops} proxies that "
+        "write it: count only the proxies that append to it (a proxy that overwrites it is the last one counted)"
+    )
+
+
+def _nth_from_right(value: str | None, hops: int, header: str) -> str | None:
+    """The value the outermost of ``hops`` trusted proxies wrote; None when untrusted or absent.
+
+    A header the request does not carry at all was written by nobody: the
+    caller falls back to the request's own scheme and host, as without trust
+    (only a request that bypassed the proxies lacks it, and such a request can
+    say anything anyway). A header that is present but shorter than the count,
+    or empty at the counted position, proves the proxies counted did not all
+    write it: refused rather than guessed at, since any value read there (or
+    the fallback) may be the client's. Commas split values whether one line
+    holds them or a proxy added a line of its own (servers join repeated
+    headers with commas); only spaces and tabs around a value are dropped.
+
+    Raises:
+        ValueError: fewer values than ``hops``, or an empty one at that position.
+    """
     if value is None or not hops:
         return None
-    values = value.split(",")
+    values = value.rsplit(",", hops)  # at most hops + 1 pieces, however long the header
     if len(values) < hops:
-        return None
-    return values[-hops].strip() or None
+        raise _too_few(header, len(values), hops)
+    chosen = values[-hops].strip(" \t")
+    if not chosen:
+        raise ValueError(f"the trusted {header} header is empty where trust_forwarded counts {hops} proxies")
+    return chosen
 
 
 # One RFC 7239 element's pair: a token, "=", then a token or a quoted string.
@@ -290,21 +347,24 @@ def forwarded_origin(header: Callable[[str], str | None], trust: ForwardedTrust)
 
     Raises:
         ValueError: a trusted header holds a value that is not what it names
-            (a host that is not a host, a prefix that is not a path, ...); the
-            message names the header, never the value.
+            (a host that is not a host, a prefix that is not a path, ...), or
+            fewer values than the proxies counted for it; the message names the
+            header, never the value.
     """
     if trust.forwarded:
         elements = _forwarded_elements(header("forwarded"))
-        element = elements[-trust.forwarded].strip() if len(elements) >= trust.forwarded else None
+        if 0 < len(elements) < trust.forwarded:  # as _nth_from_right: a present, short header is refused
+            raise _too_few("Forwarded", len(elements), trust.forwarded)
+        element = elements[-trust.forwarded].strip() if elements else None
         pairs = _forwarded_pairs(element) if element else {}
         scheme, host = pairs.get("proto"), pairs.get("host")
         scheme_from = host_from = "Forwarded"
     else:
-        scheme = _nth_from_right(header("x-forwarded-proto"), trust.x_proto)
-        host = _nth_from_right(header("x-forwarded-host"), trust.x_host)
+        scheme = _nth_from_right(header("x-forwarded-proto"), trust.x_proto, "X-Forwarded-Proto")
+        host = _nth_from_right(header("x-forwarded-host"), trust.x_host, "X-Forwarded-Host")
         scheme_from, host_from = "X-Forwarded-Proto", "X-Forwarded-Host"
-    port = _nth_from_right(header("x-forwarded-port"), trust.x_port)
-    prefix = _nth_from_right(header("x-forwarded-prefix"), trust.x_prefix)
+    port = _nth_from_right(header("x-forwarded-port"), trust.x_port, "X-Forwarded-Port")
+    prefix = _nth_from_right(header("x-forwarded-prefix"), trust.x_prefix, "X-Forwarded-Prefix")
     if scheme is not None:
         scheme = scheme.lower()
         if scheme not in _SCHEMES:

@@ -62,13 +62,17 @@ def scope_raw_path(scope: Scope) -> str:
 
     uvicorn and granian include ``root_path`` in ``raw_path``, hypercorn does not,
     and Starlette's ``Mount`` extends ``root_path``: prepend it only when the raw
-    path does not already start with it.
+    path does not already start with it. The ASGI spec keeps the query out of
+    ``raw_path``; one found there is cut off, so a query is only ever the
+    ``query_string`` the application reads.
     """
     root: str = scope.get("root_path", "")
     raw = scope.get("raw_path")
     if raw is None:
         full = scope.get("path", "")
         return quote_path(full if not root or full.startswith(root) else root + full)
+    if b"?" in raw:  # a server or old test client that left the query here: ``query_string`` is what the app reads
+        raw = raw.partition(b"?")[0]
     path = decode_target(raw)
     quoted_root = quote_path(root) if root else ""
     if quoted_root and not path.startswith(quoted_root):

@@ -1,7 +1,8 @@
 """``twiliosig send``: fire a realistic, signed Twilio webhook at a running app.
 
     twiliosig send --list
-    twiliosig send KIND URL [--set Name=Value]... [--method GET] [--public-url URL] [--tampered]
+    twiliosig send KIND URL [--set Name=Value]... [--method GET] [--public-url URL] [--tampered] [--fresh]
+                            [--cacert FILE]
 
 The request comes from :mod:`twiliosig.events` and is signed exactly as Twilio signs it
 (form parameters, the GET query, ``bodySHA256`` for JSON, the ``wss://`` URL for a
@@ -21,6 +22,7 @@ import base64
 import http.client
 import json
 import os
+import ssl
 import sys
 import time
 from collections.abc import Sequence
@@ -28,6 +30,7 @@ from typing import Any, TextIO
 from urllib.parse import unquote
 
 from . import events
+from ._fresh import fresh
 from ._guard import REFUSAL_STATUSES
 from ._keys import ALGORITHMS, HMAC_SHA1
 from ._urls import split_url
@@ -55,7 +58,12 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
     )
     send.add_argument("kind", nargs="?", help="the webhook kind, such as messaging.inbound (see --list)")
     send.add_argument("url", nargs="?", help="where to send it: http(s):// for webhooks, ws(s):// for WebSockets")
-    send.add_argument("--list", action="store_true", help="name every kind and what it sends, then exit")
+    send.add_argument(
+        "--list",
+        action="store_true",
+        help="name every kind and what it sends, then exit; with a KIND, every name it may carry, how it "
+        "arrives (always, when it applies, in practice) and the page or source that says so",
+    )
     send.add_argument(
         "-s",
         "--set",
@@ -77,9 +85,21 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
         action="store_true",
         help="change the request after signing it, as an attacker would: your app must refuse it",
     )
+    send.add_argument(
+        "--fresh",
+        action="store_true",
+        help="give the webhook new message, call and event SIDs: a new webhook, not a copy of the last send "
+        "(an app with a replay guard refuses an identical second send with 409, as a replay)",
+    )
     send.add_argument("--dry-run", action="store_true", help="print the signed request and send nothing")
     send.add_argument("-v", "--verbose", action="store_true", help="print the request headers and body too")
     send.add_argument("--timeout", type=_seconds, default=10.0, help="seconds to wait for the app (default 10)")
+    send.add_argument(
+        "--cacert",
+        metavar="FILE",
+        help="trust the CA certificate(s) in this PEM file, instead of the system's, for https:// and wss:// "
+        "(a staging proxy with a private or self-signed certificate), as curl's --cacert",
+    )
     send.add_argument("--algorithm", default=HMAC_SHA1, choices=sorted(ALGORITHMS), help="with --shared-key-id")
     send.add_argument("--shared-key-id", metavar="KEY_ID", help="sign with a shared key: the token is its secret")
     send.add_argument(
@@ -109,15 +129,20 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     try:
         if args.list:
-            _list(out)
+            if args.kind:
+                _record(events.get(args.kind), out)
+            else:
+                _list(out)
             return 0
         return _send(args, out)
+    except ssl.SSLCertVerificationError as error:  # a ValueError too: first
+        print(f"twiliosig: could not reach {_shown(args.url)}: {_untrusted(error, args)}", file=sys.stderr)
+        return 2
     except (SendError, ValueError) as error:
         print(f"twiliosig: {error}", file=sys.stderr)
         return 2
     except (OSError, http.client.HTTPException, WebSocketError) as error:
-        where = getattr(args, "url", "")
-        print(f"twiliosig: could not reach {where}: {_reason(error)}", file=sys.stderr)
+        print(f"twiliosig: could not reach {_shown(getattr(args, 'url', ''))}: {_reason(error)}", file=sys.stderr)
         return 2
 
 
@@ -132,6 +157,22 @@ def _list(out: TextIO) -> None:
             print(f"{'' if product is None else chr(10)}{event.product}", file=out)
             product = event.product
         print(f"  {event.kind:<{width}}  {_shape(event):<24}  {event.title}", file=out)
+
+
+def _record(event: events.Event, out: TextIO) -> None:
+    """One entry's source record: each name, how it arrives, who says so; then the names left out."""
+    print(f"{event.kind}: {event.title} ({_shape(event)})", file=out)
+    sent = event.field_names()
+    fields = event.documented.fields
+    width = max(len(item.name) for item in fields)
+    print("  * = sent by this entry; always / when (it applies) / practice (sent, in no Twilio table)", file=out)
+    for item in fields:
+        mark = "*" if any(item.matches(name) for name in sent) else " "
+        print(f"  {mark} {item.name:<{width}}  {item.presence.value:<8}  {item.source}", file=out)
+        if item.note:
+            print(f"    {'':<{width}}  {item.note}", file=out)
+    for name, why in event.documented.left_out:
+        print(f"  left out: {name}: {why}", file=out)
 
 
 def _shape(event: events.Event) -> str:
@@ -152,9 +193,14 @@ def _send(args: argparse.Namespace, out: TextIO) -> int:
     event = event.with_params(_overrides(args.set))
     if args.method:
         event = event.with_method(args.method)
+    renewed = False
+    if args.fresh:
+        event, before = fresh(event), event
+        renewed = event != before
     url, authorization = _without_userinfo(args.url, event.websocket)
     signed_url = _public(args.public_url, url) if args.public_url else None
     token, source = _token(args)
+    context = _tls_context(args.cacert)
     request = event.sign(
         url, auth_token=token, signed_url=signed_url, algorithm=args.algorithm, shared_key_id=args.shared_key_id
     )
@@ -166,7 +212,8 @@ def _send(args: argparse.Namespace, out: TextIO) -> int:
 
     what = f"WebSocket handshake, then {len(request.messages)} messages" if request.websocket else _shape(event)
     print(f"→ {request.method} {request.url}", file=out)
-    print(f"  {event.kind} ({what}){', TAMPERED after signing' if args.tampered else ''}", file=out)
+    fresh_words = ", fresh SIDs" if renewed else ""
+    print(f"  {event.kind} ({what}{fresh_words}){', TAMPERED after signing' if args.tampered else ''}", file=out)
     signed = "the URL as sent" if request.signed_url == request.url else request.signed_url
     print(f"  signed over {signed} with {source} ({args.algorithm})", file=out)
     if args.verbose or args.dry_run:
@@ -180,9 +227,9 @@ def _send(args: argparse.Namespace, out: TextIO) -> int:
         return 0
 
     if request.websocket:
-        status, reason, accepted = _send_websocket(request, headers, args.timeout, out)
+        status, reason, accepted = _send_websocket(request, headers, args.timeout, out, context)
     else:
-        status, reason = _send_http(request, headers, args.timeout, out)
+        status, reason = _send_http(request, headers, args.timeout, out, context)
         accepted = status < 400
     if args.tampered:
         if accepted:
@@ -195,7 +242,10 @@ def _send(args: argparse.Namespace, out: TextIO) -> int:
         print(f"Refused as it should be: {_tamper_words(request)} after signing.", file=out)
         return 0
     if not accepted:
-        _why(status, reason, request, token, out)
+        if status == 409:
+            _replayed(event, renewed, out)
+        else:
+            _why(status, reason, request, token, out)
         return 1
     return 0
 
@@ -222,7 +272,7 @@ def _without_userinfo(url: str, websocket: bool) -> tuple[str, str | None]:
     schemes = ("ws", "wss", "http", "https") if websocket else ("http", "https")
     if parts is None or parts.scheme.lower() not in schemes:
         wanted = "ws:// or wss://" if websocket else "http:// or https://"
-        raise SendError(f"the URL must be absolute and start {wanted}: {url!r}")
+        raise SendError(f"the URL must be absolute and start {wanted}: {_shown(url)!r}")
     if not parts.userinfo:
         return url, None
     user, _, password = parts.userinfo[:-1].partition(":")
@@ -230,13 +280,24 @@ def _without_userinfo(url: str, websocket: bool) -> tuple[str, str | None]:
     return parts._replace(userinfo="").join(), f"Basic {credentials}"
 
 
+def _shown(url: str) -> str:
+    """``url`` for an error message: whatever stands before its last ``@`` (a user and password) as ``***``."""
+    before, at, after = url.rpartition("@")
+    if not at:
+        return url
+    scheme, separator, _ = before.partition("://")
+    return f"{scheme}{separator}***@{after}" if separator else f"***@{after}"
+
+
 def _public(public_url: str, url: str) -> str:
     """The URL Twilio would call: the public scheme, host and prefix, then the path and query sent to."""
     public = split_url(public_url)
     if public is None or public.scheme.lower() not in ("http", "https", "ws", "wss") or not public.host:
-        raise SendError(f"--public-url must be absolute, such as https://example.com: {public_url!r}")
+        raise SendError(f"--public-url must be absolute, such as https://example.com: {_shown(public_url)!r}")
     if "?" in public_url or "#" in public_url:
         raise SendError("--public-url must not carry a query or fragment: those come from URL")
+    if public.userinfo:  # as the middlewares' public_url: Twilio signs without it (and it is never printed)
+        raise SendError("--public-url must not carry user:password@: Twilio signs without it; give it in URL")
     return public_url.rstrip("/") + request_target(url)
 
 
@@ -249,15 +310,45 @@ def _token(args: argparse.Namespace) -> tuple[str, str]:
     return tokens[0], f"the token in ${args.token_env}"
 
 
+def _tls_context(cacert: str | None) -> ssl.SSLContext:
+    """The TLS context for https:// and wss://: the system's CAs, or only those in ``cacert``; never unverified."""
+    if cacert is None:
+        return ssl.create_default_context()
+    try:
+        return ssl.create_default_context(cafile=cacert)
+    except FileNotFoundError:
+        raise SendError(f"--cacert {cacert}: no such file") from None
+    except (ssl.SSLError, OSError, ValueError) as error:
+        raise SendError(f"--cacert {cacert}: not a PEM file of CA certificates ({_reason(error)})") from None
+
+
+def _untrusted(error: ssl.SSLCertVerificationError, args: argparse.Namespace) -> str:
+    """A failed certificate check, said plainly, with what to do about it."""
+    why = error.verify_message or _reason(error)
+    if getattr(args, "cacert", None):
+        return f"its TLS certificate is not trusted ({why}), even with --cacert {args.cacert}"
+    return (
+        f"its TLS certificate is not trusted ({why}). For a proxy with a private or self-signed certificate, "
+        "give its CA certificate with --cacert FILE"
+    )
+
+
 def _send_http(
-    request: events.SignedRequest, headers: list[tuple[str, str]], timeout: float, out: TextIO
+    request: events.SignedRequest,
+    headers: list[tuple[str, str]],
+    timeout: float,
+    out: TextIO,
+    context: ssl.SSLContext | None = None,
 ) -> tuple[int, str]:
     parts = split_url(request.url)
     assert parts is not None
     host_port = parts.host + parts.port
-    secure = parts.scheme.lower() == "https"
-    connection_class = http.client.HTTPSConnection if secure else http.client.HTTPConnection
-    connection = connection_class(host_port, timeout=timeout)
+    if parts.scheme.lower() == "https":
+        connection: http.client.HTTPConnection = http.client.HTTPSConnection(
+            host_port, timeout=timeout, context=context
+        )
+    else:
+        connection = http.client.HTTPConnection(host_port, timeout=timeout)
     started = time.perf_counter()
     try:
         connection.request(request.method, request.target, body=request.body or None, headers=dict(headers))
@@ -275,9 +366,13 @@ def _send_http(
 
 
 def _send_websocket(
-    request: events.SignedRequest, headers: list[tuple[str, str]], timeout: float, out: TextIO
+    request: events.SignedRequest,
+    headers: list[tuple[str, str]],
+    timeout: float,
+    out: TextIO,
+    context: ssl.SSLContext | None = None,
 ) -> tuple[int, str, bool]:
-    connection = Connection(request.url, headers, timeout=timeout)
+    connection = Connection(request.url, headers, timeout=timeout, context=context)
     started = time.perf_counter()
     handshake = connection.open()
     elapsed = (time.perf_counter() - started) * 1000
@@ -339,8 +434,6 @@ def _why(status: int, reason: str, request: events.SignedRequest, token: str, ou
         "you do in the Twilio console.",
         404: "Nothing is routed at this path: check the URL's path against the app's routes.",
         405: "The app does not take this method here; Twilio sends webhooks as POST unless told GET.",
-        409: "The app's replay store has seen this request: each send carries a fresh I-Twilio-Idempotency-Token, "
-        "so two apps may share one store, or the app keys replays on something else.",
         413: "The body is over the app's max_body_size.",
     }
     if status in hints:
@@ -349,6 +442,34 @@ def _why(status: int, reason: str, request: events.SignedRequest, token: str, ou
         print(
             "The app failed while handling it: the signature was accepted (or this path is not protected) and the "
             "handler raised. Its log says why.",
+            file=out,
+        )
+
+
+def _replayed(event: events.Event, renewed: bool, out: TextIO) -> None:
+    """Say that a 409 is the app's replay guard refusing a copy, and how to send a new webhook instead."""
+    print("REFUSED as a replay (409 Conflict).", file=out)
+    print(
+        "This exact signed request was already handled: the app's replay guard refuses a copy, as it must refuse "
+        "a replay (it keys on the signature, which covers the URL and every parameter).",
+        file=out,
+    )
+    if renewed:
+        print(
+            "Its SIDs were new, so it is no copy of an earlier send: the app answered 409 itself, or keys its "
+            "replays on something other than the signature.",
+            file=out,
+        )
+    elif fresh(event) != event:
+        print(
+            f"A catalogue webhook is the same request on every send. Send a new {event.kind} with --fresh "
+            "(new message, call and event SIDs), or change a value with --set Name=Value.",
+            file=out,
+        )
+    else:
+        print(
+            f"A catalogue webhook is the same request on every send, and {event.kind} carries no SID to renew: "
+            "send a new one by changing a value with --set Name=Value.",
             file=out,
         )
 

@@ -315,7 +315,7 @@ def _whatwg_form(url: str) -> str | None:
     port = parts.port
     if port:
         digits = port[1:]
-        number = str(int(digits)) if digits else ""
+        number = (digits.lstrip("0") or "0") if digits else ""  # as int() reads it, at any length (int() has a limit)
         port = "" if not number or number == default_port(scheme) else ":" + number
     path, tail = _split_rest(parts.rest)
     query = fragment = None

@@ -49,7 +49,9 @@ class Session:
 class Connection:
     """One client connection: :meth:`open` it, :meth:`send_text`, then :meth:`finish`."""
 
-    def __init__(self, url: str, headers: list[tuple[str, str]], *, timeout: float = 10.0) -> None:
+    def __init__(
+        self, url: str, headers: list[tuple[str, str]], *, timeout: float = 10.0, context: ssl.SSLContext | None = None
+    ) -> None:
         scheme, _, rest = url.partition("://")
         scheme = scheme.lower()
         if scheme not in ("ws", "wss", "http", "https"):
@@ -63,6 +65,7 @@ class Connection:
         self.host, self.port = host, port
         self.headers = headers
         self.timeout = timeout
+        self.context = context  # for wss://: the CAs to trust (the system's when None)
         self.sock: socket.socket | None = None
         self._buffer = b""
 
@@ -70,7 +73,12 @@ class Connection:
         """Send the upgrade request; the socket stays open only when the server answers 101."""
         raw = socket.create_connection((self.host, self.port), timeout=self.timeout)
         if self.secure:
-            raw = ssl.create_default_context().wrap_socket(raw, server_hostname=self.host)
+            context = self.context or ssl.create_default_context()
+            try:
+                raw = context.wrap_socket(raw, server_hostname=self.host)
+            except BaseException:
+                raw.close()
+                raise
         self.sock = raw
         key = base64.b64encode(os.urandom(16)).decode("ascii")
         lines = [
@@ -85,8 +93,9 @@ class Connection:
         raw.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("utf-8"))
         handshake = self._read_head()
         if handshake.status != 101:
-            length = _header(handshake.headers, "content-length")
-            handshake.body = self._read_body(int(length) if length and length.isdigit() else None)
+            length = _header(handshake.headers, "content-length") or ""
+            known = length.isascii() and length.isdigit() and len(length) <= 18  # int() refuses over 4,300 digits
+            handshake.body = self._read_body(int(length) if known else None)
             self.close_socket()
             return handshake
         expected = base64.b64encode(hashlib.sha1(key.encode("ascii") + _GUID).digest()).decode("ascii")  # noqa: S324 - RFC 6455
@@ -168,7 +177,7 @@ class Connection:
         head, self._buffer = self._buffer.split(b"\r\n\r\n", 1)
         status_line, *header_lines = head.decode("latin-1").split("\r\n")
         parts = status_line.split(" ", 2)
-        if len(parts) < 2 or not parts[1].isdigit():
+        if len(parts) < 2 or not (len(parts[1]) == 3 and parts[1].isascii() and parts[1].isdigit()):
             raise WebSocketError(f"not an HTTP answer: {status_line[:80]!r}")
         headers = []
         for line in header_lines:

@@ -94,6 +94,19 @@ class TwilioSignatureMiddleware:
             # unsupported" and then fail every request. Fail the startup instead.
             self._misconfigured = _Misconfigured(error, options.get("paths"))
 
+    @classmethod
+    def _around(cls, app: ASGIApp, guard: Guard) -> TwilioSignatureMiddleware:
+        """The middleware over ``app`` with a guard already built and checked.
+
+        For an adapter that wraps a part of an app in this middleware (the
+        FastAPI route class wraps one route) with the guard its other pieces share.
+        """
+        middleware = cls.__new__(cls)
+        middleware.app = app
+        middleware.guard = guard
+        middleware._misconfigured = None
+        return middleware
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self._misconfigured is not None:
             await self._misconfigured(self.app, scope, receive, send)

@@ -313,8 +313,10 @@ def _parse_raw_request(raw: bytes, scheme: str) -> tuple[str, str, dict[str, str
         if colon:
             headers[name.strip().lower()] = value.strip()
     length = headers.get("content-length", "")
-    if length.isdigit():
-        body = raw.partition(b"\r\n\r\n")[2][: int(length)] if b"\r\n\r\n" in raw else body[: int(length)]
+    if length.isascii() and length.isdigit():
+        digits = length.lstrip("0") or "0"
+        size = int(digits) if len(digits) <= 18 else len(raw)  # int() refuses over 4,300 digits
+        body = raw.partition(b"\r\n\r\n")[2][:size] if b"\r\n\r\n" in raw else body[:size]
     elif body.endswith(b"\n"):
         body = body[:-1]  # the line break an editor adds at the end of a saved file, not a byte that was sent
     method, target = request_line[0].upper(), request_line[1]

@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlencode
 from wsgiref.simple_server import WSGIRequestHandler, make_server
+from xml.sax.saxutils import escape
 
 from .explain import explain
 from .signature import RequestValidator, compute_signature
@@ -37,7 +38,7 @@ WEBHOOK = {
 def _sms_app(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
     """The app being protected: answers an SMS webhook with TwiML."""
     verdict = environ["twiliosig.verdict"]
-    twiml = f"<Response><Message>Got it ({verdict.reason})</Message></Response>".encode()
+    twiml = f"<Response><Message>Got it ({escape(verdict.reason.value)})</Message></Response>".encode()
     start_response("200 OK", [("Content-Type", "text/xml"), ("Content-Length", str(len(twiml)))])
     return [twiml]
 

@@ -4,10 +4,13 @@
   return the token your app is configured with.
 - ``twilio_signer``: a :class:`~twiliosig.testing.TwilioSigner` for that token,
   with ``TWILIO_AUTH_TOKEN`` set to it for the test, so a middleware built
-  inside the test picks it up.
+  inside the test picks it up. A WebSocket session its ``event`` opened and the
+  test left open is closed after the test.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterator
 
 import pytest
 
@@ -25,7 +28,9 @@ def twilio_auth_token() -> str:
 
 
 @pytest.fixture
-def twilio_signer(twilio_auth_token: str, monkeypatch: pytest.MonkeyPatch) -> TwilioSigner:
+def twilio_signer(twilio_auth_token: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[TwilioSigner]:
     """Signs requests with ``twilio_auth_token``, which is also ``TWILIO_AUTH_TOKEN`` for the test."""
     monkeypatch.setenv("TWILIO_AUTH_TOKEN", twilio_auth_token)
-    return TwilioSigner(twilio_auth_token)
+    signer = TwilioSigner(twilio_auth_token)
+    yield signer
+    signer.close()

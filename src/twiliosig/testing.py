@@ -13,6 +13,7 @@ client). :class:`TwilioSigner` works that out from the client::
     response = signer.post_form(client, "/twilio/sms", {"From": "+15005550006", "Body": "hi"})
     response = signer.post_json(client, "/twilio/events", [{"type": "..."}])
     response = signer.event("messaging.inbound", client, "/twilio/sms")   # from twiliosig.events
+    response = signer.event("messaging.inbound", client, "/twilio/sms", fresh=True)   # new SIDs: a new webhook
 
 Pass ``forged=True`` to send a request signed with the wrong secret, to test
 that your app refuses it.
@@ -20,13 +21,17 @@ that your app refuses it.
 
 from __future__ import annotations
 
+import contextlib
 import json as jsonlib
 import os
+import warnings
+import weakref
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode
 
 from . import events
+from ._fresh import fresh as renew_sids
 from ._keys import HMAC_SHA1
 from ._params import Params, _pairs
 from ._request import FORM_CONTENT_TYPE
@@ -115,6 +120,12 @@ class TwilioSigner:
         self.auth_token = _token(auth_token)
         self.algorithm = algorithm
         self.shared_key_id = shared_key_id
+        self._sessions: weakref.WeakSet[_OpenSession] = weakref.WeakSet()
+
+    def close(self) -> None:
+        """Close each WebSocket session :meth:`event` opened that is still open (the pytest fixture does it)."""
+        for session in list(self._sessions):
+            session.close()
 
     def __repr__(self) -> str:
         return f"TwilioSigner(algorithm={self.algorithm!r}, shared_key_id={self.shared_key_id!r})"
@@ -148,11 +159,13 @@ class TwilioSigner:
         Extra keyword arguments go to the client's ``post`` (Django's ``secure=True`` is understood).
         """
         base_url = client_base_url(client, secure=bool(kwargs.get("secure")))
+        path = _with_query(path, kwargs)
         return _post(client, *self.form_request(base_url, path, params, forged=forged), **kwargs)
 
     def post_json(self, client: Any, path: str, payload: Any, *, forged: bool = False, **kwargs: Any) -> Any:
         """POST a signed JSON body (``bodySHA256`` in the URL) through any supported client."""
         base_url = client_base_url(client, secure=bool(kwargs.get("secure")))
+        path = _with_query(path, kwargs)
         return _post(client, *self.json_request(base_url, path, payload, forged=forged), **kwargs)
 
     def event_request(
@@ -164,6 +177,7 @@ class TwilioSigner:
         params: Overrides | None = None,
         method: str | None = None,
         forged: bool = False,
+        fresh: bool = False,
     ) -> SignedRequest:
         """A webhook from the :mod:`twiliosig.events` catalogue, signed for ``base_url + path``.
 
@@ -174,8 +188,13 @@ class TwilioSigner:
             params: Values to change or add (a form name, or a JSON path such as ``"0.data.body"``).
             method: ``"GET"`` to send a form webhook as GET.
             forged: Sign with a wrong secret.
+            fresh: Give the entry new message, call and event SIDs. Without it an entry is the
+                same request every time (the same signature), and an app with a replay guard
+                refuses a second identical one with 409, as a replay.
         """
         event = events.get(kind)
+        if fresh:
+            event = renew_sids(event)
         if params:
             event = event.with_params(params)
         if method is not None:
@@ -193,6 +212,7 @@ class TwilioSigner:
         params: Overrides | None = None,
         method: str | None = None,
         forged: bool = False,
+        fresh: bool = False,
         **kwargs: Any,
     ) -> Any:
         """Send a realistic webhook from the :mod:`twiliosig.events` catalogue through a test client.
@@ -200,18 +220,30 @@ class TwilioSigner:
         ``signer.event("messaging.inbound", client, "/twilio/sms", params={"Body": "STOP"})``
         sends what Twilio sends when an SMS arrives, signed for the URL the client
         presents, and returns the client's response. Works with the clients
-        :meth:`post_form` knows. For a WebSocket kind (``"media-streams"``,
-        ``"conversation-relay"``) the client must be Starlette's ``TestClient``: the
-        handshake is opened and its session returned, to use as a context manager
-        (send it ``events.get(kind).messages``).
+        :meth:`post_form` knows. Each call sends the same request (the catalogue's SIDs);
+        ``fresh=True`` gives new ones, for an app whose replay guard would refuse a copy.
+
+        For a WebSocket kind (``"media-streams"``, ``"conversation-relay"``) the client
+        must be Starlette's ``TestClient``. The handshake is made here, before ``event``
+        returns: a refused one raises (``WebSocketDisconnect``, or
+        ``WebSocketDenialResponse``) right away, so a test cannot pass without
+        connecting. Use the result as a context manager, which gives the open session
+        (send it ``events.get(kind).messages``) and closes it::
+
+            with signer.event("media-streams", client, "/twilio/media") as websocket:
+                websocket.send_text(...)
         """
         base_url = client_base_url(client, secure=bool(kwargs.get("secure")))
-        signed = self.event_request(kind, base_url, path, params=params, method=method, forged=forged)
+        if any(name in kwargs for name in _QUERY_KEYWORDS):
+            path = _with_query(events.get(kind).path if path is None else path, kwargs)
+        signed = self.event_request(kind, base_url, path, params=params, method=method, forged=forged, fresh=fresh)
         headers = {name: value for name, value in signed.headers if name != "Content-Length"}
         if signed.websocket:
             if not hasattr(client, "websocket_connect"):
                 raise TypeError(f"{kind} is a WebSocket: send it through Starlette's TestClient (websocket_connect)")
-            return client.websocket_connect(signed.target, headers=headers, **kwargs)
+            session = _OpenSession(client.websocket_connect(signed.target, headers=headers, **kwargs))
+            self._sessions.add(session)
+            return session
         if signed.method == "GET":
             return client.get(signed.target, headers=headers, **kwargs)
         return _post(client, signed.target, signed.body, headers, **kwargs)
@@ -225,10 +257,12 @@ class TwilioSigner:
         params: Overrides | None = None,
         method: str | None = None,
         forged: bool = False,
+        fresh: bool = False,
         **kwargs: Any,
     ) -> Any:
         """:meth:`event` through an ``httpx.AsyncClient``."""
-        signed = self.event_request(kind, client_base_url(client), path, params=params, method=method, forged=forged)
+        base_url = client_base_url(client)
+        signed = self.event_request(kind, base_url, path, params=params, method=method, forged=forged, fresh=fresh)
         if signed.websocket:
             raise TypeError(f"{kind} is a WebSocket: httpx.AsyncClient has no WebSockets")
         headers = {name: value for name, value in signed.headers if name != "Content-Length"}
@@ -247,6 +281,78 @@ class TwilioSigner:
         """POST a signed JSON body through an ``httpx.AsyncClient``."""
         target, body, headers = self.json_request(client_base_url(client), path, payload, forged=forged)
         return await client.post(target, content=body, headers=headers, **kwargs)
+
+
+class _OpenSession:
+    """A Starlette ``WebSocketTestSession`` whose handshake has already been made.
+
+    Starlette's session connects only when entered: a test that forgets ``with`` (or
+    enters nothing) would never send the handshake, and a forged one would raise
+    nothing. So :meth:`TwilioSigner.event` enters it at once, and hands back this
+    object: entering it gives the open session, leaving it closes the session. Its
+    attributes are the session's (``send_text``, ``receive_json``...), so it works
+    without ``with`` too; then :meth:`close` it, or the signer's owner (the pytest
+    fixture) does.
+    """
+
+    def __init__(self, session: Any) -> None:
+        self._session = session
+        session.__enter__()  # the handshake: a refusal raises here, before event() returns
+        self._open = True
+
+    def __enter__(self) -> Any:
+        if not self._open:
+            raise RuntimeError("this WebSocket session is closed: call event() again for a new handshake")
+        return self._session
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._end(*exc_info)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._session, name)
+
+    def close(self) -> None:
+        """Close the connection and stop the app's task (once; later calls do nothing)."""
+        self._end(None, None, None)
+
+    def _end(self, *exc_info: object) -> None:
+        if self._open:
+            self._open = False
+            self._session.__exit__(*exc_info)
+
+    def __del__(self) -> None:
+        if getattr(self, "_open", False):
+            warnings.warn(
+                "a WebSocket session from TwilioSigner.event() was never closed: use it with `with`",
+                ResourceWarning,
+                stacklevel=1,
+            )
+            with contextlib.suppress(Exception):  # a finalizer has nobody to report to
+                self.close()
+
+
+#: The test clients' keywords for a query sent beside the path: werkzeug's and Flask's, Django's.
+_QUERY_KEYWORDS = ("query_string", "query_params")
+
+
+def _with_query(path: str, kwargs: dict[str, Any]) -> str:
+    """``path`` with the query a client keyword would add, the keyword taken out of ``kwargs``.
+
+    The query is then part of the URL that is signed, as Twilio signs it, and the
+    client sends it exactly as signed (a query it added itself would be one the
+    app reads but nobody signed, and refused).
+    """
+    for name in _QUERY_KEYWORDS:
+        query = kwargs.pop(name, None)
+        if query is None:
+            continue
+        if isinstance(query, bytes):
+            query = query.decode("latin-1")
+        if not isinstance(query, str):
+            query = urlencode(list(_pairs(query)))
+        if query:
+            path = f"{path}{'&' if '?' in path else '?'}{query}"
+    return path
 
 
 def _post(client: Any, target: str, body: bytes, headers: dict[str, str], **kwargs: Any) -> Any:

@@ -20,12 +20,15 @@ else gets a short ``text/plain`` 403 (400 for a request too broken to check,
 front of the app, the app sees ``http`` and perhaps another host, while Twilio
 signed ``https://public-host/...``. Say what Twilio calls with
 ``public_url="https://example.com"``, the simplest and safest fix; or set
-``trust_forwarded=True`` (the number of proxies, if more than one) to take the
-scheme and host from ``X-Forwarded-Proto`` and ``X-Forwarded-Host`` (a mapping
-such as ``{"x_proto": 1, "x_host": 1, "x_prefix": 1}`` names more headers, as
-werkzeug's ``ProxyFix`` does). Trust those headers only when a proxy you
-control sets them: otherwise a client can make a request signed for another of
-your URLs look as if it were sent here.
+``trust_forwarded=True`` to take the scheme and host from one proxy's
+``X-Forwarded-Proto`` and ``X-Forwarded-Host``. Behind more proxies, or one
+that writes only some headers, give a mapping that counts, per header, the
+proxies that write it (``{"x_proto": 2, "x_host": 1}`` for a CDN that appends
+only the proto in front of a load balancer that writes both): a bare number
+above one is refused, since a proxy that passes a header through leaves a
+client's value where it would be counted. Trust those headers only when a
+proxy you control sets them: otherwise a client can make a request signed for
+another of your URLs look as if it were sent here.
 
 The middleware imports nothing beyond the standard library.
 """

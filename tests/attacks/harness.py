@@ -59,7 +59,8 @@ class Adapter:
             the Flask extension in paths mode, a router-level dependency, Lambda).
         mount: The prefix its routes live under (the REST API's stage).
         on_routed_only: It runs only for a request the router matched (a
-            FastAPI dependency): an unrouted request is the framework's 404.
+            FastAPI dependency or route class): an unrouted request is the
+            framework's 404.
         hosted: The app sees the client's own Host and request target (not
             Lambda, where API Gateway supplies both).
         websocket: It serves a WebSocket route under ``/twilio/media``.
@@ -95,6 +96,15 @@ ADAPTERS = {
         Adapter(
             "fastapi-router",
             "fastapi-router",
+            "uvicorn",
+            f"{_APPS}.fastapi_apps:app",
+            paths=True,
+            on_routed_only=True,
+            websocket=True,
+        ),
+        Adapter(
+            "fastapi-route-class",
+            "fastapi-route-class",
             "uvicorn",
             f"{_APPS}.fastapi_apps:app",
             paths=True,

@@ -39,12 +39,27 @@ PROFILES = (
     "tenants",
     "store-down",
     "proxy-true",
+    "proxy-proto-only",
+    "proxy-cdn-lb",
+    "proxy-two-append",
+    "proxy-prefix",
     "proxy-two",
     "proxy-map",
     "proxy-rfc7239",
     "methods-put",
     "bad-report-only",
 )
+
+
+#: The deployments docs/proxies.md gives a recipe for, by profile, with the exact ``trust_forwarded`` it gives.
+PROXY_RECIPES: dict[str, Any] = {
+    "proxy-true": True,  # one proxy that writes X-Forwarded-Proto and X-Forwarded-Host
+    "proxy-proto-only": {"x_proto": 1},  # a platform router that writes X-Forwarded-Proto, not -Host
+    "proxy-cdn-lb": {"x_proto": 2, "x_host": 1},  # a CDN appends X-Forwarded-Proto only, then a load balancer
+    "proxy-two-append": {"x_proto": 2, "x_host": 2},  # two proxies that both append both headers
+    "proxy-rfc7239": {"forwarded": 1},  # one proxy that writes Forwarded
+    "proxy-prefix": {"x_proto": 1, "x_host": 1, "x_prefix": 1},  # one proxy that strips /api and says so
+}
 
 
 def token_for(account: str | None) -> str | None:
@@ -65,17 +80,17 @@ class DownStore:
     ttl = 300.0
     modes = frozenset({"sync", "async"})
 
-    def claim(self, key: str) -> bool:
+    def claim(self, key: str) -> str | None:
         raise StoreUnavailable("the replay store at 10.0.0.9:6379 did not answer")
 
-    def release(self, key: str) -> None:
+    def release(self, key: str, token: str) -> None:
         raise StoreUnavailable("the replay store at 10.0.0.9:6379 did not answer")
 
-    async def aclaim(self, key: str) -> bool:
+    async def aclaim(self, key: str) -> str | None:
         return self.claim(key)
 
-    async def arelease(self, key: str) -> None:
-        self.release(key)
+    async def arelease(self, key: str, token: str) -> None:
+        self.release(key, token)
 
 
 def options(profile: str, *, paths: bool) -> dict[str, Any]:
@@ -92,14 +107,12 @@ def options(profile: str, *, paths: bool) -> dict[str, Any]:
     elif profile == "store-down":
         chosen["replay_guard"] = DownStore()
         chosen["on_store_error"] = "allow"
-    elif profile == "proxy-true":
-        chosen["trust_forwarded"] = True
+    elif profile in PROXY_RECIPES:
+        chosen["trust_forwarded"] = PROXY_RECIPES[profile]
     elif profile == "proxy-two":
-        chosen["trust_forwarded"] = 2
+        chosen["trust_forwarded"] = 2  # the old "CDN, then a load balancer" advice: must not boot
     elif profile == "proxy-map":
         chosen["trust_forwarded"] = {"x_proto": 1, "x_host": 1, "x_port": 1, "x_prefix": 1}
-    elif profile == "proxy-rfc7239":
-        chosen["trust_forwarded"] = {"forwarded": 1}
     elif profile == "methods-put":
         chosen["methods"] = ["GET", "POST", "PUT"]
     elif profile == "bad-report-only":

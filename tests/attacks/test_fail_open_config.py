@@ -298,6 +298,7 @@ EAGER = [
     "flask-extension-blueprint",
     "fastapi-depends",
     "fastapi-router",
+    "fastapi-route-class",
     "lambda-http-v2",
 ]
 #: The server processes whose decorator builds its guard on the first request.

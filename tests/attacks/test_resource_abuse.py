@@ -13,19 +13,23 @@ Lambda: API Gateway buffers the whole body before the function runs, so the
 
 from __future__ import annotations
 
+import hashlib
 import socket
 import time
 import uuid
+from collections.abc import Iterator
 
 import pytest
 
 from tests.attacks.harness import (
     ALL,
     FORM,
+    SMS,
     STREAMING,
     Pool,
     Server,
     answer_before_body,
+    form_body,
     hang_up_mid_body,
     sign,
     stream_body,
@@ -218,3 +222,88 @@ def test_huge_request_line_is_not_a_5xx(server: Server) -> None:
     with server.unreached():
         response = server.get("/twilio/" + "a/" * 2000, signature=None)
     assert 400 <= response.status < 500, response
+
+
+# --- FastAPI: a route with Form() parameters, whose body FastAPI reads before any dependency ---------
+
+FORM_ROUTE = "/twilio/typed/sms"
+#: An upload far past max_body_size, as an attacker would announce it.
+HUGE = 24 * 1024 * 1024
+
+
+def _form_route_head(server: Server, signature: str | None, length: int | None) -> bytes:
+    headers = [("Content-Type", FORM)]
+    if signature is not None:
+        headers.append(("X-Twilio-Signature", signature))
+    if length is None:
+        headers.append(("Transfer-Encoding", "chunked"))
+    else:
+        headers.append(("Content-Length", str(length)))
+    return server.encode("POST", FORM_ROUTE, None, headers=headers)
+
+
+@pytest.mark.parametrize(
+    ("signature", "status"), [(None, 403), ("forged", 413)], ids=["unsigned-403", "forged-oversized-413"]
+)
+@pytest.mark.parametrize("adapter", ["fastapi-route-class"])
+def test_huge_post_to_a_form_route_is_refused_before_fastapi_reads_it(
+    server: Server, signature: str | None, status: int
+) -> None:
+    """The attacker announces a 24 MB form to a route with Form() fields and sends only its first bytes.
+
+    FastAPI reads and parses a route's form before it resolves dependencies:
+    with the route class, the refusal comes from the head, the body unread.
+    """
+    partial = b"Body=" + b"a" * 4096  # a little of the body, then nothing
+    with server.unreached():
+        response = answer_before_body(server.port, _form_route_head(server, signature, HUGE) + partial)
+    assert response is not None, "the server waited for the rest of a body it should have refused from the head"
+    assert response.status == status, response
+
+
+@pytest.mark.parametrize("adapter", ["fastapi-route-class"])
+def test_chunked_form_to_a_form_route_is_refused_at_the_limit(server: Server) -> None:
+    """The attacker streams a chunked 24 MB form (no Content-Length) to a Form() route, hoping it is read whole."""
+    piece = b"a" * 16384
+    chunk = f"{len(piece):x}\r\n".encode() + piece + b"\r\n"
+    sent = 0
+
+    def pieces() -> Iterator[bytes]:
+        nonlocal sent
+        yield f"{5:x}\r\nBody=\r\n".encode()
+        for _ in range(HUGE // len(piece)):
+            sent += len(piece)
+            yield chunk
+        yield b"0\r\n\r\n"
+
+    with server.unreached(settle=0.2):
+        response = stream_body(server.port, _form_route_head(server, "forged", None), pieces())
+    assert response is not None, "the server closed without answering"
+    assert response.status == 413, response
+    # The answer came while most of the body was still unsent (socket buffers hold a few MB at most).
+    assert sent < HUGE // 2, f"{sent} bytes sent before the refusal"
+
+
+@pytest.mark.parametrize("adapter", ["fastapi-route-class"])
+def test_genuine_webhook_reaches_a_form_route_byte_for_byte(server: Server) -> None:
+    """Control: a genuine form webhook reaches the Form() route: the same bytes, its fields parsed by FastAPI."""
+    body = form_body(SMS)
+    response = server.post_form(FORM_ROUTE, SMS)
+    assert response.status == 200, response
+    seen = server.last_call()
+    assert seen["sha256"] == hashlib.sha256(body).hexdigest(), seen
+    assert seen["length"] == len(body)
+    assert sorted(map(tuple, seen["form"])) == sorted(SMS), seen
+    assert seen["reason"] == "valid"
+
+
+@pytest.mark.parametrize("adapter", ["fastapi-depends", "fastapi-router"])
+def test_the_dependency_alone_reads_a_form_route_body_first(server: Server) -> None:
+    """Documents the gap docs/fastapi.md and docs/security.md state: on a Form() route the dependency comes too late.
+
+    FastAPI waits for the whole body before the dependency runs; the request
+    is still refused, but only once every byte has arrived.
+    """
+    with server.unreached():
+        waited = answer_before_body(server.port, _form_route_head(server, None, MAX_BODY // 2), wait=1.0)
+    assert waited is None, "the dependency refused a Form() route's request before its body: update the docs"

@@ -172,6 +172,15 @@ def test_an_unreachable_app_is_a_usage_error(capsys: pytest.CaptureFixture[str])
     assert f"could not reach {url}" in output
 
 
+def test_an_unreachable_app_is_named_without_its_password(capsys: pytest.CaptureFixture[str]) -> None:
+    """A URL with user:password@ (Basic auth in front of the app): the error never repeats the password."""
+    port = servers.free_port()
+    status, output = send(capsys, "messaging.inbound", f"http://twilio:s3cret-pw@127.0.0.1:{port}/twilio/sms")
+    assert status == 2
+    assert f"could not reach http://***@127.0.0.1:{port}/twilio/sms" in output
+    assert "s3cret-pw" not in output
+
+
 FRONTLINE_KINDS = [kind for kind in events.CATALOGUE if kind.startswith("frontline.")]
 
 

@@ -10,8 +10,8 @@
         return {"statusCode": 200, "headers": {"Content-Type": "text/xml"}, "body": "<Response/>"}
 
 A refused event gets ``{"statusCode": 403, ...}`` (400 or 413 for a broken or
-oversized body) and the handler never runs. :func:`check_event` gives the verdict
-without the decorator.
+oversized body; 400 too for an event of a shape API Gateway never builds) and the
+handler never runs. :func:`check_event` gives the verdict without the decorator.
 
 The URL Twilio called is rebuilt from the event: ``https://`` (API Gateway and
 function URLs only serve HTTPS), ``requestContext.domainName``, and the path
@@ -47,7 +47,7 @@ if TYPE_CHECKING:
 
     from .._guard import GuardOptions
 
-from ..verdict import Verdict
+from ..verdict import Reason, Verdict
 
 __all__ = ["EVENT_VERDICT_KEY", "check_event", "twilio_required"]
 
@@ -61,35 +61,82 @@ _R = TypeVar("_R")
 
 def check_event(guard: Guard, event: Mapping[str, Any]) -> Verdict:
     """Judge one API Gateway or function-URL event, its path protected or not; refusals are logged by the guard."""
-    return _decide(guard.check(_event_head(guard, event)), event).verdict
+    _refuse_forwarding_trust(guard)
+    head, problems = _event_head(guard, event)
+    return _decide(guard, guard.check(head), event, problems).verdict
 
 
-def _event_head(guard: Guard, event: Mapping[str, Any]) -> Head:
-    """The :class:`~twiliosig._guard.Head` of an API Gateway (1.0 or 2.0) or function-URL event."""
-    context = event.get("requestContext") or {}
-    headers = _headers(event)
+def _refuse_forwarding_trust(guard: Guard) -> None:
+    """Fail at the cold start when ``trust_forwarded`` is set: nothing in front of a Lambda writes what it would read.
+
+    API Gateway and function URLs serve HTTPS only and name their domain in
+    ``requestContext.domainName``; they write no ``X-Forwarded-Host``,
+    ``-Prefix`` or ``Forwarded``, so any such header in an event is the client's,
+    and believing it would accept a webhook Twilio signed for another app on the
+    same token.
+
+    Raises:
+        ValueError: ``trust_forwarded`` trusts any header.
+    """
+    if guard.trust:
+        raise ValueError(
+            "trust_forwarded does not apply on AWS Lambda: API Gateway and function URLs write no "
+            "X-Forwarded-Host, -Prefix or Forwarded header (any such header in an event is the client's), and "
+            "the URL is rebuilt from requestContext.domainName over https; leave trust_forwarded off, and set "
+            "public_url='https://your.custom.domain' behind a custom domain"
+        )
+
+
+def _event_head(guard: Guard, event: Mapping[str, Any]) -> tuple[Head, list[str]]:
+    """The :class:`~twiliosig._guard.Head` of an API Gateway (1.0 or 2.0) or function-URL event.
+
+    And the fields of a type API Gateway never gives them (``headers`` a list,
+    ``requestContext`` a string): read as absent for the head, and each named in the
+    list, which makes the request a 400 wherever its path is (a test harness, a
+    hand-built invocation; never an ``AttributeError`` out of the decorator).
+    """
+    problems: list[str] = []
+    context = _field(event, "requestContext", dict, problems) or {}
+    headers = _headers(event, problems)
     v2 = _is_v2(event)
-    method = (context.get("http") or {}).get("method") if v2 else event.get("httpMethod")
-    app_path = _app_path(event, context, v2)
+    if v2:
+        method = _field(_field(context, "http", dict, problems, "requestContext.") or {}, "method", str, problems)
+    else:
+        method = _field(event, "httpMethod", str, problems)
+    app_path = _app_path(event, context, v2, problems)
     if guard.public_url is not None:
         raw_path = app_path
     elif v2:
-        raw_path = str(event.get("rawPath") or "/")
+        raw_path = _field(event, "rawPath", str, []) or "/"  # noted by _app_path
     else:
-        raw_path = str(context.get("path") or event.get("path") or "/")
+        raw_path = _field(context, "path", str, problems, "requestContext.") or _field(event, "path", str, []) or "/"
     raw_path = _encoded_path(raw_path)
-    return Head(
-        method=str(method or ""),
+    domain = _field(context, "domainName", str, problems, "requestContext.")
+    query = (_field(event, "rawQueryString", str, problems) or "") if v2 else _v1_query(event, problems)
+    for name, kind in (("body", str), ("isBase64Encoded", bool)):
+        _field(event, name, kind, problems)
+    head = Head(
+        method=method or "",
         path=app_path,
         scheme="https",
-        host=str(context.get("domainName") or headers.get("host") or "") or None,
+        host=domain or headers.get("host") or None,
         raw_path=raw_path,
-        query=str(event.get("rawQueryString") or "") if v2 else _v1_query(event),
+        query=query,
         header=headers.get,
     )
+    return head, problems
 
 
-def _headers(event: Mapping[str, Any]) -> dict[str, str]:
+def _field(mapping: Mapping[str, Any], name: str, kind: type, problems: list[str], where: str = "") -> Any:
+    """``mapping[name]`` when it is a ``kind`` (None when absent or null); another type is noted in ``problems``."""
+    value = mapping.get(name)
+    if value is None or isinstance(value, kind):
+        return value
+    problems.append(f"{where}{name} is a {type(value).__name__}, not a {kind.__name__}")
+    return None
+
+
+def _headers(event: Mapping[str, Any], problems: list[str]) -> dict[str, str]:
     """Headers by lower-case name, a repeated one joined with commas as a server joins it.
 
     The 1.0 format keeps only the last value of a repeated header in ``headers``;
@@ -97,11 +144,16 @@ def _headers(event: Mapping[str, Any]) -> dict[str, str]:
     (and refused), not quietly reduced to whichever copy came last.
     """
     headers: dict[str, str] = {}
-    for name, value in (event.get("headers") or {}).items():
-        headers[str(name).lower()] = str(value)
-    for name, values in (event.get("multiValueHeaders") or {}).items():
-        if isinstance(values, list) and values:
-            headers[str(name).lower()] = ",".join(str(value) for value in values)
+    for name, value in (_field(event, "headers", dict, problems) or {}).items():
+        if isinstance(name, str) and isinstance(value, str):
+            headers[name.lower()] = value
+        else:
+            problems.append("headers holds a name or value that is not a str")
+    for name, values in (_field(event, "multiValueHeaders", dict, problems) or {}).items():
+        if not (isinstance(name, str) and isinstance(values, list) and all(isinstance(v, str) for v in values)):
+            problems.append("multiValueHeaders holds a name that is not a str or values that are not a list of str")
+        elif values:
+            headers[name.lower()] = ",".join(values)
     return headers
 
 
@@ -143,9 +195,12 @@ def _is_v2(event: Mapping[str, Any]) -> bool:
     return event.get("version") == "2.0" or "rawPath" in event
 
 
-def _decide(check: Check, event: Mapping[str, Any]) -> Decision:
+def _decide(guard: Guard, check: Check, event: Mapping[str, Any], problems: list[str]) -> Decision:
     if check.decision is not None:
         return check.decision
+    if problems:
+        detail = f"not an event API Gateway builds: {problems[0]}"
+        return guard.decide(Verdict(False, Reason.MALFORMED_URL, detail), check.request)
     body = _body(event)
     if body is None:
         return check.unreadable()
@@ -154,26 +209,29 @@ def _decide(check: Check, event: Mapping[str, Any]) -> Decision:
     return check.finish(body)
 
 
-def _app_path(event: Mapping[str, Any], context: Mapping[str, Any], v2: bool) -> str:
+def _app_path(event: Mapping[str, Any], context: Mapping[str, Any], v2: bool, problems: list[str]) -> str:
     """The path without the stage: what routes inside the function."""
     if not v2:
-        return str(event.get("path") or "/")
-    path = str(event.get("rawPath") or "/")
-    stage = str(context.get("stage") or "$default")
+        return _field(event, "path", str, problems) or "/"
+    path: str = _field(event, "rawPath", str, problems) or "/"
+    stage: str = _field(context, "stage", str, problems, "requestContext.") or "$default"
     prefix = f"/{stage}"
     if stage != "$default" and (path == prefix or path.startswith(prefix + "/")):
         path = path[len(prefix) :] or "/"
     return path
 
 
-def _v1_query(event: Mapping[str, Any]) -> str:
+def _v1_query(event: Mapping[str, Any], problems: list[str]) -> str:
     """The 1.0 format keeps only decoded query values: encode them again, in order."""
-    multi = event.get("multiValueQueryStringParameters") or {}
-    single = event.get("queryStringParameters") or {}
+    multi = _field(event, "multiValueQueryStringParameters", dict, problems) or {}
+    single = _field(event, "queryStringParameters", dict, problems) or {}
     pieces = []
     for name, values in (multi or {name: [value] for name, value in single.items()}).items():
+        if not (isinstance(name, str) and isinstance(values, list) and all(isinstance(v, str) for v in values)):
+            problems.append("the query parameters hold a name or value that is not a str")
+            return ""
         for value in values:
-            pieces.append(f"{quote(str(name), safe='')}={quote(str(value), safe='')}")
+            pieces.append(f"{quote(name, safe='')}={quote(value, safe='')}")
     return "&".join(pieces)
 
 
@@ -182,9 +240,9 @@ def _body(event: Mapping[str, Any]) -> bytes | None:
     body = event.get("body")
     if body is None:
         return b""
-    if event.get("isBase64Encoded"):
+    if event.get("isBase64Encoded") is True:
         try:
-            return base64.b64decode(str(body), validate=True)
+            return base64.b64decode(body, validate=True)
         except (binascii.Error, ValueError):
             return None
     return str(body).encode("utf-8", "surrogateescape")
@@ -220,15 +278,17 @@ def twilio_required(handler: Handler | None = None, **options: Unpack[GuardOptio
         return functools.partial(twilio_required, **options)
     guard = Guard.from_options(options)
     guard.require_mode(asynchronous=False)
+    _refuse_forwarding_trust(guard)
 
     @functools.wraps(handler)
     def wrapper(event: Any, context: Any) -> Any:
         if not isinstance(event, dict):
             return handler(event, context)  # not an HTTP event: a direct invocation, authorised by IAM
-        check = guard.start(_event_head(guard, event))
+        head, problems = _event_head(guard, event)
+        check = guard.start(head, always=bool(problems))  # a path read from an odd event decides nothing
         if check is None:
             return handler(event, context)
-        decision = guard.claim(_decide(check, event), claimed=event.get(CLAIMED_KEY))
+        decision = guard.claim(_decide(guard, check, event, problems), claimed=event.get(CLAIMED_KEY))
         event[EVENT_VERDICT_KEY] = decision.verdict
         if decision.refusal is not None:
             return _response(decision.refusal)

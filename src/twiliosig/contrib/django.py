@@ -47,15 +47,23 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
 from django.apps import AppConfig
 from django.conf import settings
 from django.core.checks import Error, Tags, register
-from django.core.exceptions import DisallowedHost, ImproperlyConfigured, RequestDataTooBig
+from django.core.exceptions import (
+    BadRequest,
+    DisallowedHost,
+    ImproperlyConfigured,
+    PermissionDenied,
+    RequestDataTooBig,
+    SuspiciousOperation,
+)
 from django.core.signals import setting_changed
 from django.dispatch import receiver
-from django.http import HttpRequest, HttpResponse, RawPostDataException, UnreadablePostError
+from django.http import Http404, HttpRequest, HttpResponse, RawPostDataException, UnreadablePostError
+from django.http.multipartparser import MultiPartParserError
 
-from .._environ import read_body
+from .._environ import environ_target, read_body
 from .._guard import CLAIMED_KEY, VERDICT_KEY, Check, Decision, Guard, Head
 from .._replay_django import DjangoCacheReplayStore
-from .._request import quote_path, split_target
+from .._request import quote_path
 from .._scope import scope_raw_path
 from ..verdict import Verdict
 
@@ -118,10 +126,10 @@ def _request_head(guard: Guard, request: HttpRequest) -> Head:
     scope = getattr(request, "scope", None)
     if scope is not None:  # ASGIRequest: the raw path from the ASGI scope
         raw_path, query = scope_raw_path(scope), request.META.get("QUERY_STRING", "")
-    elif request.META.get("RAW_URI") or request.META.get("REQUEST_URI"):
-        raw_path, query = split_target(request.META.get("RAW_URI") or request.META["REQUEST_URI"])
-    else:
-        raw_path, query = quote_path(request.path), request.META.get("QUERY_STRING", "")
+    else:  # the raw target as the middleware reads it, and always the query the view reads
+        raw_path, query = environ_target(request.META, request.path_info)
+        if not (request.META.get("RAW_URI") or request.META.get("REQUEST_URI")):
+            raw_path = quote_path(request.path)  # Django's script name (FORCE_SCRIPT_NAME too)
     return Head(
         method=request.method or "",
         path=request.path_info,
@@ -143,9 +151,10 @@ def _decide(check: Check, request: HttpRequest) -> Decision:
         body = request.body
     except RequestDataTooBig:
         return check.overflowed()
-    except (OSError, UnreadablePostError, RawPostDataException):
+    except (OSError, UnreadablePostError, RawPostDataException, ValueError):
         # RawPostDataException: something read request.POST of a multipart body first,
-        # and Django keeps no copy of it (Twilio never sends multipart).
+        # and Django keeps no copy of it (Twilio never sends multipart). ValueError: Django's
+        # int() of a Content-Length past 4,300 digits (zero-padded: the screen let it by).
         return check.unreadable()
     if len(body) > check.body_limit:
         return check.overflowed(len(body))
@@ -231,6 +240,19 @@ def _failed(response: Any) -> bool:
     return bool(getattr(response, "status_code", 200) >= 500)
 
 
+#: What Django answers with a 4xx when a view raises it (``django.core.handlers.exception``): an answer, not a failure.
+_ANSWERS = (Http404, PermissionDenied, BadRequest, SuspiciousOperation, MultiPartParserError)
+
+
+def _raised_failed(error: BaseException) -> bool:
+    """Whether an exception out of the view is a failure (Django answers 500), not ``Http404`` and its kin.
+
+    A 4xx raised is an answer as much as a 4xx returned: the claim is kept, so a
+    captured copy of a request the view answered 404 never reaches it again.
+    """
+    return not isinstance(error, _ANSWERS)
+
+
 def _guarded(guard: Guard, request: HttpRequest, always: bool, call: Callable[[], Any]) -> Any:
     """Check, then run ``call`` (the view or the rest of the middleware chain); release on failure."""
     check = guard.start(_request_head(guard, request), always=always)
@@ -242,8 +264,8 @@ def _guarded(guard: Guard, request: HttpRequest, always: bool, call: Callable[[]
         return refusal
     try:
         response = call()
-    except BaseException:
-        guard.settle(decision, failed=True)
+    except BaseException as error:
+        guard.settle(decision, failed=_raised_failed(error))
         raise
     guard.settle(decision, failed=_failed(response))
     return response
@@ -261,8 +283,8 @@ async def _aguarded(guard: Guard, request: HttpRequest, always: bool, call: Call
         return refusal
     try:
         response = await call()
-    except BaseException:
-        await guard.asettle(decision, failed=True)
+    except BaseException as error:
+        await guard.asettle(decision, failed=_raised_failed(error))
         raise
     await guard.asettle(decision, failed=_failed(response))
     return response

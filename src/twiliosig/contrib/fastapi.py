@@ -1,46 +1,72 @@
-"""FastAPI: a dependency that validates one route, a router, or a WebSocket handshake.
+"""FastAPI: a route class that checks the head before FastAPI reads the body, and a dependency.
 
-::
+For routes with ``Form()``, ``File()`` or ``Body`` parameters (every Twilio form
+webhook written the FastAPI way), give their router the route class::
 
-    from fastapi import APIRouter, Depends, FastAPI
+    from fastapi import APIRouter, Depends, Form, Request
     from twiliosig.contrib.fastapi import TwilioSignature
 
     twilio = TwilioSignature(public_url="https://hooks.example.com")
+    router = APIRouter(prefix="/twilio", route_class=twilio.route_class, dependencies=[Depends(twilio)])
 
-    @app.post("/twilio/sms")
-    async def incoming_sms(verdict: Verdict = Depends(twilio)): ...
+    @router.post("/sms")
+    async def incoming_sms(request: Request, Body: str = Form("")): ...  # request.state.twiliosig_verdict
 
-    router = APIRouter(prefix="/twilio", dependencies=[Depends(twilio)])   # every route of the router
+FastAPI reads and parses a route's body *before* it resolves dependencies, so a
+dependency alone sees an unsigned 20 MB form only after it has been read in full.
+The route class runs the guard on the request's head first, exactly as the ASGI
+middleware does (it wraps the route in that middleware): no signature, no body
+read; a declared ``Content-Length`` over ``max_body_size`` is 413 unread; the body
+is read at most ``max_body_size`` + 1 bytes, checked, and handed to FastAPI byte
+for byte, which parses it as usual. A 5xx the endpoint returns releases the
+replay key, as in the middleware.
+
+The dependency is enough where FastAPI reads no body before it (routes without
+body parameters, which read ``request`` themselves) and for WebSocket handshakes::
+
+    @app.post("/twilio/status")
+    async def status(request: Request, verdict: Verdict = Depends(twilio)): ...
 
     @app.websocket("/twilio/media")
     async def media(websocket: WebSocket, verdict: Verdict = Depends(twilio)): ...
 
+The route class is only the class of the routes the router declares itself: a
+router included in it keeps its own class, and a WebSocket route is no ``APIRoute``.
+``dependencies=[Depends(twilio)]`` beside it checks those too (and returns the
+route class's verdict on its own routes, without judging again).
+
+On a route whose body FastAPI read first, the dependency still checks what the
+endpoint receives (the pairs FastAPI parsed, or its cached body) but cannot have
+refused before the read; it logs a warning once per route that says so. On a
+route of the route class it returns the route's verdict without judging again.
+
 With ``replay_guard``, an exception from the endpoint releases the request's key
-(the dependency cannot see a 5xx the endpoint returns without raising; the ASGI
-middleware can). A refused HTTP request raises :class:`TwilioRefusal` (an ``HTTPException``:
+(the dependency cannot see a 5xx the endpoint returns without raising; the route
+class and the ASGI middleware can). A refused HTTP request raises :class:`TwilioRefusal` (an ``HTTPException``:
 403, or 400/405/413) before the endpoint runs, answered with the same short
 ``text/plain`` body every other adapter sends; a refused WebSocket handshake raises
 ``WebSocketException(1008)``, which closes it before accept. The dependency
 returns the :class:`~twiliosig.Verdict`, also at ``request.state.twiliosig_verdict``.
 
 Options are the middlewares' names; the token defaults to ``TWILIO_AUTH_TOKEN``,
-read when the dependency is built. FastAPI parses a form body before it runs
-dependencies; the dependency then checks the pairs FastAPI parsed, which are
-exactly what the endpoint receives.
+read when the dependency is built.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from fastapi import HTTPException, Response, WebSocketException
+from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect, HTTPConnection, Request
 from starlette.status import WS_1008_POLICY_VIOLATION
 
-from .._guard import CLAIMED_KEY, Check, Decision, Guard, Refusal
+from .._guard import CLAIMED_KEY, VERDICT_KEY, Check, Decision, Guard, Refusal
 from .._scope import scope_head
-from ..asgi import STATE_KEY
+from ..asgi import STATE_KEY, Receive, Scope, Send, TwilioSignatureMiddleware
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -51,32 +77,53 @@ from ..verdict import Verdict
 
 __all__ = ["TwilioRefusal", "TwilioSignature"]
 
+logger = logging.getLogger("twiliosig")
+
+#: Where a route of the route class leaves the guard that judged the request, for the dependency.
+_JUDGED_BY = "twiliosig.fastapi.guard"
+
 
 class TwilioSignature:
-    """A FastAPI dependency that refuses requests not signed by Twilio.
+    """Refuses requests not signed by Twilio: a route class for form routes, and a FastAPI dependency.
 
     Takes the middlewares' options as keyword arguments (``auth_token``,
     ``shared_keys``, ``public_url``, ``trust_forwarded``, ``url_variants``,
     ``max_body_size``, ``report_only``, ``on_reject``, ``enabled``; ``paths``
-    narrows a router-level dependency). Bad configuration raises here, at start-up.
+    narrows a router-level route class or dependency). Bad configuration raises
+    here, at start-up.
+
+    Attributes:
+        route_class: An ``APIRoute`` subclass for ``APIRouter(route_class=...)``:
+            every HTTP route the router declares itself is checked from the head
+            before FastAPI reads its body (see the module's docstring). Use it for
+            routes with ``Form``, ``File`` or ``Body`` parameters, with the
+            dependency on the router too for its WebSocket and included routes.
     """
 
     def __init__(self, **options: Unpack[GuardOptions]) -> None:
         self.guard = Guard.from_options(options)
         self.guard.require_mode(asynchronous=True)
+        self.route_class: type[APIRoute] = _route_class(self.guard)
+        self._warned: set[str] = set()
 
     async def __call__(self, connection: HTTPConnection) -> AsyncIterator[Verdict | None]:
         # A dependency with yield: after the endpoint, an exception releases the replay key.
         guard = self.guard
-        check = guard.start(scope_head(connection.scope))
+        scope = connection.scope
+        if scope.get(_JUDGED_BY) is guard:  # a route of this route_class judged it before the body was read
+            yield scope.get(VERDICT_KEY)
+            return
+        check = guard.start(scope_head(scope))
         if check is None:
             yield None
             return
-        websocket = connection.scope["type"] == "websocket"
+        websocket = scope["type"] == "websocket"
+        if not websocket and VERDICT_KEY not in scope and _body_read(connection):
+            self._read_first(connection)  # no middleware of ours read it bounded first: FastAPI read it whole
         decision = check.decision
         if decision is None:
             decision = check.finish() if websocket else await _decide(check, connection)
-        decision = await guard.aclaim(decision, claimed=connection.scope.get(CLAIMED_KEY))
+        decision = await guard.aclaim(decision, claimed=scope.get(CLAIMED_KEY))
         connection.state.__setattr__(STATE_KEY, decision.verdict)
         refusal = decision.refusal
         if refusal is not None:
@@ -85,12 +132,54 @@ class TwilioSignature:
             _send_refusals_as_they_are(connection)
             raise TwilioRefusal(refusal)
         if decision.replay_key is not None:
-            connection.scope[CLAIMED_KEY] = decision.replay_key
+            scope[CLAIMED_KEY] = decision.replay_key
         try:
             yield decision.verdict
-        except BaseException:
-            await guard.asettle(decision, failed=True)
+        except BaseException as error:
+            # HTTPException(404) is FastAPI's way to answer 404: an answer keeps the claim, as a returned 404 does.
+            answered = isinstance(error, StarletteHTTPException) and error.status_code < 500
+            await guard.asettle(decision, failed=not answered)
             raise
+
+    def _read_first(self, connection: HTTPConnection) -> None:
+        """Warn, once per route, that FastAPI read a body before the dependency could refuse it unread."""
+        route = connection.scope.get("route")
+        where = str(getattr(route, "path", None) or "this route")
+        if where in self._warned:
+            return
+        self._warned.add(where)
+        logger.warning(
+            "twiliosig: FastAPI read the body of a request to %s before the TwilioSignature dependency ran "
+            "(the route has Form, File or Body parameters), so an unsigned body is read in full before it "
+            "is refused; give its router route_class=twilio.route_class, or use the ASGI middleware",
+            where,
+        )
+
+
+def _route_class(guard: Guard) -> type[APIRoute]:
+    """An ``APIRoute`` subclass whose routes run ``guard`` in the ASGI middleware around FastAPI's own handling."""
+
+    class TwilioSignedRoute(APIRoute):
+        """A route checked from its head before FastAPI reads the body, then read bounded and replayed.
+
+        Wraps :meth:`handle` (which FastAPI calls for the route wherever its
+        router is included) in the ASGI middleware with the dependency's guard:
+        the same reading of the body, the same refusals, the same settling of the
+        replay key, and the verdict at ``request.state.twiliosig_verdict``.
+        """
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self._twiliosig = TwilioSignatureMiddleware._around(self._signed, guard)
+
+        async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+            await self._twiliosig(scope, receive, send)
+
+        async def _signed(self, scope: Scope, receive: Receive, send: Send) -> None:
+            scope[_JUDGED_BY] = guard  # judged (or not protected): the dependency need not judge again
+            await super().handle(scope, receive, send)
+
+    return TwilioSignedRoute
 
 
 # FastAPI writes its own body for an HTTPException, and the headers that describe it.
@@ -149,6 +238,11 @@ async def _decide(check: Check, connection: HTTPConnection) -> Decision:
     return check.finish(body)
 
 
+def _body_read(connection: HTTPConnection) -> bool:
+    """Whether the request's body was read before the dependency ran (FastAPI does so for body parameters)."""
+    return getattr(connection, "_body", None) is not None or bool(getattr(connection, "_stream_consumed", False))
+
+
 class _StreamConsumed(Exception):
     pass
 
@@ -156,8 +250,8 @@ class _StreamConsumed(Exception):
 async def _bounded_body(request: Request, limit: int) -> bytes | None:
     """The body, cached on the request for the endpoint; None past ``limit``."""
     cached = getattr(request, "_body", None)
-    if cached is not None:
-        return bytes(cached)
+    if cached is not None:  # FastAPI read it whole for a Body parameter: refused all the same if too large
+        return bytes(cached) if len(cached) <= limit else None
     chunks = []
     size = 0
     try:

@@ -30,11 +30,12 @@ from __future__ import annotations
 import contextlib
 import difflib
 import functools
+import weakref
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
 
 from flask import Flask, Response, current_app, g, request
-from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
+from werkzeug.exceptions import ClientDisconnected, HTTPException, RequestEntityTooLarge
 
 from .._environ import environ_head
 from .._guard import CLAIMED_KEY, VERDICT_KEY, Check, Decision, Guard, check_option_names
@@ -126,7 +127,21 @@ def _settle(guard: Guard, response: Any, error: BaseException | None) -> None:
     """After the view: a 5xx or an exception releases the replay key, so Twilio's retry gets through."""
     decision = g.pop("twiliosig_decision", None)
     if decision is not None:
-        guard.settle(decision, failed=error is not None or getattr(response, "status_code", 200) >= 500)
+        status = getattr(response, "status_code", 200) if error is None else _answered(error)
+        guard.settle(decision, failed=status is None or status >= 500)
+
+
+def _answered(error: BaseException) -> int | None:
+    """The status Flask answers for an exception out of a view: ``abort(404)`` is a 404; None for an error.
+
+    A 4xx raised is an answer as much as a 4xx returned: the claim is kept, so a
+    captured copy of a request the view answered 404 never reaches it again.
+    """
+    if not isinstance(error, HTTPException) or current_app.trap_http_exception(error):
+        return None  # Flask answers 500 (a trapped HTTP exception is re-raised)
+    if error.response is not None:  # abort(a_response)
+        return int(error.response.status_code)
+    return error.code
 
 
 @overload
@@ -149,16 +164,18 @@ def twilio_required(view: Callable[..., Any] | None = None, **options: Any) -> A
     """
     if view is None:
         return functools.partial(twilio_required, **options)
-    guards: dict[int, Guard] = {}
+    # Each app's own guard, held as long as the app lives: never by id(app), which a new app
+    # built at a collected one's address would share (and run with its token, or enabled=False).
+    guards: weakref.WeakKeyDictionary[Flask, Guard] = weakref.WeakKeyDictionary()
 
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         app = current_app._get_current_object()  # type: ignore[attr-defined]
-        guard = guards.get(id(app))
+        guard = guards.get(app)
         if guard is None:
             guard = guard_from_config(app.config, **options)
             guard.require_mode(asynchronous=False)
-            guards[id(app)] = guard
+            guards[app] = guard
         refusal = _guarded(guard, always=True)
         if refusal is not None:
             return refusal
@@ -176,10 +193,20 @@ def twilio_required(view: Callable[..., Any] | None = None, **options: Any) -> A
 class TwilioSignature:
     """Flask extension: validate chosen blueprints, endpoints or paths before their views run.
 
+    A blueprint is protected wherever it is registered: under its own name, again
+    under another (``app.register_blueprint(bp, url_prefix="/v2", name="twilio_v2")``),
+    and nested in another blueprint; so are the blueprints nested in it. The names
+    are resolved to the blueprint objects at the app's first request, when every
+    registration is done (Flask refuses one after it), so the order of
+    ``TwilioSignature(app)`` or ``init_app`` and ``register_blueprint`` does not matter.
+
     Args:
         app: The app, or None to call :meth:`init_app` later (app factories).
-        blueprints: Blueprint names whose views must be signed (nested ones included).
-        endpoints: Endpoint names that must be signed.
+        blueprints: Names of blueprints whose views must be signed (nested ones
+            included), each as the app has it in ``app.blueprints``
+            (``"twilio"``, ``"twilio.media"`` for one nested in it).
+        endpoints: Endpoint names that must be signed (``"voice"``,
+            ``"twilio.sms"``: that view in every registration of its blueprint).
         **options: The middlewares' options; with neither ``blueprints`` nor
             ``endpoints``, the ``paths`` option (every path by default) decides.
     """
@@ -197,7 +224,6 @@ class TwilioSignature:
         self.blueprints = frozenset(blueprints)
         self.endpoints = frozenset(endpoints)
         self.options = options
-        self._names_checked = False
         if app is not None:
             self.init_app(app)
 
@@ -206,7 +232,11 @@ class TwilioSignature:
         guard = guard_from_config(app.config, **self.options)
         guard.require_mode(asynchronous=False)
         app.extensions[_EXTENSION] = guard
-        app.before_request(functools.partial(self._check, guard))
+        if self.blueprints or self.endpoints:
+            selection = _Selection(self.blueprints, self.endpoints)
+            app.before_request(functools.partial(self._check_selected, guard, selection))
+        else:
+            app.before_request(functools.partial(_guarded, guard, always=False))  # the paths option decides
         if guard.replay_guard is not None:
             app.after_request(functools.partial(self._after, guard))
             app.teardown_request(functools.partial(self._teardown, guard))
@@ -221,16 +251,64 @@ class TwilioSignature:
         if error is not None:
             _settle(guard, None, error)
 
-    def _check_names(self) -> None:
-        """Refuse a blueprint or endpoint name the app does not have: it would protect nothing, silently.
+    @staticmethod
+    def _check_selected(guard: Guard, selection: _Selection) -> Response | None:
+        if selection.covers(current_app, request.blueprints, request.endpoint):
+            return _guarded(guard, always=True)
+        return None
+
+
+class _Selection:
+    """The views one app's extension protects: the listed blueprints and endpoints, as objects.
+
+    Flask knows a registration only by its name (``app.blueprints`` maps each
+    registered name, dotted for a nested one, to its blueprint; a request's
+    ``blueprints`` lists the names of its chain), and the same blueprint object
+    registered twice has two names. Matching the objects the listed names stand
+    for protects every registration of a listed blueprint, and of one nested in
+    it, whatever name it was registered under.
+    """
+
+    __slots__ = ("_blueprints", "_endpoints", "_names", "_views")
+
+    def __init__(self, blueprints: frozenset[str], endpoints: frozenset[str]) -> None:
+        self._names = (blueprints, endpoints)
+        self._blueprints: frozenset[object] | None = None  # resolved at the app's first request
+        self._endpoints = endpoints
+        self._views: frozenset[tuple[object, str]] = frozenset()
+
+    def covers(self, app: Flask, chain: Iterable[str], endpoint: str | None) -> bool:
+        """Whether the request (its blueprint chain and endpoint) is one that must be signed.
 
         Raises:
-            ValueError: an unknown name, with the closest one the app has.
+            ValueError: a listed name the app does not have, or a blueprint to protect
+                registered under an empty name (on every request until it is fixed).
         """
-        app = current_app
+        registered = app.blueprints
+        blueprints = self._blueprints
+        if blueprints is None:
+            blueprints = self._resolve(app)
+        if any(registered.get(name) in blueprints for name in chain):
+            return True
+        if endpoint is None:
+            return False
+        if endpoint in self._endpoints:
+            return True
+        owner, _, view = endpoint.rpartition(".")
+        return bool(owner) and (registered.get(owner), view) in self._views
+
+    def _resolve(self, app: Flask) -> frozenset[object]:
+        """The blueprint objects the names stand for, once the app serves and every registration is done.
+
+        Raises:
+            ValueError: an unknown name, with the closest one the app has: it would protect nothing, silently;
+                or a blueprint to protect registered with ``name=""``, whose views no request can name.
+        """
+        blueprints, endpoints = self._names
+        registered = app.blueprints
         for kind, names, known in (
-            ("blueprint", self.blueprints, set(app.blueprints)),
-            ("endpoint", self.endpoints, set(app.view_functions)),
+            ("blueprint", blueprints, set(registered)),
+            ("endpoint", endpoints, set(app.view_functions)),
         ):
             for name in sorted(names - known):
                 # A view in a blueprint is named "blueprint.view": suggest that first.
@@ -238,13 +316,21 @@ class TwilioSignature:
                 close = qualified or difflib.get_close_matches(name, known, n=1, cutoff=0.5)
                 hint = f"; did you mean {close[0]!r}?" if close else f"; the app has {sorted(known)}"
                 raise ValueError(f"TwilioSignature: no {kind} named {name!r}, so nothing would be protected{hint}")
-        self._names_checked = True
-
-    def _check(self, guard: Guard) -> Response | None:
-        if not self._names_checked:
-            self._check_names()  # the app serves now: every blueprint and view is registered
-        if not self.blueprints and not self.endpoints:
-            return _guarded(guard, always=False)  # the paths option decides
-        if request.endpoint in self.endpoints or any(name in self.blueprints for name in request.blueprints):
-            return _guarded(guard, always=True)
-        return None
+        # "twilio.sms" is the view "sms" of the blueprint registered as "twilio": that view in its every registration.
+        views = [endpoint.rpartition(".") for endpoint in endpoints]
+        self._views = frozenset((registered[owner], view) for owner, _, view in views if owner in registered)
+        # A blueprint nested in a listed one ("twilio.media") is protected wherever it is registered, alone too.
+        prefixes = tuple(f"{name}." for name in blueprints)
+        resolved = frozenset(registered[name] for name in blueprints) | frozenset(
+            blueprint for name, blueprint in registered.items() if name.startswith(prefixes)
+        )
+        unnamed = registered.get("")
+        if unnamed is not None and (unnamed in resolved or any(owner is unnamed for owner, _ in self._views)):
+            # register_blueprint(bp, name=""): Flask names its views "sms", not "<name>.sms", and no request
+            # to them names a blueprint: they cannot be told from the app's own views, so nothing would protect them.
+            raise ValueError(
+                "TwilioSignature: a blueprint to protect is registered under an empty name (name=''), "
+                "whose views Flask cannot tell from the app's own; register it under a name"
+            )
+        self._blueprints = resolved
+        return resolved

@@ -3,8 +3,11 @@
 Hand-made test dictionaries look nothing like what Twilio sends; production then meets
 blank geography fields, repeated SIDs under old names, emoji, scripts other than Latin,
 JSON inside form values and URLs with query strings. Each :class:`Event` here is one kind
-of webhook with the parameter names Twilio documents for it (a test holds every entry to
-that list), realistic values of our own, and the way Twilio signs it::
+of webhook, realistic values of our own, the way Twilio signs it, and a record of every
+name it may carry: whether Twilio documents it as always sent or sent when it applies,
+or whether it is only seen sent in practice, with the page or public source that says so
+(:class:`Documented`; tests hold every entry to its record, and a name nobody can source
+is left out and listed as such)::
 
     from twiliosig import events
 
@@ -22,16 +25,36 @@ import difflib
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from . import _conversations, _event_streams, _frontline, _messaging, _taskrouter, _voice, _websockets
-from ._model import Documented, Event, SignedRequest
+from . import (
+    _conference,
+    _conversations,
+    _event_streams,
+    _frontline,
+    _messaging,
+    _sync,
+    _taskrouter,
+    _voice,
+    _websockets,
+)
+from ._model import Documented, Event, Field, Presence, SignedRequest
 
-__all__ = ["CATALOGUE", "Documented", "Event", "SignedRequest", "get", "kinds"]
+__all__ = ["CATALOGUE", "Documented", "Event", "Field", "Presence", "SignedRequest", "get", "kinds"]
 
 #: Every entry by kind, grouped by product family in this order.
 CATALOGUE: Mapping[str, Event] = MappingProxyType(
     {
         event.kind: event
-        for family in (_messaging, _voice, _conversations, _frontline, _taskrouter, _event_streams, _websockets)
+        for family in (
+            _messaging,
+            _voice,
+            _conference,
+            _conversations,
+            _frontline,
+            _taskrouter,
+            _sync,
+            _event_streams,
+            _websockets,
+        )
         for event in family.EVENTS
     }
 )

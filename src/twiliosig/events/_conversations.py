@@ -4,35 +4,62 @@ from __future__ import annotations
 
 import json
 
-from ._model import Event, documented, sid
+from ._model import Event, always, documented, sid, when
 from ._values import ACCOUNT_SID, CONVERSATION_SERVICE_SID, MESSAGING_SERVICE_SID, TWILIO_NUMBER, UK_CUSTOMER
 
 _PAGE = "https://www.twilio.com/docs/conversations/conversations-webhooks"
 
-#: Sent with every Conversations webhook; post-events add the retry count.
-_COMMON = ["AccountSid", "EventType", "Source", "ClientIdentity", "ChatServiceSid", "RetryCount"]
-_BINDING = [
-    "MessagingBinding.ProxyAddress", "MessagingBinding.Address", "MessagingBinding.ProjectedAddress",
-    "MessagingBinding.AuthorAddress", "MessagingBinding.Type",
-]  # fmt: skip
+_GROUP_MMS = "in a Group MMS conversation"
+_BINDING_NOTE = "for an SMS or WhatsApp participant (null for a chat-only one)"
+
+#: "each request also contains" these (the page's common table), whatever the event.
+_COMMON = (
+    *always(_PAGE, "AccountSid", "EventType"),
+    *always(_PAGE, "Source", note="SDK or API: the source of the action"),
+    *when(_PAGE, "ClientIdentity", note="on SDK-originating events: the identity of the user who acted"),
+)
+_LEFT_OUT = {
+    "RetryCount": "seen in third-party handlers' types; neither the common table nor the event's lists it",
+}
 
 _CONVERSATION_ADD = documented(
     _PAGE,
     _COMMON,
-    _BINDING,
-    ["FriendlyName", "UniqueName", "Attributes", "MessagingServiceSid", "State", "DateCreated"],
+    always(_PAGE, "UniqueName", "Attributes", "ChatServiceSid", "MessagingServiceSid", "State"),
+    when(_PAGE, "FriendlyName", note="when the conversation has one"),
+    when(
+        _PAGE,
+        "MessagingBinding.ProxyAddress",
+        "MessagingBinding.Address",
+        note="null when the conversation is created with the REST API and has no participants yet "
+        "(a list of addresses for an autocreated Group MMS)",
+    ),
+    when(_PAGE, "MessagingBinding.ProjectedAddress", "MessagingBinding.AuthorAddress", note=_GROUP_MMS),
+    when(_PAGE, "MessageBody", "Media", note="when a message creates the conversation: its body and media"),
+    left_out={
+        **_LEFT_OUT,
+        "DateCreated, ConversationSid": "the onConversationAdd table lists neither (the "
+        "conversation does not exist yet)",
+    },
 )
 _MESSAGE_ADDED = documented(
     _PAGE,
     _COMMON,
-    ["ConversationSid", "MessageSid", "MessagingServiceSid", "Index", "DateCreated", "Body", "Author"],
-    ["ParticipantSid", "Attributes", "Media"],
+    always(_PAGE, "ConversationSid", "MessageSid", "MessagingServiceSid", "Index", "DateCreated", "Body"),
+    always(_PAGE, "Author", "Attributes"),
+    when(_PAGE, "ParticipantSid", note="when the author is a participant"),
+    when(_PAGE, "Media", note="when the message has media: a JSON array of media objects"),
+    left_out={**_LEFT_OUT, "ChatServiceSid": "not in the onMessageAdded table"},
 )
 _PARTICIPANT_ADDED = documented(
     _PAGE,
     _COMMON,
-    _BINDING,
-    ["ConversationSid", "ParticipantSid", "MessagingServiceSid", "DateCreated", "Identity", "RoleSid", "Attributes"],
+    always(_PAGE, "ConversationSid", "ParticipantSid", "DateCreated", "RoleSid", "Attributes"),
+    always(_PAGE, "MessagingBinding.Type", note="SMS, CHAT or WHATSAPP"),
+    when(_PAGE, "Identity", note="for a chat participant (null for an SMS or WhatsApp one)"),
+    when(_PAGE, "MessagingBinding.ProxyAddress", "MessagingBinding.Address", note=_BINDING_NOTE),
+    when(_PAGE, "MessagingBinding.ProjectedAddress", note=_GROUP_MMS),
+    left_out={**_LEFT_OUT, "ChatServiceSid, MessagingServiceSid": "not in the onParticipantAdded table"},
 )
 
 CONVERSATION_SID = sid("CH", "conversation with a customer")
@@ -42,20 +69,22 @@ WORKER_PARTICIPANT_SID = sid("MB", "worker participant")
 CONVERSATION_ADD = Event(
     kind="conversations.conversation.add",
     product="conversations",
-    title="a customer's first SMS is about to create a conversation (pre-event onConversationAdd)",
+    title="a conversation is about to be created with an SMS customer's first message (pre-event onConversationAdd)",
     path="/twilio/conversations",
     documented=_CONVERSATION_ADD,
     params=(
         ("MessagingServiceSid", MESSAGING_SERVICE_SID),
-        ("RetryCount", "0"),
         ("EventType", "onConversationAdd"),
         ("State", "active"),
         ("Attributes", "{}"),
+        ("UniqueName", "sms-447700900461"),
+        ("FriendlyName", "Müller & Söhne — ticket #A-1043"),
         ("MessagingBinding.ProxyAddress", TWILIO_NUMBER),
         ("AccountSid", ACCOUNT_SID),
         ("MessagingBinding.Address", UK_CUSTOMER),
+        ("MessageBody", "Hallo! Wo bleibt meine Bestellung? 📦"),
         ("ChatServiceSid", CONVERSATION_SERVICE_SID),
-        ("Source", "SMS"),
+        ("Source", "API"),
     ),
 )
 
@@ -71,11 +100,9 @@ MESSAGE_ADDED = Event(
         ("Attributes", json.dumps({"importance": "high", "tags": ["échéance", "请款"]}, ensure_ascii=False)),
         ("DateCreated", "2024-06-18T14:35:02.117Z"),
         ("Index", "12"),
-        ("ChatServiceSid", CONVERSATION_SERVICE_SID),
         ("MessageSid", sid("IM", "conversation message with a pdf")),
         ("AccountSid", ACCOUNT_SID),
         ("Source", "SDK"),
-        ("RetryCount", "0"),
         ("Author", "ana.souza@example.com"),
         ("ParticipantSid", WORKER_PARTICIPANT_SID),
         ("Body", "Voici la facture 🧾 —請確認"),
@@ -106,16 +133,13 @@ PARTICIPANT_ADDED = Event(
     path="/twilio/conversations",
     documented=_PARTICIPANT_ADDED,
     params=(
-        ("MessagingServiceSid", MESSAGING_SERVICE_SID),
-        ("RetryCount", "0"),
         ("EventType", "onParticipantAdded"),
         ("Attributes", "{}"),
         ("DateCreated", "2024-06-18T14:31:44.008Z"),
-        ("ChatServiceSid", CONVERSATION_SERVICE_SID),
         ("MessagingBinding.ProxyAddress", TWILIO_NUMBER),
         ("AccountSid", ACCOUNT_SID),
         ("MessagingBinding.Address", UK_CUSTOMER),
-        ("MessagingBinding.Type", "sms"),
+        ("MessagingBinding.Type", "SMS"),
         ("RoleSid", sid("RL", "conversation participant role")),
         ("Source", "API"),
         ("ParticipantSid", CUSTOMER_PARTICIPANT_SID),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ._model import Event, documented, sid
+from ._model import Event, always, documented, practice, sid, when
 from ._values import (
     ACCOUNT_SID,
     BR_CUSTOMER_WHATSAPP,
@@ -17,28 +17,126 @@ from ._values import (
 
 _INBOUND_PAGE = "https://www.twilio.com/docs/messaging/guides/webhook-request"
 _STATUS_PAGE = "https://www.twilio.com/docs/messaging/guides/track-outbound-message-status"
+#: Twilio Labs' webhook emulator: what an incoming message carries in practice.
+_EMULATOR_SMS = "https://github.com/twilio-labs/plugin-webhook/blob/main/src/utils/webhook-events/sms.js"
+_EMULATOR_BASE = "https://github.com/twilio-labs/plugin-webhook/blob/main/src/utils/webhook-events/_base.js"
 
 _INBOUND = documented(
     _INBOUND_PAGE,
-    # the message
-    ["MessageSid", "SmsSid", "SmsMessageSid", "AccountSid", "MessagingServiceSid", "From", "To", "Body"],
-    ["NumMedia", "NumSegments", "SmsStatus", "ApiVersion"],
-    # where the numbers are
-    ["FromCity", "FromState", "FromZip", "FromCountry", "ToCity", "ToState", "ToZip", "ToCountry"],
-    # WhatsApp
-    ["ProfileName", "WaId", "Forwarded", "FrequentlyForwarded", "ButtonText"],
-    ["Latitude", "Longitude", "Address", "Label"],
-    ["OriginalRepliedMessageSender", "OriginalRepliedMessageSid"],
-    # WhatsApp, a message that came from a click-to-WhatsApp advert
-    ["ReferralBody", "ReferralHeadline", "ReferralSourceId", "ReferralSourceType", "ReferralSourceUrl"],
-    ["ReferralMediaId", "ReferralMediaContentType", "ReferralMediaUrl", "ReferralNumMedia", "ReferralCtwaClid"],
-    patterns=[r"MediaContentType\d+", r"MediaUrl\d+"],
+    always(
+        _INBOUND_PAGE,
+        "MessageSid",
+        "SmsSid",
+        "SmsMessageSid",
+        "AccountSid",
+        "From",
+        "To",
+        "Body",
+        "NumMedia",
+        "NumSegments",
+    ),
+    when(_INBOUND_PAGE, "MessagingServiceSid", note="when the number belongs to a Messaging Service"),
+    when(
+        _INBOUND_PAGE,
+        r"MediaContentType\d+",
+        r"MediaUrl\d+",
+        note="one pair per media item, numbered from 0, when NumMedia is above 0",
+        pattern=True,
+    ),
+    when(
+        _INBOUND_PAGE,
+        "ButtonPayload",
+        "ButtonText",
+        "ButtonType",
+        "InteractiveData",
+        "FlowData",
+        "ChannelMetadata",
+        note="on a reply to a rich message (buttons, WhatsApp flows, RCS), varying with its type",
+    ),
+    when(_INBOUND_PAGE, "Latitude", "Longitude", "Address", "Label", note="when the message shares a location"),
+    when(
+        _INBOUND_PAGE,
+        *(f"{prefix}{part}" for prefix in ("From", "To") for part in ("City", "State", "Zip", "Country")),
+        note="when Twilio finds geographic data for the number (blank otherwise)",
+    ),
+    when(_INBOUND_PAGE, "ProfileName", "WaId", "Forwarded", "FrequentlyForwarded", note="on WhatsApp messages"),
+    when(
+        _INBOUND_PAGE,
+        "ReferralBody",
+        "ReferralHeadline",
+        "ReferralSourceId",
+        "ReferralSourceType",
+        "ReferralSourceUrl",
+        "ReferralMediaId",
+        "ReferralMediaContentType",
+        "ReferralMediaUrl",
+        "ReferralNumMedia",
+        "ReferralCtwaClid",
+        note="on a WhatsApp message from a click-to-WhatsApp advert (ReferralNumMedia=0 arrives on plain "
+        "messages too, as Twilio Labs' emulator shows)",
+    ),
+    when(
+        _INBOUND_PAGE,
+        "OriginalRepliedMessageSender",
+        "OriginalRepliedMessageSid",
+        note="on a reply to a message sent in the previous 7 days",
+    ),
+    practice(
+        _EMULATOR_SMS,
+        "SmsStatus",
+        note="always received; Twilio Labs' webhook emulator sends it, the request table does not list it",
+    ),
+    practice(
+        _EMULATOR_BASE,
+        "ApiVersion",
+        note="2010-04-01; Twilio Labs' webhook emulator sends it, the request table does not list it",
+    ),
 )
+
+_STATUS_FIELDS = (
+    *always(_STATUS_PAGE, "MessageStatus"),
+    *always(
+        _STATUS_PAGE,
+        "AccountSid",
+        "From",
+        "MessageSid",
+        "SmsSid",
+        note="the page says a status callback carries a subset of the incoming-message parameters; "
+        "its example request shows these",
+    ),
+    *when(
+        _STATUS_PAGE,
+        "To",
+        "MessagingServiceSid",
+        note="among the incoming-message parameters a status callback may carry (MessagingServiceSid when "
+        "sent through a Messaging Service)",
+    ),
+    *when(_STATUS_PAGE, "ErrorCode", note="when the status is failed or undelivered"),
+    *practice(
+        _STATUS_PAGE,
+        "SmsStatus",
+        note="in the page's example request (same value as MessageStatus), not in its tables",
+    ),
+)
+_STATUS_LEFT_OUT = {
+    "ApiVersion, ChannelToAddress, StructuredMessage": "seen in third-party logs of status callbacks; "
+    "no Twilio table or Twilio source names them",
+}
 
 _STATUS = documented(
     _STATUS_PAGE,
-    ["MessageSid", "SmsSid", "AccountSid", "MessagingServiceSid", "From", "To", "ApiVersion"],
-    ["MessageStatus", "SmsStatus", "ErrorCode", "RawDlrDoneDate"],
+    _STATUS_FIELDS,
+    when(_STATUS_PAGE, "RawDlrDoneDate", note="on most SMS/MMS delivered or undelivered callbacks (YYMMDDhhmm)"),
+    left_out=_STATUS_LEFT_OUT,
+)
+
+_CHANNEL_STATUS = documented(
+    _STATUS_PAGE,
+    _STATUS_FIELDS,
+    always(_STATUS_PAGE, "ChannelInstallSid", "ChannelPrefix", note="on WhatsApp and other channels"),
+    when(_STATUS_PAGE, "ChannelStatusMessage", note="only when delivery failed: the channel's own error message"),
+    when(_STATUS_PAGE, "EventType", note="READ after the recipient read the message (WhatsApp read receipts)"),
+    left_out=_STATUS_LEFT_OUT,
 )
 
 _SMS_SID = sid("SM", "inbound sms")
@@ -57,7 +155,7 @@ def _message_ids(message_sid: str) -> list[tuple[str, str]]:
     return [("SmsMessageSid", message_sid), ("SmsSid", message_sid), ("MessageSid", message_sid)]
 
 
-#: Sent with every incoming message: its status, always ``received``, and the API version.
+#: Sent with every incoming message in practice, though no table lists them: the status and API version.
 _RECEIVED = [("SmsStatus", "received"), ("ApiVersion", "2010-04-01")]
 
 
@@ -159,9 +257,57 @@ STATUS = Event(
         ("MessageSid", _OUTBOUND_SID),
         ("AccountSid", ACCOUNT_SID),
         ("From", TWILIO_NUMBER),
-        ("ApiVersion", "2010-04-01"),
         ("RawDlrDoneDate", "2406181432"),
     ),
 )
 
-EVENTS = (INBOUND_SMS, INBOUND_MMS, INBOUND_WHATSAPP, STATUS)
+_WHATSAPP_OUTBOUND_SID = sid("SM", "outbound whatsapp")
+_CHANNEL_INSTALL_SID = sid("XE", "whatsapp sender channel")
+
+WHATSAPP_READ = Event(
+    kind="messaging.status.whatsapp",
+    product="messaging",
+    title="an outgoing WhatsApp message was read (status callback with a read receipt)",
+    path="/twilio/whatsapp/status",
+    documented=_CHANNEL_STATUS,
+    params=(
+        ("ChannelPrefix", "whatsapp"),
+        ("EventType", "READ"),
+        ("SmsSid", _WHATSAPP_OUTBOUND_SID),
+        ("SmsStatus", "read"),
+        ("MessageStatus", "read"),
+        ("To", BR_CUSTOMER_WHATSAPP),
+        ("MessagingServiceSid", MESSAGING_SERVICE_SID),
+        ("MessageSid", _WHATSAPP_OUTBOUND_SID),
+        ("AccountSid", ACCOUNT_SID),
+        ("From", WHATSAPP_SENDER),
+        ("ChannelInstallSid", _CHANNEL_INSTALL_SID),
+    ),
+)
+
+WHATSAPP_FAILED = Event(
+    kind="messaging.status.whatsapp.failed",
+    product="messaging",
+    title="an outgoing WhatsApp message could not be delivered (status callback with the channel's error)",
+    path="/twilio/whatsapp/status",
+    documented=_CHANNEL_STATUS,
+    params=(
+        ("ChannelPrefix", "whatsapp"),
+        ("ErrorCode", "63016"),
+        (
+            "ChannelStatusMessage",
+            "Message failed to send because more than 24 hours have passed since the customer last replied",
+        ),
+        ("SmsSid", _WHATSAPP_OUTBOUND_SID),
+        ("SmsStatus", "undelivered"),
+        ("MessageStatus", "undelivered"),
+        ("To", BR_CUSTOMER_WHATSAPP),
+        ("MessagingServiceSid", MESSAGING_SERVICE_SID),
+        ("MessageSid", _WHATSAPP_OUTBOUND_SID),
+        ("AccountSid", ACCOUNT_SID),
+        ("From", WHATSAPP_SENDER),
+        ("ChannelInstallSid", _CHANNEL_INSTALL_SID),
+    ),
+)
+
+EVENTS = (INBOUND_SMS, INBOUND_MMS, INBOUND_WHATSAPP, STATUS, WHATSAPP_READ, WHATSAPP_FAILED)

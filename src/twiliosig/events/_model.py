@@ -15,6 +15,7 @@ import re
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
+from enum import Enum
 from typing import Any, Union
 from urllib.parse import parse_qsl, urlencode
 
@@ -43,30 +44,123 @@ def sid(prefix: str, label: str) -> str:
     return prefix + hashlib.sha256(label.encode("utf-8")).hexdigest()[:32]
 
 
+class Presence(str, Enum):
+    """How a source says a parameter arrives: the three answers a catalogue entry records per name."""
+
+    #: Twilio documents it as sent with every request of this kind.
+    ALWAYS = "always"
+    #: Twilio documents it, sent only when it applies (the field's note says when).
+    WHEN = "when"
+    #: No Twilio table lists it, but Twilio sends it: a public source shows it arriving.
+    PRACTICE = "practice"
+
+
 @dataclass(frozen=True)
-class Documented:
-    """The parameter names Twilio documents for one webhook, as we wrote them down.
+class Field:
+    """One parameter name, how it arrives, and the page (or public source) that says so.
 
     Attributes:
-        source: The Twilio documentation page the names come from.
-        names: Every documented name. For a JSON body or WebSocket messages a name is a
-            path: ``"data.messageSid"``, or ``"start/start.streamSid"`` for the
-            ``streamSid`` inside the ``start`` message's ``start`` object.
-        patterns: Regular expressions for numbered names (``MediaUrl\\d+``).
+        name: The name as sent; for a JSON body or WebSocket messages a path
+            (``"data.messageSid"``, or ``"start/start.streamSid"`` for the ``streamSid``
+            inside the ``start`` message's ``start`` object); a regular expression
+            when ``pattern`` (``MediaUrl\\d+``).
+        presence: :class:`Presence`: always sent, sent when it applies, or sent in
+            practice without a Twilio table naming it.
+        source: The address of the page or public source that says so.
+        note: When it is sent, or what the source shows (required for ``WHEN`` and
+            ``PRACTICE``).
+        pattern: ``name`` is a regular expression for numbered names.
+    """
+
+    name: str
+    presence: Presence
+    source: str
+    note: str = ""
+    pattern: bool = False
+
+    def matches(self, name: str) -> bool:
+        """Whether ``name`` is this field (or, for a pattern, one of its numbered names)."""
+        return re.fullmatch(self.name, name) is not None if self.pattern else name == self.name
+
+
+@dataclass(frozen=True)
+class Documented:
+    """Every name one webhook may carry, each with how it arrives and who says so.
+
+    A name no source shows is not here: the entry does not send it, and ``left_out``
+    says which names were heard of and why they are missing.
+
+    Attributes:
+        source: The Twilio page holding the webhook's table (most fields cite it).
+        fields: One :class:`Field` per name (or numbered-name pattern).
+        left_out: ``(name, why)`` for names other catalogues or older versions send
+            that no source could back.
     """
 
     source: str
-    names: frozenset[str]
-    patterns: tuple[str, ...] = ()
+    fields: tuple[Field, ...]
+    left_out: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def names(self) -> frozenset[str]:
+        """Every plain (non-pattern) name."""
+        return frozenset(item.name for item in self.fields if not item.pattern)
+
+    @property
+    def patterns(self) -> tuple[str, ...]:
+        """The regular expressions for numbered names."""
+        return tuple(item.name for item in self.fields if item.pattern)
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        """Every page or public source the fields cite, the main page first."""
+        cited = dict.fromkeys([self.source, *(item.source for item in self.fields)])
+        return tuple(cited)
+
+    def field(self, name: str) -> Field | None:
+        """The record for ``name``, or None when no source backs it."""
+        return next((item for item in self.fields if item.matches(name)), None)
 
     def allows(self, name: str) -> bool:
-        """Whether ``name`` is one Twilio documents for this webhook."""
-        return name in self.names or any(re.fullmatch(pattern, name) for pattern in self.patterns)
+        """Whether ``name`` has a source (documented by Twilio, or shown sent in practice)."""
+        return self.field(name) is not None
+
+    def documents(self, name: str) -> bool:
+        """Whether a Twilio page documents ``name`` (not merely shows it sent in practice)."""
+        item = self.field(name)
+        return item is not None and item.presence is not Presence.PRACTICE
+
+    def always(self) -> frozenset[str]:
+        """The names Twilio documents as sent every time: an entry must send each."""
+        return frozenset(item.name for item in self.fields if item.presence is Presence.ALWAYS and not item.pattern)
 
 
-def documented(source: str, *groups: Iterable[str], patterns: Iterable[str] = ()) -> Documented:
-    """A :class:`Documented` from one or more groups of names (a page's tables)."""
-    return Documented(source, frozenset(name for group in groups for name in group), tuple(patterns))
+def _fields(presence: Presence, source: str, names: Iterable[str], note: str, pattern: bool) -> tuple[Field, ...]:
+    return tuple(Field(name, presence, source, note, pattern) for name in names)
+
+
+def always(source: str, *names: str, note: str = "") -> tuple[Field, ...]:
+    """Fields Twilio documents on ``source`` as sent with every request of the kind."""
+    return _fields(Presence.ALWAYS, source, names, note, False)
+
+
+def when(source: str, *names: str, note: str, pattern: bool = False) -> tuple[Field, ...]:
+    """Fields ``source`` documents as sent when they apply; ``note`` says when."""
+    return _fields(Presence.WHEN, source, names, note, pattern)
+
+
+def practice(source: str, *names: str, note: str) -> tuple[Field, ...]:
+    """Fields no Twilio table lists that ``source`` shows Twilio sending; ``note`` says how it shows it."""
+    return _fields(Presence.PRACTICE, source, names, note, False)
+
+
+def documented(source: str, *groups: Iterable[Field], left_out: Mapping[str, str] | None = None) -> Documented:
+    """A :class:`Documented` from groups of fields; a later field for a name replaces an earlier one."""
+    by_name: dict[str, Field] = {}
+    for group in groups:
+        for item in group:
+            by_name[item.name] = item
+    return Documented(source, tuple(by_name.values()), tuple((left_out or {}).items()))
 
 
 @dataclass(frozen=True)
@@ -145,8 +239,10 @@ class Event:
         product: The product family (``"messaging"``, ``"voice"``, ...).
         title: What happened, in a few words.
         path: A typical path for it in an app.
-        documented: The names Twilio documents for it; every name the entry sends is
-            one of them (a test holds the catalogue to this).
+        documented: Every name it may carry, each recorded as always sent, sent when
+            it applies, or sent in practice, with the page or public source that says
+            so; the entry sends no other name, and every name recorded as always sent
+            (tests hold the catalogue to this).
         method: ``"POST"`` or ``"GET"``; a WebSocket handshake is always ``GET``.
         params: The form parameters, in the order Twilio tends to send them.
         body: The raw JSON body, for products that post JSON (Event Streams).
@@ -199,9 +295,13 @@ class Event:
             return {name for item in items for name in _flatten(item)}
         return {name for name, _ in self.params}
 
-    def undocumented(self) -> list[str]:
-        """The names this entry sends that Twilio does not document for it (none, in the catalogue)."""
+    def unsourced(self) -> list[str]:
+        """The names this entry sends that no source backs (none, in the catalogue: a test holds it)."""
         return sorted(name for name in self.field_names() if not self.documented.allows(name))
+
+    def undocumented(self) -> list[str]:
+        """The names this entry sends that no Twilio page documents: sent in practice, or unsourced."""
+        return sorted(name for name in self.field_names() if not self.documented.documents(name))
 
     def with_params(self, overrides: Overrides) -> Event:
         """A copy with some values changed: a form parameter by name, or a JSON value by path.

@@ -4,23 +4,62 @@ from __future__ import annotations
 
 import json
 
-from ._model import Event, documented, sid
+from ._model import Event, always, documented, sid, when
 from ._values import ACCOUNT_SID
 
+_EVENTS_PAGE = "https://www.twilio.com/docs/taskrouter/api/event/reference"
+_ASSIGNMENT_PAGE = "https://www.twilio.com/docs/taskrouter/handle-assignment-callbacks"
+_TIMESTAMP = "its format is not documented (the catalogue sends Unix seconds)"
+
 _EVENT = documented(
-    "https://www.twilio.com/docs/taskrouter/api/event/reference",
-    # every event
-    ["EventType", "AccountSid", "WorkspaceSid", "WorkspaceName", "EventDescription", "ResourceType"],
-    ["ResourceSid", "Timestamp"],
-    # a task's events
-    ["TaskSid", "TaskAttributes", "TaskAge", "TaskPriority", "TaskAssignmentStatus", "TaskCanceledReason"],
-    ["TaskCompletedReason", "TaskQueueSid", "TaskQueueName", "TaskChannelSid", "TaskChannelUniqueName"],
-    ["WorkflowSid", "WorkflowName"],
+    _EVENTS_PAGE,
+    # "TaskRouter will POST the following parameters ... each time an Event occurs"
+    always(
+        _EVENTS_PAGE,
+        "EventType",
+        "AccountSid",
+        "WorkspaceSid",
+        "WorkspaceName",
+        "EventDescription",
+        "ResourceSid",
+    ),
+    always(_EVENTS_PAGE, "ResourceType", note="Task, Reservation, Worker, Activity, Workflow or Workspace"),
+    always(_EVENTS_PAGE, "Timestamp", note=f"the time the event was sent; {_TIMESTAMP}"),
+    when(
+        _EVENTS_PAGE,
+        "TaskSid",
+        "TaskAttributes",
+        "TaskAge",
+        "TaskPriority",
+        "TaskAssignmentStatus",
+        "TaskCanceledReason",
+        "TaskCompletedReason",
+        "TaskQueueSid",
+        "TaskQueueName",
+        "TaskChannelSid",
+        "TaskChannelUniqueName",
+        "WorkflowSid",
+        "WorkflowName",
+        note="in the field data of task events (the event type's row lists which groups it carries)",
+    ),
 )
 _ASSIGNMENT = documented(
-    "https://www.twilio.com/docs/taskrouter/handle-assignment-callbacks",
-    ["Timestamp", "AccountSid", "WorkspaceSid", "WorkflowSid", "TaskQueueSid", "WorkerSid", "WorkerAttributes"],
-    ["TaskSid", "TaskAttributes", "TaskAge", "TaskPriority", "ReservationSid"],
+    _ASSIGNMENT_PAGE,
+    always(
+        _ASSIGNMENT_PAGE,
+        "AccountSid",
+        "WorkspaceSid",
+        "WorkflowSid",
+        "TaskQueueSid",
+        "WorkerSid",
+        "WorkerAttributes",
+        "TaskSid",
+        "TaskAttributes",
+        "TaskAge",
+        "TaskPriority",
+        "ReservationSid",
+    ),
+    always(_ASSIGNMENT_PAGE, "Timestamp", note=f"the date/time the task assignment was made; {_TIMESTAMP}"),
 )
 
 _WORKSPACE_SID = sid("WS", "support workspace")
@@ -44,7 +83,7 @@ EVENT = Event(
         ("WorkspaceSid", _WORKSPACE_SID),
         ("WorkspaceName", "Atendimento São Paulo"),
         ("EventDescription", f"Task {_TASK_SID} created"),
-        ("ResourceType", "task"),
+        ("ResourceType", "Task"),
         ("ResourceSid", _TASK_SID),
         ("Timestamp", "1718721103"),
         ("TaskSid", _TASK_SID),

@@ -9,38 +9,70 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Iterable
 from typing import Any
 
-from ._model import Event, documented, sid
+from ._model import Event, Field, always, documented, sid, when
 from ._values import ACCOUNT_SID, TWILIO_NUMBER, US_CUSTOMER
 
 _STREAM_SID = sid("MZ", "media stream")
 _CALL_SID = sid("CA", "inbound call")
 
+_MEDIA_STREAMS_PAGE = "https://www.twilio.com/docs/voice/media-streams/websocket-messages"
+_RELAY_PAGE = "https://www.twilio.com/docs/voice/conversationrelay/websocket-messages"
+
+#: When each message arrives (its fields arrive with it); a message not named here arrives on every stream.
+_WHEN = {
+    "dtmf": "when the caller presses a key",
+    "mark": "when a mark your app sent has been played",
+    "prompt": "each time the caller finishes speaking",
+    "interrupt": "when the caller speaks over the text being played",
+}
+
+
+def _messages(page: str, *groups: Iterable[str]) -> tuple[Field, ...]:
+    """One field per ``message/field`` path: always sent when its message always arrives, else when it does."""
+    fields: list[Field] = []
+    for name in (name for group in groups for name in group):
+        label = name.split("/", 1)[0]
+        if label in _WHEN:
+            fields.extend(when(page, name, note=_WHEN[label]))
+        else:
+            fields.extend(always(page, name, note=f"in the {label} message"))
+    return tuple(fields)
+
+
 _MEDIA_STREAMS = documented(
-    "https://www.twilio.com/docs/voice/media-streams/websocket-messages",
-    ["connected/event", "connected/protocol", "connected/version"],
-    ["start/event", "start/sequenceNumber", "start/streamSid", "start/start"],
-    [f"start/start.{name}" for name in ("accountSid", "streamSid", "callSid", "tracks", "customParameters")],
-    ["start/start.mediaFormat"],
-    ["media/event", "media/sequenceNumber", "media/streamSid", "media/media"],
-    [f"media/media.{name}" for name in ("track", "chunk", "timestamp", "payload")],
-    ["dtmf/event", "dtmf/sequenceNumber", "dtmf/streamSid", "dtmf/dtmf", "dtmf/dtmf.track", "dtmf/dtmf.digit"],
-    ["mark/event", "mark/sequenceNumber", "mark/streamSid", "mark/mark", "mark/mark.name"],
-    ["stop/event", "stop/sequenceNumber", "stop/streamSid", "stop/stop", "stop/stop.accountSid", "stop/stop.callSid"],
+    _MEDIA_STREAMS_PAGE,
+    _messages(
+        _MEDIA_STREAMS_PAGE,
+        ["connected/event", "connected/protocol", "connected/version"],
+        ["start/event", "start/sequenceNumber", "start/streamSid", "start/start"],
+        [f"start/start.{name}" for name in ("accountSid", "streamSid", "callSid", "tracks", "customParameters")],
+        ["start/start.mediaFormat"],
+        ["media/event", "media/sequenceNumber", "media/streamSid", "media/media"],
+        [f"media/media.{name}" for name in ("track", "chunk", "timestamp", "payload")],
+        ["dtmf/event", "dtmf/sequenceNumber", "dtmf/streamSid", "dtmf/dtmf", "dtmf/dtmf.track", "dtmf/dtmf.digit"],
+        ["mark/event", "mark/sequenceNumber", "mark/streamSid", "mark/mark", "mark/mark.name"],
+        ["stop/event", "stop/sequenceNumber", "stop/streamSid", "stop/stop", "stop/stop.accountSid"],
+        ["stop/stop.callSid"],
+    ),
 )
 
 _CONVERSATION_RELAY = documented(
-    "https://www.twilio.com/docs/voice/conversationrelay/websocket-messages",
-    [f"setup/{name}" for name in (
-        "type", "sessionId", "callSid", "parentCallSid", "from", "to", "forwardedFrom", "callerName",
-        "direction", "callType", "callStatus", "accountSid", "customParameters",
-    )],
-    ["prompt/type", "prompt/voicePrompt", "prompt/lang", "prompt/last"],
-    ["dtmf/type", "dtmf/digit"],
-    ["interrupt/type", "interrupt/utteranceUntilInterrupt", "interrupt/durationUntilInterruptMs"],
+    _RELAY_PAGE,
+    _messages(
+        _RELAY_PAGE,
+        [f"setup/{name}" for name in (
+            "type", "sessionId", "callSid", "parentCallSid", "from", "to", "forwardedFrom", "callerName",
+            "direction", "callType", "callStatus", "accountSid", "customParameters",
+        )],
+        ["prompt/type", "prompt/voicePrompt", "prompt/lang", "prompt/last"],
+        ["dtmf/type", "dtmf/digit"],
+        ["interrupt/type", "interrupt/utteranceUntilInterrupt", "interrupt/durationUntilInterruptMs"],
+    ),
     # the <Parameter> names of your own TwiML
-    patterns=[r"setup/customParameters\..+"],
+    when(_RELAY_PAGE, r"setup/customParameters\..+", note="one per <Parameter> in your TwiML", pattern=True),
 )  # fmt: skip
 
 

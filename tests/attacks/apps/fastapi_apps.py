@@ -6,15 +6,22 @@
   a typed route whose ``Form`` fields FastAPI parses before the dependency runs,
   and a WebSocket);
 - ``fastapi-router``: one ``APIRouter(dependencies=[Depends(twilio)])`` holding
-  every route, the dependency narrowed by ``paths``.
+  every route, the dependency narrowed by ``paths``;
+- ``fastapi-route-class``: one ``APIRouter(route_class=twilio.route_class)``
+  holding every HTTP route, narrowed by ``paths``, which checks a request's head
+  before FastAPI reads its body (the typed route also takes ``Depends(twilio)``,
+  which returns the route's verdict; the WebSocket takes the dependency alone).
+  Its typed route records the raw body FastAPI received, before parsing its form.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Form, Request, WebSocket
 from fastapi.responses import Response
+from fastapi.routing import APIRoute
 
 from tests.attacks.apps.common import (
     ADAPTER,
@@ -44,7 +51,8 @@ async def typed(
     form = await request.form()  # FastAPI parsed it already: the cached form, as the endpoint sees it
     pairs = [(name, str(value)) for name, value in form.multi_items()]
     verdict = getattr(request.state, "twiliosig_verdict", None)
-    line = record("typed", request.method, request.url.path, None, pairs, request.query_params.multi_items(), verdict)
+    raw = getattr(request.state, "raw_body", None)  # fastapi-route-class: the bytes FastAPI parsed
+    line = record("typed", request.method, request.url.path, raw, pairs, request.query_params.multi_items(), verdict)
     return Response(line, media_type="application/json")
 
 
@@ -63,6 +71,22 @@ async def media(websocket: WebSocket) -> None:
     await websocket.close()
 
 
+def recording(route_class: type[APIRoute]) -> type[APIRoute]:
+    """``route_class`` with FastAPI's documented custom-route hook: keep the raw body FastAPI gets on the request."""
+
+    class Recording(route_class):  # type: ignore[valid-type,misc]
+        def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+            handler = super().get_route_handler()
+
+            async def keeping_the_body(request: Request) -> Response:
+                request.state.raw_body = await request.body()  # cached: FastAPI parses its form from it
+                return await handler(request)
+
+            return keeping_the_body
+
+    return Recording
+
+
 def build(adapter: str) -> FastAPI:
     from twiliosig.contrib.fastapi import TwilioSignature
 
@@ -78,6 +102,15 @@ def build(adapter: str) -> FastAPI:
         router = APIRouter(dependencies=[Depends(TwilioSignature(**guard_options(paths=True)))])
         router.add_api_websocket_route("/twilio/media", media)
         router.add_api_route("/twilio/typed/{event:path}", typed, methods=["POST"])
+        router.add_api_route("/twilio/{event:path}", twilio, methods=ALL_METHODS)
+        router.add_api_route("/status", status, methods=["GET", "POST"])
+        router.add_api_route("/admin/{rest:path}", admin, methods=ALL_METHODS)
+        app.include_router(router)
+    elif adapter == "fastapi-route-class":
+        guarded = TwilioSignature(**guard_options(paths=True))
+        router = APIRouter(route_class=recording(guarded.route_class))
+        router.add_api_websocket_route("/twilio/media", media, dependencies=[Depends(guarded)])
+        router.add_api_route("/twilio/typed/{event:path}", typed, methods=["POST"], dependencies=[Depends(guarded)])
         router.add_api_route("/twilio/{event:path}", twilio, methods=ALL_METHODS)
         router.add_api_route("/status", status, methods=["GET", "POST"])
         router.add_api_route("/admin/{rest:path}", admin, methods=ALL_METHODS)

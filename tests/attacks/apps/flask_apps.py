@@ -9,7 +9,9 @@ REST-ish app under a protected prefix would), and unprotected ``/status`` and
   ``TWILIOSIG_*`` config keys;
 - ``flask-extension-paths``: ``TwilioSignature(app, paths=...)``;
 - ``flask-extension-blueprint``: ``TwilioSignature(app, blueprints=["twilio"],
-  endpoints=["voice"])``, the catch-all in a blueprint mounted at ``/twilio``.
+  endpoints=["voice"])``, the catch-all in a blueprint mounted at ``/twilio`` and
+  registered again at ``/v2/twilio`` as ``twilio_v2``; a blueprint nested in it is
+  registered again on its own at ``/alone`` as ``nested_alone``.
 """
 
 from __future__ import annotations
@@ -84,7 +86,14 @@ def build(adapter: str) -> Flask:
 
         blueprint = Blueprint("twilio", __name__, url_prefix="/twilio")
         blueprint.add_url_rule("/<path:event>", "hook", _twilio, methods=ALL_METHODS)
+        # A blueprint nested in it (/twilio/nested/...), registered again on its own at /alone: protected there too.
+        nested = Blueprint("nested", __name__)
+        nested.add_url_rule("/<path:event>", "hook", _twilio, methods=ALL_METHODS)
+        blueprint.register_blueprint(nested, url_prefix="/nested")
+        app.register_blueprint(nested, url_prefix="/alone", name="nested_alone")
         app.register_blueprint(blueprint)
+        # The same blueprint again, under another name and prefix: protected as well.
+        app.register_blueprint(blueprint, url_prefix="/v2/twilio", name="twilio_v2")
         TwilioSignature(app, blueprints=["twilio"], endpoints=["voice"], **guard_options(paths=False))
     else:
         raise ValueError(f"not a Flask adapter: {adapter!r}")

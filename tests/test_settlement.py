@@ -1,0 +1,514 @@
+"""One settlement rule for the replay claim, held in every adapter (issue 21, item 10).
+
+The app's outcome decides what becomes of a genuine request's replay claim:
+
+- it raised, answered 5xx, or gave no answer at all (the server answers 500): the
+  claim is released, so Twilio's retry reaches the app again;
+- it answered 2xx, 3xx or 4xx: the claim is kept, so a captured copy gets 409 and
+  never reaches the app a second time (a 400 is an answer: the app saw the request).
+
+Each case sends one genuine signed request twice through an adapter with a
+:class:`~twiliosig.replay.MemoryReplayStore` and counts how often the app ran: twice
+when the claim was released, once (and a 409) when it was kept. Where an adapter
+breaks the rule today the case is a strict xfail that names the difference: the rule
+moves into the guard in a later change, and these cases then turn green.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+from django.http import HttpRequest, HttpResponse
+from django.test import AsyncClient, Client, override_settings
+from django.urls import path
+from django.views.decorators.csrf import csrf_exempt
+from fastapi import Depends, FastAPI, Response
+from flask import Flask
+from starlette.testclient import TestClient
+from werkzeug.test import EnvironBuilder
+
+from twiliosig import compute_signature
+from twiliosig.asgi import TwilioSignatureMiddleware as AsgiMiddleware
+from twiliosig.contrib import aws_lambda
+from twiliosig.contrib import django as tdjango
+from twiliosig.contrib import fastapi as tfastapi
+from twiliosig.contrib import flask as tflask
+from twiliosig.replay import MemoryReplayStore
+from twiliosig.wsgi import TwilioSignatureMiddleware as WsgiMiddleware
+
+TOKEN = "settlement-token-0123456789abcdef"
+FORM = [("From", "+15005550006"), ("Body", "hi")]
+BODY = urlencode(FORM).encode()
+FORM_TYPE = "application/x-www-form-urlencoded"
+
+#: The app's outcomes, and whether each releases the claim.
+RELEASES = {"200": False, "302": False, "400": False, "404": False, "500": True, "503": True, "raised": True}
+NO_ANSWER = "no-answer"  # the app ran and answered nothing; the server answers 500 for it
+
+
+class Boom(Exception):
+    """What an app raises."""
+
+
+def signature(url: str) -> str:
+    return compute_signature(TOKEN, url, FORM)
+
+
+# --- one driver per adapter: build it with the outcome its app has, then send() once ------------------
+# Each driver returns (send, calls): send() posts the same genuine request and returns the status the
+# client sees (500 where a server would answer an exception or a missing answer); calls counts the app's runs.
+
+Driver = Callable[[str, MemoryReplayStore], tuple[Callable[[], int], list[str]]]
+
+
+def wsgi_driver(outcome: str, store: MemoryReplayStore) -> tuple[Callable[[], int], list[str]]:
+    calls: list[str] = []
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        calls.append(outcome)
+        if outcome == "raised":
+            raise Boom
+        if outcome == NO_ANSWER:
+            return []
+        start_response(f"{outcome} Status", [("Content-Type", "text/plain")])
+        return [b"answer"]
+
+    middleware = WsgiMiddleware(app, auth_token=TOKEN, replay_guard=store)
+    headers = {"X-Twilio-Signature": signature("http://localhost/twilio/sms")}
+
+    def send() -> int:
+        environ = EnvironBuilder("/twilio/sms", method="POST", data=BODY, content_type=FORM_TYPE, headers=headers)
+        statuses: list[int] = []
+
+        def start_response(status: str, response_headers: Any, exc_info: Any = None) -> None:
+            statuses.append(int(status[:3]))
+
+        try:
+            result = middleware(environ.get_environ(), start_response)
+            try:
+                for _ in result:
+                    pass
+            finally:
+                getattr(result, "close", lambda: None)()
+        except Boom:
+            return 500
+        return statuses[-1] if statuses else 500  # the app never started a response: the server answers 500
+
+    return send, calls
+
+
+def wsgi_raised_while_iterating(outcome: str, store: MemoryReplayStore) -> tuple[Callable[[], int], list[str]]:
+    """A WSGI app that starts a 200 and raises while its body is produced: an error, so released."""
+    calls: list[str] = []
+
+    def app(environ: dict[str, Any], start_response: Any) -> Any:
+        calls.append(outcome)
+        start_response("200 OK", [("Content-Type", "text/plain")])
+
+        def body() -> Any:
+            yield b"partial"
+            raise Boom
+
+        return body()
+
+    middleware = WsgiMiddleware(app, auth_token=TOKEN, replay_guard=store)
+    headers = {"X-Twilio-Signature": signature("http://localhost/twilio/sms")}
+
+    def send() -> int:
+        environ = EnvironBuilder("/twilio/sms", method="POST", data=BODY, content_type=FORM_TYPE, headers=headers)
+        statuses: list[int] = []
+        result = middleware(environ.get_environ(), lambda status, *_: statuses.append(int(status[:3])))
+        try:
+            for _ in result:
+                pass
+        except Boom:
+            return 500
+        finally:
+            getattr(result, "close", lambda: None)()
+        return statuses[-1]
+
+    return send, calls
+
+
+def asgi_driver(outcome: str, store: MemoryReplayStore) -> tuple[Callable[[], int], list[str]]:
+    calls: list[str] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        calls.append(outcome)
+        await receive()
+        if outcome == "raised":
+            raise Boom
+        if outcome == NO_ANSWER:
+            return
+        await send({"type": "http.response.start", "status": int(outcome), "headers": []})
+        await send({"type": "http.response.body", "body": b"answer"})
+
+    middleware = AsgiMiddleware(app, auth_token=TOKEN, replay_guard=store)
+    sig = signature("http://testserver/twilio/sms").encode()
+
+    async def call() -> int:
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "POST",
+            "scheme": "http",
+            "path": "/twilio/sms",
+            "raw_path": b"/twilio/sms",
+            "query_string": b"",
+            "root_path": "",
+            "headers": [
+                (b"host", b"testserver"),
+                (b"content-type", FORM_TYPE.encode()),
+                (b"content-length", str(len(BODY)).encode()),
+                (b"x-twilio-signature", sig),
+            ],
+        }
+        messages = [{"type": "http.request", "body": BODY, "more_body": False}]
+        statuses: list[int] = []
+
+        async def receive() -> dict[str, Any]:
+            return messages.pop() if messages else {"type": "http.disconnect"}
+
+        async def send(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                statuses.append(message["status"])
+
+        try:
+            await middleware(scope, receive, send)
+        except Boom:
+            return 500
+        return statuses[-1] if statuses else 500  # nothing sent: uvicorn, hypercorn, daphne answer 500
+
+    return lambda: asyncio.run(call()), calls
+
+
+# Django: the views route on the outcome; the URLconf is this module.
+DJANGO_CALLS: list[str] = []
+
+
+def outcome_view(request: HttpRequest, outcome: str) -> HttpResponse | None:
+    DJANGO_CALLS.append(outcome)
+    if outcome == "raised":
+        raise Boom
+    if outcome == NO_ANSWER:
+        return None  # Django turns this into a ValueError, answered 500
+    return HttpResponse("answer", status=int(outcome))
+
+
+async def async_outcome_view(request: HttpRequest, outcome: str) -> HttpResponse | None:
+    return outcome_view(request, outcome)
+
+
+DECORATED: dict[str, Any] = {}
+
+
+@csrf_exempt
+def decorated_dispatch(request: HttpRequest, outcome: str) -> Any:
+    """The view the current test decorated (built per test, so each has its own store)."""
+    return DECORATED["view"](request, outcome)
+
+
+@csrf_exempt
+async def async_decorated_dispatch(request: HttpRequest, outcome: str) -> Any:
+    return await DECORATED["view"](request, outcome)
+
+
+urlpatterns = [
+    path("mw/<str:outcome>", csrf_exempt(outcome_view)),
+    path("amw/<str:outcome>", csrf_exempt(async_outcome_view)),
+    path("decorated/<str:outcome>", decorated_dispatch),
+    path("adecorated/<str:outcome>", async_decorated_dispatch),
+]
+DJANGO_MIDDLEWARE = ["twiliosig.contrib.django.TwilioSignatureMiddleware"]
+
+
+def django_driver(prefix: str, *, asynchronous: bool) -> Driver:
+    def driver(outcome: str, store: MemoryReplayStore) -> tuple[Callable[[], int], list[str]]:
+        DJANGO_CALLS.clear()
+        options: dict[str, Any] = {"auth_token": TOKEN, "replay_guard": store}
+        if prefix.endswith("decorated"):
+            view = async_outcome_view if asynchronous else outcome_view
+            DECORATED["view"] = tdjango.twilio_required(view, **options)
+            options = {"auth_token": TOKEN, "paths": ["/nothing-else/"]}
+        else:
+            options["paths"] = [f"/{prefix}/"]
+        target = f"/{prefix}/{outcome}"
+        headers = {"X-Twilio-Signature": signature(f"http://testserver{target}")}
+
+        def send() -> int:
+            with override_settings(ROOT_URLCONF=__name__, MIDDLEWARE=DJANGO_MIDDLEWARE, TWILIOSIG=options):
+                if asynchronous:
+                    client = AsyncClient(raise_request_exception=False)
+                    response = asyncio.run(client.post(target, BODY, FORM_TYPE, headers=headers))
+                else:
+                    response = Client(raise_request_exception=False).post(target, BODY, FORM_TYPE, headers=headers)
+            return int(response.status_code)
+
+        return send, DJANGO_CALLS
+
+    return driver
+
+
+def flask_driver(kind: str) -> Driver:
+    def driver(outcome: str, store: MemoryReplayStore) -> tuple[Callable[[], int], list[str]]:
+        calls: list[str] = []
+        app = Flask(__name__)
+        app.config["TWILIO_AUTH_TOKEN"] = TOKEN
+
+        def view() -> Any:
+            calls.append(outcome)
+            if outcome == "raised":
+                raise Boom
+            if outcome == NO_ANSWER:
+                return None  # Flask raises TypeError for it: answered 500
+            return "answer", int(outcome)
+
+        if kind == "decorator":
+            view = tflask.twilio_required(view, replay_guard=store)
+        else:
+            tflask.TwilioSignature(app, replay_guard=store)
+        app.add_url_rule("/twilio/sms", "sms", view, methods=["POST"])
+        client = app.test_client()
+        headers = {"X-Twilio-Signature": signature("http://localhost/twilio/sms")}
+
+        def send() -> int:
+            return client.post("/twilio/sms", data=BODY, content_type=FORM_TYPE, headers=headers).status_code
+
+        return send, calls
+
+    return driver
+
+
+def fastapi_driver(outcome: str, store: MemoryReplayStore) -> tuple[Callable[[], int], list[str]]:
+    calls: list[str] = []
+    app = FastAPI()
+    twilio = tfastapi.TwilioSignature(auth_token=TOKEN, replay_guard=store)
+
+    @app.post("/twilio/sms", dependencies=[Depends(twilio)])
+    async def sms() -> Response:
+        calls.append(outcome)
+        if outcome == "raised":
+            raise Boom
+        return Response("answer", status_code=int(outcome))
+
+    client = TestClient(app, raise_server_exceptions=False, follow_redirects=False)
+    headers = {"X-Twilio-Signature": signature("http://testserver/twilio/sms"), "Content-Type": FORM_TYPE}
+
+    def send() -> int:
+        return client.post("/twilio/sms", content=BODY, headers=headers).status_code
+
+    return send, calls
+
+
+DOMAIN = "abc123.execute-api.us-east-1.amazonaws.com"
+
+
+def lambda_event() -> dict[str, Any]:
+    return {
+        "version": "2.0",
+        "rawPath": "/twilio/sms",
+        "rawQueryString": "",
+        "headers": {
+            "content-type": FORM_TYPE,
+            "host": DOMAIN,
+            "x-twilio-signature": signature(f"https://{DOMAIN}/twilio/sms"),
+        },
+        "requestContext": {"domainName": DOMAIN, "http": {"method": "POST"}, "stage": "$default"},
+        "body": base64.b64encode(BODY).decode(),
+        "isBase64Encoded": True,
+    }
+
+
+def lambda_driver(outcome: str, store: MemoryReplayStore) -> tuple[Callable[[], int], list[str]]:
+    calls: list[str] = []
+
+    @aws_lambda.twilio_required(auth_token=TOKEN, replay_guard=store)
+    def handler(event: dict[str, Any], context: Any) -> Any:
+        calls.append(outcome)
+        if outcome == "raised":
+            raise Boom
+        if outcome == NO_ANSWER:
+            return None  # a REST API answers 502 for a null response
+        return {"statusCode": int(outcome), "body": "answer"}
+
+    def send() -> int:
+        try:
+            result = handler(lambda_event(), None)
+        except Boom:
+            return 502  # the function errored: API Gateway answers 502
+        return int(result["statusCode"]) if isinstance(result, dict) else 502
+
+    return send, calls
+
+
+ADAPTERS: dict[str, Driver] = {
+    "wsgi": wsgi_driver,
+    "asgi": asgi_driver,
+    "django-middleware": django_driver("mw", asynchronous=False),
+    "django-middleware-async": django_driver("amw", asynchronous=True),
+    "django-decorator": django_driver("decorated", asynchronous=False),
+    "django-decorator-async": django_driver("adecorated", asynchronous=True),
+    "flask-decorator": flask_driver("decorator"),
+    "flask-extension": flask_driver("extension"),
+    "fastapi-dependency": fastapi_driver,
+    "aws-lambda": lambda_driver,
+}
+
+# Where an adapter breaks the rule today (the later change that moves the rule into the guard fixes these).
+KNOWN: dict[tuple[str, str], str] = {
+    ("wsgi", NO_ANSWER): "the WSGI middleware settles only on a status or an exception: an app that never "
+    "calls start_response keeps its claim, though the server answers 500",
+    ("django-decorator", NO_ANSWER): "the Django decorator reads a view's None as 200 and keeps the claim "
+    "(Django then answers 500 for it)",
+    ("django-decorator-async", NO_ANSWER): "the Django decorator reads a view's None as 200 and keeps the claim "
+    "(Django then answers 500 for it)",
+    ("fastapi-dependency", "500"): "the FastAPI dependency sees only exceptions, never the status an endpoint returns",
+    ("fastapi-dependency", "503"): "the FastAPI dependency sees only exceptions, never the status an endpoint returns",
+    ("aws-lambda", NO_ANSWER): "the Lambda decorator reads a handler's None as success and keeps the claim "
+    "(API Gateway answers 502 for it)",
+}
+
+
+def cases() -> list[Any]:
+    out = []
+    for adapter in ADAPTERS:
+        outcomes = [*RELEASES, NO_ANSWER]
+        if adapter == "fastapi-dependency":
+            outcomes.remove(NO_ANSWER)  # an endpoint's None is a 200 "null" there: an answer
+        for outcome in outcomes:
+            reason = KNOWN.get((adapter, outcome))
+            marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
+            out.append(pytest.param(adapter, outcome, marks=marks, id=f"{adapter}-{outcome}"))
+    return out
+
+
+@pytest.mark.parametrize(("adapter", "outcome"), cases())
+def test_settlement(adapter: str, outcome: str) -> None:
+    """Raised, 5xx or no answer: released (the retry reaches the app); 2xx, 3xx, 4xx: kept (the copy gets 409)."""
+    store = MemoryReplayStore()
+    send, calls = ADAPTERS[adapter](outcome, store)
+    send()
+    assert calls == [outcome]
+    second = send()
+    if RELEASES.get(outcome, True):
+        assert calls == [outcome, outcome], "the claim was kept: Twilio's retry would get 409"
+    else:
+        assert second == 409
+        assert calls == [outcome], "the claim was released: a captured copy reached the app again"
+
+
+def test_wsgi_error_while_iterating_releases() -> None:
+    """A WSGI body that raises after a 200 started: an error, so the retry gets through."""
+    store = MemoryReplayStore()
+    send, calls = wsgi_raised_while_iterating("raised-in-body", store)
+    assert send() == 500
+    assert send() == 500
+    assert calls == ["raised-in-body", "raised-in-body"]
+
+
+# --- a response that breaks while its body is sent: an error, so released ---------------------------------
+
+
+def test_asgi_error_after_the_response_started_releases() -> None:
+    """An ASGI app that starts a 200 and raises before its body ends: an error, so the retry gets through."""
+    calls: list[str] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        calls.append("raised-after-start")
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"partial", "more_body": True})
+        raise Boom
+
+    middleware = AsgiMiddleware(app, auth_token=TOKEN, replay_guard=MemoryReplayStore())
+    sig = signature("http://testserver/twilio/sms").encode()
+
+    async def call() -> None:
+        scope = {
+            "type": "http",
+            "method": "POST",
+            "scheme": "http",
+            "path": "/twilio/sms",
+            "raw_path": b"/twilio/sms",
+            "query_string": b"",
+            "headers": [(b"host", b"testserver"), (b"content-type", FORM_TYPE.encode()), (b"x-twilio-signature", sig)],
+        }
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": BODY, "more_body": False}
+
+        async def send(message: dict[str, Any]) -> None:
+            pass
+
+        with pytest.raises(Boom):
+            await middleware(scope, receive, send)
+
+    asyncio.run(call())
+    asyncio.run(call())
+    assert calls == ["raised-after-start", "raised-after-start"]
+
+
+def broken_stream() -> Any:
+    yield b"partial"
+    raise Boom
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the Django middleware settles on the response object (200) before the server iterates a "
+    "StreamingHttpResponse: a stream that raises keeps the claim",
+)
+def test_django_streaming_response_that_raises_releases() -> None:
+    """A StreamingHttpResponse whose iterator raises mid-body: the response broke, so the retry should get through."""
+    from django.http import StreamingHttpResponse
+
+    DECORATED["view"] = lambda request, outcome: StreamingHttpResponse(broken_stream())
+    options = {"auth_token": TOKEN, "paths": ["/decorated/"], "replay_guard": MemoryReplayStore()}
+    headers = {"X-Twilio-Signature": signature("http://testserver/decorated/stream")}
+    statuses = []
+    for _ in range(2):
+        with override_settings(ROOT_URLCONF=__name__, MIDDLEWARE=DJANGO_MIDDLEWARE, TWILIOSIG=options):
+            response = Client().post("/decorated/stream", BODY, FORM_TYPE, headers=headers)
+        statuses.append(response.status_code)
+        if response.status_code == 200:
+            with pytest.raises(Boom):
+                b"".join(response.streaming_content)
+    assert statuses == [200, 200]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the Flask integrations settle in after_request, before the server iterates a streamed body: "
+    "a stream that raises keeps the claim",
+)
+@pytest.mark.parametrize("kind", ["decorator", "extension"])
+def test_flask_streamed_response_that_raises_releases(kind: str) -> None:
+    """A streamed Flask response whose generator raises mid-body: the retry should get through."""
+    store = MemoryReplayStore()
+    app = Flask(__name__)
+    app.config["TWILIO_AUTH_TOKEN"] = TOKEN
+
+    def view() -> Any:
+        return app.response_class(broken_stream())
+
+    if kind == "decorator":
+        view = tflask.twilio_required(view, replay_guard=store)
+    else:
+        tflask.TwilioSignature(app, replay_guard=store)
+    app.add_url_rule("/twilio/sms", "sms", view, methods=["POST"])
+    client = app.test_client()
+    headers = {"X-Twilio-Signature": signature("http://localhost/twilio/sms")}
+    statuses = []
+    for _ in range(2):
+        response = client.post("/twilio/sms", data=BODY, content_type=FORM_TYPE, headers=headers, buffered=False)
+        statuses.append(response.status_code)
+        if response.status_code == 200:
+            with pytest.raises(Boom):
+                response.get_data()
+        response.close()
+    assert statuses == [200, 200]
