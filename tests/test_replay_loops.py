@@ -45,11 +45,13 @@ def connections(server: Server) -> int:
 
 
 async def claim_and_release(store: RedisReplayStore, n: int = 3) -> list[bool]:
-    """``n`` concurrent claims of fresh keys, each released again: what a loop's requests do."""
+    """``n`` concurrent claims of fresh keys, each released again: what a loop's requests do. True: claimed."""
     keys = [uuid.uuid4().hex for _ in range(n)]
-    claimed = list(await asyncio.gather(*(store.aclaim(key) for key in keys)))
-    await asyncio.gather(*(store.arelease(key) for key in keys))
-    return claimed
+    tokens = list(await asyncio.gather(*(store.aclaim(key) for key in keys)))
+    await asyncio.gather(
+        *(store.arelease(key, token) for key, token in zip(keys, tokens, strict=True) if token is not None)
+    )
+    return [token is not None for token in tokens]
 
 
 def test_a_loop_per_call_each_claims_and_leaves_no_connection(redis_server: Server) -> None:
@@ -96,10 +98,10 @@ def test_thread_sensitive_calls_back_onto_the_outer_loop_share_its_client(redis_
     store = RedisReplayStore(url(redis_server), prefix=prefix())
 
     def sync_code() -> bool:
-        return bool(async_to_sync(store.aclaim)(uuid.uuid4().hex))
+        return async_to_sync(store.aclaim)(uuid.uuid4().hex) is not None
 
     async def main() -> tuple[bool, bool, int]:
-        outer = await store.aclaim(uuid.uuid4().hex)
+        outer = await store.aclaim(uuid.uuid4().hex) is not None
         inner = await sync_to_async(sync_code, thread_sensitive=True)()
         assert store._loops is not None
         return outer, inner, store._loops.loops()
@@ -112,14 +114,14 @@ def test_a_loop_closed_without_shutting_down_is_forgotten(redis_server: Server) 
     store = RedisReplayStore(url(redis_server), prefix=prefix())
     loop = asyncio.new_event_loop()
     try:
-        assert loop.run_until_complete(store.aclaim("abandoned"))
+        assert loop.run_until_complete(store.aclaim("abandoned")) is not None
     finally:
         loop.close()
     assert store._loops is not None
     assert store._loops.loops() == 1
 
     async def main() -> int:
-        assert await store.aclaim("next")
+        assert await store.aclaim("next") is not None
         assert store._loops is not None
         return store._loops.loops()
 
@@ -199,7 +201,7 @@ def test_a_users_client_serves_its_first_loop_only(redis_server: Server, caplog:
             with pytest.raises(StoreUnavailable, match="belongs to another event loop"):
                 asyncio.run(store.aclaim("k"))
         with pytest.raises(StoreUnavailable, match="belongs to another event loop"):
-            asyncio.run(store.arelease("k"))
+            asyncio.run(store.arelease("k", "token"))
     [told] = [record.getMessage() for record in caplog.records if record.levelname == "ERROR"]
     assert "first used on another event loop" in told
     assert "a function that makes the client" in told
