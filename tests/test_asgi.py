@@ -500,3 +500,38 @@ def test_bad_options_outside_an_event_loop_still_raise_at_construction() -> None
     """Built directly, at import, the middleware raises at once, as every adapter does."""
     with pytest.raises(TypeError, match="report_only"):
         TwilioSignatureMiddleware(recording_app([]), auth_token=TOKEN, report_only="false")  # type: ignore[arg-type]
+
+
+def test_a_5xx_releases_the_claim_before_the_response_leaves() -> None:
+    """A retry sent the moment the 500 arrives must find the key free: the release comes before the start message."""
+    from twiliosig.replay import MemoryReplayStore, replay_key
+
+    store = MemoryReplayStore()
+    body = b"From=%2B15005550006&Body=hi"
+    signature = compute_signature(TOKEN, URL, [("From", "+15005550006"), ("Body", "hi")])
+    free_when_sent: list[bool] = []
+
+    async def failing(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 500, "headers": []})
+        await send({"type": "http.response.body", "body": b"boom"})
+
+    async def call() -> None:
+        app = TwilioSignatureMiddleware(failing, auth_token=TOKEN, replay_guard=store)
+        headers = [
+            (b"host", b"example.com"),
+            (b"content-type", b"application/x-www-form-urlencoded"),
+            (b"x-twilio-signature", signature.encode()),
+        ]
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        async def send(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                token = store.claim(replay_key(signature))  # Twilio's retry, arriving with the status line
+                free_when_sent.append(token is not None)
+
+        await app(http_scope("/twilio/sms", headers), receive, send)
+
+    anyio.run(call)
+    assert free_when_sent == [True]

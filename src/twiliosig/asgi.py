@@ -159,14 +159,18 @@ class TwilioSignatureMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+                if status >= 500:
+                    # Released before the 5xx leaves: a retry sent the moment it arrives finds the key free.
+                    await guard.asettle(decision, failed=True)
             await send(message)
 
         try:
             await self.app(scope, replay, watching)
         except BaseException:
-            await guard.asettle(decision, failed=True)
+            if status < 500:
+                await guard.asettle(decision, failed=True)
             raise
-        await guard.asettle(decision, failed=status >= 500 or status == 0)
+        await guard.asettle(decision, failed=status == 0)
 
     async def _websocket(self, check: Check, scope: Scope, receive: Receive, send: Send) -> None:
         connect = await receive()
