@@ -299,3 +299,36 @@ def test_a_child_leg_status_callback_names_its_parent() -> None:
     assert child["CallSid"] == dial["DialCallSid"]
     assert child["CallDuration"] == dial["DialCallDuration"]
     assert events.get("voice.dial.number.status").documented.source == "https://www.twilio.com/docs/voice/twiml"
+
+
+_TRANSCRIPTION_KINDS = [f"voice.transcription.{name}" for name in ("started", "content", "stopped", "error")]
+
+
+def test_real_time_transcription_events_follow_the_transcription_page() -> None:
+    """One session's four events: the shared names, ISO 8601 times, the transcript as JSON in TranscriptionData."""
+    sent = {kind: params(kind) for kind in _TRANSCRIPTION_KINDS}
+    common = {"AccountSid", "CallSid", "TranscriptionSid", "Timestamp", "SequenceId", "TranscriptionEvent"}
+    for kind, values in sent.items():
+        assert common <= set(values), kind
+        assert values["TranscriptionEvent"] == "transcription-" + kind.rsplit(".", 1)[1]
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", values["Timestamp"]), values["Timestamp"]
+        assert values["TranscriptionSid"] == sent["voice.transcription.started"]["TranscriptionSid"]
+        assert values["CallSid"] == sent["voice.transcription.started"]["CallSid"]
+        assert events.get(kind).documented.source == "https://www.twilio.com/docs/voice/twiml/transcription"
+    assert set(sent["voice.transcription.stopped"]) == common
+    started, content = sent["voice.transcription.started"], sent["voice.transcription.content"]
+    assert int(started["SequenceId"]) < int(content["SequenceId"])
+    assert json.loads(started["ProviderConfiguration"])
+    data = json.loads(content["TranscriptionData"])
+    assert data["transcript"]
+    assert isinstance(data["confidence"], float)  # a decimal number, as the page says
+    assert content["Track"] in ("inbound_track", "outbound_track")
+    assert content["Final"] in ("true", "false")
+    # partialResults=false in the session: confidence in the data, and no Stability.
+    assert started["PartialResults"] == "false"
+    assert "Stability" not in content
+    assert events.get("voice.transcription.content").documented.field("Stability").presence is Presence.WHEN  # type: ignore[union-attr]
+    assert not events.get("voice.transcription.content").documented.allows("ProviderConfiguration")
+    error = sent["voice.transcription.error"]
+    assert 32650 <= int(error["TranscriptionErrorCode"]) <= 32655
+    assert error["TranscriptionError"]

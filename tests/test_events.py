@@ -60,7 +60,7 @@ SID_PREFIXES = {
     "WorkflowSid": {"WW"},
     "WorkerSid": {"WK"},
     "ReservationSid": {"WR"},
-    "TranscriptionSid": {"TR"},
+    "TranscriptionSid": {"TR", "GT"},
     "ChannelInstallSid": {"XE"},
     "messageSid": {"SM"},
     "accountSid": {"AC"},

@@ -33,6 +33,7 @@ from . import (
     _messaging,
     _sync,
     _taskrouter,
+    _transcription,
     _voice,
     _websockets,
 )
@@ -47,6 +48,7 @@ CATALOGUE: Mapping[str, Event] = MappingProxyType(
         for family in (
             _messaging,
             _voice,
+            _transcription,
             _conference,
             _conversations,
             _frontline,
