@@ -332,3 +332,29 @@ def test_real_time_transcription_events_follow_the_transcription_page() -> None:
     error = sent["voice.transcription.error"]
     assert 32650 <= int(error["TranscriptionErrorCode"]) <= 32655
     assert error["TranscriptionError"]
+
+
+@pytest.mark.parametrize(
+    ("kind", "page", "to"),
+    [
+        ("voice.dial.client.status", "https://www.twilio.com/docs/voice/twiml/client", "client:"),
+        ("voice.dial.sip.status", "https://www.twilio.com/docs/voice/twiml/sip", "sip:"),
+    ],
+)
+def test_client_and_sip_legs_send_their_pages_status_callback_table(kind: str, page: str, to: str) -> None:
+    """The TwiML request's names plus the leg table: ParentCallSid, progress-event names, CallDuration on completed."""
+    sent = params(kind)
+    assert sent["To"].startswith(to)
+    assert sent["Direction"] == "outbound-dial"
+    assert sent["ParentCallSid"] == params("voice.dial")["CallSid"]
+    assert sent["CallSid"] != sent["ParentCallSid"]
+    assert sent["CallbackSource"] == "call-progress-events"
+    assert sent["CallStatus"] == "completed"
+    assert "CallDuration" in sent  # completed only, which this entry is
+    assert "RecordingUrl" not in sent  # no record on the <Dial>
+    record = events.get(kind).documented
+    assert record.source == page
+    assert record.field("ParentCallSid").presence is Presence.ALWAYS  # type: ignore[union-attr]
+    assert record.field("CallDuration").presence is Presence.WHEN  # type: ignore[union-attr]
+    assert record.field("CallSid").source == page  # type: ignore[union-attr]
+    assert record.field("CallToken").source == "https://www.twilio.com/docs/voice/twiml"  # type: ignore[union-attr]

@@ -71,6 +71,8 @@ SID_PREFIXES = {
 }
 SID = re.compile(r"[A-Z]{2}[0-9a-f]{32}\Z")
 PHONE = re.compile(r"(whatsapp:)?\+[1-9]\d{6,14}\Z")
+#: A dialed leg's To may be a Voice SDK client or a SIP URI (the TwiML page's From/To descriptions).
+CLIENT_OR_SIP = re.compile(r"client:\w+\Z|sip:[^@\s]+@[^\s]+\Z")
 
 
 def values(event: events.Event) -> list[tuple[str, Any]]:
@@ -151,7 +153,7 @@ def test_sids_have_the_right_prefix_and_length_and_numbers_are_e164(kind: str) -
             assert SID.match(value), (name, value)
             assert value[:2] in SID_PREFIXES[name], (name, value)
         if name in ("From", "To", "from", "to", "Caller", "MessagingBinding.Address", "MessagingBinding.ProxyAddress"):
-            assert PHONE.match(value), (name, value)
+            assert PHONE.match(value) or (name == "To" and CLIENT_OR_SIP.match(value)), (name, value)
 
 
 def test_the_values_are_what_production_sends_not_ascii_toys() -> None:

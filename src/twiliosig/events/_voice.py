@@ -8,7 +8,7 @@ with the REST API, and its recording status callback, are on the Call resource p
 
 from __future__ import annotations
 
-from ._model import Event, Field, always, documented, practice, sid, when
+from ._model import Documented, Event, Field, always, documented, practice, sid, when
 from ._values import ACCOUNT_SID, AU_CUSTOMER, TWILIO_NUMBER, US_CUSTOMER, place, twilio_place
 
 TWIML_PAGE = "https://www.twilio.com/docs/voice/twiml"
@@ -16,6 +16,8 @@ CALL_RESOURCE_PAGE = "https://www.twilio.com/docs/voice/api/call-resource"
 _GATHER_PAGE = "https://www.twilio.com/docs/voice/twiml/gather"
 _RECORD_PAGE = "https://www.twilio.com/docs/voice/twiml/record"
 _DIAL_PAGE = "https://www.twilio.com/docs/voice/twiml/dial"
+_CLIENT_PAGE = "https://www.twilio.com/docs/voice/twiml/client"
+_SIP_PAGE = "https://www.twilio.com/docs/voice/twiml/sip"
 #: Twilio Labs' webhook emulator: what a voice request carries in practice.
 _EMULATOR = "https://github.com/twilio-labs/plugin-webhook/blob/main/src/utils/webhook-events/voice.js"
 #: Twilio's changelog entry announcing StirVerstat (the address as stored).
@@ -140,6 +142,34 @@ _CHILD_STATUS = documented(
         note="only for a recording made with Record=true on the REST API, not <Dial> or <Record> ones",
     ),
 )
+
+
+def _leg_status(page: str) -> Documented:
+    """A ``<Client>`` or ``<Sip>`` leg's statusCallback: its page's "Status Callback HTTP Parameters".
+
+    Both pages say the request carries every parameter of the TwiML request, plus a table
+    of their own (the same on both): the leg's ``CallSid`` and ``ParentCallSid``,
+    ``CallStatus``, the progress-event names, and ``CallDuration`` and the recording
+    names on ``completed`` only.
+    """
+    return documented(
+        page,
+        REQUEST_FIELDS,
+        always(page, "CallSid", "ParentCallSid", "CallStatus", "Timestamp", "CallbackSource", "SequenceNumber"),
+        when(page, "CallDuration", note="only in the completed event"),
+        when(
+            page,
+            "RecordingUrl",
+            "RecordingSid",
+            "RecordingDuration",
+            note="only in the completed event, and only when record is set on the <Dial>",
+        ),
+    )
+
+
+_CLIENT_STATUS = _leg_status(_CLIENT_PAGE)
+_SIP_STATUS = _leg_status(_SIP_PAGE)
+
 
 _DIAL_ACTION = documented(
     _DIAL_PAGE,
@@ -352,6 +382,45 @@ CHILD_STATUS = Event(
     ),
 )
 
+
+def _leg(to: str, label: str) -> tuple[tuple[str, str], ...]:
+    """A dialed leg's completed event: the TwiML request's names, then the progress-event ones."""
+    return (
+        ("AccountSid", ACCOUNT_SID),
+        ("ApiVersion", "2010-04-01"),
+        ("CallDuration", "96"),
+        ("CallSid", sid("CA", label)),
+        ("CallStatus", "completed"),
+        ("CallToken", _CALL_TOKEN),
+        ("CallbackSource", "call-progress-events"),
+        ("Direction", "outbound-dial"),
+        ("From", US_CUSTOMER),
+        *_BROOKLYN,
+        ("ParentCallSid", _INBOUND_CALL),
+        ("SequenceNumber", "3"),
+        ("Timestamp", "Tue, 18 Jun 2024 14:36:41 +0000"),
+        ("To", to),
+    )
+
+
+CLIENT_STATUS = Event(
+    kind="voice.dial.client.status",
+    product="voice",
+    title="a <Dial><Client> leg to a Voice SDK user completed (the <Client>'s statusCallback)",
+    path="/twilio/voice/client-status",
+    documented=_CLIENT_STATUS,
+    params=_leg("client:agent_ana_garcia", "dialed client leg"),
+)
+
+SIP_STATUS = Event(
+    kind="voice.dial.sip.status",
+    product="voice",
+    title="a <Dial><Sip> leg to a SIP endpoint completed (the <Sip>'s statusCallback)",
+    path="/twilio/voice/sip-status",
+    documented=_SIP_STATUS,
+    params=_leg("sip:recepcion@pbx.example.com;transport=tls", "dialed sip leg"),
+)
+
 DIAL = Event(
     kind="voice.dial",
     product="voice",
@@ -434,6 +503,8 @@ EVENTS = (
     GATHER_SPEECH,
     DIAL,
     CHILD_STATUS,
+    CLIENT_STATUS,
+    SIP_STATUS,
     RECORD,
     RECORD_RECORDING,
     RECORD_TRANSCRIPTION,
