@@ -298,7 +298,7 @@ def test_a_child_leg_status_callback_names_its_parent() -> None:
     assert child["ParentCallSid"] == dial["CallSid"]
     assert child["CallSid"] == dial["DialCallSid"]
     assert child["CallDuration"] == dial["DialCallDuration"]
-    assert events.get("voice.dial.number.status").documented.source == "https://www.twilio.com/docs/voice/twiml"
+    assert events.get("voice.dial.number.status").documented.source == "https://www.twilio.com/docs/voice/twiml/number"
 
 
 _TRANSCRIPTION_KINDS = [f"voice.transcription.{name}" for name in ("started", "content", "stopped", "error")]
@@ -337,11 +337,12 @@ def test_real_time_transcription_events_follow_the_transcription_page() -> None:
 @pytest.mark.parametrize(
     ("kind", "page", "to"),
     [
+        ("voice.dial.number.status", "https://www.twilio.com/docs/voice/twiml/number", "+"),
         ("voice.dial.client.status", "https://www.twilio.com/docs/voice/twiml/client", "client:"),
         ("voice.dial.sip.status", "https://www.twilio.com/docs/voice/twiml/sip", "sip:"),
     ],
 )
-def test_client_and_sip_legs_send_their_pages_status_callback_table(kind: str, page: str, to: str) -> None:
+def test_dialed_legs_send_their_nouns_status_callback_table(kind: str, page: str, to: str) -> None:
     """The TwiML request's names plus the leg table: ParentCallSid, progress-event names, CallDuration on completed."""
     sent = params(kind)
     assert sent["To"].startswith(to)

@@ -16,6 +16,7 @@ CALL_RESOURCE_PAGE = "https://www.twilio.com/docs/voice/api/call-resource"
 _GATHER_PAGE = "https://www.twilio.com/docs/voice/twiml/gather"
 _RECORD_PAGE = "https://www.twilio.com/docs/voice/twiml/record"
 _DIAL_PAGE = "https://www.twilio.com/docs/voice/twiml/dial"
+_NUMBER_PAGE = "https://www.twilio.com/docs/voice/twiml/number"
 _CLIENT_PAGE = "https://www.twilio.com/docs/voice/twiml/client"
 _SIP_PAGE = "https://www.twilio.com/docs/voice/twiml/sip"
 #: Twilio Labs' webhook emulator: what a voice request carries in practice.
@@ -128,29 +129,16 @@ _GATHER = documented(
     when(_GATHER_PAGE, "SpeechResult", "Confidence", note="when the caller answered by speaking"),
 )
 
-#: The TwiML page's "Ending the call" section: a StatusCallback (its example is a <Number>'s) gets the
-#: TwiML request's parameters and these.
-_CHILD_STATUS = documented(
-    TWIML_PAGE,
-    REQUEST_FIELDS,
-    always(TWIML_PAGE, "CallDuration", note="the duration in seconds of the just-completed call"),
-    when(
-        TWIML_PAGE,
-        "RecordingUrl",
-        "RecordingSid",
-        "RecordingDuration",
-        note="only for a recording made with Record=true on the REST API, not <Dial> or <Record> ones",
-    ),
-)
-
 
 def _leg_status(page: str) -> Documented:
-    """A ``<Client>`` or ``<Sip>`` leg's statusCallback: its page's "Status Callback HTTP Parameters".
+    """A ``<Number>``, ``<Client>`` or ``<Sip>`` leg's statusCallback: its page's "Status Callback HTTP Parameters".
 
-    Both pages say the request carries every parameter of the TwiML request, plus a table
-    of their own (the same on both): the leg's ``CallSid`` and ``ParentCallSid``,
+    Each page says the request carries every parameter of the TwiML request, plus a table
+    of its own (the same on all three): the leg's ``CallSid`` and ``ParentCallSid``,
     ``CallStatus``, the progress-event names, and ``CallDuration`` and the recording
-    names on ``completed`` only.
+    names on ``completed`` only. (The TwiML page's shorter "Ending the call" table says
+    the recording names come only from a REST API ``Record=true``; the noun pages, which
+    are about this leg, say from ``<Dial record>``: the records follow the noun pages.)
     """
     return documented(
         page,
@@ -167,6 +155,7 @@ def _leg_status(page: str) -> Documented:
     )
 
 
+_CHILD_STATUS = _leg_status(_NUMBER_PAGE)
 _CLIENT_STATUS = _leg_status(_CLIENT_PAGE)
 _SIP_STATUS = _leg_status(_SIP_PAGE)
 
@@ -360,35 +349,13 @@ GATHER_SPEECH = Event(
     ),
 )
 
-CHILD_STATUS = Event(
-    kind="voice.dial.number.status",
-    product="voice",
-    title="the child leg of a <Dial><Number> completed (the <Number>'s statusCallback)",
-    path="/twilio/voice/child-status",
-    documented=_CHILD_STATUS,
-    params=(
-        ("AccountSid", ACCOUNT_SID),
-        ("ApiVersion", "2010-04-01"),
-        ("CallDuration", "214"),
-        ("CallSid", sid("CA", "dialed child leg")),
-        ("CallStatus", "completed"),
-        ("CallToken", _CALL_TOKEN),
-        ("Direction", "outbound-dial"),
-        ("From", US_CUSTOMER),
-        *_BROOKLYN,
-        ("ParentCallSid", _INBOUND_CALL),
-        ("To", AU_CUSTOMER),
-        *place("To", country="AU"),
-    ),
-)
 
-
-def _leg(to: str, label: str) -> tuple[tuple[str, str], ...]:
+def _leg(label: str, duration: str, *to: tuple[str, str]) -> tuple[tuple[str, str], ...]:
     """A dialed leg's completed event: the TwiML request's names, then the progress-event ones."""
     return (
         ("AccountSid", ACCOUNT_SID),
         ("ApiVersion", "2010-04-01"),
-        ("CallDuration", "96"),
+        ("CallDuration", duration),
         ("CallSid", sid("CA", label)),
         ("CallStatus", "completed"),
         ("CallToken", _CALL_TOKEN),
@@ -399,8 +366,18 @@ def _leg(to: str, label: str) -> tuple[tuple[str, str], ...]:
         ("ParentCallSid", _INBOUND_CALL),
         ("SequenceNumber", "3"),
         ("Timestamp", "Tue, 18 Jun 2024 14:36:41 +0000"),
-        ("To", to),
+        *to,
     )
+
+
+CHILD_STATUS = Event(
+    kind="voice.dial.number.status",
+    product="voice",
+    title="the child leg of a <Dial><Number> completed (the <Number>'s statusCallback)",
+    path="/twilio/voice/child-status",
+    documented=_CHILD_STATUS,
+    params=_leg("dialed child leg", "214", ("To", AU_CUSTOMER), *place("To", country="AU")),
+)
 
 
 CLIENT_STATUS = Event(
@@ -409,7 +386,7 @@ CLIENT_STATUS = Event(
     title="a <Dial><Client> leg to a Voice SDK user completed (the <Client>'s statusCallback)",
     path="/twilio/voice/client-status",
     documented=_CLIENT_STATUS,
-    params=_leg("client:agent_ana_garcia", "dialed client leg"),
+    params=_leg("dialed client leg", "96", ("To", "client:agent_ana_garcia")),
 )
 
 SIP_STATUS = Event(
@@ -418,7 +395,7 @@ SIP_STATUS = Event(
     title="a <Dial><Sip> leg to a SIP endpoint completed (the <Sip>'s statusCallback)",
     path="/twilio/voice/sip-status",
     documented=_SIP_STATUS,
-    params=_leg("sip:recepcion@pbx.example.com;transport=tls", "dialed sip leg"),
+    params=_leg("dialed sip leg", "96", ("To", "sip:recepcion@pbx.example.com;transport=tls")),
 )
 
 DIAL = Event(
