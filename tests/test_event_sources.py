@@ -359,3 +359,17 @@ def test_dialed_legs_send_their_nouns_status_callback_table(kind: str, page: str
     assert record.field("CallDuration").presence is Presence.WHEN  # type: ignore[union-attr]
     assert record.field("CallSid").source == page  # type: ignore[union-attr]
     assert record.field("CallToken").source == "https://www.twilio.com/docs/voice/twiml"  # type: ignore[union-attr]
+
+
+def test_an_rcs_read_receipt_is_the_channel_table_with_rcs_addresses() -> None:
+    """The status page's channel table covers RCS: ChannelPrefix=rcs, EventType=READ, rcs: addresses."""
+    read = params("messaging.status.rcs")
+    assert (read["MessageStatus"], read["EventType"], read["ChannelPrefix"]) == ("read", "READ", "rcs")
+    assert read["To"].startswith("rcs:+")
+    assert read["From"].startswith("rcs:")
+    assert read["ChannelInstallSid"].startswith("XE")
+    assert "ChannelStatusMessage" not in read  # only when delivery failed
+    assert set(read) == set(params("messaging.status.whatsapp"))  # the same table as WhatsApp's read receipt
+    record = events.get("messaging.status.rcs").documented
+    assert record.source == "https://www.twilio.com/docs/messaging/guides/track-outbound-message-status"
+    assert record.documents("EventType")
