@@ -373,3 +373,25 @@ def test_an_rcs_read_receipt_is_the_channel_table_with_rcs_addresses() -> None:
     record = events.get("messaging.status.rcs").documented
     assert record.source == "https://www.twilio.com/docs/messaging/guides/track-outbound-message-status"
     assert record.documents("EventType")
+
+
+def test_enqueue_wait_and_action_carry_their_tables_on_top_of_the_request() -> None:
+    """waitUrl: the request plus six queue names; action: QueueResult, and QueueSid/QueueTime when enqueued."""
+    request = set(params("voice.incoming")) - {"CallerName"}
+    wait, action = params("voice.enqueue.wait"), params("voice.enqueue")
+    assert set(wait) - request == {
+        "QueuePosition",
+        "QueueSid",
+        "QueueTime",
+        "AvgQueueTime",
+        "CurrentQueueSize",
+        "MaxQueueSize",
+    }
+    assert set(action) - request == {"QueueResult", "QueueSid", "QueueTime"}
+    assert action["QueueResult"] == "bridged"
+    assert action["QueueSid"] == wait["QueueSid"]
+    assert int(action["QueueTime"]) >= int(wait["QueueTime"])
+    record = events.get("voice.enqueue").documented
+    assert record.source == "https://www.twilio.com/docs/voice/twiml/enqueue"
+    assert not record.allows("QueuePosition")  # the waitUrl's, not the action's
+    assert record.field("QueueSid").presence is Presence.WHEN  # type: ignore[union-attr]

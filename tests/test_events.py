@@ -44,6 +44,7 @@ SID_PREFIXES = {
     "ParentCallSid": {"CA"},
     "CallSidEndingConference": {"CA"},
     "ConferenceSid": {"CF"},
+    "QueueSid": {"QU"},
     "DocumentSid": {"ET"},
     "ServiceSid": {"IS"},
     "RecordingSid": {"RE"},

@@ -34,6 +34,7 @@ from . import (
     _sync,
     _taskrouter,
     _transcription,
+    _verbs,
     _voice,
     _websockets,
 )
@@ -48,6 +49,7 @@ CATALOGUE: Mapping[str, Event] = MappingProxyType(
         for family in (
             _messaging,
             _voice,
+            _verbs,
             _transcription,
             _conference,
             _conversations,
