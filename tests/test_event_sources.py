@@ -395,3 +395,25 @@ def test_enqueue_wait_and_action_carry_their_tables_on_top_of_the_request() -> N
     assert record.source == "https://www.twilio.com/docs/voice/twiml/enqueue"
     assert not record.allows("QueuePosition")  # the waitUrl's, not the action's
     assert record.field("QueueSid").presence is Presence.WHEN  # type: ignore[union-attr]
+
+
+def test_pay_action_and_status_callback_follow_the_pay_page() -> None:
+    """The action: the request plus Result and a card charge's names; the status callback: no request names."""
+    request = set(params("voice.incoming")) - {"CallerName"}
+    action = params("voice.pay")
+    assert request <= set(action)
+    assert action["Result"] == "success"
+    assert action["PaymentMethod"] == "credit-card"
+    assert "PaymentConfirmationCode" in action  # a charge, so no PaymentToken
+    assert "PaymentToken" not in action
+    assert not {"BankAccountNumber", "BankRoutingNumber"} & set(action)  # a card, not ACH
+    assert re.fullmatch(r"[x-]+\d{4}", action["PaymentCardNumber"])  # only the last 4 digits
+    assert set(action["SecurityCode"]) == {"*"}  # redacted
+    status = params("voice.pay.status")
+    assert not {"From", "To", "CallStatus", "ApiVersion", "Direction"} & set(status)
+    assert status["CallSid"] == action["CallSid"]
+    assert status["For"] == "expiration-date"
+    assert status["Attempt"] in ("1", "2", "3")
+    for kind in ("voice.pay", "voice.pay.status"):
+        assert events.get(kind).documented.source == "https://www.twilio.com/docs/voice/twiml/pay"
+    assert events.get("voice.pay").documented.field("PaymentToken").presence is Presence.WHEN  # type: ignore[union-attr]

@@ -1,17 +1,21 @@
-"""Voice verbs with callbacks of their own: ``<Enqueue>`` (its ``waitUrl`` and ``action``).
+"""Voice verbs with callbacks of their own: ``<Enqueue>`` (its ``waitUrl`` and ``action``) and ``<Pay>``.
 
 Each verb's page is cited for what it adds. ``<Enqueue>``'s two requests carry the TwiML
 request's parameters ("in addition to the standard TwiML Voice request parameters") plus
-a table each.
+a table each. ``<Pay>``'s ``action`` carries the standard parameters plus the result of
+the payment, each name in its own section with the condition it is sent under; its
+``statusCallback`` is a smaller set that names ``AccountSid`` and ``CallSid`` itself
+(the TwiML page warns that a ``<Pay>`` status callback lacks most request parameters).
 """
 
 from __future__ import annotations
 
 from ._model import Event, always, documented, sid, when
-from ._values import US_CUSTOMER
+from ._values import ACCOUNT_SID, US_CUSTOMER
 from ._voice import _BROOKLYN, _INBOUND_CALL, REQUEST_FIELDS, _call
 
 _ENQUEUE_PAGE = "https://www.twilio.com/docs/voice/twiml/enqueue"
+_PAY_PAGE = "https://www.twilio.com/docs/voice/twiml/pay"
 
 _QUEUE = sid("QU", "support queue")
 
@@ -45,6 +49,68 @@ _ENQUEUE_ACTION = documented(
     },
 )
 
+_CARD = "when the <Pay> has paymentMethod=credit-card (the default)"
+_ACH = "when the <Pay> has paymentMethod=ach-debit"
+
+_PAY_ACTION = documented(
+    _PAY_PAGE,
+    REQUEST_FIELDS,
+    always(
+        _PAY_PAGE,
+        "Result",
+        "PaymentMethod",
+        note="the page lists them for the action request with no condition (Result: success, "
+        "too-many-failed-attempts, payment-connector-error, caller-interrupted-with-star, caller-hung-up, "
+        "validation-error or internal-error)",
+    ),
+    when(
+        _PAY_PAGE,
+        "PaymentToken",
+        "ProfileId",
+        note="a tokenize transaction (chargeAmount 0 or absent): one or both, depending on the Pay Connector",
+    ),
+    when(_PAY_PAGE, "PaymentConfirmationCode", note="a charge transaction (chargeAmount above 0)"),
+    when(
+        _PAY_PAGE,
+        "PaymentCardNumber",
+        "PaymentCardType",
+        "ExpirationDate",
+        "SecurityCode",
+        "PaymentCardPostalCode",
+        note=f"{_CARD}; the number shows its last 4 digits only, the security code is redacted",
+    ),
+    when(_PAY_PAGE, "BankAccountNumber", "BankRoutingNumber", "BankAccountType", note=_ACH),
+    when(_PAY_PAGE, "PaymentError", "PayErrorCode", "ConnectorError", note="when validation or the payment failed"),
+)
+
+_PAY_STATUS = documented(
+    _PAY_PAGE,
+    always(_PAY_PAGE, "AccountSid", "CallSid", note="CallSid is always the parent leg of a two-leg call"),
+    always(
+        _PAY_PAGE,
+        "For",
+        "Attempt",
+        note="For is the stage: payment-card-number, expiration-date, security-code, postal-code, "
+        "bank-routing-number, bank-account-number or payment-processing; Attempt is 1, 2 or 3",
+    ),
+    when(_PAY_PAGE, "ErrorType", note="if an error occurred (input-timeout, invalid-card-number, ...)"),
+    when(
+        _PAY_PAGE,
+        "PaymentCardNumber",
+        "PaymentCardType",
+        "ExpirationDate",
+        "SecurityCode",
+        "PaymentCardPostalCode",
+        note=f"{_CARD}, once captured (the page marks PaymentCardNumber 'ach-debit only', plainly a slip: it is "
+        "a card number)",
+    ),
+    when(_PAY_PAGE, "BankAccountNumber", "BankRoutingNumber", "BankAccountType", note=f"{_ACH}, once captured"),
+    left_out={
+        "From, To, CallStatus, ApiVersion, Direction": "the TwiML page says a <Pay> status callback does not "
+        "carry every request parameter, and the <Pay> page lists none of these",
+    },
+)
+
 _WAITING = _call(_INBOUND_CALL, "in-progress", US_CUSTOMER, _BROOKLYN)
 
 ENQUEUE_WAIT = Event(
@@ -73,4 +139,40 @@ ENQUEUE = Event(
     params=(*_WAITING, ("QueueResult", "bridged"), ("QueueSid", _QUEUE), ("QueueTime", "164")),
 )
 
-EVENTS = (ENQUEUE_WAIT, ENQUEUE)
+PAY = Event(
+    kind="voice.pay",
+    product="voice",
+    title="a <Pay> charge by card succeeded (its action URL)",
+    path="/twilio/voice/pay/done",
+    documented=_PAY_ACTION,
+    params=(
+        *_WAITING,
+        ("Result", "success"),
+        ("PaymentMethod", "credit-card"),
+        ("PaymentConfirmationCode", "ch_3PTq2bLkd0Ex7Y4A1qM9Zr0c"),
+        ("PaymentCardNumber", "xxxx-xxxxxx-x4001"),
+        ("PaymentCardType", "amex"),
+        ("ExpirationDate", "0527"),
+        ("SecurityCode", "***"),
+        ("PaymentCardPostalCode", "11201"),
+    ),
+)
+
+PAY_STATUS = Event(
+    kind="voice.pay.status",
+    product="voice",
+    title="a <Pay> session timed out asking for the expiry date (its statusCallback)",
+    path="/twilio/voice/pay/status",
+    documented=_PAY_STATUS,
+    params=(
+        ("AccountSid", ACCOUNT_SID),
+        ("CallSid", _INBOUND_CALL),
+        ("For", "expiration-date"),
+        ("Attempt", "2"),
+        ("ErrorType", "input-timeout"),
+        ("PaymentCardNumber", "xxxx-xxxxxx-x4001"),
+        ("PaymentCardType", "amex"),
+    ),
+)
+
+EVENTS = (ENQUEUE_WAIT, ENQUEUE, PAY, PAY_STATUS)
