@@ -417,3 +417,18 @@ def test_pay_action_and_status_callback_follow_the_pay_page() -> None:
     for kind in ("voice.pay", "voice.pay.status"):
         assert events.get(kind).documented.source == "https://www.twilio.com/docs/voice/twiml/pay"
     assert events.get("voice.pay").documented.field("PaymentToken").presence is Presence.WHEN  # type: ignore[union-attr]
+
+
+def test_refer_action_adds_what_the_sip_notifies_told() -> None:
+    """The request plus ReferCallStatus, ReferSipResponseCode and NotifySipResponseCode, the page's first scenario."""
+    request = set(params("voice.incoming")) - {"CallerName"}
+    refer = params("voice.refer")
+    assert set(refer) - request == {"ReferCallStatus", "ReferSipResponseCode", "NotifySipResponseCode"}
+    assert (refer["ReferCallStatus"], refer["ReferSipResponseCode"], refer["NotifySipResponseCode"]) == (
+        "in-progress",
+        "202",
+        "200",
+    )
+    record = events.get("voice.refer").documented
+    assert record.source == "https://www.twilio.com/docs/voice/twiml/refer"
+    assert all(record.field(name).presence is Presence.WHEN for name in set(refer) - request)  # type: ignore[union-attr]

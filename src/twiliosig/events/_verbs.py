@@ -1,4 +1,4 @@
-"""Voice verbs with callbacks of their own: ``<Enqueue>`` (its ``waitUrl`` and ``action``) and ``<Pay>``.
+"""Voice verbs with callbacks of their own: ``<Enqueue>`` (its ``waitUrl`` and ``action``), ``<Pay>``, ``<Refer>``.
 
 Each verb's page is cited for what it adds. ``<Enqueue>``'s two requests carry the TwiML
 request's parameters ("in addition to the standard TwiML Voice request parameters") plus
@@ -6,6 +6,7 @@ a table each. ``<Pay>``'s ``action`` carries the standard parameters plus the re
 the payment, each name in its own section with the condition it is sent under; its
 ``statusCallback`` is a smaller set that names ``AccountSid`` and ``CallSid`` itself
 (the TwiML page warns that a ``<Pay>`` status callback lacks most request parameters).
+``<Refer>``'s ``action`` gets the standard parameters plus what the SIP NOTIFYs told.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from ._voice import _BROOKLYN, _INBOUND_CALL, REQUEST_FIELDS, _call
 
 _ENQUEUE_PAGE = "https://www.twilio.com/docs/voice/twiml/enqueue"
 _PAY_PAGE = "https://www.twilio.com/docs/voice/twiml/pay"
+_REFER_PAGE = "https://www.twilio.com/docs/voice/twiml/refer"
 
 _QUEUE = sid("QU", "support queue")
 
@@ -111,6 +113,23 @@ _PAY_STATUS = documented(
     },
 )
 
+_REFER_ACTION = documented(
+    _REFER_PAGE,
+    REQUEST_FIELDS,
+    when(
+        _REFER_PAGE,
+        "ReferSipResponseCode",
+        note="the SIP endpoint's answer to the REFER (the page says the request 'may include' it; every one of "
+        "its example scenarios has it)",
+    ),
+    when(
+        _REFER_PAGE,
+        "ReferCallStatus",
+        "NotifySipResponseCode",
+        note="omitted if the REFER fails or the endpoint sends no NOTIFY",
+    ),
+)
+
 _WAITING = _call(_INBOUND_CALL, "in-progress", US_CUSTOMER, _BROOKLYN)
 
 ENQUEUE_WAIT = Event(
@@ -175,4 +194,18 @@ PAY_STATUS = Event(
     ),
 )
 
-EVENTS = (ENQUEUE_WAIT, ENQUEUE, PAY, PAY_STATUS)
+REFER = Event(
+    kind="voice.refer",
+    product="voice",
+    title="a caller on a SIP leg was transferred with <Refer> and the new call connected (its action URL)",
+    path="/twilio/voice/refer/done",
+    documented=_REFER_ACTION,
+    params=(
+        *_WAITING,
+        ("ReferCallStatus", "in-progress"),
+        ("ReferSipResponseCode", "202"),
+        ("NotifySipResponseCode", "200"),
+    ),
+)
+
+EVENTS = (ENQUEUE_WAIT, ENQUEUE, PAY, PAY_STATUS, REFER)
