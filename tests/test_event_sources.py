@@ -432,3 +432,14 @@ def test_refer_action_adds_what_the_sip_notifies_told() -> None:
     record = events.get("voice.refer").documented
     assert record.source == "https://www.twilio.com/docs/voice/twiml/refer"
     assert all(record.field(name).presence is Presence.WHEN for name in set(refer) - request)  # type: ignore[union-attr]
+
+
+def test_dequeuing_a_caller_runs_the_queue_url_on_the_callers_leg() -> None:
+    """The <Queue> url: the request plus QueueSid, QueueTime, DequeingCallSid; CallSid is the waiting caller's."""
+    request = set(params("voice.incoming")) - {"CallerName"}
+    dequeue, wait = params("voice.dial.queue"), params("voice.enqueue.wait")
+    assert set(dequeue) - request == {"QueueSid", "QueueTime", "DequeingCallSid"}
+    assert dequeue["CallSid"] == wait["CallSid"]
+    assert dequeue["DequeingCallSid"] != dequeue["CallSid"]
+    assert dequeue["QueueSid"] == wait["QueueSid"]
+    assert events.get("voice.dial.queue").documented.source == "https://www.twilio.com/docs/voice/twiml/queue"

@@ -41,6 +41,7 @@ SID_PREFIXES = {
     "MessagingServiceSid": {"MG"},
     "CallSid": {"CA"},
     "DialCallSid": {"CA"},
+    "DequeingCallSid": {"CA"},
     "ParentCallSid": {"CA"},
     "CallSidEndingConference": {"CA"},
     "ConferenceSid": {"CF"},

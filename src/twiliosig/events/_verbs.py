@@ -1,4 +1,4 @@
-"""Voice verbs with callbacks of their own: ``<Enqueue>`` (its ``waitUrl`` and ``action``), ``<Pay>``, ``<Refer>``.
+"""Voice verbs with callbacks of their own: ``<Enqueue>`` and ``<Dial><Queue>``, ``<Pay>``, ``<Refer>``.
 
 Each verb's page is cited for what it adds. ``<Enqueue>``'s two requests carry the TwiML
 request's parameters ("in addition to the standard TwiML Voice request parameters") plus
@@ -18,6 +18,7 @@ from ._voice import _BROOKLYN, _INBOUND_CALL, REQUEST_FIELDS, _call
 _ENQUEUE_PAGE = "https://www.twilio.com/docs/voice/twiml/enqueue"
 _PAY_PAGE = "https://www.twilio.com/docs/voice/twiml/pay"
 _REFER_PAGE = "https://www.twilio.com/docs/voice/twiml/refer"
+_QUEUE_PAGE = "https://www.twilio.com/docs/voice/twiml/queue"
 
 _QUEUE = sid("QU", "support queue")
 
@@ -113,6 +114,14 @@ _PAY_STATUS = documented(
     },
 )
 
+#: ``<Dial><Queue url>``: run on the queued caller's leg just before the bridge.
+_QUEUE_URL = documented(
+    _QUEUE_PAGE,
+    REQUEST_FIELDS,
+    always(_QUEUE_PAGE, "QueueSid", "QueueTime", "DequeingCallSid"),
+    always(_QUEUE_PAGE, "CallSid", note="the dequeued (waiting) caller's call, not the agent's"),
+)
+
 _REFER_ACTION = documented(
     _REFER_PAGE,
     REQUEST_FIELDS,
@@ -194,6 +203,20 @@ PAY_STATUS = Event(
     ),
 )
 
+DEQUEUE = Event(
+    kind="voice.dial.queue",
+    product="voice",
+    title="an agent's <Dial><Queue> takes the waiting caller (the <Queue>'s url, run on the caller's leg)",
+    path="/twilio/voice/queue/connecting",
+    documented=_QUEUE_URL,
+    params=(
+        *_WAITING,
+        ("QueueSid", _QUEUE),
+        ("QueueTime", "164"),
+        ("DequeingCallSid", sid("CA", "agent dequeuing call")),
+    ),
+)
+
 REFER = Event(
     kind="voice.refer",
     product="voice",
@@ -208,4 +231,4 @@ REFER = Event(
     ),
 )
 
-EVENTS = (ENQUEUE_WAIT, ENQUEUE, PAY, PAY_STATUS, REFER)
+EVENTS = (ENQUEUE_WAIT, ENQUEUE, DEQUEUE, PAY, PAY_STATUS, REFER)
