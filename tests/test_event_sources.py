@@ -443,3 +443,28 @@ def test_dequeuing_a_caller_runs_the_queue_url_on_the_callers_leg() -> None:
     assert dequeue["DequeingCallSid"] != dequeue["CallSid"]
     assert dequeue["QueueSid"] == wait["QueueSid"]
     assert events.get("voice.dial.queue").documented.source == "https://www.twilio.com/docs/voice/twiml/queue"
+
+
+def test_conversation_relay_action_sends_the_names_of_the_pages_examples() -> None:
+    """Call information and session details, HandoffData as JSON; none of the TwiML request's other names."""
+    ended = params("voice.connect.conversation-relay")
+    assert set(ended) == {
+        "AccountSid",
+        "CallSid",
+        "CallStatus",
+        "From",
+        "To",
+        "Direction",
+        "ApplicationSid",
+        "SessionId",
+        "SessionStatus",
+        "SessionDuration",
+        "HandoffData",
+    }
+    assert ended["SessionStatus"] == "ended"
+    assert ended["SessionId"].startswith("VX")
+    assert json.loads(ended["HandoffData"])["reason"]
+    record = events.get("voice.connect.conversation-relay").documented
+    assert record.source == "https://www.twilio.com/docs/voice/twiml/connect/conversationrelay"
+    assert not record.allows("ApiVersion")
+    assert record.field("ErrorCode").presence is Presence.WHEN  # type: ignore[union-attr]

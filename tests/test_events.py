@@ -46,6 +46,7 @@ SID_PREFIXES = {
     "CallSidEndingConference": {"CA"},
     "ConferenceSid": {"CF"},
     "QueueSid": {"QU"},
+    "ApplicationSid": {"AP"},
     "DocumentSid": {"ET"},
     "ServiceSid": {"IS"},
     "RecordingSid": {"RE"},

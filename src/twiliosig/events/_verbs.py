@@ -1,4 +1,4 @@
-"""Voice verbs with callbacks of their own: ``<Enqueue>`` and ``<Dial><Queue>``, ``<Pay>``, ``<Refer>``.
+"""Voice verbs with callbacks of their own: queues, ``<Pay>``, ``<Refer>``, ``<Connect><ConversationRelay>``.
 
 Each verb's page is cited for what it adds. ``<Enqueue>``'s two requests carry the TwiML
 request's parameters ("in addition to the standard TwiML Voice request parameters") plus
@@ -7,18 +7,23 @@ the payment, each name in its own section with the condition it is sent under; i
 ``statusCallback`` is a smaller set that names ``AccountSid`` and ``CallSid`` itself
 (the TwiML page warns that a ``<Pay>`` status callback lacks most request parameters).
 ``<Refer>``'s ``action`` gets the standard parameters plus what the SIP NOTIFYs told.
+``<Connect>``'s ``action`` after a ConversationRelay session is documented by three example
+payloads, not a table: the records hold the names they show.
 """
 
 from __future__ import annotations
 
+import json
+
 from ._model import Event, always, documented, sid, when
-from ._values import ACCOUNT_SID, US_CUSTOMER
+from ._values import ACCOUNT_SID, TWILIO_NUMBER, US_CUSTOMER
 from ._voice import _BROOKLYN, _INBOUND_CALL, REQUEST_FIELDS, _call
 
 _ENQUEUE_PAGE = "https://www.twilio.com/docs/voice/twiml/enqueue"
 _PAY_PAGE = "https://www.twilio.com/docs/voice/twiml/pay"
 _REFER_PAGE = "https://www.twilio.com/docs/voice/twiml/refer"
 _QUEUE_PAGE = "https://www.twilio.com/docs/voice/twiml/queue"
+_RELAY_PAGE = "https://www.twilio.com/docs/voice/twiml/connect/conversationrelay"
 
 _QUEUE = sid("QU", "support queue")
 
@@ -139,6 +144,33 @@ _REFER_ACTION = documented(
     ),
 )
 
+_RELAY_ACTION = documented(
+    _RELAY_PAGE,
+    always(
+        _RELAY_PAGE,
+        "AccountSid",
+        "CallSid",
+        "CallStatus",
+        "From",
+        "To",
+        "Direction",
+        "ApplicationSid",
+        "SessionId",
+        "SessionStatus",
+        "SessionDuration",
+        note="in all three of the page's example payloads (it has no table); SessionStatus ended, failed or completed",
+    ),
+    when(
+        _RELAY_PAGE,
+        "HandoffData",
+        note="when your app ended the session and handed data back (the 'session ended by application' example)",
+    ),
+    when(_RELAY_PAGE, "ErrorCode", "ErrorMessage", note="when the session failed (SessionStatus=failed)"),
+    left_out={
+        "ApiVersion, CallToken, FromCity, ToCity": "TwiML request names the page's example payloads do not show",
+    },
+)
+
 _WAITING = _call(_INBOUND_CALL, "in-progress", US_CUSTOMER, _BROOKLYN)
 
 ENQUEUE_WAIT = Event(
@@ -231,4 +263,34 @@ REFER = Event(
     ),
 )
 
-EVENTS = (ENQUEUE_WAIT, ENQUEUE, DEQUEUE, PAY, PAY_STATUS, REFER)
+RELAY_ENDED = Event(
+    kind="voice.connect.conversation-relay",
+    product="voice",
+    title="a ConversationRelay session ended with a hand-off to a person (<Connect>'s action URL)",
+    path="/twilio/voice/relay-ended",
+    documented=_RELAY_ACTION,
+    params=(
+        ("AccountSid", ACCOUNT_SID),
+        ("CallSid", _INBOUND_CALL),
+        ("CallStatus", "in-progress"),
+        ("From", US_CUSTOMER),
+        ("To", TWILIO_NUMBER),
+        ("Direction", "inbound"),
+        ("ApplicationSid", sid("AP", "voice agent application")),
+        ("SessionId", sid("VX", "conversation relay session")),
+        ("SessionStatus", "ended"),
+        ("SessionDuration", "25"),
+        (
+            "HandoffData",
+            json.dumps(
+                {
+                    "reasonCode": "live-agent-handoff",
+                    "reason": "La clienta pidió hablar con una persona — factura #A-1043",
+                },
+                ensure_ascii=False,
+            ),
+        ),
+    ),
+)
+
+EVENTS = (ENQUEUE_WAIT, ENQUEUE, DEQUEUE, PAY, PAY_STATUS, REFER, RELAY_ENDED)
