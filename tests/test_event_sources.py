@@ -298,4 +298,173 @@ def test_a_child_leg_status_callback_names_its_parent() -> None:
     assert child["ParentCallSid"] == dial["CallSid"]
     assert child["CallSid"] == dial["DialCallSid"]
     assert child["CallDuration"] == dial["DialCallDuration"]
-    assert events.get("voice.dial.number.status").documented.source == "https://www.twilio.com/docs/voice/twiml"
+    assert events.get("voice.dial.number.status").documented.source == "https://www.twilio.com/docs/voice/twiml/number"
+
+
+_TRANSCRIPTION_KINDS = [f"voice.transcription.{name}" for name in ("started", "content", "stopped", "error")]
+
+
+def test_real_time_transcription_events_follow_the_transcription_page() -> None:
+    """One session's four events: the shared names, ISO 8601 times, the transcript as JSON in TranscriptionData."""
+    sent = {kind: params(kind) for kind in _TRANSCRIPTION_KINDS}
+    common = {"AccountSid", "CallSid", "TranscriptionSid", "Timestamp", "SequenceId", "TranscriptionEvent"}
+    for kind, values in sent.items():
+        assert common <= set(values), kind
+        assert values["TranscriptionEvent"] == "transcription-" + kind.rsplit(".", 1)[1]
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", values["Timestamp"]), values["Timestamp"]
+        assert values["TranscriptionSid"] == sent["voice.transcription.started"]["TranscriptionSid"]
+        assert values["CallSid"] == sent["voice.transcription.started"]["CallSid"]
+        assert events.get(kind).documented.source == "https://www.twilio.com/docs/voice/twiml/transcription"
+    assert set(sent["voice.transcription.stopped"]) == common
+    started, content = sent["voice.transcription.started"], sent["voice.transcription.content"]
+    assert int(started["SequenceId"]) < int(content["SequenceId"])
+    assert json.loads(started["ProviderConfiguration"])
+    data = json.loads(content["TranscriptionData"])
+    assert data["transcript"]
+    assert isinstance(data["confidence"], float)  # a decimal number, as the page says
+    assert content["Track"] in ("inbound_track", "outbound_track")
+    assert content["Final"] in ("true", "false")
+    # partialResults=false in the session: confidence in the data, and no Stability.
+    assert started["PartialResults"] == "false"
+    assert "Stability" not in content
+    assert events.get("voice.transcription.content").documented.field("Stability").presence is Presence.WHEN  # type: ignore[union-attr]
+    assert not events.get("voice.transcription.content").documented.allows("ProviderConfiguration")
+    error = sent["voice.transcription.error"]
+    assert 32650 <= int(error["TranscriptionErrorCode"]) <= 32655
+    assert error["TranscriptionError"]
+
+
+@pytest.mark.parametrize(
+    ("kind", "page", "to"),
+    [
+        ("voice.dial.number.status", "https://www.twilio.com/docs/voice/twiml/number", "+"),
+        ("voice.dial.client.status", "https://www.twilio.com/docs/voice/twiml/client", "client:"),
+        ("voice.dial.sip.status", "https://www.twilio.com/docs/voice/twiml/sip", "sip:"),
+    ],
+)
+def test_dialed_legs_send_their_nouns_status_callback_table(kind: str, page: str, to: str) -> None:
+    """The TwiML request's names plus the leg table: ParentCallSid, progress-event names, CallDuration on completed."""
+    sent = params(kind)
+    assert sent["To"].startswith(to)
+    assert sent["Direction"] == "outbound-dial"
+    assert sent["ParentCallSid"] == params("voice.dial")["CallSid"]
+    assert sent["CallSid"] != sent["ParentCallSid"]
+    assert sent["CallbackSource"] == "call-progress-events"
+    assert sent["CallStatus"] == "completed"
+    assert "CallDuration" in sent  # completed only, which this entry is
+    assert "RecordingUrl" not in sent  # no record on the <Dial>
+    record = events.get(kind).documented
+    assert record.source == page
+    assert record.field("ParentCallSid").presence is Presence.ALWAYS  # type: ignore[union-attr]
+    assert record.field("CallDuration").presence is Presence.WHEN  # type: ignore[union-attr]
+    assert record.field("CallSid").source == page  # type: ignore[union-attr]
+    assert record.field("CallToken").source == "https://www.twilio.com/docs/voice/twiml"  # type: ignore[union-attr]
+
+
+def test_an_rcs_read_receipt_is_the_channel_table_with_rcs_addresses() -> None:
+    """The status page's channel table covers RCS: ChannelPrefix=rcs, EventType=READ, rcs: addresses."""
+    read = params("messaging.status.rcs")
+    assert (read["MessageStatus"], read["EventType"], read["ChannelPrefix"]) == ("read", "READ", "rcs")
+    assert read["To"].startswith("rcs:+")
+    assert read["From"].startswith("rcs:")
+    assert read["ChannelInstallSid"].startswith("XE")
+    assert "ChannelStatusMessage" not in read  # only when delivery failed
+    assert set(read) == set(params("messaging.status.whatsapp"))  # the same table as WhatsApp's read receipt
+    record = events.get("messaging.status.rcs").documented
+    assert record.source == "https://www.twilio.com/docs/messaging/guides/track-outbound-message-status"
+    assert record.documents("EventType")
+
+
+def test_enqueue_wait_and_action_carry_their_tables_on_top_of_the_request() -> None:
+    """waitUrl: the request plus six queue names; action: QueueResult, and QueueSid/QueueTime when enqueued."""
+    request = set(params("voice.incoming")) - {"CallerName"}
+    wait, action = params("voice.enqueue.wait"), params("voice.enqueue")
+    assert set(wait) - request == {
+        "QueuePosition",
+        "QueueSid",
+        "QueueTime",
+        "AvgQueueTime",
+        "CurrentQueueSize",
+        "MaxQueueSize",
+    }
+    assert set(action) - request == {"QueueResult", "QueueSid", "QueueTime"}
+    assert action["QueueResult"] == "bridged"
+    assert action["QueueSid"] == wait["QueueSid"]
+    assert int(action["QueueTime"]) >= int(wait["QueueTime"])
+    record = events.get("voice.enqueue").documented
+    assert record.source == "https://www.twilio.com/docs/voice/twiml/enqueue"
+    assert not record.allows("QueuePosition")  # the waitUrl's, not the action's
+    assert record.field("QueueSid").presence is Presence.WHEN  # type: ignore[union-attr]
+
+
+def test_pay_action_and_status_callback_follow_the_pay_page() -> None:
+    """The action: the request plus Result and a card charge's names; the status callback: no request names."""
+    request = set(params("voice.incoming")) - {"CallerName"}
+    action = params("voice.pay")
+    assert request <= set(action)
+    assert action["Result"] == "success"
+    assert action["PaymentMethod"] == "credit-card"
+    assert "PaymentConfirmationCode" in action  # a charge, so no PaymentToken
+    assert "PaymentToken" not in action
+    assert not {"BankAccountNumber", "BankRoutingNumber"} & set(action)  # a card, not ACH
+    assert re.fullmatch(r"[x-]+\d{4}", action["PaymentCardNumber"])  # only the last 4 digits
+    assert set(action["SecurityCode"]) == {"*"}  # redacted
+    status = params("voice.pay.status")
+    assert not {"From", "To", "CallStatus", "ApiVersion", "Direction"} & set(status)
+    assert status["CallSid"] == action["CallSid"]
+    assert status["For"] == "expiration-date"
+    assert status["Attempt"] in ("1", "2", "3")
+    for kind in ("voice.pay", "voice.pay.status"):
+        assert events.get(kind).documented.source == "https://www.twilio.com/docs/voice/twiml/pay"
+    assert events.get("voice.pay").documented.field("PaymentToken").presence is Presence.WHEN  # type: ignore[union-attr]
+
+
+def test_refer_action_adds_what_the_sip_notifies_told() -> None:
+    """The request plus ReferCallStatus, ReferSipResponseCode and NotifySipResponseCode, the page's first scenario."""
+    request = set(params("voice.incoming")) - {"CallerName"}
+    refer = params("voice.refer")
+    assert set(refer) - request == {"ReferCallStatus", "ReferSipResponseCode", "NotifySipResponseCode"}
+    assert (refer["ReferCallStatus"], refer["ReferSipResponseCode"], refer["NotifySipResponseCode"]) == (
+        "in-progress",
+        "202",
+        "200",
+    )
+    record = events.get("voice.refer").documented
+    assert record.source == "https://www.twilio.com/docs/voice/twiml/refer"
+    assert all(record.field(name).presence is Presence.WHEN for name in set(refer) - request)  # type: ignore[union-attr]
+
+
+def test_dequeuing_a_caller_runs_the_queue_url_on_the_callers_leg() -> None:
+    """The <Queue> url: the request plus QueueSid, QueueTime, DequeingCallSid; CallSid is the waiting caller's."""
+    request = set(params("voice.incoming")) - {"CallerName"}
+    dequeue, wait = params("voice.dial.queue"), params("voice.enqueue.wait")
+    assert set(dequeue) - request == {"QueueSid", "QueueTime", "DequeingCallSid"}
+    assert dequeue["CallSid"] == wait["CallSid"]
+    assert dequeue["DequeingCallSid"] != dequeue["CallSid"]
+    assert dequeue["QueueSid"] == wait["QueueSid"]
+    assert events.get("voice.dial.queue").documented.source == "https://www.twilio.com/docs/voice/twiml/queue"
+
+
+def test_conversation_relay_action_sends_the_names_of_the_pages_examples() -> None:
+    """Call information and session details, HandoffData as JSON; none of the TwiML request's other names."""
+    ended = params("voice.connect.conversation-relay")
+    assert set(ended) == {
+        "AccountSid",
+        "CallSid",
+        "CallStatus",
+        "From",
+        "To",
+        "Direction",
+        "ApplicationSid",
+        "SessionId",
+        "SessionStatus",
+        "SessionDuration",
+        "HandoffData",
+    }
+    assert ended["SessionStatus"] == "ended"
+    assert ended["SessionId"].startswith("VX")
+    assert json.loads(ended["HandoffData"])["reason"]
+    record = events.get("voice.connect.conversation-relay").documented
+    assert record.source == "https://www.twilio.com/docs/voice/twiml/connect/conversationrelay"
+    assert not record.allows("ApiVersion")
+    assert record.field("ErrorCode").presence is Presence.WHEN  # type: ignore[union-attr]

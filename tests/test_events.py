@@ -41,9 +41,12 @@ SID_PREFIXES = {
     "MessagingServiceSid": {"MG"},
     "CallSid": {"CA"},
     "DialCallSid": {"CA"},
+    "DequeingCallSid": {"CA"},
     "ParentCallSid": {"CA"},
     "CallSidEndingConference": {"CA"},
     "ConferenceSid": {"CF"},
+    "QueueSid": {"QU"},
+    "ApplicationSid": {"AP"},
     "DocumentSid": {"ET"},
     "ServiceSid": {"IS"},
     "RecordingSid": {"RE"},
@@ -60,7 +63,7 @@ SID_PREFIXES = {
     "WorkflowSid": {"WW"},
     "WorkerSid": {"WK"},
     "ReservationSid": {"WR"},
-    "TranscriptionSid": {"TR"},
+    "TranscriptionSid": {"TR", "GT"},
     "ChannelInstallSid": {"XE"},
     "messageSid": {"SM"},
     "accountSid": {"AC"},
@@ -71,6 +74,10 @@ SID_PREFIXES = {
 }
 SID = re.compile(r"[A-Z]{2}[0-9a-f]{32}\Z")
 PHONE = re.compile(r"(whatsapp:)?\+[1-9]\d{6,14}\Z")
+#: A dialed leg's To may be a Voice SDK client or a SIP URI (the TwiML page's From/To descriptions).
+CLIENT_OR_SIP = re.compile(r"client:\w+\Z|sip:[^@\s]+@[^\s]+\Z")
+#: RCS addresses: a recipient's ``rcs:`` number, a sender's ``rcs:sender_id`` (Twilio's error 21664 page).
+RCS_ADDRESS = re.compile(r"rcs:(\+[1-9]\d{6,14}|[a-z0-9_]+)\Z")
 
 
 def values(event: events.Event) -> list[tuple[str, Any]]:
@@ -151,7 +158,8 @@ def test_sids_have_the_right_prefix_and_length_and_numbers_are_e164(kind: str) -
             assert SID.match(value), (name, value)
             assert value[:2] in SID_PREFIXES[name], (name, value)
         if name in ("From", "To", "from", "to", "Caller", "MessagingBinding.Address", "MessagingBinding.ProxyAddress"):
-            assert PHONE.match(value), (name, value)
+            dialed = name == "To" and CLIENT_OR_SIP.match(value)
+            assert PHONE.match(value) or dialed or RCS_ADDRESS.match(value), (name, value)
 
 
 def test_the_values_are_what_production_sends_not_ascii_toys() -> None:

@@ -33,6 +33,8 @@ from . import (
     _messaging,
     _sync,
     _taskrouter,
+    _transcription,
+    _verbs,
     _voice,
     _websockets,
 )
@@ -47,6 +49,8 @@ CATALOGUE: Mapping[str, Event] = MappingProxyType(
         for family in (
             _messaging,
             _voice,
+            _verbs,
+            _transcription,
             _conference,
             _conversations,
             _frontline,

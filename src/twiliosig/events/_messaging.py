@@ -310,4 +310,30 @@ WHATSAPP_FAILED = Event(
     ),
 )
 
-EVENTS = (INBOUND_SMS, INBOUND_MMS, INBOUND_WHATSAPP, STATUS, WHATSAPP_READ, WHATSAPP_FAILED)
+_RCS_OUTBOUND_SID = sid("SM", "outbound rcs")
+
+#: The status page's channel table covers "RCS, WhatsApp, and other messaging channels", and names RCS
+#: among the channels with read receipts. RCS addresses carry the ``rcs:`` prefix (an RCS sender is
+#: ``rcs:sender_id``, a recipient an ``rcs:`` address: Twilio's error 21664 page).
+RCS_READ = Event(
+    kind="messaging.status.rcs",
+    product="messaging",
+    title="an outgoing RCS message was read (status callback with a read receipt)",
+    path="/twilio/rcs/status",
+    documented=_CHANNEL_STATUS,
+    params=(
+        ("ChannelPrefix", "rcs"),
+        ("EventType", "READ"),
+        ("SmsSid", _RCS_OUTBOUND_SID),
+        ("SmsStatus", "read"),
+        ("MessageStatus", "read"),
+        ("To", f"rcs:{UK_CUSTOMER}"),
+        ("MessagingServiceSid", MESSAGING_SERVICE_SID),
+        ("MessageSid", _RCS_OUTBOUND_SID),
+        ("AccountSid", ACCOUNT_SID),
+        ("From", "rcs:acme_support_gb_agent"),
+        ("ChannelInstallSid", sid("XE", "rcs sender channel")),
+    ),
+)
+
+EVENTS = (INBOUND_SMS, INBOUND_MMS, INBOUND_WHATSAPP, STATUS, WHATSAPP_READ, WHATSAPP_FAILED, RCS_READ)

@@ -8,7 +8,7 @@ with the REST API, and its recording status callback, are on the Call resource p
 
 from __future__ import annotations
 
-from ._model import Event, Field, always, documented, practice, sid, when
+from ._model import Documented, Event, Field, always, documented, practice, sid, when
 from ._values import ACCOUNT_SID, AU_CUSTOMER, TWILIO_NUMBER, US_CUSTOMER, place, twilio_place
 
 TWIML_PAGE = "https://www.twilio.com/docs/voice/twiml"
@@ -16,6 +16,9 @@ CALL_RESOURCE_PAGE = "https://www.twilio.com/docs/voice/api/call-resource"
 _GATHER_PAGE = "https://www.twilio.com/docs/voice/twiml/gather"
 _RECORD_PAGE = "https://www.twilio.com/docs/voice/twiml/record"
 _DIAL_PAGE = "https://www.twilio.com/docs/voice/twiml/dial"
+_NUMBER_PAGE = "https://www.twilio.com/docs/voice/twiml/number"
+_CLIENT_PAGE = "https://www.twilio.com/docs/voice/twiml/client"
+_SIP_PAGE = "https://www.twilio.com/docs/voice/twiml/sip"
 #: Twilio Labs' webhook emulator: what a voice request carries in practice.
 _EMULATOR = "https://github.com/twilio-labs/plugin-webhook/blob/main/src/utils/webhook-events/voice.js"
 #: Twilio's changelog entry announcing StirVerstat (the address as stored).
@@ -126,20 +129,36 @@ _GATHER = documented(
     when(_GATHER_PAGE, "SpeechResult", "Confidence", note="when the caller answered by speaking"),
 )
 
-#: The TwiML page's "Ending the call" section: a StatusCallback (its example is a <Number>'s) gets the
-#: TwiML request's parameters and these.
-_CHILD_STATUS = documented(
-    TWIML_PAGE,
-    REQUEST_FIELDS,
-    always(TWIML_PAGE, "CallDuration", note="the duration in seconds of the just-completed call"),
-    when(
-        TWIML_PAGE,
-        "RecordingUrl",
-        "RecordingSid",
-        "RecordingDuration",
-        note="only for a recording made with Record=true on the REST API, not <Dial> or <Record> ones",
-    ),
-)
+
+def _leg_status(page: str) -> Documented:
+    """A ``<Number>``, ``<Client>`` or ``<Sip>`` leg's statusCallback: its page's "Status Callback HTTP Parameters".
+
+    Each page says the request carries every parameter of the TwiML request, plus a table
+    of its own (the same on all three): the leg's ``CallSid`` and ``ParentCallSid``,
+    ``CallStatus``, the progress-event names, and ``CallDuration`` and the recording
+    names on ``completed`` only. (The TwiML page's shorter "Ending the call" table says
+    the recording names come only from a REST API ``Record=true``; the noun pages, which
+    are about this leg, say from ``<Dial record>``: the records follow the noun pages.)
+    """
+    return documented(
+        page,
+        REQUEST_FIELDS,
+        always(page, "CallSid", "ParentCallSid", "CallStatus", "Timestamp", "CallbackSource", "SequenceNumber"),
+        when(page, "CallDuration", note="only in the completed event"),
+        when(
+            page,
+            "RecordingUrl",
+            "RecordingSid",
+            "RecordingDuration",
+            note="only in the completed event, and only when record is set on the <Dial>",
+        ),
+    )
+
+
+_CHILD_STATUS = _leg_status(_NUMBER_PAGE)
+_CLIENT_STATUS = _leg_status(_CLIENT_PAGE)
+_SIP_STATUS = _leg_status(_SIP_PAGE)
+
 
 _DIAL_ACTION = documented(
     _DIAL_PAGE,
@@ -330,26 +349,53 @@ GATHER_SPEECH = Event(
     ),
 )
 
+
+def _leg(label: str, duration: str, *to: tuple[str, str]) -> tuple[tuple[str, str], ...]:
+    """A dialed leg's completed event: the TwiML request's names, then the progress-event ones."""
+    return (
+        ("AccountSid", ACCOUNT_SID),
+        ("ApiVersion", "2010-04-01"),
+        ("CallDuration", duration),
+        ("CallSid", sid("CA", label)),
+        ("CallStatus", "completed"),
+        ("CallToken", _CALL_TOKEN),
+        ("CallbackSource", "call-progress-events"),
+        ("Direction", "outbound-dial"),
+        ("From", US_CUSTOMER),
+        *_BROOKLYN,
+        ("ParentCallSid", _INBOUND_CALL),
+        ("SequenceNumber", "3"),
+        ("Timestamp", "Tue, 18 Jun 2024 14:36:41 +0000"),
+        *to,
+    )
+
+
 CHILD_STATUS = Event(
     kind="voice.dial.number.status",
     product="voice",
     title="the child leg of a <Dial><Number> completed (the <Number>'s statusCallback)",
     path="/twilio/voice/child-status",
     documented=_CHILD_STATUS,
-    params=(
-        ("AccountSid", ACCOUNT_SID),
-        ("ApiVersion", "2010-04-01"),
-        ("CallDuration", "214"),
-        ("CallSid", sid("CA", "dialed child leg")),
-        ("CallStatus", "completed"),
-        ("CallToken", _CALL_TOKEN),
-        ("Direction", "outbound-dial"),
-        ("From", US_CUSTOMER),
-        *_BROOKLYN,
-        ("ParentCallSid", _INBOUND_CALL),
-        ("To", AU_CUSTOMER),
-        *place("To", country="AU"),
-    ),
+    params=_leg("dialed child leg", "214", ("To", AU_CUSTOMER), *place("To", country="AU")),
+)
+
+
+CLIENT_STATUS = Event(
+    kind="voice.dial.client.status",
+    product="voice",
+    title="a <Dial><Client> leg to a Voice SDK user completed (the <Client>'s statusCallback)",
+    path="/twilio/voice/client-status",
+    documented=_CLIENT_STATUS,
+    params=_leg("dialed client leg", "96", ("To", "client:agent_ana_garcia")),
+)
+
+SIP_STATUS = Event(
+    kind="voice.dial.sip.status",
+    product="voice",
+    title="a <Dial><Sip> leg to a SIP endpoint completed (the <Sip>'s statusCallback)",
+    path="/twilio/voice/sip-status",
+    documented=_SIP_STATUS,
+    params=_leg("dialed sip leg", "96", ("To", "sip:recepcion@pbx.example.com;transport=tls")),
 )
 
 DIAL = Event(
@@ -434,6 +480,8 @@ EVENTS = (
     GATHER_SPEECH,
     DIAL,
     CHILD_STATUS,
+    CLIENT_STATUS,
+    SIP_STATUS,
     RECORD,
     RECORD_RECORDING,
     RECORD_TRANSCRIPTION,
