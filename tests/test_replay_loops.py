@@ -63,7 +63,7 @@ def test_a_loop_per_call_each_claims_and_leaves_no_connection(redis_server: Serv
         assert asyncio.run(claim_and_release(store)) == [True] * 3
         assert store._loops is not None
         assert store._loops.loops() == 0  # forgotten with its loop
-        assert connections(redis_server) == idle  # and its connections closed
+        assert connections(redis_server) <= idle  # and its connections closed (others may close meanwhile)
 
 
 def test_loops_in_threads_at_once_each_have_their_own_client(redis_server: Server) -> None:
@@ -151,7 +151,7 @@ def test_a_function_that_makes_a_valkey_client(redis_server: Server) -> None:
     idle = connections(redis_server)
     for _ in range(3):
         assert asyncio.run(claim_and_release(store)) == [True] * 3
-    assert connections(redis_server) == idle
+    assert connections(redis_server) <= idle  # no more than before: other tests' clients may close meanwhile
 
 
 def test_a_class_is_a_function_that_makes_a_client() -> None:
