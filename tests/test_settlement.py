@@ -362,16 +362,8 @@ ADAPTERS: dict[str, Driver] = {
 
 # Where an adapter breaks the rule today (the later change that moves the rule into the guard fixes these).
 KNOWN: dict[tuple[str, str], str] = {
-    ("wsgi", NO_ANSWER): "the WSGI middleware settles only on a status or an exception: an app that never "
-    "calls start_response keeps its claim, though the server answers 500",
-    ("django-decorator", NO_ANSWER): "the Django decorator reads a view's None as 200 and keeps the claim "
-    "(Django then answers 500 for it)",
-    ("django-decorator-async", NO_ANSWER): "the Django decorator reads a view's None as 200 and keeps the claim "
-    "(Django then answers 500 for it)",
     ("fastapi-dependency", "500"): "the FastAPI dependency sees only exceptions, never the status an endpoint returns",
     ("fastapi-dependency", "503"): "the FastAPI dependency sees only exceptions, never the status an endpoint returns",
-    ("aws-lambda", NO_ANSWER): "the Lambda decorator reads a handler's None as success and keeps the claim "
-    "(API Gateway answers 502 for it)",
 }
 
 
@@ -458,11 +450,6 @@ def broken_stream() -> Any:
     raise Boom
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the Django middleware settles on the response object (200) before the server iterates a "
-    "StreamingHttpResponse: a stream that raises keeps the claim",
-)
 def test_django_streaming_response_that_raises_releases() -> None:
     """A StreamingHttpResponse whose iterator raises mid-body: the response broke, so the retry should get through."""
     from django.http import StreamingHttpResponse
@@ -481,11 +468,6 @@ def test_django_streaming_response_that_raises_releases() -> None:
     assert statuses == [200, 200]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the Flask integrations settle in after_request, before the server iterates a streamed body: "
-    "a stream that raises keeps the claim",
-)
 @pytest.mark.parametrize("kind", ["decorator", "extension"])
 def test_flask_streamed_response_that_raises_releases(kind: str) -> None:
     """A streamed Flask response whose generator raises mid-body: the retry should get through."""

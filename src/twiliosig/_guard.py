@@ -11,12 +11,17 @@ h11: the adapter does the I/O, the guard says what happens next.
    bad host or forwarding header, a body too large by its Content-Length. Those
    are decided before a byte of the body is read.
 3. Otherwise the adapter reads the body, never more than :attr:`Check.body_limit`
-   bytes, and hands it to :meth:`Check.finish` (or says it overflowed or could
-   not be read); the check returns the decision.
-4. :meth:`Guard.claim` (or :meth:`Guard.aclaim`) claims the replay key of a
-   genuine request; :meth:`Guard.settle` (or :meth:`Guard.asettle`) releases
-   that claim (never a later one of the same key) when the app failed, so
-   Twilio's retry gets through.
+   bytes, and hands what became of it to :meth:`Check.decide`: the bytes, or
+   :data:`OVERFLOWED`, :data:`UNREADABLE`, or the :class:`Parsed` pairs a
+   framework read first; the check returns the decision.
+4. :meth:`Check.claim` (or :meth:`Check.aclaim`) claims the replay key of a
+   genuine request, unless an outer twiliosig layer already claimed it.
+5. The adapter runs the app and hands its outcome to :meth:`Check.settle` (or
+   :meth:`Check.asettle`): the status it answered, the exception it raised, or
+   :data:`NO_ANSWER`. One rule (:func:`failed`) for every adapter: raised, 5xx or
+   no answer releases the claim (never a later one of the same key), so Twilio's
+   retry gets through; anything else keeps it. A response whose body is still to
+   be produced (a stream) is settled when it ends: :meth:`Check.watch`.
 
 A decision carries the verdict, the refusal to send (status, headers and body,
 the same bytes in every adapter) or None to let the request through, and the
@@ -34,8 +39,8 @@ import hmac
 import logging
 import os
 import secrets
-from collections.abc import Callable, Iterable, Mapping
-from typing import Final, NamedTuple, TypedDict
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator, Mapping
+from typing import Final, NamedTuple, TypedDict, TypeVar
 
 from ._keys import AuthToken
 from ._logfields import log_fields
@@ -68,18 +73,25 @@ __all__ = [
     "FROM_ENVIRONMENT",
     "GUARD_OPTIONS",
     "NOT_CHECKED",
+    "NO_ANSWER",
+    "OVERFLOWED",
     "REFUSAL_STATUSES",
+    "UNREADABLE",
     "VERDICT_KEY",
+    "BodyLost",
     "Check",
     "Decision",
     "Guard",
     "GuardOptions",
     "Head",
+    "Outcome",
+    "Parsed",
     "Refusal",
     "RejectCallback",
     "RequestInfo",
     "body_params",
     "check_option_names",
+    "failed",
 ]
 
 logger = logging.getLogger("twiliosig")
@@ -326,8 +338,46 @@ def body_params(url: str, content_type: str | None, body: bytes) -> BodyParams |
     return body or None
 
 
+class BodyLost(enum.Enum):
+    """A body the adapter could not hand over: :data:`OVERFLOWED` or :data:`UNREADABLE`."""
+
+    OVERFLOWED = "overflowed"
+    UNREADABLE = "unreadable"
+
+
+#: The body grew past :attr:`Check.body_limit` while it was read (its size unknown).
+OVERFLOWED: Final = BodyLost.OVERFLOWED
+#: The body could not be read: the client went away, the stream broke, something consumed it first.
+UNREADABLE: Final = BodyLost.UNREADABLE
+
+
+class Parsed(NamedTuple):
+    """A body the framework parsed before the check could read it: the pairs the view reads."""
+
+    pairs: list[tuple[str, str]]
+    files: bool = False  # the body held files: not a form Twilio signs
+
+
+#: The app ran and answered nothing at all (the server answers 500 for it).
+NO_ANSWER: Final = None
+#: What became of the app: the status it answered, the exception it raised, or :data:`NO_ANSWER`.
+#: An adapter turns a framework's own answering exception (``abort(404)``, ``Http404``) into its status.
+Outcome = int | BaseException | None
+_T = TypeVar("_T")
+
+
+def failed(outcome: Outcome) -> bool:
+    """The one rule for the app's outcome: raised, 5xx, or no answer at all is a failure.
+
+    A failure releases the replay claim, so Twilio's retry reaches the app again;
+    any answer below 500 (a 4xx too: the app saw the request) keeps it, so a
+    captured copy is refused as a replay.
+    """
+    return type(outcome) is not int or outcome >= 500
+
+
 class Check:
-    """One protected request, between its head and its body (see the module's docstring).
+    """One protected request, from its head to the app's outcome (see the module's docstring).
 
     Attributes:
         decision: Already decided from the head alone (no body needed), or None
@@ -431,6 +481,122 @@ class Check:
         """The decision when the body could not be read (the client went away, the stream broke)."""
         verdict = Verdict(False, Reason.MALFORMED_BODY, "the body could not be read (client disconnected?)")
         return self._guard.decide(verdict, self.request)
+
+    # --- the request's whole life: its body, its replay claim, the app's outcome ----------------
+
+    def decide(self, body: bytes | Parsed | BodyLost = b"") -> Decision:
+        """The decision, once the adapter knows what became of the body; kept for :meth:`claim` and :meth:`settle`.
+
+        Args:
+            body: The bytes read (at most :attr:`body_limit` + 1: more is over the
+                limit), :data:`OVERFLOWED`, :data:`UNREADABLE`, or the :class:`Parsed`
+                pairs a framework read first. A WebSocket handshake has none.
+        """
+        decision = self.decision
+        if decision is not None:
+            return decision
+        if type(body) is bytes:
+            decision = self.finish(body) if len(body) <= self.body_limit else self.overflowed()
+        elif body is OVERFLOWED:
+            decision = self.overflowed()
+        elif isinstance(body, Parsed):
+            decision = self.finish_parsed(body.pairs, files=body.files)
+        else:
+            decision = self.unreadable()
+        self.decision = decision
+        return decision
+
+    def refuse(self, verdict: Verdict) -> Decision:
+        """Decide a request the adapter cannot describe to the guard (an event of a shape no gateway builds)."""
+        decision = self.decision = self._guard.decide(verdict, self.request)
+        return decision
+
+    def claim(self, claimed: object = None) -> Decision:
+        """Claim a genuine request's replay key: the decision, a refusal (409, 503), or unchanged with nothing to claim.
+
+        Args:
+            claimed: The key an outer twiliosig layer already claimed for this very
+                request (the adapter finds it at :data:`CLAIMED_KEY`): it is not
+                claimed twice, and its release is left to that layer.
+        """
+        decision = self.decision
+        assert decision is not None  # decide() first
+        if decision.replay_key is not None:
+            decision = self.decision = self._guard.claim(decision, claimed=claimed)
+        return decision
+
+    async def aclaim(self, claimed: object = None) -> Decision:
+        """:meth:`claim` for ASGI apps: the store's asyncio client, never blocking the loop."""
+        decision = self.decision
+        assert decision is not None  # decide() first
+        if decision.replay_key is not None:
+            decision = self.decision = await self._guard.aclaim(decision, claimed=claimed)
+        return decision
+
+    def _settling(self) -> Decision | None:
+        """The decision whose claim the app's outcome settles, once: None when there is none (or it is settled)."""
+        decision = self.decision
+        if decision is None or decision.replay_token is None:
+            return None
+        self.decision = decision._replace(replay_token=None)  # the first outcome is the one that counts
+        return decision
+
+    def settle(self, outcome: Outcome) -> None:
+        """After the app: release this request's claim if the outcome is a failure (:func:`failed`); never raises.
+
+        Only the first call counts: the ASGI middleware settles as a 5xx starts,
+        before the status leaves, and an exception after that changes nothing.
+        """
+        decision = self._settling()
+        if decision is not None:
+            self._guard.settle(decision, failed=failed(outcome))
+
+    async def asettle(self, outcome: Outcome) -> None:
+        """:meth:`settle` for ASGI apps."""
+        decision = self._settling()
+        if decision is not None:
+            await self._guard.asettle(decision, failed=failed(outcome))
+
+    def watch(self, chunks: Iterable[_T], status: int) -> Iterable[_T]:
+        """A streamed response's body, to send in its place: settled when it ends, with ``status`` or what it raised.
+
+        A failing status settles now (the retry must not wait for the body); the
+        body is then handed back as it was.
+        """
+        if failed(status):
+            self.settle(status)
+            return chunks
+        return self._watching(chunks, status)
+
+    def _watching(self, chunks: Iterable[_T], status: int) -> Iterator[_T]:
+        try:
+            yield from chunks
+        except GeneratorExit:  # closed before its end (the server stopped reading): answered, as WSGI's close() is
+            self.settle(status)
+            raise
+        except BaseException as error:
+            self.settle(error)
+            raise
+        self.settle(status)
+
+    async def awatch(self, chunks: AsyncIterable[_T], status: int) -> AsyncIterable[_T]:
+        """:meth:`watch` for an asynchronous body, settled with the store's asyncio client."""
+        if failed(status):
+            await self.asettle(status)
+            return chunks
+        return self._awatching(chunks, status)
+
+    async def _awatching(self, chunks: AsyncIterable[_T], status: int) -> AsyncIterator[_T]:
+        try:
+            async for chunk in chunks:
+                yield chunk
+        except GeneratorExit:
+            await self.asettle(status)
+            raise
+        except BaseException as error:
+            await self.asettle(error)
+            raise
+        await self.asettle(status)
 
 
 class Guard:
@@ -700,6 +866,24 @@ class Guard:
         """The verdict for a body over ``max_body_size`` (``size`` when known)."""
         what = "the body" if size is None else f"the body of {size} bytes"
         return Verdict(False, Reason.BODY_TOO_LARGE, f"{what} is over the {self.max_body_size}-byte limit")
+
+    def sets_the_origin(self) -> bool:
+        """Whether the options say where the URL Twilio called comes from (``public_url`` or ``trust_forwarded``).
+
+        An adapter whose framework reads proxies its own way (Django's
+        ``SECURE_PROXY_SSL_HEADER``) or that hides part of the path (a Lambda's
+        stage) then hands the server's own scheme, host and path instead.
+        """
+        return self.public_url is not None or self._trusting
+
+    def refuse_forwarding_trust(self, why: str) -> None:
+        """Fail at start-up when ``trust_forwarded`` is set where nothing writes the headers it would believe.
+
+        Raises:
+            ValueError: ``trust_forwarded`` trusts any header; ``why`` says why it cannot apply.
+        """
+        if self._trusting:
+            raise ValueError(why)
 
     # --- decisions ----------------------------------------------------------------------
 

@@ -43,7 +43,7 @@ import sys
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
-from ._guard import CLAIMED_KEY, VERDICT_KEY, Check, Guard
+from ._guard import CLAIMED_KEY, NO_ANSWER, VERDICT_KEY, Check, Guard
 from ._logtext import loggable
 from ._request import path_matcher
 from ._scope import route_path, scope_head
@@ -135,12 +135,9 @@ class TwilioSignatureMiddleware:
                 if read is None:
                     return  # the client went away: nobody to answer, nothing for the app
                 body, more = read
-            if len(body) > check.body_limit:
-                decision = check.overflowed()
-            else:
-                decision = check.finish(body)
-                if decision.replay_key is not None:
-                    decision = await guard.aclaim(decision, claimed=scope.get(CLAIMED_KEY))
+            decision = check.decide(body)
+            if decision.replay_key is not None:
+                decision = await check.aclaim(scope.get(CLAIMED_KEY))
             # The app reads exactly what was sent: what was read, then whatever is left.
             replay = _replay_message({"type": "http.request", "body": body, "more_body": more}, receive)
         refusal = decision.refusal
@@ -160,23 +157,22 @@ class TwilioSignatureMiddleware:
             if message["type"] == "http.response.start":
                 status = message["status"]
                 if status >= 500:
-                    # Released before the 5xx leaves: a retry sent the moment it arrives finds the key free.
-                    await guard.asettle(decision, failed=True)
+                    # Settled before the 5xx leaves: a retry sent the moment it arrives finds the key free.
+                    await check.asettle(status)
             await send(message)
 
         try:
             await self.app(scope, replay, watching)
-        except BaseException:
-            if status < 500:
-                await guard.asettle(decision, failed=True)
+        except BaseException as error:
+            await check.asettle(error)  # after a 5xx started, settled already: nothing more
             raise
-        await guard.asettle(decision, failed=status == 0)
+        await check.asettle(status or NO_ANSWER)
 
     async def _websocket(self, check: Check, scope: Scope, receive: Receive, send: Send) -> None:
         connect = await receive()
         if connect["type"] != "websocket.connect":
             return  # disconnected before the handshake finished
-        decision = check.finish() if check.decision is None else check.decision
+        decision = check.decide()
         refusal = decision.refusal
         if refusal is None:
             await self.app(_with_verdict(scope, decision.verdict), _replay_message(connect, receive), send)

@@ -36,11 +36,11 @@ The middleware imports nothing beyond the standard library.
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from ._environ import environ_head, read_body
-from ._guard import CLAIMED_KEY, VERDICT_KEY, Decision, Guard
+from ._guard import CLAIMED_KEY, NO_ANSWER, UNREADABLE, VERDICT_KEY, Check, Guard, Outcome
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -79,14 +79,10 @@ class TwilioSignatureMiddleware:
         decision = check.decision
         if decision is None:
             body = read_body(environ, check.body_limit)
-            if body is None:
-                decision = check.unreadable()
-            elif len(body) > check.body_limit:
-                decision = check.overflowed()
-            else:
-                decision = check.finish(body)
+            decision = check.decide(UNREADABLE if body is None else body)
+            if body is not None and len(body) <= check.body_limit:
                 if decision.replay_key is not None:
-                    decision = self.guard.claim(decision, claimed=environ.get(CLAIMED_KEY))
+                    decision = check.claim(environ.get(CLAIMED_KEY))
                 environ["wsgi.input"] = io.BytesIO(body)
                 if body or environ.get("CONTENT_LENGTH"):
                     environ["CONTENT_LENGTH"] = str(len(body))
@@ -98,43 +94,41 @@ class TwilioSignatureMiddleware:
         if decision.replay_key is None:
             return self.app(environ, start_response)
         environ[CLAIMED_KEY] = decision.replay_key
-        return _settling(self.app, environ, start_response, self.guard, decision)
+        return _settling(self.app, environ, start_response, check)
 
 
 def _settling(
-    app: WSGIApplication, environ: WSGIEnvironment, start_response: StartResponse, guard: Guard, decision: Decision
+    app: WSGIApplication, environ: WSGIEnvironment, start_response: StartResponse, check: Check
 ) -> Iterable[bytes]:
-    """Run the app; if it answers 5xx or raises, release the replay key so Twilio's retry gets through."""
-    failed = False
+    """Run the app, and hand the check its outcome once the response is done (see :class:`_SettlingIterable`)."""
+    statuses: list[str] = []
 
     def watching(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-        nonlocal failed
-        failed = status.startswith("5")
+        statuses.append(status)
         return start_response(status, headers, exc_info)
 
     try:
         result = app(environ, watching)
-    except BaseException:
-        guard.settle(decision, failed=True)
+    except BaseException as error:
+        check.settle(error)
         raise
-    return _SettlingIterable(result, lambda: failed, guard, decision)
+    return _SettlingIterable(result, statuses, check)
 
 
 class _SettlingIterable:
-    """The app's response, passed through; on an error or a 5xx the key is released at close()."""
+    """The app's response, passed through; settled at close(): the status, what it raised, or no answer at all."""
 
-    def __init__(self, result: Iterable[bytes], failed: Callable[[], bool], guard: Guard, decision: Decision) -> None:
+    def __init__(self, result: Iterable[bytes], statuses: list[str], check: Check) -> None:
         self._result = result
-        self._failed = failed
-        self._guard = guard
-        self._decision = decision
-        self._errored = False
+        self._statuses = statuses
+        self._check = check
+        self._error: BaseException | None = None
 
     def __iter__(self) -> Iterator[bytes]:
         try:
             yield from self._result
-        except BaseException:
-            self._errored = True
+        except BaseException as error:
+            self._error = error
             raise
 
     def close(self) -> None:
@@ -143,4 +137,12 @@ class _SettlingIterable:
             if close is not None:
                 close()
         finally:
-            self._guard.settle(self._decision, failed=self._errored or self._failed())
+            self._check.settle(self._outcome())
+
+    def _outcome(self) -> Outcome:
+        if self._error is not None:
+            return self._error
+        if not self._statuses:
+            return NO_ANSWER  # the app never started a response: the server answers 500
+        code = self._statuses[-1][:3]
+        return int(code) if code.isdigit() else NO_ANSWER

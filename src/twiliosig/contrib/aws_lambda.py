@@ -40,7 +40,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
 from urllib.parse import quote
 
-from .._guard import CLAIMED_KEY, Check, Decision, Guard, Head, Refusal
+from .._guard import CLAIMED_KEY, NO_ANSWER, UNREADABLE, Check, Decision, Guard, Head, Outcome, Refusal
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -63,7 +63,7 @@ def check_event(guard: Guard, event: Mapping[str, Any]) -> Verdict:
     """Judge one API Gateway or function-URL event, its path protected or not; refusals are logged by the guard."""
     _refuse_forwarding_trust(guard)
     head, problems = _event_head(guard, event)
-    return _decide(guard, guard.check(head), event, problems).verdict
+    return _decide(guard.check(head), event, problems).verdict
 
 
 def _refuse_forwarding_trust(guard: Guard) -> None:
@@ -78,13 +78,12 @@ def _refuse_forwarding_trust(guard: Guard) -> None:
     Raises:
         ValueError: ``trust_forwarded`` trusts any header.
     """
-    if guard.trust:
-        raise ValueError(
-            "trust_forwarded does not apply on AWS Lambda: API Gateway and function URLs write no "
-            "X-Forwarded-Host, -Prefix or Forwarded header (any such header in an event is the client's), and "
-            "the URL is rebuilt from requestContext.domainName over https; leave trust_forwarded off, and set "
-            "public_url='https://your.custom.domain' behind a custom domain"
-        )
+    guard.refuse_forwarding_trust(
+        "trust_forwarded does not apply on AWS Lambda: API Gateway and function URLs write no "
+        "X-Forwarded-Host, -Prefix or Forwarded header (any such header in an event is the client's), and "
+        "the URL is rebuilt from requestContext.domainName over https; leave trust_forwarded off, and set "
+        "public_url='https://your.custom.domain' behind a custom domain"
+    )
 
 
 def _event_head(guard: Guard, event: Mapping[str, Any]) -> tuple[Head, list[str]]:
@@ -104,7 +103,7 @@ def _event_head(guard: Guard, event: Mapping[str, Any]) -> tuple[Head, list[str]
     else:
         method = _field(event, "httpMethod", str, problems)
     app_path = _app_path(event, context, v2, problems)
-    if guard.public_url is not None:
+    if guard.sets_the_origin():  # public_url (trust_forwarded is refused): its path, then the app's
         raw_path = app_path
     elif v2:
         raw_path = _field(event, "rawPath", str, []) or "/"  # noted by _app_path
@@ -195,18 +194,13 @@ def _is_v2(event: Mapping[str, Any]) -> bool:
     return event.get("version") == "2.0" or "rawPath" in event
 
 
-def _decide(guard: Guard, check: Check, event: Mapping[str, Any], problems: list[str]) -> Decision:
+def _decide(check: Check, event: Mapping[str, Any], problems: list[str]) -> Decision:
     if check.decision is not None:
         return check.decision
     if problems:
-        detail = f"not an event API Gateway builds: {problems[0]}"
-        return guard.decide(Verdict(False, Reason.MALFORMED_URL, detail), check.request)
+        return check.refuse(Verdict(False, Reason.MALFORMED_URL, f"not an event API Gateway builds: {problems[0]}"))
     body = _body(event)
-    if body is None:
-        return check.unreadable()
-    if len(body) > check.body_limit:
-        return check.overflowed(len(body))
-    return check.finish(body)
+    return check.decide(UNREADABLE if body is None else body)
 
 
 def _app_path(event: Mapping[str, Any], context: Mapping[str, Any], v2: bool, problems: list[str]) -> str:
@@ -288,7 +282,8 @@ def twilio_required(handler: Handler | None = None, **options: Unpack[GuardOptio
         check = guard.start(head, always=bool(problems))  # a path read from an odd event decides nothing
         if check is None:
             return handler(event, context)
-        decision = guard.claim(_decide(guard, check, event, problems), claimed=event.get(CLAIMED_KEY))
+        _decide(check, event, problems)
+        decision = check.claim(event.get(CLAIMED_KEY))
         event[EVENT_VERDICT_KEY] = decision.verdict
         if decision.refusal is not None:
             return _response(decision.refusal)
@@ -296,18 +291,25 @@ def twilio_required(handler: Handler | None = None, **options: Unpack[GuardOptio
             event[CLAIMED_KEY] = decision.replay_key
         try:
             result = handler(event, context)
-        except BaseException:
-            guard.settle(decision, failed=True)
+        except BaseException as error:
+            check.settle(error)
             raise
-        guard.settle(decision, failed=isinstance(result, Mapping) and _status(result) >= 500)
+        check.settle(_outcome(result))
         return result
 
     return wrapper
 
 
-def _status(result: Mapping[str, Any]) -> int:
-    """The handler's status code; an unreadable one counts as a failure."""
+def _outcome(result: Any) -> Outcome:
+    """The handler's answer: its status code (200 for a bare body, as API Gateway reads it), or none at all.
+
+    A handler that returned None gets a 502 from API Gateway; an unreadable status code is no answer either.
+    """
+    if result is None:
+        return NO_ANSWER
+    if not isinstance(result, Mapping):
+        return 200
     try:
         return int(result.get("statusCode", 200))
     except (TypeError, ValueError):
-        return 500
+        return NO_ANSWER

@@ -61,7 +61,19 @@ from django.http import Http404, HttpRequest, HttpResponse, RawPostDataException
 from django.http.multipartparser import MultiPartParserError
 
 from .._environ import environ_target, read_body
-from .._guard import CLAIMED_KEY, VERDICT_KEY, Check, Decision, Guard, Head
+from .._guard import (
+    CLAIMED_KEY,
+    NO_ANSWER,
+    OVERFLOWED,
+    UNREADABLE,
+    VERDICT_KEY,
+    BodyLost,
+    Check,
+    Decision,
+    Guard,
+    Head,
+    Outcome,
+)
 from .._replay_django import DjangoCacheReplayStore
 from .._request import quote_path
 from .._scope import scope_raw_path
@@ -117,7 +129,8 @@ def _require_mode(guard: Guard, *, asynchronous: bool) -> None:
 
 def check_request(guard: Guard, request: HttpRequest) -> Verdict:
     """Judge a Django request (WSGI or ASGI), its path protected or not; refusals are logged by the guard."""
-    return _decide(guard.check(_request_head(guard, request)), request).verdict
+    check = guard.check(_request_head(guard, request))
+    return check.decide(_body(check, request)).verdict
 
 
 def _request_head(guard: Guard, request: HttpRequest) -> Head:
@@ -141,24 +154,22 @@ def _request_head(guard: Guard, request: HttpRequest) -> Head:
     )
 
 
-def _decide(check: Check, request: HttpRequest) -> Decision:
-    """Read the body through Django's own cache (``request.POST`` keeps working) and finish the check."""
+def _body(check: Check, request: HttpRequest) -> bytes | BodyLost:
+    """Read the body through Django's own cache (``request.POST`` keeps working), for :meth:`Check.decide`."""
     if check.decision is not None:
-        return check.decision
+        return b""  # decided from the head: nothing to read
     if _streamed_without_length(request):
-        return _decide_streamed(check, request)
+        return _read_streamed(check, request)
     try:
-        body = request.body
+        body: bytes = request.body
     except RequestDataTooBig:
-        return check.overflowed()
+        return OVERFLOWED
     except (OSError, UnreadablePostError, RawPostDataException, ValueError):
         # RawPostDataException: something read request.POST of a multipart body first,
         # and Django keeps no copy of it (Twilio never sends multipart). ValueError: Django's
         # int() of a Content-Length past 4,300 digits (zero-padded: the screen let it by).
-        return check.unreadable()
-    if len(body) > check.body_limit:
-        return check.overflowed(len(body))
-    return check.finish(body)
+        return UNREADABLE
+    return body
 
 
 def _streamed_without_length(request: HttpRequest) -> bool:
@@ -177,18 +188,18 @@ def _streamed_without_length(request: HttpRequest) -> bool:
     )
 
 
-def _decide_streamed(check: Check, request: HttpRequest) -> Decision:
+def _read_streamed(check: Check, request: HttpRequest) -> bytes | BodyLost:
     """Read a chunked body from the server's stream, within the limit, and give Django those bytes to parse."""
     body = read_body(request.META, check.body_limit)
     if body is None:
-        return check.unreadable()
+        return UNREADABLE
     if len(body) > check.body_limit:
         _read_from(request, request.META["wsgi.input"])  # report-only: the view reads the whole body
-        return check.overflowed(len(body))
+        return OVERFLOWED
     # From here Django sees the body as if it had come with a Content-Length: the bytes checked are the bytes parsed.
     request.META["CONTENT_LENGTH"] = str(len(body))
     _read_from(request, io.BytesIO(body))
-    return check.finish(body)
+    return body
 
 
 def _read_from(request: HttpRequest, stream: Any) -> None:
@@ -201,7 +212,7 @@ def _read_from(request: HttpRequest, stream: Any) -> None:
 
 def _scheme_and_host(guard: Guard, request: HttpRequest) -> tuple[str, str | None]:
     """Django's own view of scheme and host, unless twiliosig is told what Twilio calls."""
-    if guard.public_url is not None or guard.trust:
+    if guard.sets_the_origin():
         meta = request.META
         host = meta.get("HTTP_HOST") or f"{meta.get('SERVER_NAME', '')}:{meta.get('SERVER_PORT', '')}".rstrip(":")
         return meta.get("wsgi.url_scheme") or request.scheme or "http", host
@@ -236,38 +247,47 @@ def _claimed(request: HttpRequest) -> object:
     return request.META.get(CLAIMED_KEY) or scope.get(CLAIMED_KEY)
 
 
-def _failed(response: Any) -> bool:
-    return bool(getattr(response, "status_code", 200) >= 500)
-
-
 #: What Django answers with a 4xx when a view raises it (``django.core.handlers.exception``): an answer, not a failure.
-_ANSWERS = (Http404, PermissionDenied, BadRequest, SuspiciousOperation, MultiPartParserError)
+_ANSWERS: tuple[tuple[type[Exception], int], ...] = (
+    (Http404, 404),
+    (PermissionDenied, 403),
+    (MultiPartParserError, 400),
+    (BadRequest, 400),
+    (SuspiciousOperation, 400),
+)
 
 
-def _raised_failed(error: BaseException) -> bool:
-    """Whether an exception out of the view is a failure (Django answers 500), not ``Http404`` and its kin.
+def _raised(error: BaseException) -> Outcome:
+    """What a view's exception is: the 4xx Django answers for ``Http404`` and its kin, else the error itself."""
+    for kind, status in _ANSWERS:
+        if isinstance(error, kind):
+            return status
+    return error
 
-    A 4xx raised is an answer as much as a 4xx returned: the claim is kept, so a
-    captured copy of a request the view answered 404 never reaches it again.
-    """
-    return not isinstance(error, _ANSWERS)
+
+def _outcome(response: Any) -> Outcome:
+    """A view's answer: its status, or none at all (a view that returned None: Django answers 500)."""
+    return NO_ANSWER if response is None else int(getattr(response, "status_code", 200))
 
 
 def _guarded(guard: Guard, request: HttpRequest, always: bool, call: Callable[[], Any]) -> Any:
-    """Check, then run ``call`` (the view or the rest of the middleware chain); release on failure."""
+    """Check, then run ``call`` (the view or the rest of the middleware chain); settle its outcome."""
     check = guard.start(_request_head(guard, request), always=always)
     if check is None:
         return call()
-    decision = guard.claim(_decide(check, request), claimed=_claimed(request))
-    refusal = _respond(request, decision)
+    check.decide(_body(check, request))
+    refusal = _respond(request, check.claim(_claimed(request)))
     if refusal is not None:
         return refusal
     try:
         response = call()
     except BaseException as error:
-        guard.settle(decision, failed=_raised_failed(error))
+        check.settle(_raised(error))
         raise
-    guard.settle(decision, failed=_failed(response))
+    if getattr(response, "streaming", False) and not getattr(response, "is_async", False):
+        response.streaming_content = check.watch(response.streaming_content, response.status_code)
+    else:
+        check.settle(_outcome(response))
     return response
 
 
@@ -277,16 +297,19 @@ async def _aguarded(guard: Guard, request: HttpRequest, always: bool, call: Call
     if check is None:
         return await call()
     # ASGIRequest has already buffered the body, so reading it here does not block.
-    decision = await guard.aclaim(_decide(check, request), claimed=_claimed(request))
-    refusal = _respond(request, decision)
+    check.decide(_body(check, request))
+    refusal = _respond(request, await check.aclaim(_claimed(request)))
     if refusal is not None:
         return refusal
     try:
         response = await call()
     except BaseException as error:
-        await guard.asettle(decision, failed=_raised_failed(error))
+        await check.asettle(_raised(error))
         raise
-    await guard.asettle(decision, failed=_failed(response))
+    if getattr(response, "streaming", False) and getattr(response, "is_async", False):
+        response.streaming_content = await check.awatch(response.streaming_content, response.status_code)
+    else:
+        await check.asettle(_outcome(response))
     return response
 
 

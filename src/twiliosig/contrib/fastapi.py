@@ -64,7 +64,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect, HTTPConnection, Request
 from starlette.status import WS_1008_POLICY_VIOLATION
 
-from .._guard import CLAIMED_KEY, VERDICT_KEY, Check, Decision, Guard, Refusal
+from .._guard import CLAIMED_KEY, OVERFLOWED, UNREADABLE, VERDICT_KEY, BodyLost, Check, Guard, Parsed, Refusal
 from .._scope import scope_head
 from ..asgi import STATE_KEY, Receive, Scope, Send, TwilioSignatureMiddleware
 
@@ -120,10 +120,8 @@ class TwilioSignature:
         websocket = scope["type"] == "websocket"
         if not websocket and VERDICT_KEY not in scope and _body_read(connection):
             self._read_first(connection)  # no middleware of ours read it bounded first: FastAPI read it whole
-        decision = check.decision
-        if decision is None:
-            decision = check.finish() if websocket else await _decide(check, connection)
-        decision = await guard.aclaim(decision, claimed=scope.get(CLAIMED_KEY))
+        check.decide(b"" if websocket or check.decision is not None else await _body(check, connection))
+        decision = await check.aclaim(scope.get(CLAIMED_KEY))
         connection.state.__setattr__(STATE_KEY, decision.verdict)
         refusal = decision.refusal
         if refusal is not None:
@@ -137,8 +135,7 @@ class TwilioSignature:
             yield decision.verdict
         except BaseException as error:
             # HTTPException(404) is FastAPI's way to answer 404: an answer keeps the claim, as a returned 404 does.
-            answered = isinstance(error, StarletteHTTPException) and error.status_code < 500
-            await guard.asettle(decision, failed=not answered)
+            await check.asettle(error.status_code if isinstance(error, StarletteHTTPException) else error)
             raise
 
     def _read_first(self, connection: HTTPConnection) -> None:
@@ -220,22 +217,20 @@ def _send_refusals_as_they_are(connection: HTTPConnection) -> None:
         handlers[0].setdefault(TwilioRefusal, _refusal_response)
 
 
-async def _decide(check: Check, connection: HTTPConnection) -> Decision:
+async def _body(check: Check, connection: HTTPConnection) -> bytes | Parsed | BodyLost:
     # FastAPI passes the endpoint's own Request, so a body read here is cached for it.
     assert isinstance(connection, Request)
     request = connection
     try:
         body = await _bounded_body(request, check.body_limit)
     except ClientDisconnect:
-        return check.unreadable()  # the client went away mid-body: refused, never a traceback
+        return UNREADABLE  # the client went away mid-body: refused, never a traceback
     except _StreamConsumed:
         # FastAPI parsed the form for the endpoint already: check those very pairs.
         form = await request.form()
         pairs = [(name, value) for name, value in form.multi_items() if isinstance(value, str)]
-        return check.finish_parsed(pairs, files=len(pairs) != len(form.multi_items()))
-    if body is None:
-        return check.overflowed()
-    return check.finish(body)
+        return Parsed(pairs, files=len(pairs) != len(form.multi_items()))
+    return OVERFLOWED if body is None else body
 
 
 def _body_read(connection: HTTPConnection) -> bool:

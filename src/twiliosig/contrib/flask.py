@@ -38,7 +38,18 @@ from flask import Flask, Response, current_app, g, request
 from werkzeug.exceptions import ClientDisconnected, HTTPException, RequestEntityTooLarge
 
 from .._environ import environ_head
-from .._guard import CLAIMED_KEY, VERDICT_KEY, Check, Decision, Guard, check_option_names
+from .._guard import (
+    CLAIMED_KEY,
+    OVERFLOWED,
+    UNREADABLE,
+    VERDICT_KEY,
+    BodyLost,
+    Check,
+    Guard,
+    Outcome,
+    Parsed,
+    check_option_names,
+)
 from ..verdict import Verdict
 
 if TYPE_CHECKING:
@@ -74,13 +85,14 @@ def guard_from_config(config: Mapping[str, Any], **overrides: Any) -> Guard:
 
 def check_request(guard: Guard) -> Verdict:
     """Judge Flask's current request, its path protected or not; refusals are logged by the guard."""
-    return _decide(guard.check(environ_head(request.environ, request.path))).verdict
+    check = guard.check(environ_head(request.environ, request.path))
+    return check.decide(_body(check)).verdict
 
 
-def _decide(check: Check) -> Decision:
-    """Read the body through Flask's own cache (``request.form`` keeps working) and finish the check."""
+def _body(check: Check) -> bytes | Parsed | BodyLost:
+    """Read the body through Flask's own cache (``request.form`` keeps working), for :meth:`Check.decide`."""
     if check.decision is not None:
-        return check.decision
+        return b""  # decided from the head: nothing to read
     flask_limit = request.max_content_length
     cap = check.body_limit if flask_limit is None else min(flask_limit, check.body_limit)
     # Flask 3.1+ lets a request lower its own limit. werkzeug then stops a chunked body at
@@ -91,29 +103,30 @@ def _decide(check: Check) -> Decision:
     try:
         body = request.get_data(cache=True)  # request.form is parsed from this cache later
     except RequestEntityTooLarge:
-        return check.overflowed()
+        return OVERFLOWED
     except ClientDisconnected:
-        return check.unreadable()
+        return UNREADABLE
     finally:
         with contextlib.suppress(AttributeError):
             request.max_content_length = flask_limit
     if len(body) > cap:
-        return check.overflowed(len(body))
+        return OVERFLOWED
     if not body and "form" in request.__dict__:
         # Something (a hook, a decorator above this one) parsed request.form first and the
         # stream is spent: check the pairs it parsed, which are the pairs the view reads.
-        return check.finish_parsed(list(request.form.items(multi=True)), files=bool(request.files))
-    return check.finish(body)
+        return Parsed(list(request.form.items(multi=True)), files=bool(request.files))
+    return body
 
 
 def _guarded(guard: Guard, *, always: bool) -> Response | None:
-    """None to let the request through (its decision kept on ``g`` to settle later), or the refusal."""
+    """None to let the request through (its check kept on ``g`` to settle later), or the refusal."""
     check = guard.start(environ_head(request.environ, request.path), always=always)
     if check is None:
         return None
-    decision = guard.claim(_decide(check), claimed=request.environ.get(CLAIMED_KEY))
+    check.decide(_body(check))
+    decision = check.claim(request.environ.get(CLAIMED_KEY))
     g.twiliosig_verdict = decision.verdict
-    g.twiliosig_decision = decision
+    g.twiliosig_check = check
     request.environ[VERDICT_KEY] = decision.verdict
     refusal = decision.refusal
     if refusal is None:
@@ -123,25 +136,30 @@ def _guarded(guard: Guard, *, always: bool) -> Response | None:
     return Response(refusal.body, status=refusal.status, headers=list(refusal.headers))
 
 
-def _settle(guard: Guard, response: Any, error: BaseException | None) -> None:
-    """After the view: a 5xx or an exception releases the replay key, so Twilio's retry gets through."""
-    decision = g.pop("twiliosig_decision", None)
-    if decision is not None:
-        status = getattr(response, "status_code", 200) if error is None else _answered(error)
-        guard.settle(decision, failed=status is None or status >= 500)
+def _settle(response: Any, error: BaseException | None) -> None:
+    """After the view: its outcome settles the replay claim; a streamed body's, once the stream ends."""
+    check: Check | None = g.pop("twiliosig_check", None)
+    if check is None:
+        return
+    if error is not None:
+        check.settle(_answered(error))
+    elif getattr(response, "is_streamed", False):
+        response.response = check.watch(response.response, response.status_code)
+    else:
+        check.settle(response.status_code)
 
 
-def _answered(error: BaseException) -> int | None:
-    """The status Flask answers for an exception out of a view: ``abort(404)`` is a 404; None for an error.
+def _answered(error: BaseException) -> Outcome:
+    """The status Flask answers for an exception out of a view: ``abort(404)`` is a 404; else the error.
 
     A 4xx raised is an answer as much as a 4xx returned: the claim is kept, so a
     captured copy of a request the view answered 404 never reaches it again.
     """
     if not isinstance(error, HTTPException) or current_app.trap_http_exception(error):
-        return None  # Flask answers 500 (a trapped HTTP exception is re-raised)
+        return error  # Flask answers 500 (a trapped HTTP exception is re-raised)
     if error.response is not None:  # abort(a_response)
         return int(error.response.status_code)
-    return error.code
+    return error.code if error.code is not None else error
 
 
 @overload
@@ -182,9 +200,9 @@ def twilio_required(view: Callable[..., Any] | None = None, **options: Any) -> A
         try:
             response = current_app.make_response(current_app.ensure_sync(view)(*args, **kwargs))
         except BaseException as error:
-            _settle(guard, None, error)
+            _settle(None, error)
             raise
-        _settle(guard, response, None)
+        _settle(response, None)
         return response
 
     return wrapper
@@ -237,19 +255,18 @@ class TwilioSignature:
             app.before_request(functools.partial(self._check_selected, guard, selection))
         else:
             app.before_request(functools.partial(_guarded, guard, always=False))  # the paths option decides
-        if guard.replay_guard is not None:
-            app.after_request(functools.partial(self._after, guard))
-            app.teardown_request(functools.partial(self._teardown, guard))
+        app.after_request(self._after)
+        app.teardown_request(self._teardown)
 
     @staticmethod
-    def _after(guard: Guard, response: Response) -> Response:
-        _settle(guard, response, None)
+    def _after(response: Response) -> Response:
+        _settle(response, None)
         return response
 
     @staticmethod
-    def _teardown(guard: Guard, error: BaseException | None) -> None:
+    def _teardown(error: BaseException | None) -> None:
         if error is not None:
-            _settle(guard, None, error)
+            _settle(None, error)
 
     @staticmethod
     def _check_selected(guard: Guard, selection: _Selection) -> Response | None:
