@@ -219,11 +219,11 @@ class Decision(NamedTuple):
         verdict: Whether it is genuine, and why.
         refusal: The response to send instead of calling the app, or None to
             call the app (a genuine request, or any request under ``report_only``).
-        replay_key: The key to claim (from :meth:`Check.finish`) or the key
-            claimed (after :meth:`Guard.claim`), to release if the app fails.
+        replay_key: The key to claim (from :meth:`Check.decide`) or the key
+            claimed (after :meth:`Check.claim`), to release if the app fails.
         request: Method, path and URL, for the log line of a later refusal.
         replay_token: The token of the claim this request made (after
-            :meth:`Guard.claim`): a release names it, so only that claim is
+            :meth:`Check.claim`): a release names it, so only that claim is
             released. None until then, and when an outer layer holds the claim.
     """
 
@@ -381,8 +381,9 @@ class Check:
 
     Attributes:
         decision: Already decided from the head alone (no body needed), or None
-            while the body is still to be read and handed to :meth:`finish`.
-        body_limit: Read at most this many bytes; one more means :meth:`overflowed`.
+            while the body is still to be read and handed to :meth:`decide`;
+            then the decision, holding the replay claim once :meth:`claim` made it.
+        body_limit: Read at most this many bytes; one more is over the limit.
     """
 
     __slots__ = ("_content_type", "_guard", "_head", "_info", "_signature", "_url", "body_limit", "decision")
