@@ -192,3 +192,12 @@ def test_no_adapter_reads_a_guard_option(adapter: str) -> None:
     source = (Path(__file__).resolve().parents[1] / "src" / "twiliosig" / adapter).read_text()
     reads = re.findall(rf"\bguard\.({OPTIONS})\b", source)
     assert reads == []
+
+
+def test_a_stream_with_no_claim_is_handed_back_as_it_is() -> None:
+    """Without a replay store there is nothing to settle: a file's wrapper stays what the server can sendfile."""
+    check = start(Guard(auth_token=TOKEN))
+    check.decide(BODY)
+    check.claim()
+    chunks = iter([b"a"])
+    assert check.watch(chunks, 200) is chunks

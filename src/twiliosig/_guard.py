@@ -562,8 +562,11 @@ class Check:
         """A streamed response's body, to send in its place: settled when it ends, with ``status`` or what it raised.
 
         A failing status settles now (the retry must not wait for the body); the
-        body is then handed back as it was.
+        body is then handed back as it was, as it is when there is no claim to settle.
         """
+        decision = self.decision
+        if decision is None or decision.replay_token is None:
+            return chunks
         if failed(status):
             self.settle(status)
             return chunks
@@ -582,6 +585,9 @@ class Check:
 
     async def awatch(self, chunks: AsyncIterable[_T], status: int) -> AsyncIterable[_T]:
         """:meth:`watch` for an asynchronous body, settled with the store's asyncio client."""
+        decision = self.decision
+        if decision is None or decision.replay_token is None:
+            return chunks
         if failed(status):
             await self.asettle(status)
             return chunks
