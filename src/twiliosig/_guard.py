@@ -400,18 +400,33 @@ class Check:
         self.decision: Decision | None = None
 
     def finish(self, body: bytes = b"") -> Decision:
-        """The decision for the whole request, once its body (within :attr:`body_limit`) is read.
+        """The decision for the whole request, once its body is read: :meth:`decide` with the bytes."""
+        return self.decide(body)
+
+    def decide(self, body: bytes | Parsed | BodyLost = b"") -> Decision:
+        """The decision, once the adapter knows what became of the body; kept for :meth:`claim` and :meth:`settle`.
 
         An empty body where the head declared a length means the adapter could not
         read it (something consumed the stream first): refused, never checked as
-        a request without parameters.
+        a request without parameters. One function, no helper in between: every
+        genuine webhook comes this way.
+
+        Args:
+            body: The bytes read (at most :attr:`body_limit` + 1: more is over the
+                limit), :data:`OVERFLOWED`, :data:`UNREADABLE`, or the :class:`Parsed`
+                pairs a framework read first. A WebSocket handshake has none.
         """
-        if self.decision is not None:
-            return self.decision
+        decision = self.decision
+        if decision is not None:
+            return decision
+        if type(body) is not bytes or len(body) > self.body_limit:
+            decision = self.decision = self._lost(body)
+            return decision
         url = self._url
         assert url is not None  # a check without a decision always has its URL
         if not body and self._declares_a_body():
-            return self.unreadable()
+            decision = self.decision = self.unreadable()
+            return decision
         suffix = None
         if self._content_type == FORM_CONTENT_TYPE and body:  # Twilio's own form: one pass, one HMAC
             suffix = form_signing_text(body)
@@ -420,9 +435,19 @@ class Check:
                 assert signature is not None  # the screen refused a request without one
                 verdict = self._guard.validator._accept_form(url, suffix, signature, self._head.header(SETTINGS_HEADER))
                 if verdict is not None:
-                    return self._admitted(verdict)
+                    decision = self.decision = self._admitted(verdict)
+                    return decision
         # The lane already declined this very parameter string: the general path alone, no second HMAC.
-        return self._judge(body_params(url, self._content_type, body), lane=suffix is None)
+        decision = self.decision = self._judge(body_params(url, self._content_type, body), lane=suffix is None)
+        return decision
+
+    def _lost(self, body: bytes | Parsed | BodyLost) -> Decision:
+        """The decision for a body that is not bytes within the limit."""
+        if type(body) is bytes or body is OVERFLOWED:
+            return self.overflowed()
+        if isinstance(body, Parsed):
+            return self.finish_parsed(body.pairs, files=body.files)
+        return self.unreadable()
 
     def finish_parsed(self, pairs: list[tuple[str, str]], *, files: bool = False) -> Decision:
         """The decision for a body the framework parsed before the check could read it.
@@ -484,28 +509,6 @@ class Check:
         return self._guard.decide(verdict, self.request)
 
     # --- the request's whole life: its body, its replay claim, the app's outcome ----------------
-
-    def decide(self, body: bytes | Parsed | BodyLost = b"") -> Decision:
-        """The decision, once the adapter knows what became of the body; kept for :meth:`claim` and :meth:`settle`.
-
-        Args:
-            body: The bytes read (at most :attr:`body_limit` + 1: more is over the
-                limit), :data:`OVERFLOWED`, :data:`UNREADABLE`, or the :class:`Parsed`
-                pairs a framework read first. A WebSocket handshake has none.
-        """
-        decision = self.decision
-        if decision is not None:
-            return decision
-        if type(body) is bytes:
-            decision = self.finish(body) if len(body) <= self.body_limit else self.overflowed()
-        elif body is OVERFLOWED:
-            decision = self.overflowed()
-        elif isinstance(body, Parsed):
-            decision = self.finish_parsed(body.pairs, files=body.files)
-        else:
-            decision = self.unreadable()
-        self.decision = decision
-        return decision
 
     def refuse(self, verdict: Verdict) -> Decision:
         """Decide a request the adapter cannot describe to the guard (an event of a shape no gateway builds)."""
