@@ -301,3 +301,53 @@ def test_the_diagnosis_validator_checks_each_reading_as_written() -> None:
 
     with pytest.raises(ValueError, match=r"UrlVariant\.NONE"):
         Diagnosis(RequestValidator(TOKEN))
+
+
+def saved(tmp_path: Any, headers: dict[str, str], signed_for: str) -> str:
+    """A raw request as a server behind a proxy saw it (Host: internal:8000), saved to a file."""
+    from urllib.parse import urlencode
+
+    body = urlencode(PAIRS)
+    lines = [
+        "POST /twilio/sms HTTP/1.1",
+        "Host: internal:8000",
+        f"Content-Type: {FORM}",
+        f"X-Twilio-Signature: {compute_signature(TOKEN, signed_for, PAIRS)}",
+        *(f"{name}: {value}" for name, value in headers.items()),
+        f"Content-Length: {len(body)}",
+    ]
+    path = tmp_path / "request.http"
+    path.write_text("\r\n".join(lines) + "\r\n\r\n" + body)
+    return str(path)
+
+
+def test_explain_request_names_the_forwarding_headers_to_trust(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    from twiliosig.cli import main
+
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", TOKEN)
+    proxy = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "public.example.com"}
+    path = saved(tmp_path, proxy, "https://public.example.com/twilio/sms")
+    assert main(["explain", "--request", path, "--scheme", "http"]) == 1
+    out = capsys.readouterr().out
+    assert "Twilio signed https://public.example.com/twilio/sms" in out
+    assert "the app does not trust the proxy's X-Forwarded-Proto and X-Forwarded-Host" in out
+    assert 'Set trust_forwarded={"x_proto": 1, "x_host": 1}' in out
+    assert "Likely causes" not in out
+    # As the default --scheme (https) reads it, only the host is missing.
+    assert main(["explain", "--request", path]) == 1
+    assert 'Set trust_forwarded={"x_host": 1}' in capsys.readouterr().out
+
+
+def test_explain_request_rules_out_headers_that_do_not_help(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    from twiliosig.cli import main
+
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", TOKEN)
+    path = saved(tmp_path, {"X-Forwarded-Host": "public.example.com"}, "https://elsewhere.example.com/twilio/sms")
+    assert main(["explain", "--request", path]) == 1
+    out = capsys.readouterr().out
+    assert "the request's X-Forwarded-Host: no URL they give matches" in out
+    assert "trust_forwarded={" not in out
