@@ -351,3 +351,17 @@ def test_explain_request_rules_out_headers_that_do_not_help(
     out = capsys.readouterr().out
     assert "the request's X-Forwarded-Host: no URL they give matches" in out
     assert "trust_forwarded={" not in out
+
+
+def test_the_troubleshooting_page_shows_the_line_as_logged(caplog: pytest.LogCaptureFixture) -> None:
+    """docs/troubleshooting.md's "All my webhooks are refused" quotes the line the guard writes, word for word."""
+    from pathlib import Path
+
+    page = (Path(__file__).resolve().parent.parent / "docs" / "troubleshooting.md").read_text(encoding="utf-8")
+    guard, _ = fresh()
+    proxy = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "hooks.example.com"}
+    head = request("https://hooks.example.com/twilio/sms", proxy, host="10.0.0.5:8000")
+    with caplog.at_level(logging.INFO, logger="twiliosig"):
+        decide(guard, head)
+    (record,) = caplog.records
+    assert f"\n{record.getMessage()}\n" in page
