@@ -365,3 +365,11 @@ def test_the_troubleshooting_page_shows_the_line_as_logged(caplog: pytest.LogCap
         decide(guard, head)
     (record,) = caplog.records
     assert f"\n{record.getMessage()}\n" in page
+
+
+def test_the_budget_is_the_process_s_shared_by_every_guard() -> None:
+    """Several middlewares in one app spend one budget: mounting more of them buys a flood no more HMACs."""
+    from twiliosig import _diagnosis
+
+    first, second = Guard(auth_token=TOKEN), Guard(auth_token=TOKEN, paths=["/twilio/"])
+    assert first._diagnosis.limit is second._diagnosis.limit is _diagnosis.PROCESS_LIMIT

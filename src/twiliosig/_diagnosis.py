@@ -33,7 +33,7 @@ from ._urls import UrlVariant, redact, split_url
 from .signature import RequestValidator
 from .verdict import Finding
 
-__all__ = ["DIAGNOSES_PER_MINUTE", "MAX_READINGS", "Diagnosis", "RateLimit", "Reading", "readings"]
+__all__ = ["DIAGNOSES_PER_MINUTE", "MAX_READINGS", "PROCESS_LIMIT", "Diagnosis", "RateLimit", "Reading", "readings"]
 
 #: The most readings (URLs) checked per diagnosis: the cost of one is this many HMACs per secret.
 MAX_READINGS: Final = 4
@@ -179,16 +179,21 @@ class RateLimit:
             return True
 
 
+#: The process's budget, shared by every guard in it (an app may mount several middlewares).
+PROCESS_LIMIT: Final = RateLimit()
+
+
 class Diagnosis:
     """The guard's diagnoser: its own validator (same secrets, the exact URL only), its budget, its log dedup."""
 
     __slots__ = ("_lock", "_logged", "limit", "validator")
 
     def __init__(self, validator: RequestValidator, limit: RateLimit | None = None) -> None:
+        """``limit``: the budget to spend; by default the process's, shared by every guard."""
         if validator.url_variants != UrlVariant.NONE:
             raise ValueError("the diagnosis validator checks each reading as written: url_variants=UrlVariant.NONE")
         self.validator = validator
-        self.limit = limit if limit is not None else RateLimit()
+        self.limit = limit if limit is not None else PROCESS_LIMIT
         self._logged: dict[str, float] = {}
         self._lock = threading.Lock()
 

@@ -491,7 +491,11 @@ class Guard:
       all Twilio sends); others get 405 before anything else.
     - ``report_only``: log refusals but let every request through, to roll out safely.
     - ``on_reject``: called as ``on_reject(verdict, request_info)`` for each refusal
-      (metrics, alerts); its errors are logged, never raised.
+      (metrics, alerts); its errors are logged, never raised. A ``signature_mismatch``
+      whose signature Twilio made for another reading of the request (a forwarding
+      header not trusted, https over http) carries it as ``verdict.finding``, a
+      :class:`~twiliosig.Finding` naming the option that fixes it; the log line names it
+      too (at ERROR once per fix per five minutes).
     - ``enabled``: False lets every request through unchecked, with a warning logged
       at construction: for local development only. There is no ``DEBUG`` switch.
     - ``replay_guard``: a replay store (:mod:`twiliosig.replay`): a second copy of a

@@ -26,7 +26,7 @@ from typing import Any
 
 from . import __version__
 from ._curl import parse_curl
-from ._diagnosis import Diagnosis, readings
+from ._diagnosis import Diagnosis, RateLimit, readings
 from ._guard import Guard, Head, body_params
 from ._keys import ALGORITHMS, HMAC_SHA1
 from ._request import ForwardedTrust, split_target
@@ -289,7 +289,7 @@ def _forwarding(
         if reading.fix.startswith("trust_forwarded")
     ]
     validator = RequestValidator(tokens or None, shared_keys=shared or None, url_variants=UrlVariant.NONE)
-    finding = Diagnosis(validator).diagnose(candidates, params, signature, settings)
+    finding = Diagnosis(validator, RateLimit()).diagnose(candidates, params, signature, settings)
     if finding is None:
         explanation.ruled_out.append(
             f"the request's {', '.join(carried)}: no URL they give matches (trusting them would not help)"
