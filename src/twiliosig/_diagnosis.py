@@ -167,6 +167,10 @@ class RateLimit:
         self._stamp = clock()
         self._lock = threading.Lock()
 
+    def ready(self) -> bool:
+        """Whether a token is there now, without spending it: the check a flood pays (no lock, no readings)."""
+        return self._tokens + max(0.0, self.clock() - self._stamp) * self._refill >= 1.0
+
     def take(self) -> bool:
         """Spend one token if there is one."""
         with self._lock:

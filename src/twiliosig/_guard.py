@@ -424,6 +424,8 @@ class Check:
         diagnosis is bounded (a few HMACs, a few times a minute: see ``_diagnosis``).
         """
         guard, head, url = self._guard, self._head, self._url
+        if not guard._diagnosis.limit.ready():  # over budget: a flood pays one clock read, nothing more
+            return verdict
         assert url is not None  # the screen rebuilt the URL from the Host
         assert head.host is not None
         candidates = readings(
