@@ -373,3 +373,24 @@ def test_the_budget_is_the_process_s_shared_by_every_guard() -> None:
 
     first, second = Guard(auth_token=TOKEN), Guard(auth_token=TOKEN, paths=["/twilio/"])
     assert first._diagnosis.limit is second._diagnosis.limit is _diagnosis.PROCESS_LIMIT
+
+
+def test_a_trusted_proxy_that_sent_no_proto_is_told_to_send_it() -> None:
+    guard, _ = fresh(trust_forwarded={"x_proto": 1})
+    decision = decide(guard, request("https://public.example.com/twilio/sms", {}))
+    assert decision.verdict.finding is not None
+    assert decision.verdict.finding.fix == "have the trusted proxy send X-Forwarded-Proto: https (the app rebuilt http)"
+
+
+def test_a_websocket_handshake_signed_for_wss_behind_an_untrusted_proxy() -> None:
+    guard, _ = fresh()
+    signature = compute_signature(TOKEN, "wss://public.example.com/stream", None)
+    headers = {"x-twilio-signature": signature, "x-forwarded-proto": "https"}
+    head = Head("GET", "/stream", "http", "public.example.com", "/stream", "", headers.get, websocket=True)
+    check = guard.start(head)
+    assert check is not None
+    decision = check.finish(b"")
+    assert decision.refusal is not None
+    assert decision.verdict.finding is not None
+    assert decision.verdict.finding.signed_url == "wss://public.example.com/stream"
+    assert decision.verdict.finding.fix == 'trust_forwarded={"x_proto": 1}'
