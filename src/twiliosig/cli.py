@@ -12,7 +12,8 @@ The secret is read from the environment (``--token-env``, default
 ``TWILIO_AUTH_TOKEN``; several tokens may be separated by commas), so it never
 lands in shell history unless you insist with ``--token``. Errors are one line
 on stderr and a non-zero exit; ``explain`` exits 0 for a genuine request and 1
-for a refused one.
+for a refused one. ``explain --request`` also reads the saved request's forwarding
+headers and names the ones the app would have to trust for the signature to match.
 """
 
 from __future__ import annotations
@@ -94,7 +95,11 @@ def _parser() -> argparse.ArgumentParser:
     _add_request_options(explain_cmd)
     source = explain_cmd.add_mutually_exclusive_group()
     source.add_argument("--from-curl", metavar="COMMAND", help="a curl command line (or - to read it from stdin)")
-    source.add_argument("--request", metavar="FILE", help="a saved raw HTTP request (or - for stdin)")
+    source.add_argument(
+        "--request",
+        metavar="FILE",
+        help="a saved raw HTTP request (or - for stdin); its X-Forwarded-*/Forwarded headers are read too",
+    )
     explain_cmd.add_argument(
         "--scheme", default="https", help="with --request: the scheme Twilio called (default https)"
     )
