@@ -26,7 +26,7 @@ from .exceptions import (
     UnsupportedAlgorithm,
 )
 from .signature import RequestValidator, body_sha256, compute_signature
-from .verdict import Reason, Verdict
+from .verdict import Finding, Reason, Verdict
 
 __version__ = "0.1.0"
 
@@ -36,6 +36,7 @@ __all__ = [
     "HMAC_SHA256",
     "BodyHashMismatch",
     "BodyTooLarge",
+    "Finding",
     "MalformedRequest",
     "MalformedSignature",
     "MissingSignature",

@@ -37,6 +37,7 @@ import secrets
 from collections.abc import Callable, Iterable, Mapping
 from typing import Final, NamedTuple, TypedDict
 
+from ._diagnosis import Diagnosis, readings
 from ._keys import AuthToken
 from ._logfields import log_fields
 from ._logtext import loggable
@@ -411,8 +412,35 @@ class Check:
         else:
             verdict = guard.validator.check(url, params, signature, signature_settings=settings)
         if not verdict.valid:
+            if verdict.reason is Reason.SIGNATURE_MISMATCH:
+                verdict = self._diagnosed(verdict, params, signature, settings)
             return guard.decide(verdict, self.request)
         return self._admitted(verdict)
+
+    def _diagnosed(self, verdict: Verdict, params: BodyParams, signature: str, settings: str | None) -> Verdict:
+        """The mismatch with its :class:`~twiliosig.verdict.Finding` when a reading the guard refuses matches.
+
+        Only a well-formed signature that matched no accepted URL form gets here; the
+        diagnosis is bounded (a few HMACs, a few times a minute: see ``_diagnosis``).
+        """
+        guard, head, url = self._guard, self._head, self._url
+        if not guard._diagnosis.limit.ready():  # over budget: a flood pays one clock read, nothing more
+            return verdict
+        assert url is not None  # the screen rebuilt the URL from the Host
+        assert head.host is not None
+        candidates = readings(
+            head.scheme,
+            head.host,
+            head.raw_path,
+            head.query,
+            head.header,
+            trust=guard.trust,
+            public_url=guard.public_url,
+            websocket=head.websocket,
+            tried=url,
+        )
+        finding = guard._diagnosis.diagnose(candidates, params, signature, settings)
+        return verdict if finding is None else verdict._replace(finding=finding)
 
     def _admitted(self, verdict: Verdict) -> Decision:
         """The decision for a genuine request: let through, with the replay key to claim when a store is set."""
@@ -465,7 +493,11 @@ class Guard:
       all Twilio sends); others get 405 before anything else.
     - ``report_only``: log refusals but let every request through, to roll out safely.
     - ``on_reject``: called as ``on_reject(verdict, request_info)`` for each refusal
-      (metrics, alerts); its errors are logged, never raised.
+      (metrics, alerts); its errors are logged, never raised. A ``signature_mismatch``
+      whose signature Twilio made for another reading of the request (a forwarding
+      header not trusted, https over http) carries it as ``verdict.finding``, a
+      :class:`~twiliosig.Finding` naming the option that fixes it; the log line names it
+      too (at ERROR once per fix per five minutes).
     - ``enabled``: False lets every request through unchecked, with a warning logged
       at construction: for local development only. There is no ``DEBUG`` switch.
     - ``replay_guard``: a replay store (:mod:`twiliosig.replay`): a second copy of a
@@ -481,6 +513,7 @@ class Guard:
     """
 
     __slots__ = (
+        "_diagnosis",
         "_refusals",
         "_trusting",
         "basic_auth",
@@ -545,6 +578,8 @@ class Guard:
         else:
             token = auth_token
         self.validator = RequestValidator(token, shared_keys=shared_keys, url_variants=url_variants)
+        # The same secrets, each reading checked as written: tells a misconfiguration from a forgery.
+        self._diagnosis = Diagnosis(RequestValidator(token, shared_keys=shared_keys, url_variants=UrlVariant.NONE))
         self.protects: PathMatcher = path_matcher(paths)
         self.public_url = parse_public_url(public_url) if public_url is not None else None
         self.trust: ForwardedTrust = parse_trust(trust_forwarded)
@@ -747,8 +782,21 @@ class Guard:
             status=_STATUS.get(verdict.reason, _FORBIDDEN)[0],
             urls_tried=verdict.urls_tried,
             cause=cause,
+            finding=verdict.finding,
         )
-        logger.warning(
+        # A finding is a misconfiguration, not a forgery: an ERROR once per fix per interval, then warnings.
+        finding = verdict.finding
+        level = logging.WARNING
+        said = "" if cause is None else f"; {fields['twiliosig_cause']}"
+        if finding is not None:
+            if self._diagnosis.first_in_interval(finding):
+                level = logging.ERROR
+            said = (
+                f"; but Twilio signed it, for {fields['twiliosig_signed_url']}: {loggable(finding.cause)}. "
+                f"Fix: {fields['twiliosig_fix']}"
+            )
+        logger.log(
+            level,
             "twiliosig %s %s %s: %s (scheme and host rebuilt as %s, %d URL forms tried)%s",
             "let through (report only)" if self.report_only else "refused",
             fields["twiliosig_method"],
@@ -756,7 +804,7 @@ class Guard:
             verdict.reason.value,
             loggable(origin),
             verdict.urls_tried,
-            "" if cause is None else f"; {fields['twiliosig_cause']}",
+            said,
             extra=fields,
         )
         if self.on_reject is not None:

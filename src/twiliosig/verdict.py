@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 from ._urls import redact
 
-__all__ = ["Reason", "Verdict"]
+__all__ = ["Finding", "Reason", "Verdict"]
 
 
 class Reason(str, enum.Enum):
@@ -48,6 +48,30 @@ class Reason(str, enum.Enum):
         return self.value
 
 
+class Finding(NamedTuple):
+    """What a refused request's signature does match: a reading of the request the guard must not accept.
+
+    The middlewares look for one when a well-formed signature matches no URL form
+    (a few HMACs, a few times a minute at most): the URL rebuilt from a forwarding
+    header the app does not trust, or with ``https`` for a request that arrived over
+    ``http``. The request is refused all the same; the finding says it was Twilio's,
+    signed for another URL, and which option makes the app rebuild that URL. A
+    forged signature never has one.
+
+    Attributes:
+        signed_url: The URL Twilio signed (password redacted; the query kept, as
+            ``on_reject`` gets it; the log line leaves the query out).
+        cause: Why the app rebuilt another URL (``"the app does not trust the
+            proxy's X-Forwarded-Proto"``).
+        fix: The option that fixes it, as written in code
+            (``trust_forwarded={"x_proto": 1}``, ``public_url="https://example.com"``).
+    """
+
+    signed_url: str
+    cause: str
+    fix: str
+
+
 class Verdict(NamedTuple):
     """Whether a request carries a genuine Twilio signature, and why.
 
@@ -66,6 +90,10 @@ class Verdict(NamedTuple):
             ``"shared key 'webhooks_sharedkey_x'"``), never the secret itself.
         algorithm: ``"HMAC_SHA1"`` or ``"HMAC_SHA256"``, or None if never chosen.
         urls_tried: How many distinct URL forms were tried.
+        finding: For a :attr:`Reason.SIGNATURE_MISMATCH` from a middleware or an
+            integration: the :class:`Finding` when the signature is Twilio's for a
+            URL the configuration does not rebuild; None otherwise (and always from
+            :meth:`RequestValidator.check <twiliosig.RequestValidator.check>`).
     """
 
     valid: bool
@@ -76,6 +104,7 @@ class Verdict(NamedTuple):
     secret: str | None = None
     algorithm: str | None = None
     urls_tried: int = 0
+    finding: Finding | None = None
 
     def __bool__(self) -> bool:
         return self.valid
@@ -85,5 +114,5 @@ class Verdict(NamedTuple):
         return (
             f"Verdict(valid={self.valid}, reason={self.reason.value!r}, matched_url={url!r}, "
             f"variant={self.variant!r}, secret={self.secret!r}, algorithm={self.algorithm!r}, "
-            f"urls_tried={self.urls_tried})"
+            f"urls_tried={self.urls_tried}" + ("" if self.finding is None else f", finding={self.finding!r}") + ")"
         )
