@@ -129,8 +129,8 @@ def parse_curl(command: str, read: Callable[[str], bytes]) -> CurlRequest:
 
     urls: list[str] = []
     headers: dict[str, str] = {}
-    data = b""
-    json_data = False
+    data: list[bytes] = []  # joined once at the end: joining as they come is quadratic in the pieces
+    has_data = json_data = False
     form: list[tuple[str, str, bytes, str | None]] = []  # name, filename or "", content, content type
     queries: list[str] = []
     as_get = False
@@ -154,20 +154,21 @@ def parse_curl(command: str, read: Callable[[str], bytes]) -> CurlRequest:
             options.append((word, None))
         elif word.startswith("-") and len(word) > 1:
             # A cluster of short options (-sSL); the first that takes a value takes the rest of the word.
+            # The rest of the word is cut only for the option that takes it: cut for every
+            # letter, a long cluster would cost time quadratic in its length.
             for index, letter in enumerate(word[1:], 1):
-                rest = word[index + 1 :] or None
                 if letter in _SHORT_FLAGS:
                     options.append((f"-{letter}", None))
                 elif letter in _SHORT_IGNORED_VALUES:
-                    options.append((_SHORT_IGNORED_VALUES[letter], rest))
+                    options.append((_SHORT_IGNORED_VALUES[letter], word[index + 1 :] or None))
                     break
                 elif letter in ("G", "I"):
                     options.append((_SHORT_READ[letter], None))
                 elif letter in _SHORT_READ:
-                    options.append((_SHORT_READ[letter], rest))
+                    options.append((_SHORT_READ[letter], word[index + 1 :] or None))
                     break
                 elif letter in _UNREADABLE:
-                    options.append((_UNREADABLE[letter], rest))
+                    options.append((_UNREADABLE[letter], word[index + 1 :] or None))
                     break
                 else:
                     raise ValueError(f"cannot read the curl option -{letter} in {word!r}")
@@ -202,9 +203,11 @@ def parse_curl(command: str, read: Callable[[str], bytes]) -> CurlRequest:
             elif option in _READ_VALUES:
                 piece = _data(option, value_of(option, attached), read)
                 if option == "--json":
-                    data, json_data = data + piece, True
-                else:
-                    data = data + b"&" + piece if data else piece
+                    json_data = True
+                elif has_data:
+                    data.append(b"&")
+                data.append(piece)
+                has_data = has_data or bool(piece)
             elif option.startswith("--no-") and f"--{option[5:]}" in _FLAGS:
                 continue
             else:
@@ -220,13 +223,13 @@ def parse_curl(command: str, read: Callable[[str], bytes]) -> CurlRequest:
     url = urls[0]
     if "://" not in url.partition("?")[0]:
         url = f"http://{url}"  # curl's own default for a URL without a scheme
-    if form and (data or as_get):
+    body = b"".join(data)
+    if form and (body or as_get):
         raise ValueError("curl refuses -F together with -d, --json or -G: one body per request")
 
-    body = data
     query = "&".join(queries)
     if as_get:
-        query = "&".join(piece for piece in (query, data.decode("utf-8", "surrogateescape")) if piece)
+        query = "&".join(piece for piece in (query, body.decode("utf-8", "surrogateescape")) if piece)
         body = b""
     if query:
         base, hash_mark, fragment = url.partition("#")
