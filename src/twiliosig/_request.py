@@ -235,12 +235,14 @@ def _nth_from_right(value: str | None, hops: int) -> str | None:
     return values[-hops].strip() or None
 
 
-# RFC 7239's grammar, each piece unambiguous so that a backtracking engine stays linear: a
-# quoted string (a backslash escapes the next character); an element, any character but a
-# comma or a quote, or a whole quoted string, one per repetition (a nested run such as
-# ``(?:[^,"]+)+`` would backtrack exponentially); a pair, a token, "=", a token or a quoted string.
-_QUOTED = r'"(?:[^"\\]|\\.)*"'
-_ELEMENT = rf'(?:[^,"]|{_QUOTED})+'
+# RFC 7239's grammar, written so that a backtracking engine stays linear: no piece can be
+# matched in two ways, and runs of plain characters are consumed by one repeat (the "unrolled
+# loop"), never by a repeated group (``(?:[^,"]+)+`` would backtrack exponentially). A quoted
+# string: a backslash escapes the next character. An element: plain characters and quoted
+# strings, at least one character, no comma outside quotes. A pair: a token, "=", a token or a
+# quoted string.
+_QUOTED = r'"[^"\\]*(?:\\.[^"\\]*)*"'
+_ELEMENT = rf'(?=[^,])[^,"]*(?:{_QUOTED}[^,"]*)*'
 _PAIR = rf'\s*([!#$%&\'*+.^_`|~0-9A-Za-z-]+)=({_QUOTED}|[^;,"\s]*)\s*'
 _FORWARDED_LIST = re.compile(rf"{_ELEMENT}(?:,{_ELEMENT})*")
 _FORWARDED_ELEMENT = re.compile(_ELEMENT)
