@@ -48,6 +48,7 @@ from twiliosig._request import (
 from twiliosig._scope import scope_head
 from twiliosig._urls import candidate_urls, query_values, redact, split_url
 from twiliosig.cli import _parse_raw_request
+from twiliosig.contrib.aws_lambda import _event_head
 from twiliosig.explain import explain
 
 SMALL = 1024
@@ -210,6 +211,30 @@ def case(make: Callable[[int], Any], run: Callable[[Any], object], *, id: str, l
     return pytest.param(make, run, large or LARGE, id=id)
 
 
+def _lambda_event(path_query_headers: tuple[str, str, int]) -> object:
+    path, query, repeats = path_query_headers
+    event = {
+        "version": "2.0",
+        "rawPath": path,
+        "rawQueryString": query,
+        "headers": {"host": "example.com"},
+        "multiValueHeaders": {"Forwarded": ["a"] * repeats},
+        "requestContext": {"http": {"method": "POST"}, "domainName": "example.com", "stage": "$default"},
+    }
+    return _event_head(GUARD, event)
+
+
+def _lambda_v1_query(pairs: int) -> object:
+    event = {
+        "httpMethod": "POST",
+        "path": "/twilio/sms",
+        "headers": {"Host": "example.com"},
+        "multiValueQueryStringParameters": {f"n{index}": ["é '", "x"] for index in range(pairs)},
+        "requestContext": {"path": "/twilio/sms", "domainName": "example.com"},
+    }
+    return _event_head(GUARD, event)
+
+
 # Each case: an id, what builds the input for a size in bytes, and the parser run on it.
 CASES: list[Any] = [
     # Forwarded (RFC 7239), written by the client in front of the trusted proxies.
@@ -292,6 +317,10 @@ CASES: list[Any] = [
     case(lambda n: (fill("a=\xe9&", n), fill("/\xe9", n)), _environ, id="wsgi-environ"),
     case(lambda n: fill("a\n\x1b", n), loggable, id="log-text"),
     case(lambda n: "https://" + fill("u", n) + ":p@example.com/", redact, id="redact-userinfo"),
+    # An API Gateway event: a decoded path encoded again, a query rebuilt from its values, repeated headers.
+    case(lambda n: ("/" + fill("é?", n // 2), "", 1), _lambda_event, id="lambda-decoded-path"),
+    case(lambda n: ("/twilio/sms", fill("a=b&", n), n // 2), _lambda_event, id="lambda-query-and-headers"),
+    case(lambda n: n // 16, _lambda_v1_query, id="lambda-v1-query-values"),
     # The CLI's inputs: a curl command line and a saved raw request.
     case(lambda n: "curl https://example.com " + fill("-d a ", n), _curl, id="curl-data-options"),
     case(_curl_files, _curl_reading, id="curl-data-files"),
