@@ -159,10 +159,10 @@ def _hostile_section(results: dict[str, dict[str, float]]) -> list[str]:
         "A query is signed as part of the URL, so a refusal hashes every URL form of it, and the re-encoded",
         "forms are up to three times as long as the query (an apostrophe is escaped as `%27`). Where the",
         "framework has as much to decode (pairs, escapes), the refusal costs less than its parse; where it has",
-        "next to nothing (one long run of apostrophes), the HMACs alone cost more than the parse, and a",
-        "refusal several times that: the forms are built in passes in C, never a Python step per character.",
-        "A hostile `Forwarded` header is refused in a pass or two over it, a few times what the server's own",
-        "reading of the same bytes costs.",
+        "next to nothing (one long run of apostrophes), the HMACs alone cost about as much as the stack's",
+        "parse and the refusal many times it, though the forms are built in passes in C, never a Python step",
+        "per character. A hostile `Forwarded` header or path is refused in a pass or two over it, a small",
+        "multiple of what the server's own reading of the same bytes costs.",
         "",
     ]
     return lines
