@@ -228,7 +228,8 @@ def test_default_variants_include_everything() -> None:
 _PIECES = [
     "a", "B", "=", "&", "+", "%", "%2", "%41", "%aF", "%fe", "%FF", "%C3", "%A9", "%E2%82", "%AC", "%F0%9F%98",
     "%80", "%ED%A0%80", "'", "!", "*", "(", ")", "~", " ", "é", "\x01", '"', "<", "\ud800", "%3D", "%26", "%20",
-    ".", "\\", "`", "{", "😀",
+    ".", "\\", "`", "{", "😀", "%E0%80", "%E0%A0", "%ED%9F", "%F0%80", "%F0%90", "%F4%8F", "%F4%90", "%F1%80%80",
+    "%C0", "%C1", "%F5", "%EF%BF",
 ]  # fmt: skip
 
 
@@ -264,6 +265,7 @@ def _reference_query_form(url: str, space: str, safe: str) -> str | None:
 @given(st.lists(st.sampled_from(_PIECES), max_size=14), st.lists(st.sampled_from(_PIECES), max_size=4))
 @example(["a", "=", "%C3", "&", "%A9", "=", "=", "%fe", "&", "&", "%FF", "+"], ["'"])
 @example(["%E2%82", "é", "%AC", "=", "%F0%9F%98", "=", "%ED%A0%80"], ["%27"])
+@example(["%E0%80", "%F4%90%80", "&", "%F0%90", "=", "%F1%80%80", "%C0", "%ED%9F", "%EF%BF", "%fE"], [])
 def test_reencodings_equal_the_per_piece_reading(query: list[str], path: list[str]) -> None:
     """Each URL form the encodings give is the one a quote/unquote_plus loop over the pieces gives.
 

@@ -23,7 +23,6 @@ import enum
 import functools
 import re
 from collections.abc import Iterator
-from operator import methodcaller
 from typing import NamedTuple
 from urllib.parse import unquote_plus, urlparse
 
@@ -381,15 +380,27 @@ def _whatwg_form(url: str) -> str | None:
 _NOT_AN_ESCAPE = re.compile(rb"%(?![0-9A-Fa-f]{2})")
 _ESCAPED_SEPARATOR = re.compile(rb"%[Ff][EeFf]")
 _HEX_AS_H = bytes.maketrans(b"0123456789ABCDEFabcdef", b"h" * 22)
-_SEPARATORS = re.compile(rb"([\xfe\xff])")
-_SEPARATOR_TEXT = {b"\xfe": "\udcfe", b"\xff": "\udcff"}
-_DECODE = methodcaller("decode", "utf-8", "replace")
 # The first "=" of a piece, found in the reversed query: there it is the last "=" before the
 # next "&", which a lookahead can see (a lookbehind cannot look back a variable length).
 _FIRST_EQUALS_REVERSED = re.compile(rb"=(?=[^&=]*(?:&|\Z))")
 _SECOND_EQUALS = re.compile(rb"=[^&]*=")
 # What surrogateescape makes of a byte that is not UTF-8, but for the separators 0xFE and 0xFF.
 _NOT_UTF8 = re.compile("[\udc80-\udcfd]")
+# The bytes that decoding with errors="replace" turns into one U+FFFD, as surrogateescape left them
+# (one surrogate per byte): the longest start of a valid sequence (a lead byte and the continuation
+# bytes UTF-8 allows after it), or any other byte that is not UTF-8, the separators excepted. A
+# separator ends such a start as the end of a name or value does, so this equals decoding each
+# name and value on its own.
+_INVALID_UTF8 = re.compile(
+    "[\udcc2-\udcdf]"
+    "|\udce0[\udca0-\udcbf]?"
+    "|[\udce1-\udcec\udcee\udcef][\udc80-\udcbf]?"
+    "|\udced[\udc80-\udc9f]?"
+    "|\udcf0(?:[\udc90-\udcbf][\udc80-\udcbf]?)?"
+    "|[\udcf1-\udcf3](?:[\udc80-\udcbf][\udc80-\udcbf]?)?"
+    "|\udcf4(?:[\udc80-\udc8f][\udc80-\udcbf]?)?"
+    "|[\udc80-\udcc1\udcf5-\udcfd]"
+)
 # The punctuation some encoders leave unescaped, as _QUOTE escapes it.
 _SAFE_ESCAPES = [(f"%{ord(char):02X}", char) for char in "!*'()"]
 
@@ -411,10 +422,10 @@ def _legacy_query_forms(url: str) -> Iterator[tuple[str, str]]:
     The separators (each ``&``, and the first ``=`` of each piece) become the
     bytes 0xFF and 0xFE, which no ASCII query holds and no decoding leaves
     (an escaped 0xFE or 0xFF becomes 0xF5, as invalid in UTF-8 and so decoded
-    alike); the text between them is decoded as UTF-8 on its own, invalid bytes
-    replaced, as ``unquote_plus`` decodes each name and value; the separators,
-    kept as lone surrogates, come out of the encoder as ``%FE`` and ``%FF``,
-    which no other byte gives, and are put back.
+    alike); the whole is decoded as UTF-8 with each invalid sequence replaced,
+    as ``unquote_plus`` decodes each name and value on its own (see
+    :data:`_INVALID_UTF8`); the separators, kept as lone surrogates, come out of
+    the encoder as ``%FE`` and ``%FF``, which no other byte gives, and are put back.
 
     Args:
         url: The WHATWG form of the URL, whose query is printable ASCII.
@@ -440,11 +451,8 @@ def _legacy_query_forms(url: str) -> Iterator[tuple[str, str]]:
             data = _NOT_AN_ESCAPE.sub(b"%25", data)
         data = binascii.a2b_qp(data.replace(b"%", b"="))
     text = data.decode("utf-8", "surrogateescape")
-    if _NOT_UTF8.search(text):  # bytes that are not UTF-8 besides the separators: decode piece by piece
-        pieces = _SEPARATORS.split(data)
-        texts = list(map(_DECODE, pieces))
-        texts[1::2] = map(_SEPARATOR_TEXT.__getitem__, pieces[1::2])
-        text = "".join(texts)
+    if _NOT_UTF8.search(text):  # bytes that are not UTF-8 besides the separators
+        text = _INVALID_UTF8.sub("\ufffd", text)
     encoded = _QUOTE(text.encode("utf-8", "surrogateescape")).replace("%FF", "&").replace("%FE", "=")
     kept = encoded
     for escape, char in _SAFE_ESCAPES:
