@@ -31,7 +31,7 @@ from twiliosig._environ import environ_head
 from twiliosig._guard import Guard, Head, _foreign_charset, body_params
 from twiliosig._keys import parse_signature_settings
 from twiliosig._logtext import loggable
-from twiliosig._params import sorted_params, utf16_params
+from twiliosig._params import all_values, first_value, sorted_params, utf16_params
 from twiliosig._request import (
     ForwardedTrust,
     decode_target,
@@ -302,6 +302,11 @@ CASES: list[Any] = [
     case(lambda n: ("a=" + fill("%41", n - 2)).encode(), _refuse_form, id="refusal-form-escapes"),
     case(lambda n: (fill("a=%F0%9F%98%80&b=%EF%BC%A1&", n - 1) + "c").encode(), _refuse_form, id="refusal-form-emoji"),
     case(_pairs, _sorted_both, id="sorted-params-both-orders"),
+    case(
+        lambda n: {f"n{index}": ["AC", "x"] for index in range(n // 8)},
+        lambda params: (all_values(params, "AccountSid"), first_value(params, "AccountSid")),
+        id="account-sid-lookup",
+    ),
     case(
         lambda n: ("https://example.com/?bodySHA256=" + fill("a", n), fill("x", n).encode()),
         lambda args: body_params(args[0], "application/json", args[1]),
