@@ -297,6 +297,8 @@ def test_reencodings_equal_the_per_piece_reading(query: list[str], path: list[st
 
 
 @given(st.lists(st.sampled_from(["a", "b", "ab", "=", "&", "+", "%", "%61", "%20", "#", "%3D", "é"]), max_size=10))
+@example(["a", "+", "b", "=", "a"])
+@example(["%61", "b", "&", "ab", "=", "&", "ab"])
 def test_query_values_equal_the_per_piece_reading(pieces: list[str]) -> None:
     """query_values skips in C only pieces that the plain reading would not name so."""
     from urllib.parse import unquote_plus

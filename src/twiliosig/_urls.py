@@ -481,14 +481,18 @@ def _hex_spelling(char: str) -> str:
     return "".join(f"[{digit}{digit.lower()}]" if digit.isalpha() else digit for digit in f"{ord(char):02X}")
 
 
-@functools.lru_cache(maxsize=16)
-def _named_pieces(name: str) -> re.Pattern[str]:
-    """The query pieces named ``name`` once decoded: each character as it is or as its ``%XX`` escape.
+@functools.lru_cache(maxsize=32)
+def _named_pieces(name: str, escaped: bool) -> re.Pattern[str] | None:
+    """The values of the query pieces named ``name`` once decoded: with ``escaped``, each character
+    as it is or as its ``%XX`` escape; without (a query with no ``%``), the name as it is.
 
     Searched in the query after an ``&``, a literal first character, so the search skips ahead in C.
+    None for a name with other characters than :data:`_PLAIN_NAME`'s.
     """
-    spellings = "".join(f"(?:{re.escape(char)}|%{_hex_spelling(char)})" for char in name)
-    return re.compile(rf"&({spellings})(?:=([^&]*))?(?=&|\Z)")
+    if _PLAIN_NAME.fullmatch(name) is None:
+        return None
+    spellings = [f"(?:{re.escape(char)}|%{_hex_spelling(char)})" if escaped else re.escape(char) for char in name]
+    return re.compile(rf"&{''.join(spellings)}(?:=([^&]*))?(?=&|\Z)")
 
 
 def query_values(url: str, name: str) -> list[str]:
@@ -503,7 +507,11 @@ def query_values(url: str, name: str) -> list[str]:
     if not question:
         return []
     query = query.partition("#")[0]
-    if _PLAIN_NAME.fullmatch(name) is None:  # a name no pattern of spellings covers: decode every name
+    escaped = "%" in query
+    pattern = _named_pieces(name, escaped)
+    if pattern is None:  # a name no pattern of spellings covers: decode every name
         pieces = [piece.partition("=") for piece in query.split("&")]
         return [unquote_plus(value) for key, _, value in pieces if unquote_plus(key) == name]
-    return [unquote_plus(value) for _, value in _named_pieces(name).findall("&" + query)]
+    if not escaped and name not in query:
+        return []  # no piece can be named so (a plain name has no "+"): the common request
+    return [unquote_plus(value) for value in pattern.findall("&" + query)]
