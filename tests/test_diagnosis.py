@@ -269,7 +269,7 @@ def test_the_error_is_logged_once_per_fix_per_interval(caplog: pytest.LogCapture
 
 def test_on_reject_gets_the_finding() -> None:
     seen: list[tuple[Verdict, RequestInfo]] = []
-    guard = Guard(auth_token=TOKEN, on_reject=lambda verdict, info: seen.append((verdict, info)))
+    guard, _ = fresh(on_reject=lambda verdict, info: seen.append((verdict, info)))  # the process's budget may be spent
     decide(
         guard,
         request("https://public.example.com/twilio/sms?x=1", {"X-Forwarded-Proto": "https"})._replace(query="x=1"),
