@@ -90,7 +90,8 @@ class GuardOptions(TypedDict, total=False):
     shared_keys: Mapping[str, str] | None
     """``{key_id: secret}``, chosen by ``X-Twilio-Webhooks-Signature-Settings``, for webhooks signed with a shared key.
 
-    See [shared keys](shared-keys.md). Refused: a mapping that is empty or not of strings.
+    See [shared keys](shared-keys.md). Refused: anything but a mapping of str key
+    ids to non-empty str secrets.
     """
 
     paths: Iterable[str] | PathMatcher | None
@@ -98,7 +99,8 @@ class GuardOptions(TypedDict, total=False):
     every reading of a path (dot segments, ``//``, percent-encoding) is tested.
 
     Other requests pass untouched. Refused: a str (``paths="/twilio/"``: give a
-    list), an entry written as a pattern (``/twilio/*``), an entry not starting with ``/``.
+    list), an entry not starting with ``/`` or written as a pattern (``/twilio/*``),
+    an empty list (``None`` protects every path).
     """
 
     public_url: str | None
@@ -116,7 +118,7 @@ class GuardOptions(TypedDict, total=False):
     ``{"forwarded": 1}`` reads RFC 7239 ``Forwarded``. Counted per header: a bare
     number above 1 is refused, as a proxy that passes a header through would leave
     a client's value where it was counted ([count per header](proxies.md#count-per-header)).
-    Refused: an unknown header name, a count below 1, and together with ``public_url``.
+    Refused: an unknown header name, a negative count, and together with ``public_url``.
     """
 
     url_variants: UrlVariant
