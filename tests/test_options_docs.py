@@ -105,3 +105,36 @@ def test_no_docstring_repeats_the_option_list(module: str) -> None:
 def test_the_options_page_is_in_the_site_navigation() -> None:
     """docs/options.md is reachable from mkdocs' navigation."""
     assert "options.md" in (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
+
+
+#: For each option, a value it refuses: a new option comes with one (the test below asks), so it fails closed.
+REFUSED = {
+    "auth_token": b"0123456789abcdef0123456789abcdef",
+    "shared_keys": {"": "secret"},
+    "paths": "/twilio/",
+    "public_url": "example.com",
+    "trust_forwarded": -1,
+    "url_variants": "all",
+    "max_body_size": 0,
+    "methods": "POST",
+    "report_only": "false",
+    "on_reject": "log",
+    "enabled": "false",
+    "replay_guard": object(),
+    "on_store_error": "ignore",
+    "require_https": 1,
+    "basic_auth": {},
+}
+
+
+def test_every_option_has_a_refused_example() -> None:
+    """REFUSED names every option: adding one means showing a value it refuses."""
+    assert set(REFUSED) == set(GUARD_OPTIONS)
+
+
+@pytest.mark.parametrize("name", GUARD_OPTIONS)
+def test_each_option_refuses_a_wrong_value_when_the_guard_is_built(name: str) -> None:
+    """A wrong value is a TypeError or ValueError at construction, never a quiet default."""
+    options = {"auth_token": "t" * 32, name: REFUSED[name]}
+    with pytest.raises((TypeError, ValueError)):
+        Guard.from_options(options)

@@ -166,7 +166,8 @@ class GuardOptions(TypedDict, total=False):
     a second copy of a handled request gets 409.
 
     The key is released when the app fails (5xx or raised), so Twilio's retry gets
-    through. Refused: anything but a replay store, or one missing part of the protocol.
+    through. Refused: anything but a replay store, or one whose ``release`` cannot take
+    the claim's token (a store written for the protocol's first form).
     """
 
     on_store_error: str
@@ -184,7 +185,8 @@ class GuardOptions(TypedDict, total=False):
     basic_auth: Mapping[str, str] | None
     """``{user: password}``: 401 with a Basic challenge until Twilio sends them, then the signature.
 
-    Refused: an empty mapping, an empty user name or password, a ``:`` in a user name.
+    Refused: an empty mapping, a user name or password that is empty or not a str, a ``:``
+    in a user name.
     """
 
 
