@@ -24,8 +24,8 @@ path, set ``public_url`` to the public base (``"https://hooks.example.com/api"``
 it is then followed by the path without its stage. A base64-encoded body is
 decoded before it is checked.
 
-Options are the middlewares' names (``paths`` filters by the path without the
-stage); the token defaults to ``TWILIO_AUTH_TOKEN``, read when the decorator is
+Options are the middlewares' names (docs/options.md lists them; ``paths``
+filters by the path without the stage); the token defaults to ``TWILIO_AUTH_TOKEN``, read when the decorator is
 applied (a Lambda's cold start), so a missing token fails the deployment's first
 invocation loudly instead of letting requests through.
 """

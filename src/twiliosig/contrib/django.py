@@ -1,6 +1,7 @@
 """Django: a middleware for ``MIDDLEWARE`` and a ``@twilio_required`` view decorator.
 
-Configure in ``settings.py`` with the middlewares' option names::
+Configure in ``settings.py`` with the middlewares' option names (docs/options.md
+lists them)::
 
     MIDDLEWARE = [
         "django.middleware.security.SecurityMiddleware",

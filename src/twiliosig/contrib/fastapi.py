@@ -48,8 +48,8 @@ class and the ASGI middleware can). A refused HTTP request raises :class:`Twilio
 ``WebSocketException(1008)``, which closes it before accept. The dependency
 returns the :class:`~twiliosig.Verdict`, also at ``request.state.twiliosig_verdict``.
 
-Options are the middlewares' names; the token defaults to ``TWILIO_AUTH_TOKEN``,
-read when the dependency is built.
+Options are the middlewares' names (docs/options.md lists them); the token defaults
+to ``TWILIO_AUTH_TOKEN``, read when the dependency is built.
 """
 
 from __future__ import annotations
@@ -86,11 +86,9 @@ _JUDGED_BY = "twiliosig.fastapi.guard"
 class TwilioSignature:
     """Refuses requests not signed by Twilio: a route class for form routes, and a FastAPI dependency.
 
-    Takes the middlewares' options as keyword arguments (``auth_token``,
-    ``shared_keys``, ``public_url``, ``trust_forwarded``, ``url_variants``,
-    ``max_body_size``, ``report_only``, ``on_reject``, ``enabled``; ``paths``
-    narrows a router-level route class or dependency). Bad configuration raises
-    here, at start-up.
+    Takes every option the middlewares take, as keyword arguments (docs/options.md
+    lists them; ``paths`` narrows a router-level route class or dependency). Bad
+    configuration raises here, at start-up.
 
     Attributes:
         route_class: An ``APIRoute`` subclass for ``APIRouter(route_class=...)``:

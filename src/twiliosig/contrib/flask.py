@@ -13,8 +13,8 @@ or whole blueprints and chosen endpoints, configured once::
     twilio = TwilioSignature(app, blueprints=["twilio"], endpoints=["voice"])
     # or, with an app factory:  twilio = TwilioSignature(blueprints=["twilio"]); twilio.init_app(app)
 
-Options are the middlewares' names, as keyword arguments or as ``TWILIOSIG_<NAME>``
-config keys (``TWILIOSIG_PUBLIC_URL``, ``TWILIOSIG_TRUST_FORWARDED``, ...). The token
+Options are the middlewares' names (docs/options.md lists them), as keyword arguments
+or as ``TWILIOSIG_<NAME>`` config keys (``TWILIOSIG_PUBLIC_URL``, ``TWILIOSIG_TRUST_FORWARDED``, ...). The token
 is ``TWILIOSIG_AUTH_TOKEN``, else ``TWILIO_AUTH_TOKEN`` in the config, else the
 ``TWILIO_AUTH_TOKEN`` environment variable: read by ``init_app`` (so a missing
 token fails at start-up), and by the decorator on its first request.
