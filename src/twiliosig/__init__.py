@@ -27,6 +27,7 @@ from .signature import RequestValidator, body_sha256, compute_signature
 from .verdict import Reason, Verdict
 
 __version__ = "0.1.0"
+"""This release's version, as the package metadata and ``twiliosig --version`` give it."""
 
 __all__ = [
     "DEFAULT_VARIANTS",
