@@ -115,9 +115,9 @@ def test_the_top_level_exports_only_what_the_reference_shows() -> None:
 
 # --- no public signature names a private type ----------------------------------------------------------------------
 
-#: Private classes a public signature may still name, each with the work that makes it public or removes it.
-#: ``GuardOptions`` is the option list every adapter takes as ``**options``; issue 23's "one documented option
-#: list" moves it (src/twiliosig/_options.py) and documents it.
+#: Private classes a public signature may still name, and why. ``GuardOptions`` types the keywords every adapter
+#: takes (``**options: Unpack[GuardOptions]``): a user passes the keywords and never names or builds the class;
+#: its options are documented on their own page (issue 23's one option list, in _options.py).
 STILL_PRIVATE = {"twiliosig._guard.GuardOptions", "twiliosig._options.GuardOptions"}
 
 
