@@ -167,21 +167,21 @@ class Decision(NamedTuple):
     replay_token: str | None = None
 
 
-_STATUS = {
-    Reason.BODY_TOO_LARGE: (413, "Payload Too Large"),
-    Reason.UNAUTHORIZED: (401, "Unauthorized"),
-    Reason.METHOD_NOT_ALLOWED: (405, "Method Not Allowed"),
-    Reason.REPLAYED: (409, "Conflict"),
-    Reason.REPLAY_STORE_UNAVAILABLE: (503, "Service Unavailable"),
-    Reason.MALFORMED_BODY: (400, "Bad Request"),
-    Reason.MALFORMED_URL: (400, "Bad Request"),
-    Reason.MALFORMED_PARAMS: (400, "Bad Request"),
+#: The reason phrase of each status a refusal has (:attr:`Reason.status <twiliosig.Reason.status>` says which):
+#: written here, not taken from ``http.HTTPStatus``, whose phrase for 413 changed in Python 3.13.
+_PHRASES = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    405: "Method Not Allowed",
+    409: "Conflict",
+    413: "Payload Too Large",
+    503: "Service Unavailable",
 }
-_FORBIDDEN = (403, "Forbidden")
 #: Refusals whose log line carries the verdict's detail: each names a cause the operator fixes, never a value.
 _CAUSE_LOGGED = frozenset({Reason.REPLAY_STORE_UNAVAILABLE, Reason.MALFORMED_URL})
 #: Every status a refusal can have: anything else came from the app (or the server), not from twiliosig.
-REFUSAL_STATUSES: Final = frozenset({status for status, _ in _STATUS.values()} | {_FORBIDDEN[0]})
+REFUSAL_STATUSES: Final = frozenset(_PHRASES)
 _UTF8 = frozenset({"utf-8", "utf8"})
 
 
@@ -557,7 +557,8 @@ class Guard:
 
     def refusal(self, verdict: Verdict) -> Refusal:
         """The response that refuses ``verdict``: a short text body that reveals nothing."""
-        status, phrase = _STATUS.get(verdict.reason, _FORBIDDEN)
+        status = verdict.reason.status
+        phrase = _PHRASES[status]
         cached = self._refusals.get((status, phrase))
         if cached is not None:
             return cached
@@ -591,7 +592,7 @@ class Guard:
             request.path,
             url,
             report_only=self.report_only,
-            status=_STATUS.get(verdict.reason, _FORBIDDEN)[0],
+            status=verdict.reason.status,
             urls_tried=verdict.urls_tried,
             cause=cause,
             finding=verdict.finding,

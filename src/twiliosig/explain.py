@@ -23,7 +23,7 @@ from ._urls import Candidate, candidate_urls, redact, split_url
 from .signature import RequestValidator
 from .verdict import Reason, Verdict
 
-__all__ = ["Explanation", "explain"]
+__all__ = ["Candidate", "Explanation", "explain"]
 
 _GENERAL_CAUSES = (
     "The URL differs from the one Twilio called: behind a TLS-terminating proxy, load balancer or tunnel the app "
@@ -40,7 +40,18 @@ _GENERAL_CAUSES = (
 
 @dataclass
 class Explanation:
-    """The verdict, what was tried, and (for a refusal) the likely causes, most likely first."""
+    """The verdict, what was tried, and (for a refusal) the likely causes, most likely first.
+
+    Attributes:
+        verdict: What the validator decided.
+        tried: Every URL form tried, each a :class:`Candidate` (the URL, and how it
+            differs from the URL as received); empty when no signature was compared.
+        secrets: Which configured secrets apply, by label, never the secret.
+        findings: What matches after all, in words: a ``public_url`` given, the
+            other scheme, the parameters as Twilio must have signed them.
+        ruled_out: The ``public_url`` candidates given that do not match.
+        causes: For a refusal, the likely causes, most likely first.
+    """
 
     verdict: Verdict
     tried: list[Candidate] = field(default_factory=list)

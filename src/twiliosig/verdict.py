@@ -10,9 +10,21 @@ computed signature.
 from __future__ import annotations
 
 import enum
-from typing import NamedTuple
+from typing import Final, NamedTuple
 
 from ._urls import redact
+from .exceptions import (
+    BodyHashMismatch,
+    MalformedRequest,
+    MalformedSignature,
+    MissingSignature,
+    RawBodyRequired,
+    SignatureError,
+    SignatureMismatch,
+    UnknownSigningKey,
+    UnsignedBody,
+    UnsupportedAlgorithm,
+)
 
 __all__ = ["Finding", "Reason", "Verdict"]
 
@@ -43,6 +55,28 @@ class Reason(str, enum.Enum):
     METHOD_NOT_ALLOWED = "method_not_allowed"
     REPLAYED = "replayed"
     REPLAY_STORE_UNAVAILABLE = "replay_store_unavailable"
+
+    @property
+    def status(self) -> int:
+        """The HTTP status every middleware and integration refuses a request with for this reason.
+
+        Raises:
+            ValueError: :attr:`VALID` and :attr:`NOT_CHECKED`, which refuse nothing.
+        """
+        return _refusal(self)[0]
+
+    @property
+    def error(self) -> type[SignatureError] | None:
+        """The exception :meth:`RequestValidator.verify <twiliosig.RequestValidator.verify>` raises for this reason.
+
+        None for a reason only a middleware decides (a body too large, not HTTPS, no
+        credentials, another method, a replay): ``verify`` checks a signature, so it
+        never meets one, and a middleware answers with :attr:`status` instead of raising.
+
+        Raises:
+            ValueError: :attr:`VALID` and :attr:`NOT_CHECKED`, which refuse nothing.
+        """
+        return _refusal(self)[1]
 
     def __str__(self) -> str:
         return self.value
@@ -116,3 +150,36 @@ class Verdict(NamedTuple):
             f"variant={self.variant!r}, secret={self.secret!r}, algorithm={self.algorithm!r}, "
             f"urls_tried={self.urls_tried}" + ("" if self.finding is None else f", finding={self.finding!r}") + ")"
         )
+
+
+#: Every refusing reason: its HTTP status, and the exception ``verify`` raises (None: only a middleware
+#: refuses it). The one table; :attr:`Reason.status` and :attr:`Reason.error` read it.
+_REFUSALS: Final[dict[Reason, tuple[int, type[SignatureError] | None]]] = {
+    Reason.MISSING_SIGNATURE: (403, MissingSignature),
+    Reason.MALFORMED_SIGNATURE: (403, MalformedSignature),
+    Reason.SIGNATURE_MISMATCH: (403, SignatureMismatch),
+    Reason.BODY_HASH_MISMATCH: (403, BodyHashMismatch),
+    Reason.UNSIGNED_BODY: (403, UnsignedBody),
+    Reason.RAW_BODY_REQUIRED: (403, RawBodyRequired),
+    Reason.UNKNOWN_KEY: (403, UnknownSigningKey),
+    Reason.UNKNOWN_ACCOUNT: (403, UnknownSigningKey),
+    Reason.AMBIGUOUS_ACCOUNT: (403, MalformedRequest),
+    Reason.UNSUPPORTED_ALGORITHM: (403, UnsupportedAlgorithm),
+    Reason.MALFORMED_SETTINGS: (403, MalformedRequest),
+    Reason.MALFORMED_URL: (400, MalformedRequest),
+    Reason.MALFORMED_PARAMS: (400, MalformedRequest),
+    Reason.MALFORMED_BODY: (400, MalformedRequest),
+    Reason.BODY_TOO_LARGE: (413, None),
+    Reason.NOT_HTTPS: (403, None),
+    Reason.UNAUTHORIZED: (401, None),
+    Reason.METHOD_NOT_ALLOWED: (405, None),
+    Reason.REPLAYED: (409, None),
+    Reason.REPLAY_STORE_UNAVAILABLE: (503, None),
+}
+
+
+def _refusal(reason: Reason) -> tuple[int, type[SignatureError] | None]:
+    try:
+        return _REFUSALS[reason]
+    except KeyError:
+        raise ValueError(f"{reason.value} is not a refusal") from None

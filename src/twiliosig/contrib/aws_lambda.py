@@ -11,7 +11,7 @@
 
 A refused event gets ``{"statusCode": 403, ...}`` (400 or 413 for a broken or
 oversized body; 400 too for an event of a shape API Gateway never builds) and the
-handler never runs. :func:`check_event` gives the verdict without the decorator.
+handler never runs. ``check_event(event, **options)`` gives the verdict without the decorator.
 
 The URL Twilio called is rebuilt from the event: ``https://`` (API Gateway and
 function URLs only serve HTTPS), ``requestContext.domainName``, and the path
@@ -59,8 +59,19 @@ _P = ParamSpec("_P")
 _R = TypeVar("_R")
 
 
-def check_event(guard: Guard, event: Mapping[str, Any]) -> Verdict:
-    """Judge one API Gateway or function-URL event, its path protected or not; refusals are logged by the guard."""
+def check_event(event: Mapping[str, Any], **options: Unpack[GuardOptions]) -> Verdict:
+    """Judge one API Gateway or function-URL event, its path protected or not, without the decorator.
+
+    For a handler that decides for itself what a refusal looks like: the
+    options are the decorator's (the token defaults to ``TWILIO_AUTH_TOKEN``),
+    read on every call; a refusal is logged and reported to ``on_reject`` as the
+    decorator's are, and no replay key is claimed (use the decorator for that).
+
+    Raises:
+        TypeError, ValueError: an unknown option or a wrong value, no secret at
+            all, or ``trust_forwarded`` (nothing in front of a Lambda writes it).
+    """
+    guard = Guard.from_options(options)
     _refuse_forwarding_trust(guard)
     head, problems = _event_head(guard, event)
     return _decide(guard, guard.check(head), event, problems).verdict

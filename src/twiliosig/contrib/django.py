@@ -84,7 +84,6 @@ __all__ = [
     "TwilioSigConfig",
     "TwilioSignatureMiddleware",
     "check_request",
-    "guard_from_settings",
     "twilio_required",
 ]
 
@@ -93,7 +92,7 @@ _P = ParamSpec("_P")
 _R = TypeVar("_R")
 
 
-def guard_from_settings(**overrides: Any) -> Guard:
+def _guard_from_settings(**overrides: Any) -> Guard:
     """A guard from ``settings.TWILIOSIG`` (and ``overrides``), token as the module says.
 
     Raises:
@@ -116,8 +115,18 @@ def _require_mode(guard: Guard, *, asynchronous: bool) -> None:
         raise ImproperlyConfigured(f"twiliosig: {error}") from error
 
 
-def check_request(guard: Guard, request: HttpRequest) -> Verdict:
-    """Judge a Django request (WSGI or ASGI), its path protected or not; refusals are logged by the guard."""
+def check_request(request: HttpRequest, **overrides: Unpack[GuardOptions]) -> Verdict:
+    """Judge a Django request (WSGI or ASGI), its path protected or not, without the middleware or decorator.
+
+    The options are ``settings.TWILIOSIG``'s, ``overrides`` winning, read on every
+    call; a refusal is logged and reported to ``on_reject`` as the middleware's
+    are, and no replay key is claimed. For a view that decides for itself what a
+    refusal looks like.
+
+    Raises:
+        ImproperlyConfigured: an unknown option, a wrong value, or no secret at all.
+    """
+    guard = _guard_from_settings(**overrides)
     return _decide(guard.check(_request_head(guard, request)), request).verdict
 
 
@@ -302,7 +311,7 @@ class TwilioSignatureMiddleware:
 
     def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
         self.get_response = get_response
-        self.guard = guard_from_settings()
+        self.guard = _guard_from_settings()
         self._async = iscoroutinefunction(get_response)
         _require_mode(self.guard, asynchronous=self._async)
         if self._async and _mark_coroutine is not None:
@@ -335,7 +344,7 @@ class _LazyGuard:
             with self._lock:
                 guard = self._guard
                 if guard is None:
-                    guard = guard_from_settings(**self._options)
+                    guard = _guard_from_settings(**self._options)
                     _require_mode(guard, asynchronous=self._asynchronous)
                     self._guard = guard
         return guard
@@ -422,7 +431,7 @@ def check_configuration(app_configs: Any = None, **kwargs: Any) -> list[Any]:
     configured: list[dict[str, Any]] = [{}] if in_use else []
     for options in configured + _decorator_options:
         try:
-            guard_from_settings(**options)
+            _guard_from_settings(**options)
         except ImproperlyConfigured as error:
             errors.append(Error(str(error), hint="Set TWILIO_AUTH_TOKEN or TWILIOSIG.", id="twiliosig.E001"))
     return errors
