@@ -41,6 +41,7 @@ from ._diagnosis import Diagnosis, readings
 from ._keys import AuthToken
 from ._logfields import log_fields
 from ._logtext import loggable
+from ._replay_net import StoreFull
 from ._request import (
     FORM_CONTENT_TYPE,
     SETTINGS_HEADER,
@@ -891,7 +892,8 @@ class Guard:
         return self.decide(verdict, decision.request)
 
     def _store_failed(self, decision: Decision, error: StoreUnavailable) -> Decision:
-        if self.on_store_error == "allow":
+        # A full store is never let through: a sender who filled it would have every replay pass.
+        if self.on_store_error == "allow" and not isinstance(error, StoreFull):
             logger.warning(
                 "twiliosig: the replay store failed (%s); letting %s %s through",
                 loggable(error),
