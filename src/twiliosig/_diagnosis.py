@@ -16,7 +16,11 @@ secret per reading), and at most :data:`DIAGNOSES_PER_MINUTE` diagnoses per proc
 HMACs a few times a minute. A forged signature matches no reading and yields nothing.
 
 The finding helps no attacker: it exists only when the signature is Twilio's for the
-URL named, which whoever holds that signature already knows.
+URL named, which whoever holds that signature already knows. With a per-account token
+lookup (``auth_token`` a callable) there is no diagnosis at all: every tenant holds a
+token the lookup answers with, so a tenant could sign for a URL of its choosing and have
+the guard log, at ERROR, that Twilio signed it and that the fix is to trust the
+forwarding header it sent (which, trusted with no proxy writing it, is the client's).
 """
 
 from __future__ import annotations
@@ -185,6 +189,8 @@ class RateLimit:
 
 #: The process's budget, shared by every guard in it (an app may mount several middlewares).
 PROCESS_LIMIT: Final = RateLimit()
+#: No diagnosis ever: the budget of a guard whose tokens are looked up per account.
+NEVER: Final = RateLimit(per_minute=0)
 
 
 class Diagnosis:
@@ -198,6 +204,8 @@ class Diagnosis:
             raise ValueError("the diagnosis validator checks each reading as written: url_variants=UrlVariant.NONE")
         self.validator = validator
         self.limit = limit if limit is not None else PROCESS_LIMIT
+        if validator._lookup is not None:  # per-account tokens: a tenant could sign any reading (module docstring)
+            self.limit = NEVER
         self._logged: dict[str, float] = {}
         self._lock = threading.Lock()
 
