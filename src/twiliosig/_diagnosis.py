@@ -16,7 +16,11 @@ secret per reading), and at most :data:`DIAGNOSES_PER_MINUTE` diagnoses per proc
 HMACs a few times a minute. A forged signature matches no reading and yields nothing.
 
 The finding helps no attacker: it exists only when the signature is Twilio's for the
-URL named, which whoever holds that signature already knows.
+URL named, which whoever holds that signature already knows. With a per-account token
+lookup (``auth_token`` a callable) there is no diagnosis at all: every tenant holds a
+token the lookup answers with, so a tenant could sign for a URL of its choosing and have
+the guard log, at ERROR, that Twilio signed it and that the fix is to trust the
+forwarding header it sent (which, trusted with no proxy writing it, is the client's).
 """
 
 from __future__ import annotations
@@ -39,6 +43,10 @@ __all__ = ["DIAGNOSES_PER_MINUTE", "MAX_READINGS", "PROCESS_LIMIT", "Diagnosis",
 MAX_READINGS: Final = 4
 #: The most diagnoses a process runs per minute, whatever the traffic.
 DIAGNOSES_PER_MINUTE: Final = 6
+#: The most bytes of forwarding headers (all five together) a diagnosis reads. Real ones are
+#: tens of bytes; each reading parses them again (up to fifteen sets of headers): a request
+#: over this bound is not diagnosed (4 x 32 KiB of them cost a diagnosis 7 ms).
+MAX_HEADER_BYTES: Final = 2048
 #: How long a finding's ERROR line stays quiet after it was logged (seconds).
 LOG_INTERVAL: Final = 300.0
 
@@ -94,8 +102,11 @@ def readings(
         public_url: The configured ``public_url``, if any.
         tried: The URL the configuration rebuilt (already checked): never read again.
 
-    No HMAC is computed here, and nothing raises: a header that cannot be read is skipped.
+    No HMAC is computed here, and nothing raises: a header that cannot be read is skipped,
+    and a request whose forwarding headers hold more than :data:`MAX_HEADER_BYTES` has none.
     """
+    if sum(len(header(name) or "") for name in _ALL_HEADERS) > MAX_HEADER_BYTES:
+        return []
     # Each untrusted forwarding header the request carries, then every set of them (smallest first),
     # so that the fix names the fewest headers that give the URL Twilio signed.
     untrusted = [
@@ -152,6 +163,7 @@ def readings(
 
 
 _X_PAIR = frozenset({"x_proto", "x_host"})
+_ALL_HEADERS: Final = (*(lower for _, lower, _ in _X_HEADERS), "forwarded")
 
 
 class RateLimit:
@@ -185,6 +197,8 @@ class RateLimit:
 
 #: The process's budget, shared by every guard in it (an app may mount several middlewares).
 PROCESS_LIMIT: Final = RateLimit()
+#: No diagnosis ever: the budget of a guard whose tokens are looked up per account.
+NEVER: Final = RateLimit(per_minute=0)
 
 
 class Diagnosis:
@@ -198,14 +212,21 @@ class Diagnosis:
             raise ValueError("the diagnosis validator checks each reading as written: url_variants=UrlVariant.NONE")
         self.validator = validator
         self.limit = limit if limit is not None else PROCESS_LIMIT
+        if validator._lookup is not None:  # per-account tokens: a tenant could sign any reading (module docstring)
+            self.limit = NEVER
         self._logged: dict[str, float] = {}
         self._lock = threading.Lock()
 
     def diagnose(
         self, candidates: list[Reading], params: Params | str | bytes, signature: str, settings: str | None
     ) -> Finding | None:
-        """The finding for the first reading the signature matches; None without a budget token or a match."""
-        if not candidates or not self.limit.take():
+        """The finding for the first reading the signature matches; None without a budget token or a match.
+
+        The token is spent even when there is no reading: building them was the cost
+        (fifteen sets of forwarding headers parsed), and a request that made every one
+        fail would otherwise have it paid for every forged request, never for six a minute.
+        """
+        if not self.limit.take() or not candidates:
             return None
         for reading in candidates:
             if self.validator.check(reading.url, params, signature, signature_settings=settings).valid:

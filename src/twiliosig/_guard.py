@@ -45,6 +45,7 @@ from ._options import (  # the options' one list, meanings, defaults and checks;
     check_option_names,
     parse_options,
 )
+from ._replay_net import StoreFull
 from ._request import (
     FORM_CONTENT_TYPE,
     SETTINGS_HEADER,
@@ -704,7 +705,8 @@ class Guard:
         return self.decide(verdict, decision.request)
 
     def _store_failed(self, decision: Decision, error: StoreUnavailable) -> Decision:
-        if self.on_store_error == "allow":
+        # A full store is never let through: a sender who filled it would have every replay pass.
+        if self.on_store_error == "allow" and not isinstance(error, StoreFull):
             logger.warning(
                 "twiliosig: the replay store failed (%s); letting %s %s through",
                 loggable(error),
