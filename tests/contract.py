@@ -16,21 +16,12 @@ from typing import Any, ClassVar
 from urllib.parse import urlencode
 
 import pytest
-from twilio.request_validator import RequestValidator as TwilioValidator
 
+from tests.oracle import FORM, form_body, twilio_signature
+from tests.oracle import SMS as PAIRS
 from twiliosig import Reason, Verdict, body_sha256
 
 TOKEN = "contract-test-token-0123456789abc"
-FORM = "application/x-www-form-urlencoded"
-PAIRS = [
-    ("AccountSid", "AC" + "1" * 32),
-    ("Body", "Olá 👋 — café & 100% sure+"),
-    ("From", "+15005550006"),
-    ("MediaUrl0", ""),
-    ("To", "+15005550001"),
-    ("X", "b"),
-    ("X", "a"),
-]
 
 
 @dataclass
@@ -54,13 +45,7 @@ class Outcome:
 
 def sign(url: str, pairs: list[tuple[str, str]] | None = None, token: str = TOKEN) -> str:
     """The signature Twilio would send, computed by the official twilio package."""
-    from werkzeug.datastructures import MultiDict
-
-    return str(TwilioValidator(token).compute_signature(url, MultiDict(pairs or [])))
-
-
-def form_body(pairs: list[tuple[str, str]]) -> bytes:
-    return urlencode(pairs).encode("ascii")
+    return twilio_signature(token, url, pairs)
 
 
 class Harness:

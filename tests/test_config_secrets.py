@@ -74,7 +74,7 @@ def _build(adapter: str, options: dict[str, Any]) -> None:
         AsgiMiddleware(lambda scope, receive, send: None, **options)  # type: ignore[arg-type,return-value]
     elif adapter == "django":
         with override_settings(TWILIOSIG=options):
-            tdjango.guard_from_settings()
+            tdjango._guard_from_settings()
     elif adapter == "flask":
         tflask.TwilioSignature(Flask(__name__), **options)
     elif adapter == "fastapi":

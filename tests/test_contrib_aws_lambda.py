@@ -10,7 +10,6 @@ from urllib.parse import urlencode
 import pytest
 
 from twiliosig import body_sha256, compute_signature
-from twiliosig._guard import Guard
 from twiliosig.contrib.aws_lambda import check_event, twilio_required
 
 TOKEN = "lambda-contrib-token-0123456789a"
@@ -176,9 +175,8 @@ def test_refused_events_never_reach_the_handler(case: str) -> None:
 
 def test_check_event_returns_the_verdict() -> None:
     """check_event gives the verdict without the decorator."""
-    guard = Guard(auth_token=TOKEN)
     event = rest_v1(compute_signature(TOKEN, f"https://{API_DOMAIN}/prod/twilio/sms?tenant=a%20b&x=1", PARAMS))
-    assert check_event(guard, event).valid
+    assert check_event(event, auth_token=TOKEN).valid
 
 
 def test_the_lambda_example(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -310,7 +308,7 @@ def test_an_event_api_gateway_never_builds_is_400(version: str, field: str, valu
     )
     response = guarded(copy.deepcopy(event), None)
     assert calls == []
-    verdict = check_event(Guard(auth_token=TOKEN), copy.deepcopy(event))
+    verdict = check_event(copy.deepcopy(event), auth_token=TOKEN)
     assert not verdict.valid
     # 400, unless the head alone already refused it: no signature left (403), no method left (405).
     expected = {"malformed_url": 400, "missing_signature": 403, "method_not_allowed": 405}
@@ -348,7 +346,7 @@ def test_trust_forwarded_fails_at_the_cold_start(trust: object) -> None:
     with pytest.raises(ValueError, match="does not apply on AWS Lambda"):
         twilio_required(lambda event, context: None, auth_token=TOKEN, trust_forwarded=trust)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="does not apply on AWS Lambda"):
-        check_event(Guard(auth_token=TOKEN, trust_forwarded=trust), http_v2("x"))  # type: ignore[arg-type]
+        check_event(http_v2("x"), auth_token=TOKEN, trust_forwarded=trust)  # type: ignore[arg-type]
 
 
 def test_a_client_written_forwarded_host_is_not_read() -> None:
@@ -356,7 +354,18 @@ def test_a_client_written_forwarded_host_is_not_read() -> None:
     signature = compute_signature(TOKEN, "https://other-app.example.com/twilio/sms", PARAMS)
     event = http_v2(signature)
     event["headers"]["x-forwarded-host"] = "other-app.example.com"
-    assert not check_event(Guard(auth_token=TOKEN), event).valid
-    assert check_event(
-        Guard(auth_token=TOKEN), http_v2(compute_signature(TOKEN, f"https://{API_DOMAIN}/twilio/sms", PARAMS))
-    ).valid
+    assert not check_event(event, auth_token=TOKEN).valid
+    assert check_event(http_v2(compute_signature(TOKEN, f"https://{API_DOMAIN}/twilio/sms", PARAMS)), auth_token=TOKEN)
+
+
+def test_check_event_takes_the_decorators_options(monkeypatch: pytest.MonkeyPatch) -> None:
+    """check_event(event, **options): the token from TWILIO_AUTH_TOKEN by default, options as the decorator has them."""
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", TOKEN)
+    public = "https://hooks.example.com/api"
+    event = http_v2(compute_signature(TOKEN, f"{public}/twilio/sms", PARAMS))
+    assert not check_event(event)
+    verdict = check_event(event, public_url=public)
+    assert verdict.valid
+    assert verdict.matched_url == f"{public}/twilio/sms"
+    with pytest.raises(TypeError):
+        check_event(event, public_uri=public)  # type: ignore[call-arg]

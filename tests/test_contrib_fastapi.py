@@ -319,3 +319,34 @@ def test_dependency_refuses_a_body_fastapi_read_whole_over_the_limit() -> None:
     status, _ = asyncio.run(_asgi_post(app, target, raw, body))  # no Content-Length: only the read can tell
     assert status == 413
     assert calls == []
+
+
+def test_a_handler_of_your_own_reads_why_from_the_refusal() -> None:
+    """TwilioRefusal carries the verdict and the response, all public types; the default answer stays plain text."""
+    from twiliosig.contrib.fastapi import TwilioRefusal
+
+    def app_with(handler: bool) -> TestClient:
+        app = FastAPI()
+
+        @app.post("/sms", dependencies=[Depends(TwilioSignature(auth_token=TOKEN))])
+        async def sms() -> dict[str, str]:
+            return {}
+
+        if handler:
+
+            @app.exception_handler(TwilioRefusal)
+            async def refused(request: Request, error: Exception) -> Response:
+                assert isinstance(error, TwilioRefusal)
+                return Response(error.verdict.reason.value, status_code=error.status_code, headers=error.headers)
+
+        return TestClient(app)
+
+    plain = signer.post_form(app_with(handler=False), "/sms", PARAMS, forged=True)
+    assert (plain.status_code, plain.text, plain.headers["content-type"]) == (
+        403,
+        "Forbidden\n",
+        "text/plain; charset=utf-8",
+    )
+    answer = signer.post_form(app_with(handler=True), "/sms", PARAMS, forged=True)
+    assert (answer.status_code, answer.text) == (403, "signature_mismatch")
+    assert answer.headers["cache-control"] == "no-store"

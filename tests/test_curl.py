@@ -18,8 +18,10 @@ from typing import NamedTuple
 from urllib.parse import urlsplit
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from twiliosig._curl import BOUNDARY, parse_curl
+from twiliosig._curl import BOUNDARY, parse_curl, shell_words
 
 FORM = "application/x-www-form-urlencoded"
 
@@ -217,3 +219,31 @@ def test_form_fields_are_kept_for_the_explanation(files: Path) -> None:
     """-F text fields (and <file contents) are kept as pairs; an upload is not a field."""
     request = parse_curl("curl https://example.com/ -F a=1 -F 'b=<note.txt' -F 'c=@note.txt'", read)
     assert request.form_fields == [("a", "1"), ("b", "a b\r\nc&d\n")]
+
+
+@given(st.text(alphabet=st.sampled_from(list("ab \t\r\n'\"\\#é$")), max_size=24))
+@settings(max_examples=3000, deadline=None)
+def test_words_are_split_as_shlex_splits_them(command: str) -> None:
+    """The linear word splitter gives shlex.split's words, or its error, for any command line."""
+    try:
+        expected: list[str] | str = shlex.split(command)
+    except ValueError as error:
+        expected = str(error)
+    try:
+        got: list[str] | str = shell_words(command)
+    except ValueError as error:
+        got = str(error)
+    assert got == expected
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        pytest.param("curl -d 'a b' \"c \\\" \\d\" e\\ f ''", id="quotes-and-escapes"),
+        pytest.param('curl -d "x\\\\"y', id="escaped-backslash-in-double-quotes"),
+        pytest.param("a'b c'd", id="quotes-inside-a-word"),
+    ],
+)
+def test_words_examples(command: str) -> None:
+    """Quotes and escapes read as a POSIX shell reads them (the examples the mutation profile runs)."""
+    assert shell_words(command) == shlex.split(command)

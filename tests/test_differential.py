@@ -13,9 +13,9 @@ from urllib.parse import urlparse
 
 from hypothesis import assume, example, given
 from hypothesis import strategies as st
-from twilio.request_validator import RequestValidator as TwilioValidator
 from werkzeug.datastructures import MultiDict
 
+from tests.oracle import TwilioValidator
 from tests.test_params_order import FIELD, _parsed
 from twiliosig import Reason, RequestValidator, compute_signature
 from twiliosig._guard import Guard, Head

@@ -17,9 +17,9 @@ import pytest
 from django.conf import settings
 from django.http import QueryDict
 from multidict import MultiDict as AioMultiDict
-from twilio.request_validator import RequestValidator as TwilioValidator
 from werkzeug.datastructures import MultiDict
 
+from tests.oracle import TwilioValidator
 from twiliosig import RequestValidator
 
 if not settings.configured:

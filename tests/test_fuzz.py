@@ -21,9 +21,8 @@ from urllib.parse import urlencode
 import anyio
 from hypothesis import given
 from hypothesis import strategies as st
-from twilio.request_validator import RequestValidator as TwilioValidator
-from werkzeug.datastructures import MultiDict
 
+from tests.oracle import twilio_signature
 from twiliosig.asgi import TwilioSignatureMiddleware as AsgiMiddleware
 from twiliosig.wsgi import TwilioSignatureMiddleware as WsgiMiddleware
 
@@ -84,7 +83,7 @@ def split(body: bytes, cuts: list[int]) -> list[bytes]:
 
 
 def signature(pairs_: list[tuple[str, str]]) -> str:
-    return str(TwilioValidator(TOKEN).compute_signature(URL, MultiDict(pairs_)))
+    return twilio_signature(TOKEN, URL, pairs_)
 
 
 # --- WSGI -------------------------------------------------------------------------------

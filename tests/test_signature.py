@@ -376,7 +376,7 @@ class TestParamShapes:
 
 def test_validator_compute_signature_matches_twilio_package() -> None:
     """RequestValidator.compute_signature is compatible with the twilio package's."""
-    from twilio.request_validator import RequestValidator as TwilioValidator
+    from tests.oracle import TwilioValidator
 
     assert RequestValidator(TOKEN).compute_signature(URL, PARAMS) == TwilioValidator(TOKEN).compute_signature(
         URL, PARAMS

@@ -134,8 +134,9 @@ def test_pytest_fixture_sets_the_environment(twilio_signer: TwilioSigner, twilio
 
 def test_signer_matches_the_twilio_package() -> None:
     """The helper's signature is the one the official validator accepts."""
-    from twilio.request_validator import RequestValidator as TwilioValidator
     from werkzeug.datastructures import MultiDict
+
+    from tests.oracle import TwilioValidator
 
     url = "https://example.com/twilio/sms"
     headers = TwilioSigner(TOKEN).headers(url, PARAMS)

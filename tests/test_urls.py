@@ -221,3 +221,94 @@ def test_default_variants_include_everything() -> None:
     """By default every variant the official SDKs try (and our slash toggle) is on."""
     for member in UrlVariant:
         assert member in DEFAULT_VARIANTS
+
+
+# --- the re-encodings, computed in passes in C, against the plain per-piece reading -------------
+
+_PIECES = [
+    "a", "B", "=", "&", "+", "%", "%2", "%41", "%aF", "%fe", "%FF", "%C3", "%A9", "%E2%82", "%AC", "%F0%9F%98",
+    "%80", "%ED%A0%80", "'", "!", "*", "(", ")", "~", " ", "é", "\x01", '"', "<", "\ud800", "%3D", "%26", "%20",
+    ".", "\\", "`", "{", "😀", "%E0%80", "%E0%A0", "%ED%9F", "%F0%80", "%F0%90", "%F4%8F", "%F4%90", "%F1%80%80",
+    "%C0", "%C1", "%F5", "%EF%BF",
+]  # fmt: skip
+
+
+def _reference_percent_encode(text: str, extra: frozenset[str]) -> str:
+    """A WHATWG percent-encode set, one character at a time."""
+    out = []
+    for char in text:
+        if ord(char) < 0x21 or ord(char) >= 0x7F or char in extra:
+            out.append("".join(f"%{byte:02X}" for byte in char.encode("utf-8", "surrogatepass")))
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+def _reference_query_form(url: str, space: str, safe: str) -> str | None:
+    """One encoder's re-encoding of the query, ``quote(unquote_plus(...))`` name by name and value by value."""
+    from urllib.parse import quote, unquote_plus
+
+    base, question, query = url.partition("?")
+    if not question or not query:
+        return None
+    query, hash_mark, fragment = query.partition("#")
+    pieces = []
+    for piece in query.split("&"):
+        name, equals, value = piece.partition("=")
+        encoded = quote(unquote_plus(name), safe=safe).replace("%20", space)
+        if equals:
+            encoded += "=" + quote(unquote_plus(value), safe=safe).replace("%20", space)
+        pieces.append(encoded)
+    return f"{base}?{'&'.join(pieces)}{hash_mark}{fragment}"
+
+
+@given(st.lists(st.sampled_from(_PIECES), max_size=14), st.lists(st.sampled_from(_PIECES), max_size=4))
+@example(["a", "=", "%C3", "&", "%A9", "=", "=", "%fe", "&", "&", "%FF", "+"], ["'"])
+@example(["%E2%82", "é", "%AC", "=", "%F0%9F%98", "=", "%ED%A0%80"], ["%27"])
+@example(["%E0%80", "%F4%90%80", "&", "%F0%90", "=", "%F1%80%80", "%C0", "%ED%9F", "%EF%BF", "%fE"], [])
+def test_reencodings_equal_the_per_piece_reading(query: list[str], path: list[str]) -> None:
+    """Each URL form the encodings give is the one a quote/unquote_plus loop over the pieces gives.
+
+    Whatever the query holds: invalid UTF-8 escapes next to separators, escaped
+    0xFE and 0xFF (the bytes the one pass uses for separators), several ``=`` in
+    a piece, raw non-ASCII and lone surrogates.
+    """
+    from twiliosig import _urls
+
+    url = "https://Ex.com:443/" + "".join(path) + "?" + "".join(query)
+    whatwg = _urls._whatwg_form(url)
+    assert whatwg is not None
+    parts = _urls.split_url(url)
+    assert parts is not None
+    path_part, tail = _urls._split_rest(parts.rest)
+    assert _urls._percent_encode(path_part, _urls._PATH_ENCODE) == _reference_percent_encode(
+        path_part, _urls._PATH_ENCODE
+    )
+    query_part = tail[1:]
+    assert _urls._percent_encode(query_part, _urls._QUERY_ENCODE) == _reference_percent_encode(
+        query_part, _urls._QUERY_ENCODE
+    )
+    expected = [
+        (form, change)
+        for space, safe, change in _urls._QUERY_ENCODERS
+        if (form := _reference_query_form(whatwg, space, safe)) is not None
+    ]
+    assert list(_urls._legacy_query_forms(whatwg)) == expected
+
+
+@given(st.lists(st.sampled_from(["a", "b", "ab", "=", "&", "+", "%", "%61", "%20", "#", "%3D", "é"]), max_size=10))
+@example(["a", "+", "b", "=", "a"])
+@example(["%61", "b", "&", "ab", "=", "&", "ab"])
+def test_query_values_equal_the_per_piece_reading(pieces: list[str]) -> None:
+    """query_values skips in C only pieces that the plain reading would not name so."""
+    from urllib.parse import unquote_plus
+
+    url = "https://x.com/?" + "".join(pieces)
+    query = url.partition("?")[2].partition("#")[0]
+    for name in ("a", "ab", "a b", "a=b", ""):
+        expected = [
+            unquote_plus(piece.partition("=")[2])
+            for piece in query.split("&")
+            if unquote_plus(piece.partition("=")[0]) == name
+        ]
+        assert query_values(url, name) == expected

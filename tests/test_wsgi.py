@@ -278,7 +278,7 @@ def test_verdict_is_in_the_environ_for_flask() -> None:
     @app.post("/twilio/sms")
     def sms() -> str:
         verdict = request.environ["twiliosig.verdict"]
-        return f"{verdict.reason.value} {request.form.getlist('X')}"
+        return f"{verdict.reason.value} {request.form.getlist('ForwardedFrom')}"
 
     app.wsgi_app = TwilioSignatureMiddleware(app.wsgi_app, auth_token=TOKEN, paths=["/twilio/"])  # type: ignore[method-assign]
     client = app.test_client()

@@ -13,12 +13,10 @@ from ._keys import HMAC_SHA1, HMAC_SHA256
 from ._urls import DEFAULT_VARIANTS, UrlVariant
 from .exceptions import (
     BodyHashMismatch,
-    BodyTooLarge,
     MalformedRequest,
     MalformedSignature,
     MissingSignature,
     RawBodyRequired,
-    RequestRefused,
     SignatureError,
     SignatureMismatch,
     UnknownSigningKey,
@@ -26,22 +24,22 @@ from .exceptions import (
     UnsupportedAlgorithm,
 )
 from .signature import RequestValidator, body_sha256, compute_signature
-from .verdict import Reason, Verdict
+from .verdict import Finding, Reason, Verdict
 
 __version__ = "0.1.0"
+"""This release's version, as the package metadata and ``twiliosig --version`` give it."""
 
 __all__ = [
     "DEFAULT_VARIANTS",
     "HMAC_SHA1",
     "HMAC_SHA256",
     "BodyHashMismatch",
-    "BodyTooLarge",
+    "Finding",
     "MalformedRequest",
     "MalformedSignature",
     "MissingSignature",
     "RawBodyRequired",
     "Reason",
-    "RequestRefused",
     "RequestValidator",
     "SignatureError",
     "SignatureMismatch",

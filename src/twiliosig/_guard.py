@@ -33,18 +33,25 @@ from __future__ import annotations
 
 import base64
 import binascii
-import difflib
 import enum
 import hmac
 import logging
-import os
-import secrets
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator, Mapping
-from typing import Final, NamedTuple, TypedDict, TypeVar
+from typing import TYPE_CHECKING, Final, NamedTuple, TypeVar
 
-from ._keys import AuthToken
+from ._diagnosis import Diagnosis, readings
 from ._logfields import log_fields
 from ._logtext import loggable
+from ._options import (  # the options' one list, meanings, defaults and checks; re-exported here
+    DEFAULT_MAX_BODY_SIZE,
+    DEFAULT_METHODS,
+    FROM_ENVIRONMENT,
+    GUARD_OPTIONS,
+    GuardOptions,
+    check_option_names,
+    parse_options,
+)
+from ._replay_net import StoreFull
 from ._request import (
     FORM_CONTENT_TYPE,
     SETTINGS_HEADER,
@@ -56,15 +63,14 @@ from ._request import (
     form_signing_text,
     forwarded_origin,
     parse_form,
-    parse_public_url,
-    parse_trust,
-    path_matcher,
     rebuild_url,
 )
-from ._urls import DEFAULT_VARIANTS, UrlVariant, query_values, redact
-from .replay import ReplayStore, StoreUnavailable, check_protocol, replay_key, require_mode
-from .signature import RequestValidator
+from ._urls import query_values, redact
+from .replay import StoreUnavailable, replay_key, require_mode
 from .verdict import Reason, Verdict
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = [
     "CLAIMED_KEY",
@@ -96,28 +102,11 @@ __all__ = [
 
 logger = logging.getLogger("twiliosig")
 
-#: The largest body read before a request is refused with 413: Twilio's form
-#: webhooks are a few KiB, and its JSON event batches well under this.
-DEFAULT_MAX_BODY_SIZE: Final = 1024 * 1024
-#: The methods Twilio sends: POST and GET for webhooks, GET for WebSocket handshakes.
-DEFAULT_METHODS: Final = ("GET", "POST")
 #: Where an accepted request's verdict is left for the application (WSGI environ, ASGI scope).
 VERDICT_KEY: Final = "twiliosig.verdict"
 #: Where an adapter leaves the replay key it claimed, so that an inner layer (a decorator
 #: under a middleware) does not claim it again and refuse the request as its own replay.
 CLAIMED_KEY: Final = "twiliosig.replay_key"
-TOKEN_ENVIRONMENT_VARIABLE: Final = "TWILIO_AUTH_TOKEN"  # noqa: S105 - a variable's name, not a secret
-
-
-class _FromEnvironment(enum.Enum):
-    TOKEN = TOKEN_ENVIRONMENT_VARIABLE
-
-    def __repr__(self) -> str:
-        return "FROM_ENVIRONMENT"
-
-
-#: The default ``auth_token``: read ``TWILIO_AUTH_TOKEN`` when the guard is built.
-FROM_ENVIRONMENT: Final = _FromEnvironment.TOKEN
 
 
 class RequestInfo(NamedTuple):
@@ -129,48 +118,6 @@ class RequestInfo(NamedTuple):
 
 
 RejectCallback = Callable[[Verdict, RequestInfo], object]
-
-
-class GuardOptions(TypedDict, total=False):
-    """The options every adapter takes, by name (see :class:`Guard`): the one list of them."""
-
-    auth_token: AuthToken | _FromEnvironment
-    shared_keys: Mapping[str, str] | None
-    paths: Iterable[str] | PathMatcher | None
-    public_url: str | None
-    trust_forwarded: bool | int | Mapping[str, int]
-    url_variants: UrlVariant
-    max_body_size: int
-    methods: Iterable[str]
-    report_only: bool
-    on_reject: RejectCallback | None
-    enabled: bool
-    replay_guard: ReplayStore | None
-    on_store_error: str
-    require_https: bool
-    basic_auth: Mapping[str, str] | None
-
-
-#: The option names every adapter takes, derived from :class:`GuardOptions`.
-GUARD_OPTIONS: Final = tuple(GuardOptions.__annotations__)
-
-
-def check_option_names(names: Iterable[str], spell: Callable[[str], str] = str) -> None:
-    """Refuse an unknown option name, suggesting the closest right one (a typo must not go unnoticed).
-
-    Args:
-        names: The option names given.
-        spell: How the user wrote an option (``"report_only"``, or a config key
-            such as ``"TWILIOSIG_REPORT_ONLY"``), for the message.
-
-    Raises:
-        TypeError: a name that is not an option.
-    """
-    for name in names:
-        if name not in GUARD_OPTIONS:
-            close = difflib.get_close_matches(name, GUARD_OPTIONS, n=1, cutoff=0.6)
-            hint = f"did you mean {spell(close[0])!r}?" if close else f"known: {', '.join(map(spell, GUARD_OPTIONS))}"
-            raise TypeError(f"twiliosig has no option {spell(name)!r}; {hint}")
 
 
 class Head(NamedTuple):
@@ -234,60 +181,27 @@ class Decision(NamedTuple):
     replay_token: str | None = None
 
 
-_STATUS = {
-    Reason.BODY_TOO_LARGE: (413, "Payload Too Large"),
-    Reason.UNAUTHORIZED: (401, "Unauthorized"),
-    Reason.METHOD_NOT_ALLOWED: (405, "Method Not Allowed"),
-    Reason.REPLAYED: (409, "Conflict"),
-    Reason.REPLAY_STORE_UNAVAILABLE: (503, "Service Unavailable"),
-    Reason.MALFORMED_BODY: (400, "Bad Request"),
-    Reason.MALFORMED_URL: (400, "Bad Request"),
-    Reason.MALFORMED_PARAMS: (400, "Bad Request"),
+#: The reason phrase of each status a refusal has (:attr:`Reason.status <twiliosig.Reason.status>` says which):
+#: written here, not taken from ``http.HTTPStatus``, whose phrase for 413 changed in Python 3.13.
+_PHRASES = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    405: "Method Not Allowed",
+    409: "Conflict",
+    413: "Payload Too Large",
+    503: "Service Unavailable",
 }
-_FORBIDDEN = (403, "Forbidden")
 #: Refusals whose log line carries the verdict's detail: each names a cause the operator fixes, never a value.
 _CAUSE_LOGGED = frozenset({Reason.REPLAY_STORE_UNAVAILABLE, Reason.MALFORMED_URL})
 #: Every status a refusal can have: anything else came from the app (or the server), not from twiliosig.
-REFUSAL_STATUSES: Final = frozenset({status for status, _ in _STATUS.values()} | {_FORBIDDEN[0]})
+REFUSAL_STATUSES: Final = frozenset(_PHRASES)
 _UTF8 = frozenset({"utf-8", "utf8"})
 
 
 #: The verdict a disabled guard (``enabled=False``) leaves where views read it: let
 #: through, and saying why, so that code reading the verdict keeps working in development.
 NOT_CHECKED: Final = Verdict(True, Reason.NOT_CHECKED, "not checked: twiliosig is disabled (enabled=False)")
-
-
-def _flag(name: str, value: object) -> bool:
-    """A boolean option: a real bool, never a truthy string such as ``"false"`` from the environment."""
-    if not isinstance(value, bool):
-        raise TypeError(f"{name} must be True or False, not {value!r}")
-    return value
-
-
-def _credentials(basic_auth: Mapping[str, str] | None) -> tuple[tuple[bytes, bytes], ...]:
-    if basic_auth is None:
-        return ()
-    if not isinstance(basic_auth, Mapping) or not basic_auth:
-        raise TypeError("basic_auth must be a non-empty mapping of user name to password")
-    pairs = []
-    for user, password in basic_auth.items():
-        if not isinstance(user, str) or not isinstance(password, str) or not user or not password or ":" in user:
-            raise ValueError("basic_auth needs non-empty str user names (without ':') and passwords")
-        pairs.append((user.encode("utf-8"), password.encode("utf-8")))
-    return tuple(pairs)
-
-
-def _methods(methods: Iterable[str]) -> frozenset[str]:
-    if isinstance(methods, str) or not isinstance(methods, Iterable):
-        raise TypeError("methods must be a list of HTTP methods, e.g. methods=['GET', 'POST']")
-    allowed = set()
-    for method in methods:
-        if not isinstance(method, str) or not method.isascii() or not method.isalpha():
-            raise ValueError(f"methods holds {method!r}, which is not an HTTP method")
-        allowed.add(method.upper())
-    if not allowed:
-        raise ValueError("methods is empty, which would refuse every request")
-    return frozenset(allowed)
 
 
 def _foreign_charset(content_type: str | None) -> Verdict | None:
@@ -487,8 +401,35 @@ class Check:
         else:
             verdict = guard.validator.check(url, params, signature, signature_settings=settings)
         if not verdict.valid:
+            if verdict.reason is Reason.SIGNATURE_MISMATCH:
+                verdict = self._diagnosed(verdict, params, signature, settings)
             return guard.decide(verdict, self.request)
         return self._admitted(verdict)
+
+    def _diagnosed(self, verdict: Verdict, params: BodyParams, signature: str, settings: str | None) -> Verdict:
+        """The mismatch with its :class:`~twiliosig.verdict.Finding` when a reading the guard refuses matches.
+
+        Only a well-formed signature that matched no accepted URL form gets here; the
+        diagnosis is bounded (a few HMACs, a few times a minute: see ``_diagnosis``).
+        """
+        guard, head, url = self._guard, self._head, self._url
+        if not guard._diagnosis.limit.ready():  # over budget: a flood pays one clock read, nothing more
+            return verdict
+        assert url is not None  # the screen rebuilt the URL from the Host
+        assert head.host is not None
+        candidates = readings(
+            head.scheme,
+            head.host,
+            head.raw_path,
+            head.query,
+            head.header,
+            trust=guard.trust,
+            public_url=guard.public_url,
+            websocket=head.websocket,
+            tried=url,
+        )
+        finding = guard._diagnosis.diagnose(candidates, params, signature, settings)
+        return verdict if finding is None else verdict._replace(finding=finding)
 
     def _admitted(self, verdict: Verdict) -> Decision:
         """The decision for a genuine request: let through, with the replay key to claim when a store is set."""
@@ -612,51 +553,14 @@ class Check:
 class Guard:
     """The options every adapter takes, checked once when it is built, and the decision they share.
 
-    Raises ``ValueError`` or ``TypeError`` for bad configuration, including no
-    secret at all. The options, the same for the middlewares and the integrations:
-
-    - ``auth_token``: the auth token; several during rotation; or a callable
-      ``(account_sid) -> token(s)`` for subaccounts. Defaults to
-      ``TWILIO_AUTH_TOKEN``, read now; with neither a token nor ``shared_keys``
-      construction fails.
-    - ``shared_keys``: ``{key_id: secret}`` for webhooks signed with a shared key.
-    - ``paths``: path prefixes that must be signed (``["/twilio/"]``), or a callable
-      ``path -> bool``; every path when None. Other requests pass untouched. Every
-      reading of a path a router might take (dot segments resolved or not,
-      percent-decoded once more, slashes merged) is tested.
-    - ``public_url``: the scheme, host, port and path prefix Twilio calls, when the
-      app cannot see them (``"https://example.com/api"``: the path is prepended to
-      the one the app sees). Required when several hosts share one token.
-    - ``trust_forwarded``: believe the proxies in front of the app: True takes
-      the scheme and host from one proxy's ``X-Forwarded-Proto`` and
-      ``X-Forwarded-Host``; a mapping such as ``{"x_proto": 2, "x_host": 1}``
-      or ``{"forwarded": 1}`` names each header to believe with the number of
-      proxies that write it (counted per header: a bare number above one is
-      refused, as a proxy that passes a header through would leave a client's
-      value where it was counted).
-    - ``url_variants``: which URL forms a signature may match besides the one
-      received (:class:`~twiliosig.UrlVariant`).
-    - ``max_body_size``: larger bodies are refused with 413, never buffered whole.
-    - ``methods``: the methods a protected path accepts (``GET`` and ``POST``,
-      all Twilio sends); others get 405 before anything else.
-    - ``report_only``: log refusals but let every request through, to roll out safely.
-    - ``on_reject``: called as ``on_reject(verdict, request_info)`` for each refusal
-      (metrics, alerts); its errors are logged, never raised.
-    - ``enabled``: False lets every request through unchecked, with a warning logged
-      at construction: for local development only. There is no ``DEBUG`` switch.
-    - ``replay_guard``: a replay store (:mod:`twiliosig.replay`): a second copy of a
-      handled request is refused with 409; the key is released when the app fails.
-    - ``on_store_error``: ``"refuse"`` (503, the default) or ``"allow"`` when the
-      replay store cannot be reached.
-    - ``require_https``: refuse (403) a request whose rebuilt URL is not https.
-    - ``basic_auth``: ``{user: password}``: require HTTP Basic credentials (401 with a
-      challenge without them, as Twilio expects), then the signature.
-
-    Boolean options take True or False only: a string such as ``"false"`` read
-    from the environment is a ``TypeError``, never a quiet True.
+    The options are :class:`~twiliosig._options.GuardOptions` (each one's meaning,
+    default and what is refused is written there, and shown in docs/options.md);
+    bad configuration, including no secret at all, raises ``ValueError`` or
+    ``TypeError`` here.
     """
 
     __slots__ = (
+        "_diagnosis",
         "_refusals",
         "_trusting",
         "basic_auth",
@@ -674,78 +578,23 @@ class Guard:
         "validator",
     )
 
-    def __init__(
-        self,
-        *,
-        auth_token: AuthToken | _FromEnvironment = FROM_ENVIRONMENT,
-        shared_keys: Mapping[str, str] | None = None,
-        paths: Iterable[str] | PathMatcher | None = None,
-        public_url: str | None = None,
-        trust_forwarded: bool | int | Mapping[str, int] = False,
-        url_variants: UrlVariant = DEFAULT_VARIANTS,
-        max_body_size: int = DEFAULT_MAX_BODY_SIZE,
-        methods: Iterable[str] = DEFAULT_METHODS,
-        report_only: bool = False,
-        on_reject: RejectCallback | None = None,
-        enabled: bool = True,
-        replay_guard: ReplayStore | None = None,
-        on_store_error: str = "refuse",
-        require_https: bool = False,
-        basic_auth: Mapping[str, str] | None = None,
-    ) -> None:
-        self.enabled = _flag("enabled", enabled)
-        self.report_only = _flag("report_only", report_only)
-        self.require_https = _flag("require_https", require_https)
-        if not self.enabled:
-            logger.warning(
-                "twiliosig: signature validation is DISABLED (enabled=False): every request is let through "
-                "unchecked. This is for local development only; never deploy it."
-            )
-            # Nothing is checked, but the validator must not hold a secret anyone could know.
-            auth_token, shared_keys = secrets.token_urlsafe(32), None
-        token: AuthToken
-        if isinstance(auth_token, (bytes, bytearray)):
-            raise TypeError("auth_token must be a str (the token as Twilio shows it), not bytes: decode it first")
-        if auth_token is None and not shared_keys and os.environ.get(TOKEN_ENVIRONMENT_VARIABLE):
-            raise ValueError(
-                f"auth_token=None was given, so {TOKEN_ENVIRONMENT_VARIABLE} (which is set) is not used and "
-                "there is no secret: leave auth_token out to read the variable"
-            )
-        if auth_token is FROM_ENVIRONMENT:
-            token = os.environ.get(TOKEN_ENVIRONMENT_VARIABLE) or None
-            if token is None and not shared_keys:
-                raise ValueError(
-                    f"{TOKEN_ENVIRONMENT_VARIABLE} is not set and no auth_token or shared_keys were given: "
-                    "refusing to start rather than let unsigned requests through"
-                )
-        else:
-            token = auth_token
-        self.validator = RequestValidator(token, shared_keys=shared_keys, url_variants=url_variants)
-        self.protects: PathMatcher = path_matcher(paths)
-        self.public_url = parse_public_url(public_url) if public_url is not None else None
-        self.trust: ForwardedTrust = parse_trust(trust_forwarded)
+    def __init__(self, **options: Unpack[GuardOptions]) -> None:
+        parsed = parse_options(options)  # every check of an option is in _options.py: here, only wiring
+        self.enabled = parsed.enabled
+        self.report_only = parsed.report_only
+        self.require_https = parsed.require_https
+        self.validator = parsed.validator
+        self._diagnosis = Diagnosis(parsed.diagnosis_validator)
+        self.protects: PathMatcher = parsed.protects
+        self.public_url = parsed.public_url
+        self.trust: ForwardedTrust = parsed.trust
         self._trusting = bool(self.trust)  # read per request: asked once here
-        if self.public_url is not None and self.trust:
-            raise ValueError(
-                "public_url and trust_forwarded both say where the URL Twilio called comes from: give one "
-                "(public_url when the public address is known, trust_forwarded when it varies)"
-            )
-        if isinstance(max_body_size, bool) or not isinstance(max_body_size, int) or max_body_size <= 0:
-            raise ValueError("max_body_size must be a positive number of bytes")
-        self.max_body_size = max_body_size
-        self.methods = _methods(methods)
-        if on_reject is not None and not callable(on_reject):
-            raise TypeError("on_reject must be a callable(verdict, request_info)")
-        self.on_reject = on_reject
-        if replay_guard is not None and not isinstance(replay_guard, ReplayStore):
-            raise TypeError("replay_guard must be a replay store such as MemoryReplayStore or RedisReplayStore")
-        if replay_guard is not None:
-            check_protocol(replay_guard)
-        self.replay_guard = replay_guard
-        if on_store_error not in ("refuse", "allow"):
-            raise ValueError("on_store_error must be 'refuse' or 'allow'")
-        self.on_store_error = on_store_error
-        self.basic_auth = _credentials(basic_auth)
+        self.max_body_size = parsed.max_body_size
+        self.methods = parsed.methods
+        self.on_reject = parsed.on_reject
+        self.replay_guard = parsed.replay_guard
+        self.on_store_error = parsed.on_store_error
+        self.basic_auth = parsed.basic_auth
         self._refusals: dict[tuple[int, str], Refusal] = {}
 
     def check(self, head: Head) -> Check:
@@ -904,7 +753,8 @@ class Guard:
 
     def refusal(self, verdict: Verdict) -> Refusal:
         """The response that refuses ``verdict``: a short text body that reveals nothing."""
-        status, phrase = _STATUS.get(verdict.reason, _FORBIDDEN)
+        status = verdict.reason.status
+        phrase = _PHRASES[status]
         cached = self._refusals.get((status, phrase))
         if cached is not None:
             return cached
@@ -938,11 +788,24 @@ class Guard:
             request.path,
             url,
             report_only=self.report_only,
-            status=_STATUS.get(verdict.reason, _FORBIDDEN)[0],
+            status=verdict.reason.status,
             urls_tried=verdict.urls_tried,
             cause=cause,
+            finding=verdict.finding,
         )
-        logger.warning(
+        # A finding is a misconfiguration, not a forgery: an ERROR once per fix per interval, then warnings.
+        finding = verdict.finding
+        level = logging.WARNING
+        said = "" if cause is None else f"; {fields['twiliosig_cause']}"
+        if finding is not None:
+            if self._diagnosis.first_in_interval(finding):
+                level = logging.ERROR
+            said = (
+                f"; but Twilio signed it, for {fields['twiliosig_signed_url']}: {loggable(finding.cause)}. "
+                f"Fix: {fields['twiliosig_fix']}"
+            )
+        logger.log(
+            level,
             "twiliosig %s %s %s: %s (scheme and host rebuilt as %s, %d URL forms tried)%s",
             "let through (report only)" if self.report_only else "refused",
             fields["twiliosig_method"],
@@ -950,7 +813,7 @@ class Guard:
             verdict.reason.value,
             loggable(origin),
             verdict.urls_tried,
-            "" if cause is None else f"; {fields['twiliosig_cause']}",
+            said,
             extra=fields,
         )
         if self.on_reject is not None:
@@ -1037,7 +900,8 @@ class Guard:
         return self.decide(verdict, decision.request)
 
     def _store_failed(self, decision: Decision, error: StoreUnavailable) -> Decision:
-        if self.on_store_error == "allow":
+        # A full store is never let through: a sender who filled it would have every replay pass.
+        if self.on_store_error == "allow" and not isinstance(error, StoreFull):
             logger.warning(
                 "twiliosig: the replay store failed (%s); letting %s %s through",
                 loggable(error),

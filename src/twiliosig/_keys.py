@@ -29,7 +29,9 @@ __all__ = [
 ]
 
 HMAC_SHA1 = "HMAC_SHA1"
+"""Twilio's default algorithm: every auth-token signature, and a shared key's unless its settings name another."""
 HMAC_SHA256 = "HMAC_SHA256"
+"""The algorithm a webhook shared key may name in ``X-Twilio-Webhooks-Signature-Settings``."""
 
 
 class Digest(NamedTuple):

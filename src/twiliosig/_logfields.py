@@ -21,7 +21,7 @@ from typing import Final
 
 from ._logtext import loggable
 from ._urls import redact
-from .verdict import Reason
+from .verdict import Finding, Reason
 
 __all__ = ["EVENTS", "LAYERS", "LOG_FIELDS", "layer", "log_fields", "log_url"]
 
@@ -38,6 +38,8 @@ LOG_FIELDS: Final = (
     "twiliosig_url",
     "twiliosig_urls_tried",
     "twiliosig_cause",
+    "twiliosig_signed_url",
+    "twiliosig_fix",
 )
 
 #: What a record is about (``twiliosig_event``).
@@ -90,6 +92,7 @@ def log_fields(
     status: int | None = None,
     urls_tried: int = 0,
     cause: str | None = None,
+    finding: Finding | None = None,
 ) -> dict[str, object]:
     """The ``extra`` of one record: every name of :data:`LOG_FIELDS`, each value safe to log.
 
@@ -105,6 +108,8 @@ def log_fields(
         urls_tried: How many URL forms the signature was tried against.
         cause: What the operator fixes (what the store answered, which header is wrong),
             never a value from the request; None when the reason speaks for itself.
+        finding: What the signature does match (a signature mismatch only): the URL
+            Twilio signed, as ``twiliosig_url`` is written, and the option that fixes it.
     """
     return {
         "twiliosig_event": event,
@@ -117,4 +122,6 @@ def log_fields(
         "twiliosig_url": log_url(url),
         "twiliosig_urls_tried": urls_tried,
         "twiliosig_cause": None if cause is None else loggable(cause),
+        "twiliosig_signed_url": None if finding is None else log_url(finding.signed_url),
+        "twiliosig_fix": None if finding is None else loggable(finding.fix),
     }

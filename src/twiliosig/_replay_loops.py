@@ -15,8 +15,14 @@ async views, an app may run a loop per thread. So:
   moment, so a loop per request leaves no socket behind. A loop closed without that (its
   owner called ``loop.close()`` with tasks pending) is forgotten the next time a new loop
   asks, and its client's sockets are closed when the client is collected.
-  The mapping holds its loops strongly, not in a ``WeakKeyDictionary``: a client holds
-  its loop (every stream does), so a weak key would never be released anyway.
+  The mapping holds neither a loop nor its client: each loop holds its own entry (a
+  timer far in the future, which ``close()`` drops), and the mapping only finds it, by
+  the loop's ``id``. So a loop its owner dropped without closing it (a new loop run per
+  request and never closed) is collected with its client and that client's sockets, as
+  it would be without a store; held here, every such loop pinned an open connection for
+  the life of the process, one more for each request a client sent. (A
+  ``WeakKeyDictionary`` would not do: a client holds its loop, every stream does, and
+  not every loop, uvloop's, takes a weakref.)
 - :class:`OneLoop`, for a client the user made: it is used on the first loop that claims
   with it; a claim from any other loop is an outage (``StoreUnavailable``: 503, or through
   under ``on_store_error="allow"``), its cause logged once, instead of a store that fails
@@ -29,6 +35,7 @@ import asyncio
 import inspect
 import logging
 import threading
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -42,15 +49,18 @@ logger = logging.getLogger("twiliosig")
 CLOSE_TIMEOUT = 2.0
 #: The name of each loop's task that closes the loop's client (seen in asyncio's task lists and warnings).
 WATCHER = "twiliosig: closes the replay store's client as its event loop shuts down"
+#: Seconds until the timer by which a loop holds its client fires (never, in practice: it only holds it).
+HOLD = 10 * 365 * 86400.0
 
 
 class LoopClient:
     """A client for one event loop, with what its first use on that loop sets up (a cluster's map)."""
 
-    __slots__ = ("client", "lock", "ready", "watcher")
+    __slots__ = ("__weakref__", "client", "lock", "loop", "ready", "watcher")
 
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: Any, loop: asyncio.AbstractEventLoop | None = None) -> None:
         self.client = client
+        self.loop = loop
         self.ready = False
         self.lock: asyncio.Lock | None = None  # made on the loop, when first needed
         self.watcher: asyncio.Task[None] | None = None
@@ -83,23 +93,26 @@ class PerLoop:
     def __init__(self, make: Callable[[], Any], first: Any) -> None:
         self._make = make
         self._first: Any = first
-        self._clients: dict[asyncio.AbstractEventLoop, LoopClient] = {}
+        # id(loop) -> its entry, held weakly: the loop holds it (see get).
+        self._clients: weakref.WeakValueDictionary[int, LoopClient] = weakref.WeakValueDictionary()
         self._lock = threading.Lock()
 
     def get(self) -> LoopClient:
         """The running loop's client, made now if this loop has none. StoreUnavailable off asyncio (trio)."""
         loop = running_asyncio_loop()
-        found = self._clients.get(loop)
-        if found is not None:
+        found = self._clients.get(id(loop))
+        if found is not None and found.loop is loop:
             return found
         with self._lock:
-            found = self._clients.get(loop)
-            if found is not None:
+            found = self._clients.get(id(loop))
+            if found is not None and found.loop is loop:
                 return found
-            for gone in [old for old in self._clients if old.is_closed()]:
-                del self._clients[gone]
+            for key, old in list(self._clients.items()):
+                if old.loop is None or old.loop.is_closed():
+                    del self._clients[key]
             client, self._first = (self._first, None) if self._first is not None else (self._make(), None)
-            found = self._clients[loop] = LoopClient(client)
+            found = self._clients[id(loop)] = LoopClient(client, loop)
+            loop.call_later(HOLD, _held, found)  # the loop holds its entry until it is closed or dropped
         found.watcher = loop.create_task(self._close_at_shutdown(loop, found), name=WATCHER)
         return found
 
@@ -123,12 +136,16 @@ class PerLoop:
 
     def _forget(self, loop: asyncio.AbstractEventLoop, entry: LoopClient) -> None:
         with self._lock:
-            if self._clients.get(loop) is entry:
-                del self._clients[loop]
+            if self._clients.get(id(loop)) is entry:
+                del self._clients[id(loop)]
 
     def loops(self) -> int:
         """How many loops hold a client now (for tests)."""
         return len(self._clients)
+
+
+def _held(entry: LoopClient) -> None:
+    """The timer by which a loop holds its entry: it does nothing, and fires only after :data:`HOLD`."""
 
 
 class OneLoop:

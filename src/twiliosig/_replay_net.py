@@ -35,6 +35,7 @@ __all__ = [
     "SOCKET_TIMEOUT",
     "SYNC",
     "ServerStore",
+    "StoreFull",
     "StoreUnavailable",
     "check_timeout",
     "check_timeouts",
@@ -86,6 +87,16 @@ _BUGS = (TypeError, AttributeError, NameError, ImportError, AssertionError, NotI
 
 class StoreUnavailable(Exception):
     """The replay store could not be reached; the middleware applies ``on_store_error``."""
+
+
+class StoreFull(StoreUnavailable):
+    """The store holds as many live claims as it may: refused (503) even under ``on_store_error="allow"``.
+
+    Unlike a store that cannot be reached, a full one is a state any sender of
+    signed requests can bring about (a tenant signs as many webhooks as it likes
+    with its own token): were it let through, one tenant could fill the store and
+    then replay another's captured requests for as long as it stays full.
+    """
 
 
 def check_ttl(ttl: float) -> float:

@@ -39,12 +39,25 @@ def scope_head(scope: Scope, headers: dict[str, str] | None = None) -> Head:
 
 
 def scope_headers(scope: Scope) -> dict[str, str]:
-    """Request headers by lower-case name; repeated headers joined with commas."""
+    """Request headers by lower-case name; repeated headers joined with commas.
+
+    A repeated header's values are joined once, at the end: joining them as they
+    come copies the value so far for each repeat, a cost quadratic in a header
+    block the client writes.
+    """
     headers: dict[str, str] = {}
+    repeated: dict[str, list[str]] = {}
     for raw_name, raw_value in scope.get("headers", ()):
         name = raw_name.decode("latin-1").lower()
         value = raw_value.decode("latin-1")
-        headers[name] = f"{headers[name]},{value}" if name in headers else value
+        if name not in headers:
+            headers[name] = value
+        elif name in repeated:
+            repeated[name].append(value)
+        else:
+            repeated[name] = [headers[name], value]
+    for name, values in repeated.items():
+        headers[name] = ",".join(values)
     return headers
 
 

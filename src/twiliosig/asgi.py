@@ -76,8 +76,9 @@ class TwilioSignatureMiddleware:
 
     Args:
         app: The ASGI application to protect.
-        **options: The options of :class:`~twiliosig._guard.Guard`, by name, the
-            same as the WSGI middleware's.
+        **options: The options every adapter takes, by name: listed with their
+            meanings and defaults in docs/options.md (from
+            :class:`~twiliosig._options.GuardOptions`). Bad ones raise here.
     """
 
     def __init__(self, app: ASGIApp, **options: Unpack[GuardOptions]) -> None:

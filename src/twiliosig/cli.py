@@ -12,7 +12,8 @@ The secret is read from the environment (``--token-env``, default
 ``TWILIO_AUTH_TOKEN``; several tokens may be separated by commas), so it never
 lands in shell history unless you insist with ``--token``. Errors are one line
 on stderr and a non-zero exit; ``explain`` exits 0 for a genuine request and 1
-for a refused one.
+for a refused one. ``explain --request`` also reads the saved request's forwarding
+headers and names the ones the app would have to trust for the signature to match.
 """
 
 from __future__ import annotations
@@ -26,13 +27,14 @@ from typing import Any
 
 from . import __version__
 from ._curl import parse_curl
+from ._diagnosis import Diagnosis, RateLimit, readings
 from ._guard import Guard, Head, body_params
 from ._keys import ALGORITHMS, HMAC_SHA1
-from ._request import split_target
+from ._request import ForwardedTrust, split_target
 from ._send import add_parser as add_send_parser
-from ._urls import redact, split_url
+from ._urls import UrlVariant, redact, split_url
 from .demo import run_demo
-from .explain import explain
+from .explain import Explanation, explain
 from .signature import RequestValidator, compute_signature
 from .testing import with_body_hash
 from .verdict import Reason, Verdict
@@ -93,7 +95,11 @@ def _parser() -> argparse.ArgumentParser:
     _add_request_options(explain_cmd)
     source = explain_cmd.add_mutually_exclusive_group()
     source.add_argument("--from-curl", metavar="COMMAND", help="a curl command line (or - to read it from stdin)")
-    source.add_argument("--request", metavar="FILE", help="a saved raw HTTP request (or - for stdin)")
+    source.add_argument(
+        "--request",
+        metavar="FILE",
+        help="a saved raw HTTP request (or - for stdin); its X-Forwarded-*/Forwarded headers are read too",
+    )
     explain_cmd.add_argument(
         "--scheme", default="https", help="with --request: the scheme Twilio called (default https)"
     )
@@ -224,6 +230,8 @@ def _explain(args: argparse.Namespace) -> int:
         )
     except (TypeError, ValueError) as error:
         raise CliError(f"--public-url: {error}") from None
+    if args.request is not None and explanation.verdict.reason is Reason.SIGNATURE_MISMATCH:
+        _forwarding(explanation, tokens, shared, url, headers, params, signature, settings)
     if form_fields is not None and not explanation.verdict.valid:
         # curl -F: a multipart body, which Twilio never sends; would the same fields, form-encoded, match?
         as_form = validator.check(url, form_fields, signature, signature_settings=settings).valid
@@ -247,6 +255,60 @@ def _explain(args: argparse.Namespace) -> int:
             explanation.causes = []
     sys.stdout.write(explanation.render())
     return 0 if explanation.verdict.valid else 1
+
+
+def _forwarding(
+    explanation: Explanation,
+    tokens: list[str],
+    shared: dict[str, str],
+    url: str,
+    headers: dict[str, str],
+    params: Any,
+    signature: str,
+    settings: str | None,
+) -> None:
+    """Which forwarding headers of a saved request the app would have to trust, and the option that does.
+
+    The middlewares believe no ``X-Forwarded-*`` or ``Forwarded`` header by default; the
+    readings they would refuse are checked as the guard's own diagnosis checks them, with
+    the same secrets, and the one Twilio signed is named with its ``trust_forwarded``.
+    """
+    carried = [name for name in _FORWARDING if headers.get(name.lower(), "").strip()]
+    parts = split_url(url)
+    if not carried or parts is None:
+        return
+    path, _, query = parts.rest.partition("#")[0].partition("?")
+    candidates = [
+        reading
+        for reading in readings(
+            parts.scheme,
+            parts.host + parts.port,
+            path,
+            query,
+            headers.get,
+            trust=ForwardedTrust(),
+            public_url=None,
+            websocket=parts.scheme.lower() in ("ws", "wss"),
+            tried=url,
+        )
+        if reading.fix.startswith("trust_forwarded")
+    ]
+    validator = RequestValidator(tokens or None, shared_keys=shared or None, url_variants=UrlVariant.NONE)
+    finding = Diagnosis(validator, RateLimit()).diagnose(candidates, params, signature, settings)
+    if finding is None:
+        explanation.ruled_out.append(
+            f"the request's {', '.join(carried)}: no URL they give matches (trusting them would not help)"
+        )
+        return
+    explanation.findings.append(
+        f"It matches if the app trusts the request's forwarding headers: Twilio signed {finding.signed_url}, and "
+        f"{finding.cause}. Set {finding.fix}, only if your own proxy writes that header (docs/proxies.md). "
+        "(--scheme says what the app sees: http behind a TLS proxy.)"
+    )
+    explanation.causes = []
+
+
+_FORWARDING = ("X-Forwarded-Proto", "X-Forwarded-Host", "X-Forwarded-Port", "X-Forwarded-Prefix", "Forwarded")
 
 
 # What the middlewares refuse before the signature is compared: the request itself is wrong for

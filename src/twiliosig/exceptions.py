@@ -11,14 +11,17 @@ The tree is small and flat, so callers catch as broadly as they like::
     ├── RawBodyRequired            bodySHA256 in the URL, but no raw body given
     ├── UnknownSigningKey          no secret for the named key or account
     ├── UnsupportedAlgorithm       the settings header names an unknown HMAC
-    ├── BodyTooLarge               the body is over the configured limit
-    ├── RequestRefused             HTTPS, HTTP authentication or replay rules said no
     └── MalformedRequest           the URL, parameters, body or header are unusable
 
 Every error carries the :class:`~twiliosig.Verdict` that explains it as
 ``error.verdict`` and its :class:`~twiliosig.Reason` as ``error.reason``. The
 message is the verdict's detail: safe to log, never holding a secret, a
-computed signature or a password.
+computed signature or a password. Which class a reason raises is
+:attr:`Reason.error <twiliosig.Reason.error>`, in the same table as its HTTP status.
+
+The middlewares raise none of these: they answer a refusal with its status
+(a body too large, a request not over HTTPS, no credentials, another method or a
+replay have a :class:`~twiliosig.Reason` and a status, and no exception).
 
 Configuration mistakes (no secret, an empty token, wrong types) are not
 ``SignatureError``: they raise ``ValueError`` or ``TypeError`` when the
@@ -27,16 +30,17 @@ validator or middleware is built.
 
 from __future__ import annotations
 
-from .verdict import Reason, Verdict
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # verdict.py imports this module: its Reason table names these classes
+    from .verdict import Reason, Verdict
 
 __all__ = [
     "BodyHashMismatch",
-    "BodyTooLarge",
     "MalformedRequest",
     "MalformedSignature",
     "MissingSignature",
     "RawBodyRequired",
-    "RequestRefused",
     "SignatureError",
     "SignatureMismatch",
     "UnknownSigningKey",
@@ -90,44 +94,13 @@ class UnsupportedAlgorithm(SignatureError):
     """The signature settings header names an algorithm we do not implement."""
 
 
-class BodyTooLarge(SignatureError):
-    """The body is larger than the configured ``max_body_size``."""
-
-
-class RequestRefused(SignatureError):
-    """Not HTTPS under ``require_https``, no valid Basic credentials, a method Twilio never sends, or a replay."""
-
-
 class MalformedRequest(SignatureError):
     """The URL, the parameters, the body or the settings header cannot be used (or name two accounts)."""
 
 
-_ERRORS: dict[Reason, type[SignatureError]] = {
-    Reason.MISSING_SIGNATURE: MissingSignature,
-    Reason.MALFORMED_SIGNATURE: MalformedSignature,
-    Reason.SIGNATURE_MISMATCH: SignatureMismatch,
-    Reason.BODY_HASH_MISMATCH: BodyHashMismatch,
-    Reason.UNSIGNED_BODY: UnsignedBody,
-    Reason.RAW_BODY_REQUIRED: RawBodyRequired,
-    Reason.UNKNOWN_KEY: UnknownSigningKey,
-    Reason.UNKNOWN_ACCOUNT: UnknownSigningKey,
-    Reason.AMBIGUOUS_ACCOUNT: MalformedRequest,
-    Reason.UNSUPPORTED_ALGORITHM: UnsupportedAlgorithm,
-    Reason.BODY_TOO_LARGE: BodyTooLarge,
-    Reason.NOT_HTTPS: RequestRefused,
-    Reason.UNAUTHORIZED: RequestRefused,
-    Reason.METHOD_NOT_ALLOWED: RequestRefused,
-    Reason.REPLAYED: RequestRefused,
-    Reason.REPLAY_STORE_UNAVAILABLE: RequestRefused,
-    Reason.MALFORMED_SETTINGS: MalformedRequest,
-    Reason.MALFORMED_URL: MalformedRequest,
-    Reason.MALFORMED_PARAMS: MalformedRequest,
-    Reason.MALFORMED_BODY: MalformedRequest,
-}
-
-
 def _error_for(verdict: Verdict) -> SignatureError:
-    """The exception that explains a refused verdict."""
-    if verdict.valid:
-        raise ValueError("a valid verdict has no error")
-    return _ERRORS[verdict.reason](verdict)
+    """The exception that explains a verdict the validator refused (its reason's :attr:`~twiliosig.Reason.error`)."""
+    error = verdict.reason.error  # raises ValueError for a valid verdict
+    if error is None:
+        raise ValueError(f"{verdict.reason.value} is refused by a middleware, never by verify()")
+    return error(verdict)

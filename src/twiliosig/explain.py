@@ -15,14 +15,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import unquote_plus
 
 from ._params import _pairs
 from ._request import parse_public_url, rebuild_url
-from ._urls import Candidate, candidate_urls, query_values, redact, split_url
+from ._urls import Candidate, candidate_urls, redact, split_url
 from .signature import RequestValidator
 from .verdict import Reason, Verdict
 
-__all__ = ["Explanation", "explain"]
+__all__ = ["Candidate", "Explanation", "explain"]
 
 _GENERAL_CAUSES = (
     "The URL differs from the one Twilio called: behind a TLS-terminating proxy, load balancer or tunnel the app "
@@ -39,7 +40,18 @@ _GENERAL_CAUSES = (
 
 @dataclass
 class Explanation:
-    """The verdict, what was tried, and (for a refusal) the likely causes, most likely first."""
+    """The verdict, what was tried, and (for a refusal) the likely causes, most likely first.
+
+    Attributes:
+        verdict: What the validator decided.
+        tried: Every URL form tried, each a :class:`Candidate` (the URL, and how it
+            differs from the URL as received); empty when no signature was compared.
+        secrets: Which configured secrets apply, by label, never the secret.
+        findings: What matches after all, in words: a ``public_url`` given, the
+            other scheme, the parameters as Twilio must have signed them.
+        ruled_out: The ``public_url`` candidates given that do not match.
+        causes: For a refusal, the likely causes, most likely first.
+    """
 
     verdict: Verdict
     tried: list[Candidate] = field(default_factory=list)
@@ -172,7 +184,12 @@ def explain(
     base, question, query = url.partition("?")
     if question and query and not pairs:
         names = {piece.partition("=")[0] for piece in query.split("&") if piece}
-        moved = [(name, value) for name in sorted(names) for value in query_values(url, name)]
+        # One pass over the query for every name (a pass per name is quadratic in a long query).
+        by_name: dict[str, list[str]] = {}
+        for piece in query.partition("#")[0].split("&"):
+            key, _, value = piece.partition("=")
+            by_name.setdefault(unquote_plus(key), []).append(unquote_plus(value))
+        moved = [(name, value) for name in sorted(names) for value in by_name.get(name, ())]
         probe(
             "It matches with the query string as form parameters: Twilio sent a POST whose body reached the app "
             "as a query string.",

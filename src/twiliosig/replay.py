@@ -48,7 +48,7 @@ from collections.abc import Set as AbstractSet
 from typing import Protocol, runtime_checkable
 
 from ._replay_memcached import MemcachedReplayStore
-from ._replay_net import ASYNC, BOTH_MODES, SYNC, ServerStore, StoreUnavailable, check_ttl
+from ._replay_net import ASYNC, BOTH_MODES, SYNC, ServerStore, StoreFull, StoreUnavailable, check_ttl
 from ._replay_redis import RedisReplayStore
 
 __all__ = [
@@ -188,8 +188,9 @@ class MemoryReplayStore:
     anyone with a Twilio account can send signed webhooks, and forgetting the oldest
     claims would let a sender flush another tenant's claims and replay its requests.
     When every one of the ``max_entries`` claims is still live, a new claim raises
-    :class:`StoreUnavailable` (the middleware answers as ``on_store_error`` says, 503
-    by default) and the reason is logged. Size ``max_entries`` above the number of
+    :class:`StoreUnavailable` (a ``StoreFull``, answered 503 even under
+    ``on_store_error="allow"``: a sender that filled the store would otherwise have
+    every replay let through) and the reason is logged. Size ``max_entries`` above the number of
     webhooks you receive in ``ttl`` (each claim costs about 240 bytes: the default
     bound is about 24 MB); for several workers or hosts use :class:`RedisReplayStore` or
     :class:`MemcachedReplayStore`.
@@ -223,7 +224,7 @@ class MemoryReplayStore:
         """Remember ``key`` for ``ttl`` seconds: the claim's token, or None if it is claimed.
 
         Raises:
-            StoreUnavailable: ``max_entries`` claims are held and none has expired.
+            StoreFull: ``max_entries`` claims are held and none has expired (a ``StoreUnavailable``).
         """
         now = time.monotonic_ns()
         with self._lock:
@@ -243,7 +244,7 @@ class MemoryReplayStore:
             self._latest = claims[key] = expires
             return str(expires)
 
-    def _overflow(self, claims: OrderedDict[str, int]) -> StoreUnavailable:
+    def _overflow(self, claims: OrderedDict[str, int]) -> StoreFull:
         """The outage a full store answers with, logged once each time the store fills up."""
         free_in = (next(iter(claims.values())) - time.monotonic_ns()) / 1e9
         why = (
@@ -254,7 +255,7 @@ class MemoryReplayStore:
         if not self._full:
             self._full = True
             logger.error("twiliosig: %s (docs/replay.md, 'Sizing the memory store')", why)
-        return StoreUnavailable(why)
+        return StoreFull(why)
 
     def release(self, key: str, token: str) -> None:
         """Forget ``key`` if it still holds the claim ``token`` names."""

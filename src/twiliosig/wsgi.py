@@ -58,12 +58,9 @@ class TwilioSignatureMiddleware:
 
     Args:
         app: The WSGI application to protect.
-        **options: The options of :class:`~twiliosig._guard.Guard`, by name:
-            ``auth_token`` (default ``TWILIO_AUTH_TOKEN``), ``shared_keys``,
-            ``paths``, ``public_url``, ``trust_forwarded``, ``url_variants``,
-            ``max_body_size``, ``methods``, ``report_only``, ``on_reject``,
-            ``enabled``, ``replay_guard``, ``on_store_error``, ``require_https``,
-            ``basic_auth``.
+        **options: The options every adapter takes, by name: listed with their
+            meanings and defaults in docs/options.md (from
+            :class:`~twiliosig._options.GuardOptions`). Bad ones raise here.
     """
 
     def __init__(self, app: WSGIApplication, **options: Unpack[GuardOptions]) -> None:

@@ -25,25 +25,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
-
-from twilio.request_validator import RequestValidator as TwilioValidator
-from werkzeug.datastructures import MultiDict
 
 from tests.attacks.profiles import LAMBDA_DOMAIN, LAMBDA_STAGE, TOKEN
 from tests.e2e import servers
-
-FORM = "application/x-www-form-urlencoded"
-#: A Twilio SMS webhook's parameters (repeated and blank values included).
-SMS = [
-    ("AccountSid", "AC" + "5" * 32),
-    ("Body", "Olá 👋 — 100% café & crème+"),
-    ("From", "+15005550006"),
-    ("MediaUrl0", ""),
-    ("To", "+15005550001"),
-    ("ForwardedFrom", "b"),
-    ("ForwardedFrom", "a"),
-]
+from tests.oracle import FORM, SMS, form_body, twilio_signature  # noqa: F401 - SMS: the attack suites import it from here
 
 
 @dataclass(frozen=True)
@@ -139,12 +124,7 @@ STREAMING = HOSTED
 
 def sign(url: str, pairs: Sequence[tuple[str, str]] | None = None, token: str = TOKEN) -> str:
     """The signature Twilio sends, computed by the official ``twilio`` package."""
-    return str(TwilioValidator(token).compute_signature(url, MultiDict(list(pairs or []))))
-
-
-def form_body(pairs: Sequence[tuple[str, str]]) -> bytes:
-    """A form body encoded as Twilio encodes it."""
-    return urlencode(list(pairs)).encode("ascii")
+    return twilio_signature(token, url, pairs)
 
 
 # --- the raw HTTP client ----------------------------------------------------------------

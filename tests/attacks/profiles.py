@@ -25,6 +25,8 @@ ACCOUNT_RAISING = "ACraise"
 TOKEN_A = "tenant-a-token-0123456789abcdef01"
 TOKEN_B = "tenant-b-token-0123456789abcdef01"
 TENANT_TOKENS = {ACCOUNT_A: TOKEN_A, ACCOUNT_B: TOKEN_B}
+#: The ``tenants-full-allow`` profile's MemoryReplayStore holds this many claims.
+FULL_AT = 4
 
 #: API Gateway's own name for the API: what Twilio calls, and what the event carries.
 LAMBDA_DOMAIN = "abc123defg.execute-api.us-east-1.amazonaws.com"
@@ -48,6 +50,7 @@ PROFILES = (
     "proxy-rfc7239",
     "methods-put",
     "bad-report-only",
+    "tenants-full-allow",
 )
 
 
@@ -104,6 +107,10 @@ def options(profile: str, *, paths: bool) -> dict[str, Any]:
         chosen["replay_guard"] = MemoryReplayStore()
     elif profile == "tenants":
         chosen["auth_token"] = token_for
+    elif profile == "tenants-full-allow":
+        chosen["auth_token"] = token_for
+        chosen["replay_guard"] = MemoryReplayStore(max_entries=FULL_AT)
+        chosen["on_store_error"] = "allow"
     elif profile == "store-down":
         chosen["replay_guard"] = DownStore()
         chosen["on_store_error"] = "allow"

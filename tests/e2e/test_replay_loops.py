@@ -22,10 +22,9 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
-from twilio.request_validator import RequestValidator as TwilioValidator
-from werkzeug.datastructures import MultiDict
 
 from tests.e2e import servers
+from tests.oracle import twilio_signature
 from tests.replay_servers import Cluster, Server
 
 TOKEN = "e2e-loops-token-0123456789abcdef"  # tests/e2e/loop_apps.py
@@ -35,7 +34,7 @@ WORKING = ["redis", "cluster", "valkey", "valkey-cluster", "memcached", "django"
 
 
 def sign(path: str) -> str:
-    return str(TwilioValidator(TOKEN).compute_signature(PUBLIC_URL + path, MultiDict(PAIRS)))
+    return twilio_signature(TOKEN, PUBLIC_URL + path, PAIRS)
 
 
 @dataclass

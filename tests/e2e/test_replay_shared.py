@@ -21,11 +21,10 @@ from urllib.parse import urlencode
 
 import pytest
 import redis.cluster
-from twilio.request_validator import RequestValidator as TwilioValidator
-from werkzeug.datastructures import MultiDict
 
 from tests.e2e import servers
 from tests.e2e.replay_apps import PUBLIC_URL, TOKEN
+from tests.oracle import twilio_signature
 from tests.replay_servers import Cluster, Sentinel, Server
 from twiliosig.replay import replay_key
 
@@ -34,7 +33,7 @@ PREFIX = "twiliosig:replay:"  # the stores' default
 
 
 def sign(path: str) -> str:
-    return str(TwilioValidator(TOKEN).compute_signature(PUBLIC_URL + path, MultiDict(PAIRS)))
+    return twilio_signature(TOKEN, PUBLIC_URL + path, PAIRS)
 
 
 def post(port: int, path: str) -> int:

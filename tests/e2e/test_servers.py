@@ -17,26 +17,15 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
-from twilio.request_validator import RequestValidator as TwilioValidator
-from werkzeug.datastructures import MultiDict
 
 from tests.e2e import servers
 from tests.e2e.wsgi_apps import MAX_BODY, TOKEN
-
-PAIRS = [
-    ("AccountSid", "AC" + "2" * 32),
-    ("Body", "Olá 👋 — 100% café & crème+"),
-    ("From", "+15005550006"),
-    ("MediaUrl0", ""),
-    ("To", "+15005550001"),
-    ("ForwardedFrom", "b"),
-    ("ForwardedFrom", "a"),
-]
-FORM = "application/x-www-form-urlencoded"
+from tests.oracle import FORM, twilio_signature
+from tests.oracle import SMS as PAIRS
 
 
 def sign(url: str, pairs: list[tuple[str, str]] | None = None, token: str = TOKEN) -> str:
-    return str(TwilioValidator(token).compute_signature(url, MultiDict(pairs or [])))
+    return twilio_signature(token, url, pairs)
 
 
 @dataclass

@@ -23,24 +23,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlencode
 
-from twilio.request_validator import RequestValidator
-from werkzeug.datastructures import MultiDict
-
 from tests.e2e.servers import ROOT, free_port, wait_for_port
 from tests.matrix.apps import CONNECTED, reply
 from tests.matrix.frameworks import Framework, Server
+from tests.oracle import SMS, twilio_signature
 
 TOKEN = "matrix-auth-token"
-#: An SMS webhook: non-ASCII and reserved characters in Body, a repeated name, a blank value.
-SMS = [
-    ("AccountSid", "AC" + "7" * 32),
-    ("Body", "Olá 👋 — 100% café & crème+ ?x=1"),
-    ("From", "+15005550006"),
-    ("MediaUrl0", ""),
-    ("To", "+15005550001"),
-    ("ForwardedFrom", "b"),
-    ("ForwardedFrom", "a"),
-]
 REFUSED = (403, b"Forbidden\n")
 #: A line of server output that reports an error, in every server's format ("ERROR:", "[ERROR]", "ERROR    ",
 #: a traceback). Case matters: hypercorn's logger is named "hypercorn.error" and logs INFO lines through it.
@@ -79,7 +67,7 @@ class PairResult:
 
 def sign(url: str, pairs: list[tuple[str, str]] | None = None, token: str = TOKEN) -> str:
     """The signature Twilio sends, computed by Twilio's own Python SDK."""
-    return str(RequestValidator(token).compute_signature(url, MultiDict(pairs or [])))
+    return twilio_signature(token, url, pairs)
 
 
 @dataclass

@@ -11,7 +11,7 @@
 
 A refused event gets ``{"statusCode": 403, ...}`` (400 or 413 for a broken or
 oversized body; 400 too for an event of a shape API Gateway never builds) and the
-handler never runs. :func:`check_event` gives the verdict without the decorator.
+handler never runs. ``check_event(event, **options)`` gives the verdict without the decorator.
 
 The URL Twilio called is rebuilt from the event: ``https://`` (API Gateway and
 function URLs only serve HTTPS), ``requestContext.domainName``, and the path
@@ -24,8 +24,8 @@ path, set ``public_url`` to the public base (``"https://hooks.example.com/api"``
 it is then followed by the path without its stage. A base64-encoded body is
 decoded before it is checked.
 
-Options are the middlewares' names (``paths`` filters by the path without the
-stage); the token defaults to ``TWILIO_AUTH_TOKEN``, read when the decorator is
+Options are the middlewares' names (docs/options.md lists them; ``paths``
+filters by the path without the stage); the token defaults to ``TWILIO_AUTH_TOKEN``, read when the decorator is
 applied (a Lambda's cold start), so a missing token fails the deployment's first
 invocation loudly instead of letting requests through.
 """
@@ -59,8 +59,19 @@ _P = ParamSpec("_P")
 _R = TypeVar("_R")
 
 
-def check_event(guard: Guard, event: Mapping[str, Any]) -> Verdict:
-    """Judge one API Gateway or function-URL event, its path protected or not; refusals are logged by the guard."""
+def check_event(event: Mapping[str, Any], **options: Unpack[GuardOptions]) -> Verdict:
+    """Judge one API Gateway or function-URL event, its path protected or not, without the decorator.
+
+    For a handler that decides for itself what a refusal looks like: the
+    options are the decorator's (the token defaults to ``TWILIO_AUTH_TOKEN``),
+    read on every call; a refusal is logged and reported to ``on_reject`` as the
+    decorator's are, and no replay key is claimed (use the decorator for that).
+
+    Raises:
+        TypeError, ValueError: an unknown option or a wrong value, no secret at
+            all, or ``trust_forwarded`` (nothing in front of a Lambda writes it).
+    """
+    guard = Guard.from_options(options)
     _refuse_forwarding_trust(guard)
     head, problems = _event_head(guard, event)
     return _decide(guard.check(head), event, problems).verdict
@@ -156,8 +167,11 @@ def _headers(event: Mapping[str, Any], problems: list[str]) -> dict[str, str]:
     return headers
 
 
-# Characters that stand for themselves in an encoded path; a '%' only before two hex digits.
-_ENCODED_PATH = re.compile(r"(?:[A-Za-z0-9\-._~!$&'()*+,;=:@/]|%[0-9A-Fa-f]{2})*")
+# A '%' that starts no escape: it stands for itself, so it is encoded as %25.
+_LONE_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
+# What stands for itself in an encoded path besides letters, digits and '_.-~' (which quote keeps),
+# and '%', every one of which starts an escape once the lone ones are encoded.
+_PATH_SAFE = "!$&'()*+,;=:@/%"
 
 
 def _encoded_path(path: str) -> str:
@@ -167,19 +181,23 @@ def _encoded_path(path: str) -> str:
     ``%3F`` arrives as ``?``, ``%C3%A9`` as ``é``). Characters that can never
     stand literally in an encoded path are encoded again, and nothing else, so
     an encoded path is unchanged and a decoded one cannot turn part of itself
-    into a query.
+    into a query. One regex substitution and one ``quote``, both over the whole
+    path: no Python step per character a client chose.
     """
-    out = []
-    position = 0
-    while position < len(path):
-        match = _ENCODED_PATH.match(path, position)
-        assert match is not None  # the pattern matches the empty string
-        out.append(match.group())
-        position = match.end()
-        if position < len(path):
-            out.append(quote(_utf8(path[position]), safe=""))
-            position += 1
-    return "".join(out)
+    path = _LONE_PERCENT.sub("%25", path)
+    try:
+        data = path.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a lone surrogate (never valid, then refused): each one as _utf8 encodes it
+        data = _ESCAPED_BYTES.sub(_one_byte, path.encode("utf-8", "surrogatepass"))
+    return quote(data, safe=_PATH_SAFE)
+
+
+# What surrogatepass makes of U+DC80..U+DCFF, which surrogateescape makes one byte each (as _utf8 does).
+_ESCAPED_BYTES = re.compile(rb"(?:\xed[\xb2\xb3][\x80-\xbf])+")
+
+
+def _one_byte(match: re.Match[bytes]) -> bytes:
+    return match.group().decode("utf-8", "surrogatepass").encode("utf-8", "surrogateescape")
 
 
 def _utf8(char: str) -> bytes:

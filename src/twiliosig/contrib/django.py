@@ -1,6 +1,7 @@
 """Django: a middleware for ``MIDDLEWARE`` and a ``@twilio_required`` view decorator.
 
-Configure in ``settings.py`` with the middlewares' option names::
+Configure in ``settings.py`` with the middlewares' option names (docs/options.md
+lists them)::
 
     MIDDLEWARE = [
         "django.middleware.security.SecurityMiddleware",
@@ -95,7 +96,6 @@ __all__ = [
     "TwilioSigConfig",
     "TwilioSignatureMiddleware",
     "check_request",
-    "guard_from_settings",
     "twilio_required",
 ]
 
@@ -104,7 +104,7 @@ _P = ParamSpec("_P")
 _R = TypeVar("_R")
 
 
-def guard_from_settings(**overrides: Any) -> Guard:
+def _guard_from_settings(**overrides: Any) -> Guard:
     """A guard from ``settings.TWILIOSIG`` (and ``overrides``), token as the module says.
 
     Raises:
@@ -127,8 +127,18 @@ def _require_mode(guard: Guard, *, asynchronous: bool) -> None:
         raise ImproperlyConfigured(f"twiliosig: {error}") from error
 
 
-def check_request(guard: Guard, request: HttpRequest) -> Verdict:
-    """Judge a Django request (WSGI or ASGI), its path protected or not; refusals are logged by the guard."""
+def check_request(request: HttpRequest, **overrides: Unpack[GuardOptions]) -> Verdict:
+    """Judge a Django request (WSGI or ASGI), its path protected or not, without the middleware or decorator.
+
+    The options are ``settings.TWILIOSIG``'s, ``overrides`` winning, read on every
+    call; a refusal is logged and reported to ``on_reject`` as the middleware's
+    are, and no replay key is claimed. For a view that decides for itself what a
+    refusal looks like.
+
+    Raises:
+        ImproperlyConfigured: an unknown option, a wrong value, or no secret at all.
+    """
+    guard = _guard_from_settings(**overrides)
     check = guard.check(_request_head(guard, request))
     return check.decide(_body(check, request)).verdict
 
@@ -324,7 +334,7 @@ class TwilioSignatureMiddleware:
 
     def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
         self.get_response = get_response
-        self.guard = guard_from_settings()
+        self.guard = _guard_from_settings()
         self._async = iscoroutinefunction(get_response)
         _require_mode(self.guard, asynchronous=self._async)
         if self._async and _mark_coroutine is not None:
@@ -357,7 +367,7 @@ class _LazyGuard:
             with self._lock:
                 guard = self._guard
                 if guard is None:
-                    guard = guard_from_settings(**self._options)
+                    guard = _guard_from_settings(**self._options)
                     _require_mode(guard, asynchronous=self._asynchronous)
                     self._guard = guard
         return guard
@@ -444,7 +454,7 @@ def check_configuration(app_configs: Any = None, **kwargs: Any) -> list[Any]:
     configured: list[dict[str, Any]] = [{}] if in_use else []
     for options in configured + _decorator_options:
         try:
-            guard_from_settings(**options)
+            _guard_from_settings(**options)
         except ImproperlyConfigured as error:
             errors.append(Error(str(error), hint="Set TWILIO_AUTH_TOKEN or TWILIOSIG.", id="twiliosig.E001"))
     return errors

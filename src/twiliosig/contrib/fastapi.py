@@ -48,14 +48,14 @@ class and the ASGI middleware can). A refused HTTP request raises :class:`Twilio
 ``WebSocketException(1008)``, which closes it before accept. The dependency
 returns the :class:`~twiliosig.Verdict`, also at ``request.state.twiliosig_verdict``.
 
-Options are the middlewares' names; the token defaults to ``TWILIO_AUTH_TOKEN``,
-read when the dependency is built.
+Options are the middlewares' names (docs/options.md lists them); the token defaults
+to ``TWILIO_AUTH_TOKEN``, read when the dependency is built.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from typing import TYPE_CHECKING, Any
 
 from fastapi import HTTPException, Response, WebSocketException
@@ -64,7 +64,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect, HTTPConnection, Request
 from starlette.status import WS_1008_POLICY_VIOLATION
 
-from .._guard import CLAIMED_KEY, OVERFLOWED, UNREADABLE, VERDICT_KEY, BodyLost, Check, Guard, Parsed, Refusal
+from .._guard import CLAIMED_KEY, OVERFLOWED, UNREADABLE, VERDICT_KEY, BodyLost, Check, Guard, Parsed
 from .._scope import scope_head
 from ..asgi import STATE_KEY, Receive, Scope, Send, TwilioSignatureMiddleware
 
@@ -86,11 +86,9 @@ _JUDGED_BY = "twiliosig.fastapi.guard"
 class TwilioSignature:
     """Refuses requests not signed by Twilio: a route class for form routes, and a FastAPI dependency.
 
-    Takes the middlewares' options as keyword arguments (``auth_token``,
-    ``shared_keys``, ``public_url``, ``trust_forwarded``, ``url_variants``,
-    ``max_body_size``, ``report_only``, ``on_reject``, ``enabled``; ``paths``
-    narrows a router-level route class or dependency). Bad configuration raises
-    here, at start-up.
+    Takes every option the middlewares take, as keyword arguments (docs/options.md
+    lists them; ``paths`` narrows a router-level route class or dependency). Bad
+    configuration raises here, at start-up.
 
     Attributes:
         route_class: An ``APIRoute`` subclass for ``APIRouter(route_class=...)``:
@@ -128,7 +126,7 @@ class TwilioSignature:
             if websocket:
                 raise WebSocketException(code=WS_1008_POLICY_VIOLATION)
             _send_refusals_as_they_are(connection)
-            raise TwilioRefusal(refusal)
+            raise TwilioRefusal(decision.verdict, refusal.status, refusal.headers, refusal.body)
         if decision.replay_key is not None:
             scope[CLAIMED_KEY] = decision.replay_key
         try:
@@ -184,24 +182,31 @@ _SET_BY_FASTAPI = frozenset({"Content-Type", "Content-Length"})
 
 
 class TwilioRefusal(HTTPException):
-    """The dependency's refusal: an ``HTTPException`` that carries the guard's :class:`~twiliosig._guard.Refusal`.
+    """The dependency's refusal: an ``HTTPException`` that carries the verdict and the response to send.
 
     Sent as the same short ``text/plain`` response every other adapter sends (see
     :func:`_send_refusals_as_they_are`); where that cannot be arranged, FastAPI's
     own handler answers it like any ``HTTPException``, with the same status and
-    headers and a JSON body.
+    headers and a JSON body. A handler of your own reads why from ``verdict``.
+
+    Attributes:
+        verdict: Why the request was refused (``verdict.reason``).
+        response_headers: Every header of the refusal, ``Content-Type`` included
+            (``headers`` leaves out the two FastAPI writes itself).
+        body: The refusal's short ``text/plain`` body.
     """
 
-    def __init__(self, refusal: Refusal) -> None:
-        headers = {name: value for name, value in refusal.headers if name not in _SET_BY_FASTAPI}
-        super().__init__(status_code=refusal.status, detail=refusal.phrase, headers=headers)
-        self.refusal = refusal
+    def __init__(self, verdict: Verdict, status_code: int, headers: Iterable[tuple[str, str]], body: bytes) -> None:
+        self.verdict = verdict
+        self.response_headers = tuple(headers)
+        self.body = body
+        kept = {name: value for name, value in self.response_headers if name not in _SET_BY_FASTAPI}
+        super().__init__(status_code=status_code, detail=body.decode("utf-8").strip(), headers=kept)
 
 
 async def _refusal_response(request: Request, error: Exception) -> Response:
     assert isinstance(error, TwilioRefusal)
-    refusal = error.refusal
-    return Response(refusal.body, status_code=refusal.status, headers=dict(refusal.headers))
+    return Response(error.body, status_code=error.status_code, headers=dict(error.response_headers))
 
 
 def _send_refusals_as_they_are(connection: HTTPConnection) -> None:

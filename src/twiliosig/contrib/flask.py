@@ -13,8 +13,8 @@ or whole blueprints and chosen endpoints, configured once::
     twilio = TwilioSignature(app, blueprints=["twilio"], endpoints=["voice"])
     # or, with an app factory:  twilio = TwilioSignature(blueprints=["twilio"]); twilio.init_app(app)
 
-Options are the middlewares' names, as keyword arguments or as ``TWILIOSIG_<NAME>``
-config keys (``TWILIOSIG_PUBLIC_URL``, ``TWILIOSIG_TRUST_FORWARDED``, ...). The token
+Options are the middlewares' names (docs/options.md lists them), as keyword arguments
+or as ``TWILIOSIG_<NAME>`` config keys (``TWILIOSIG_PUBLIC_URL``, ``TWILIOSIG_TRUST_FORWARDED``, ...). The token
 is ``TWILIOSIG_AUTH_TOKEN``, else ``TWILIO_AUTH_TOKEN`` in the config, else the
 ``TWILIO_AUTH_TOKEN`` environment variable: read by ``init_app`` (so a missing
 token fails at start-up), and by the decorator on its first request.
@@ -60,12 +60,12 @@ if TYPE_CHECKING:
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
 
-__all__ = ["TwilioSignature", "check_request", "guard_from_config", "twilio_required"]
+__all__ = ["TwilioSignature", "check_request", "twilio_required"]
 
 _EXTENSION = "twiliosig"
 
 
-def guard_from_config(config: Mapping[str, Any], **overrides: Any) -> Guard:
+def _guard_from_config(config: Mapping[str, Any], **overrides: Any) -> Guard:
     """A guard from ``TWILIOSIG_*`` config keys and ``overrides`` (which win).
 
     Raises:
@@ -83,8 +83,18 @@ def guard_from_config(config: Mapping[str, Any], **overrides: Any) -> Guard:
     return Guard.from_options(options)
 
 
-def check_request(guard: Guard) -> Verdict:
-    """Judge Flask's current request, its path protected or not; refusals are logged by the guard."""
+def check_request(**overrides: Unpack[GuardOptions]) -> Verdict:
+    """Judge Flask's current request, its path protected or not, without the decorator or extension.
+
+    The options are the app's ``TWILIOSIG_*`` config keys, ``overrides`` winning,
+    read on every call; a refusal is logged and reported to ``on_reject`` as the
+    decorator's are, and no replay key is claimed. For a view that decides for
+    itself what a refusal looks like.
+
+    Raises:
+        TypeError, ValueError: an unknown option or a wrong value, or no secret at all.
+    """
+    guard = _guard_from_config(current_app.config, **overrides)
     check = guard.check(environ_head(request.environ, request.path))
     return check.decide(_body(check)).verdict
 
@@ -191,7 +201,7 @@ def twilio_required(view: Callable[..., Any] | None = None, **options: Any) -> A
         app = current_app._get_current_object()  # type: ignore[attr-defined]
         guard = guards.get(app)
         if guard is None:
-            guard = guard_from_config(app.config, **options)
+            guard = _guard_from_config(app.config, **options)
             guard.require_mode(asynchronous=False)
             guards[app] = guard
         refusal = _guarded(guard, always=True)
@@ -247,7 +257,7 @@ class TwilioSignature:
 
     def init_app(self, app: Flask) -> None:
         """Read the configuration now (a missing token fails here) and register the check."""
-        guard = guard_from_config(app.config, **self.options)
+        guard = _guard_from_config(app.config, **self.options)
         guard.require_mode(asynchronous=False)
         app.extensions[_EXTENSION] = guard
         if self.blueprints or self.endpoints:

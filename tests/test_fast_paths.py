@@ -1,11 +1,13 @@
-"""Attacks on the hot-path rewrite (0494b53, bd15cd0): each test fails if the shortcut decides otherwise than before.
+"""The middlewares' fast paths decide exactly as the general path would, and the app reads what was checked.
 
-The rewrite added a one-HMAC form lane (``RequestValidator._check_form``), one screen
-function that caches the signature and Content-Type, a charset parser skipped for
-Twilio's exact Content-Type, ASGI headers read in one comprehension unless a name
-repeats, a WSGI body read in one call, an ASGI body taken whole from its first
-message, and a replay claim made only when there is a key. Every test here pins what
-the code before the rewrite did, or what the application will read; a few use raw
+A genuine form webhook takes shortcuts: a one-HMAC form lane
+(``RequestValidator._check_form``), one screen that caches the signature and
+Content-Type, no charset parser for Twilio's exact Content-Type, ASGI headers read
+in one comprehension unless a name repeats, a WSGI body read in one call, an ASGI
+body taken whole from its first message, and a replay claim made only when there
+is a key. Each test sends a request a shortcut could get wrong (a repeated header,
+an odd signature or charset, a shared key, a short or broken read, a split body)
+and pins the general path's decision or what the application reads; a few use raw
 ASGI header lists and WSGI streams the shared harnesses cannot express.
 """
 
