@@ -54,3 +54,17 @@ def vector_params(vector: dict[str, Any]) -> Any:
 @pytest.fixture(scope="session")
 def vectors() -> list[dict[str, Any]]:
     return load_vectors()
+
+
+@pytest.fixture(autouse=True)
+def _a_full_diagnosis_budget() -> None:
+    """Each test starts with the process's diagnosis budget full.
+
+    Its six diagnoses a minute are shared by every guard in the process, so in one run
+    of the whole suite earlier tests' refusals would spend them, and a test expecting a
+    finding would get none depending on what ran before it.
+    """
+    from twiliosig import _diagnosis
+
+    limit = _diagnosis.PROCESS_LIMIT
+    limit._tokens = limit._capacity
