@@ -45,8 +45,8 @@ from _timing import interleaved_ns, machine
 from core import TOKEN
 from werkzeug.wrappers import Request, Response
 
+from twiliosig._forms import parse_form
 from twiliosig._params import canonical_params
-from twiliosig._request import parse_form
 from twiliosig._urls import candidate_urls
 from twiliosig.wsgi import TwilioSignatureMiddleware
 

@@ -15,7 +15,7 @@ import pytest
 from tests.test_diagnosis import decide, fresh, request
 from twiliosig import _guard
 from twiliosig._diagnosis import DIAGNOSES_PER_MINUTE, MAX_HEADER_BYTES, readings
-from twiliosig._request import ForwardedTrust
+from twiliosig._origin import ForwardedTrust
 
 #: Untrusted forwarding headers of which no reading can be built.
 JUNK = {

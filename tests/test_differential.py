@@ -18,8 +18,8 @@ from werkzeug.datastructures import MultiDict
 from tests.oracle import TwilioValidator
 from tests.test_params_order import FIELD, _parsed
 from twiliosig import Reason, RequestValidator, compute_signature
+from twiliosig._forms import FORM_CONTENT_TYPE
 from twiliosig._guard import Guard, Head
-from twiliosig._request import FORM_CONTENT_TYPE
 
 # Text Twilio sends: any Unicode scalar (no lone surrogates, which UTF-8 cannot carry).
 text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=12)

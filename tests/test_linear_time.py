@@ -28,23 +28,13 @@ import pytest
 from twiliosig import RequestValidator
 from twiliosig._curl import parse_curl
 from twiliosig._environ import environ_head
+from twiliosig._forms import form_signing_text, parse_form
 from twiliosig._guard import Guard, Head, _foreign_charset, body_params
 from twiliosig._keys import parse_signature_settings
 from twiliosig._logtext import loggable
+from twiliosig._origin import ForwardedTrust, decode_target, forwarded_origin, rebuild_url, split_target, valid_host
 from twiliosig._params import all_values, first_value, sorted_params, utf16_params
-from twiliosig._request import (
-    ForwardedTrust,
-    decode_target,
-    form_signing_text,
-    forwarded_origin,
-    normalise_path,
-    parse_form,
-    path_matcher,
-    path_readings,
-    rebuild_url,
-    split_target,
-    valid_host,
-)
+from twiliosig._paths import normalise_path, path_matcher, path_readings
 from twiliosig._scope import scope_head
 from twiliosig._urls import candidate_urls, query_values, redact, split_url
 from twiliosig.cli import _parse_raw_request

@@ -23,9 +23,9 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from twiliosig import _params as params_module
+from twiliosig._forms import form_signing_text, parse_form
 from twiliosig._keys import ALGORITHMS, Secret
 from twiliosig._params import canonical_params, sorted_params, utf16_order_may_differ, utf16_params
-from twiliosig._request import form_signing_text, parse_form
 
 # Characters where the orders and the separators could go wrong: NUL and U+0001
 # (the separator and its escape), ASCII, U+D7FF and U+E000..U+FFFF (below and

@@ -50,7 +50,7 @@ def test_documented_modules_export_only_public_names(name: str) -> None:
         assert hasattr(module, attribute), f"{name}.__all__ names {attribute}, which does not exist"
 
 
-@pytest.mark.parametrize("internal", ["guard", "request", "params", "keys"])
+@pytest.mark.parametrize("internal", ["guard", "origin", "forms", "paths", "params", "keys"])
 def test_the_adapters_internals_are_private(internal: str) -> None:
     with pytest.raises(ModuleNotFoundError):
         importlib.import_module(f"twiliosig.{internal}")

@@ -9,19 +9,18 @@ from __future__ import annotations
 
 import pytest
 
-from twiliosig._request import (
+from twiliosig._origin import (
     ForwardedTrust,
     PublicUrl,
     TrustedOrigin,
     forwarded_origin,
-    normalise_path,
     parse_public_url,
     parse_trust,
-    path_matcher,
     quote_path,
     rebuild_url,
     split_target,
 )
+from twiliosig._paths import normalise_path, path_matcher
 
 
 @pytest.mark.parametrize(

@@ -31,8 +31,8 @@ import time
 from collections.abc import Callable
 from typing import Final, NamedTuple
 
+from ._origin import ForwardedTrust, PublicUrl, forwarded_origin, rebuild_url
 from ._params import Params
-from ._request import ForwardedTrust, PublicUrl, forwarded_origin, rebuild_url
 from ._urls import UrlVariant, redact, split_url
 from .signature import RequestValidator
 from .verdict import Finding

@@ -10,7 +10,7 @@ import io
 from typing import TYPE_CHECKING, Any
 
 from ._guard import Head
-from ._request import decode_target, quote_path, split_target
+from ._origin import decode_target, quote_path, split_target
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment

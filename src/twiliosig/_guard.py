@@ -40,6 +40,7 @@ from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, It
 from typing import TYPE_CHECKING, Final, NamedTuple, TypeVar
 
 from ._diagnosis import Diagnosis, readings
+from ._forms import FORM_CONTENT_TYPE, SETTINGS_HEADER, SIGNATURE_HEADER, BodyParams, form_signing_text, parse_form
 from ._logfields import log_fields
 from ._logtext import loggable
 from ._options import (  # the options' one list, meanings, defaults and checks; re-exported here
@@ -51,20 +52,9 @@ from ._options import (  # the options' one list, meanings, defaults and checks;
     check_option_names,
     parse_options,
 )
+from ._origin import ForwardedTrust, TrustedOrigin, forwarded_origin, rebuild_url
+from ._paths import PathMatcher
 from ._replay_net import StoreFull
-from ._request import (
-    FORM_CONTENT_TYPE,
-    SETTINGS_HEADER,
-    SIGNATURE_HEADER,
-    BodyParams,
-    ForwardedTrust,
-    PathMatcher,
-    TrustedOrigin,
-    form_signing_text,
-    forwarded_origin,
-    parse_form,
-    rebuild_url,
-)
 from ._urls import query_values, redact
 from .replay import StoreUnavailable, replay_key, require_mode
 from .verdict import Reason, Verdict

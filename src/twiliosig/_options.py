@@ -24,7 +24,8 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Final, NamedTuple, TypedDict
 
 from ._keys import AuthToken
-from ._request import ForwardedTrust, PathMatcher, PublicUrl, parse_public_url, parse_trust, path_matcher
+from ._origin import ForwardedTrust, PublicUrl, parse_public_url, parse_trust
+from ._paths import PathMatcher, path_matcher
 from ._urls import DEFAULT_VARIANTS, UrlVariant
 from .replay import ReplayStore, check_protocol
 from .signature import RequestValidator

@@ -10,7 +10,7 @@ from collections.abc import MutableMapping
 from typing import Any
 
 from ._guard import Head
-from ._request import decode_target, quote_path
+from ._origin import decode_target, quote_path
 
 __all__ = ["route_path", "scope_head", "scope_headers", "scope_raw_path"]
 

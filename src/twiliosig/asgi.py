@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._guard import CLAIMED_KEY, NO_ANSWER, VERDICT_KEY, Check, Guard
 from ._logtext import loggable
-from ._request import path_matcher
+from ._paths import path_matcher
 from ._scope import route_path, scope_head
 from .verdict import Verdict
 

@@ -30,7 +30,7 @@ from ._curl import parse_curl
 from ._diagnosis import Diagnosis, RateLimit, readings
 from ._guard import Guard, Head, body_params
 from ._keys import ALGORITHMS, HMAC_SHA1
-from ._request import ForwardedTrust, split_target
+from ._origin import ForwardedTrust, split_target
 from ._send import add_parser as add_send_parser
 from ._urls import UrlVariant, redact, split_url
 from .demo import run_demo

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote_plus
 
+from ._origin import parse_public_url, rebuild_url
 from ._params import _pairs
-from ._request import parse_public_url, rebuild_url
 from ._urls import Candidate, candidate_urls, redact, split_url
 from .signature import RequestValidator
 from .verdict import Reason, Verdict

@@ -31,10 +31,10 @@ from typing import Any
 from urllib.parse import urlencode
 
 from . import events
+from ._forms import FORM_CONTENT_TYPE
 from ._fresh import fresh as renew_sids
 from ._keys import HMAC_SHA1
 from ._params import Params, _pairs
-from ._request import FORM_CONTENT_TYPE
 from .events import SignedRequest
 from .events._model import Overrides
 from .signature import body_sha256, compute_signature

@@ -31,7 +31,7 @@ import pytest
 from tests.attacks import proxy_servers
 from tests.attacks.harness import SMS, Pool, exchange, form_body, request_head, sign
 from tests.e2e import servers
-from twiliosig._request import ForwardedTrust, forwarded_origin, parse_trust
+from twiliosig._origin import ForwardedTrust, forwarded_origin, parse_trust
 
 pytestmark = proxy_servers.NEEDS_NGINX
 

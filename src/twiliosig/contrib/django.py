@@ -75,8 +75,8 @@ from .._guard import (
     Head,
     Outcome,
 )
+from .._origin import quote_path
 from .._replay_django import DjangoCacheReplayStore
-from .._request import quote_path
 from .._scope import scope_raw_path
 from ..verdict import Verdict
 

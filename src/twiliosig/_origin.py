@@ -1,13 +1,8 @@
-"""From an HTTP request to the values Twilio signed: the URL it called, and its parameters.
+"""The URL Twilio called, rebuilt from a request: its own parts, ``public_url``, or trusted proxies.
 
-Framework-neutral and standard library only; the WSGI and ASGI middlewares and
-the framework integrations each turn their request into these plain values and
-call the same functions, so there is one set of URL and body rules.
-
-The URL is the hard part. Twilio signs the URL it requested, byte for byte, but
-the application often sees another one: a TLS-terminating proxy turns ``https``
-into ``http``, a load balancer changes the host or port, a path prefix is
-stripped, and servers decode the path. So:
+Twilio signs the URL it requested, byte for byte, but the application often sees
+another one: a TLS-terminating proxy turns ``https`` into ``http``, a load balancer
+changes the host or port, a path prefix is stripped, and servers decode the path. So:
 
 - the path comes from the raw request target when the server keeps it (WSGI
   ``RAW_URI``/``REQUEST_URI``, ASGI ``raw_path``), so percent-encoding reaches
@@ -17,76 +12,40 @@ stripped, and servers decode the path. So:
 - the scheme, host and port come from ``public_url`` when it is configured, else
   from ``Forwarded``/``X-Forwarded-*`` when the proxies are trusted, else from
   the request itself.
+
+Every parser here runs in time linear in its input (tests/test_linear_time.py).
 """
 
 from __future__ import annotations
 
-import binascii
-import logging
 import re
-from collections.abc import Callable, Iterable, Mapping
-from typing import NamedTuple, Union
-from urllib.parse import quote, unquote
+from collections.abc import Callable, Mapping
+from typing import NamedTuple
+from urllib.parse import quote
 
-from ._logtext import loggable
 from ._urls import split_url
 
-logger = logging.getLogger("twiliosig")
-
 __all__ = [
-    "FORM_CONTENT_TYPE",
     "FORWARDED_HEADERS",
+    "NO_TRUST",
+    "ONE_PROXY",
     "ForwardedTrust",
-    "PathMatcher",
     "PublicUrl",
-    "SignedRequest",
     "TrustedOrigin",
     "decode_target",
-    "form_signing_text",
     "forwarded_origin",
-    "normalise_path",
-    "parse_form",
     "parse_public_url",
     "parse_trust",
-    "path_matcher",
-    "path_readings",
     "quote_path",
     "rebuild_url",
     "split_target",
+    "valid_host",
 ]
-
-FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
-SIGNATURE_HEADER = "x-twilio-signature"
-SETTINGS_HEADER = "x-twilio-webhooks-signature-settings"
 
 # A Host header we can put in a URL: a name, IPv4 or bracketed IPv6, optional port.
 _HOST = re.compile(r"(?:[A-Za-z0-9._~!$&'()*+,;=%-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]*)?\Z")
 # Characters left as they are when a decoded path has to be quoted again.
 _PATH_SAFE = "/:@!$&'()*+,;=-._~"
-
-#: Parameters as the middlewares hand them to the core: form pairs, or the raw body.
-BodyParams = Union[list[tuple[str, str]], bytes, None]
-
-
-class SignedRequest(NamedTuple):
-    """What the core needs to judge one request, taken out of any framework.
-
-    Attributes:
-        method: The HTTP method, for logs.
-        path: The path the application routes on, for logs and ``paths``.
-        url: The URL rebuilt as Twilio called it.
-        params: Form pairs, the raw body (when the URL carries
-            ``bodySHA256`` or the body is not a form), or None for no body.
-        signature: The ``X-Twilio-Signature`` header, or None.
-        signature_settings: The ``X-Twilio-Webhooks-Signature-Settings`` header, or None.
-    """
-
-    method: str
-    path: str
-    url: str
-    params: BodyParams
-    signature: str | None
-    signature_settings: str | None = None
 
 
 class PublicUrl(NamedTuple):
@@ -443,251 +402,3 @@ def rebuild_url(
         scheme = _WEBSOCKET_SCHEMES.get(scheme, scheme)
     url = f"{scheme}://{host}{prefix}{path or '/'}"
     return f"{url}?{query}" if query else url
-
-
-# A "%" that starts no escape, left as it is (as werkzeug and Django leave it). An escape
-# is any two hex digits, whatever their case ("%aF" too), as every framework decodes it:
-# left literal here, a captured "%25aF" re-sent as "%aF" would still validate while the
-# application read another character.
-_NOT_AN_ESCAPE = re.compile(rb"%(?![0-9A-Fa-f]{2})")
-# What surrogateescape makes of a byte that is not UTF-8, except the separator 0xFF.
-_UNDECODABLE = re.compile("[\udc80-\udcfe]")
-
-
-def _percent_decode(texts: list[str]) -> list[str]:
-    """The ``%XX`` escapes of many ASCII strings decoded as UTF-8 (strict); a broken escape stays as it is.
-
-    A body near the size limit can hold a third of a million escapes, and a
-    Python loop per escape decodes them slower than a framework parses the
-    whole body, so all the strings are decoded at once, in a few passes in C:
-    joined by the byte 0xFF, which no UTF-8 holds; a literal ``=`` made
-    ``=3D`` and the ``%`` of each escape ``=``, so that ``binascii.a2b_qp``
-    (quoted-printable escapes are ``=XX``) decodes every escape; then UTF-8 with
-    ``surrogateescape``, which turns each separator into U+DCFF, where the
-    strings are split again, and any byte that is not UTF-8 into another lone
-    surrogate, which refuses the body.
-
-    Raises:
-        ValueError: an escape decodes to invalid UTF-8.
-    """
-    joined = "\xff".join(texts)
-    if "%" not in joined:
-        return texts
-    data = _NOT_AN_ESCAPE.sub(b"%25", joined.encode("latin-1").replace(b"=", b"=3D"))
-    decoded = binascii.a2b_qp(data.replace(b"%", b"=")).decode("utf-8", "surrogateescape")
-    strings = decoded.split("\udcff")
-    if len(strings) != len(texts) or _UNDECODABLE.search(decoded):
-        raise ValueError("a %-escape in the form body decodes to invalid UTF-8")
-    return strings
-
-
-def parse_form(body: bytes) -> list[tuple[str, str]]:
-    """Decode an ``application/x-www-form-urlencoded`` body into pairs, blanks and repeats kept.
-
-    ``+`` is a space and ``%XX`` is decoded as UTF-8, as Twilio encodes; pieces
-    split on ``&`` only, empty pieces skipped, a piece without ``=`` is a blank
-    value: the same pairs werkzeug and Django parse, so the parameters checked
-    are the parameters the application reads. A broken escape stays literal
-    (and then fails the signature, as it should).
-
-    Twilio percent-encodes every byte outside ASCII, and frameworks disagree on
-    how to read a raw one (werkzeug and Django as UTF-8, Starlette as latin-1),
-    so a raw non-ASCII byte would let the application read other values than
-    the ones checked: such a body is refused.
-
-    Raises:
-        ValueError: a raw non-ASCII byte, or a decoded escape that is not valid UTF-8.
-    """
-    if not body.isascii():
-        raise ValueError("the form body holds raw non-ASCII bytes (Twilio percent-encodes them)")
-    pairs: list[tuple[str, str]] = []
-    escaped = []  # where the pairs with an escape are
-    for piece in body.decode("ascii").replace("+", " ").split("&"):
-        if piece:
-            if "%" in piece:
-                escaped.append(len(pairs))
-            name, _, value = piece.partition("=")
-            pairs.append((name, value))
-    if escaped:
-        # Decoded after the split, so an escaped "&" or "=" stays in its name or value;
-        # all together, so a body of escapes costs passes in C, not a loop per escape.
-        decoded = _percent_decode([text for index in escaped for text in pairs[index]])
-        for index, name, value in zip(escaped, decoded[::2], decoded[1::2], strict=True):
-            pairs[index] = (name, value)
-    return pairs
-
-
-# Every byte but the separators "&" and "=", and the two bytes form_signing_text puts in their place.
-_NOT_A_SEPARATOR = bytes(byte for byte in range(256) if byte not in b"&=\x00\x01")
-# The separators of a body of up to 64 pairs, each "name=value", in order: "=&=&...=".
-_ALTERNATING = b"=&" * 63 + b"="
-# Larger than any webhook Twilio sends (1,600 characters of message, each escaped, fit many
-# times over): a forged body near max_body_size goes straight to the parser, read once.
-_ONE_PASS_BYTES = 32 * 1024
-
-
-def form_signing_text(body: bytes) -> str | None:
-    """What a signature covers of a plain form body, straight from its bytes; None: ask :func:`parse_form`.
-
-    Exactly ``sorted_params(parse_form(body))[0]`` (names and values decoded,
-    distinct pairs in code-point order, each name then its value) for the body
-    of every genuine webhook, in a dozen passes in C instead of a loop per pair:
-    the middlewares do this once per request. The separators become control
-    characters before the escapes are decoded, so an escaped ``&`` or ``=``
-    stays in its name or value: ``&`` becomes U+0001, where the pairs are split,
-    and ``=`` becomes NUL, which sorts below every character, so sorting whole
-    ``name NUL value`` strings sorts the pairs by name, then value; a set drops
-    repeated pairs. It answers None (and the caller parses the pairs) for
-    anything it could read differently from :func:`parse_form`: a piece without
-    ``=`` or with a second one, an empty piece, more than 64 pairs or 32 KiB,
-    NUL or U+0001 raw or escaped, a ``%`` that starts no escape, a raw non-ASCII
-    byte, an escape that is not UTF-8.
-    """
-    if len(body) > _ONE_PASS_BYTES or not body.isascii():
-        return None
-    separators = body.translate(None, _NOT_A_SEPARATOR)
-    if not (len(separators) & 1 and _ALTERNATING.startswith(separators)):
-        return None
-    data = body.replace(b"+", b" ").replace(b"=", b"\x00").replace(b"&", b"\x01")
-    if b"%" in data:
-        if b"%00" in data or b"%01" in data or _NOT_AN_ESCAPE.search(data):
-            return None  # would decode to a separator, or a '%' that starts no escape (Twilio sends none)
-        try:
-            text = binascii.a2b_qp(data.replace(b"%", b"=")).decode("utf-8")
-        except UnicodeDecodeError:
-            return None
-    else:
-        text = data.decode("ascii")
-    return "".join(sorted(set(text.split("\x01")))).replace("\x00", "")
-
-
-def normalise_path(path: str, *, backslashes: bool = False) -> str:
-    """The path with repeated slashes merged and dot segments resolved.
-
-    With ``backslashes``, a ``\\`` also separates segments (as some proxies and
-    non-Python routers read it).
-    """
-    if backslashes:
-        path = path.replace("\\", "/")
-    segments: list[str] = []
-    for segment in path.split("/"):
-        if segment in ("", "."):
-            continue
-        if segment == "..":
-            if segments:
-                segments.pop()
-            continue
-        segments.append(segment)
-    normalised = "/" + "/".join(segments)
-    if path.endswith("/") and normalised != "/":
-        normalised += "/"
-    return normalised
-
-
-# Characters of a glob, a regex or a route converter: never in a Twilio webhook URL, and a
-# sign that a paths entry (a literal prefix) was written as a pattern, which matches nothing.
-_PATTERN_CHARACTERS = re.compile(r"[*?<>{}\[\]()^$]")
-# A path holding none of these reads the same to every server and router.
-_AMBIGUOUS_PATH = re.compile(r"%|//|/\.|\\")
-# How many times a path is percent-decoded for its readings: the server once, a router
-# or gateway once more, and a margin.
-_MAX_DECODINGS = 3
-
-
-def path_readings(path: str) -> tuple[str, ...]:
-    """Every path a server or router might dispatch this request to, the path itself first.
-
-    The path the adapter gives is the one the server decoded. A router may use
-    it as it is (werkzeug and Starlette keep ``..`` and ``//``), decode it once
-    more (or twice, where a gateway such as API Gateway's REST API passes it
-    still encoded), resolve dot segments and merge slashes (as a proxy in front, or a
-    router, may), or treat ``\\`` as a separator. A request is protected when any
-    of these readings falls under a protected prefix: the test errs towards
-    protecting more, never less.
-    """
-    if _AMBIGUOUS_PATH.search(path) is None:
-        return (path,)
-    readings = dict.fromkeys([path])
-    decoded = path
-    for _ in range(_MAX_DECODINGS):  # a path the server left encoded, or encoded twice
-        if "%" not in decoded:
-            break
-        decoded = unquote(decoded, errors="surrogateescape")
-        readings[decoded] = None
-    for reading in list(readings):
-        readings[normalise_path(reading)] = None
-        if "\\" in reading:
-            readings[normalise_path(reading, backslashes=True)] = None
-    return tuple(readings)
-
-
-PathMatcher = Callable[[str], bool]
-
-
-def path_matcher(paths: Iterable[str] | PathMatcher | None) -> PathMatcher:
-    """Build the test for which paths must be signed.
-
-    Every reading of the path (:func:`path_readings`) is tested, so a request
-    cannot leave a protected prefix by dot segments, doubled slashes or
-    percent-encoding that the server or router reads differently from us.
-
-    Args:
-        paths: None for every path; a callable ``path -> bool``, called with
-            each reading (protected if any answers True; protected too if it
-            raises); or path prefixes, matched by whole segments: ``"/twilio"``
-            and ``"/twilio/"`` both protect ``/twilio``, ``/twilio/`` and
-            ``/twilio/sms``, not ``/twiliox``. A prefix written percent-encoded
-            is matched in its decoded form too.
-
-    Raises:
-        TypeError: a str instead of a list of prefixes, or prefixes that are not str.
-        ValueError: a prefix that does not start with ``/``, or an empty list.
-    """
-    if paths is None:
-        return lambda path: True
-    if callable(paths):
-        return _custom_matcher(paths)
-    if isinstance(paths, str):
-        raise TypeError("paths must be a list of prefixes, e.g. paths=['/twilio/'], not a single str")
-    if not isinstance(paths, Iterable):
-        raise TypeError(f"paths must be a list of path prefixes or a callable, not {type(paths).__name__}")
-    prefixes: dict[str, None] = {}
-    for prefix in paths:
-        if not isinstance(prefix, str):
-            raise TypeError("each entry of paths must be a str path prefix")
-        if not prefix.startswith("/"):
-            raise ValueError(f"path prefixes start with '/': {prefix!r}")
-        if _PATTERN_CHARACTERS.search(prefix):
-            raise ValueError(
-                f"paths holds {prefix!r}, which looks like a pattern; entries are literal prefixes "
-                "(paths=['/twilio/'] protects everything under /twilio/), or give a callable"
-            )
-        prefixes[prefix.rstrip("/")] = None
-        if "%" in prefix:
-            prefixes[unquote(prefix).rstrip("/")] = None
-    if not prefixes:
-        raise ValueError("paths is empty, which would protect nothing; use None to protect every path")
-    if "" in prefixes:
-        return lambda path: True
-    exact = tuple(prefixes)
-    below = tuple(prefix + "/" for prefix in prefixes)
-
-    def matches(path: str) -> bool:
-        return any(reading in exact or reading.startswith(below) for reading in path_readings(path))
-
-    return matches
-
-
-def _custom_matcher(custom: PathMatcher) -> PathMatcher:
-    def matches(path: str) -> bool:
-        try:
-            return any(custom(reading) for reading in path_readings(path))
-        except Exception as error:  # a broken matcher must not open the door
-            logger.error(
-                "twiliosig: the paths callable raised %s for %s; treating the path as protected",
-                type(error).__name__,
-                loggable(path),
-            )
-            return True
-
-    return matches
