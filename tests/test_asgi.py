@@ -128,6 +128,12 @@ async def run_asgi(app: Any, scope: dict[str, Any], messages: list[dict[str, Any
     return sent
 
 
+def status_of(app: Any, scope: dict[str, Any], body: bytes) -> int:
+    """The status ``app`` answers a request of ``scope`` whose body arrives in one message."""
+    sent = anyio.run(run_asgi, app, scope, [{"type": "http.request", "body": body, "more_body": False}])
+    return int(next(message["status"] for message in sent if message["type"] == "http.response.start"))
+
+
 class TestAsgiContract(MiddlewareContract):
     def harness(self, **options: Any) -> AsgiHarness:
         return AsgiHarness(**options)

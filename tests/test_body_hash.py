@@ -16,6 +16,7 @@ from urllib.parse import quote
 
 import pytest
 
+from tests.test_asgi import http_scope, status_of
 from twiliosig import Reason, RequestValidator, body_sha256, compute_signature
 from twiliosig.asgi import TwilioSignatureMiddleware as AsgiMiddleware
 from twiliosig.wsgi import TwilioSignatureMiddleware as WsgiMiddleware
@@ -100,37 +101,17 @@ def _wsgi(url_query: str) -> int:
 
 
 def _asgi(url_query: str) -> int:
-    import asyncio
-
     async def app(scope: Any, receive: Any, send: Any) -> None:
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": b""})
 
-    scope = {
-        "type": "http",
-        "method": "POST",
-        "scheme": "https",
-        "path": "/events",
-        "raw_path": b"/events",
-        "query_string": url_query.encode(),
-        "headers": [
-            (b"host", b"example.com"),
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(BODY)).encode()),
-            (b"x-twilio-signature", compute_signature(TOKEN, f"{BASE}?{url_query}").encode()),
-        ],
-    }
-    statuses: list[int] = []
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": BODY, "more_body": False}
-
-    async def send(message: dict[str, Any]) -> None:
-        if message["type"] == "http.response.start":
-            statuses.append(message["status"])
-
-    asyncio.run(AsgiMiddleware(app, auth_token=TOKEN)(scope, receive, send))
-    return statuses[0]
+    headers = [
+        (b"host", b"example.com"),
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(BODY)).encode()),
+        (b"x-twilio-signature", compute_signature(TOKEN, f"{BASE}?{url_query}").encode()),
+    ]
+    return status_of(AsgiMiddleware(app, auth_token=TOKEN), http_scope(f"/events?{url_query}", headers), BODY)
 
 
 @pytest.mark.parametrize("serve", [_wsgi, _asgi], ids=["wsgi", "asgi"])

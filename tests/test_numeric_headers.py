@@ -26,6 +26,7 @@ from fastapi import Depends, FastAPI
 from flask import Flask
 
 from tests.django_site import TOKEN as DJANGO_TOKEN
+from tests.test_asgi import http_scope, status_of
 from twiliosig import compute_signature
 from twiliosig._environ import read_body
 from twiliosig.asgi import TwilioSignatureMiddleware as AsgiMiddleware
@@ -71,31 +72,14 @@ def asgi_status(host: str, length: str, token: str = TOKEN) -> int:
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": b""})
 
-    scope = {
-        "type": "http",
-        "method": "POST",
-        "scheme": "http",
-        "path": "/sms",
-        "raw_path": b"/sms",
-        "query_string": b"",
-        "headers": [
-            (b"host", host.encode()),
-            (b"content-type", FORM_TYPE.encode()),
-            (b"content-length", length.encode()),
-            (b"x-twilio-signature", compute_signature(token, f"http://{host}/sms", FORM).encode()),
-        ],
-    }
-    statuses: list[int] = []
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": BODY, "more_body": False}
-
-    async def send(message: dict[str, Any]) -> None:
-        if message["type"] == "http.response.start":
-            statuses.append(message["status"])
-
-    asyncio.run(AsgiMiddleware(app, auth_token=TOKEN)(scope, receive, send))
-    return statuses[0]
+    headers = [
+        (b"host", host.encode()),
+        (b"content-type", FORM_TYPE.encode()),
+        (b"content-length", length.encode()),
+        (b"x-twilio-signature", compute_signature(token, f"http://{host}/sms", FORM).encode()),
+    ]
+    scope = http_scope("/sms", headers, scheme="http")
+    return status_of(AsgiMiddleware(app, auth_token=TOKEN), scope, BODY)
 
 
 @override_settings(
