@@ -21,7 +21,7 @@ import pytest
 from tests.test_refusals import ADAPTERS, CASES, EXPECTED, OPTIONS, REFUSED, TOKEN
 from twiliosig import Reason, compute_signature
 from twiliosig._guard import Decision, Guard, Head, RequestInfo
-from twiliosig._logfields import EVENTS, LAYERS, LOG_FIELDS, layer, log_url
+from twiliosig._logfields import EVENTS, LAYERS, LOG_FIELDS, layer_of, log_url
 from twiliosig.replay import MemoryReplayStore, StoreUnavailable
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -295,7 +295,7 @@ def test_each_layer_is_named_by_the_refusals_it_makes(expected: str, shipped: Li
 def test_every_reason_has_a_documented_layer() -> None:
     """A new Reason falls into a layer the docs list."""
     assert set(LAYER_CASES) == set(LAYERS)
-    assert {layer(reason) for reason in Reason} <= set(LAYERS)
+    assert {layer_of(reason) for reason in Reason} <= set(LAYERS)
 
 
 def test_the_docs_list_every_field_event_and_layer() -> None:

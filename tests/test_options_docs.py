@@ -75,7 +75,7 @@ def test_the_documented_defaults_are_the_guards(monkeypatch: pytest.MonkeyPatch)
     assert guard.public_url is OPTIONS["public_url"].default is None
     assert not guard.trust
     assert OPTIONS["trust_forwarded"].default is False
-    assert guard.basic_auth == ()
+    assert guard.authenticator is None
     assert OPTIONS["basic_auth"].default is None
     assert guard.protects("/anything")
     assert OPTIONS["paths"].default is None

@@ -31,14 +31,12 @@ here, with the same fields, and reported to ``on_reject``.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import enum
-import hmac
 import logging
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Final, NamedTuple, TypeVar
 
+from ._auth import Authenticator, AuthRequest, Denied, Waiting
 from ._diagnosis import Diagnosis, readings
 from ._forms import FORM_CONTENT_TYPE, SETTINGS_HEADER, SIGNATURE_HEADER, BodyParams, form_signing_text, parse_form
 from ._logfields import log_fields
@@ -270,6 +268,13 @@ Outcome = int | BaseException | None
 _T = TypeVar("_T")
 
 
+def _target(url: str) -> str:
+    """The request target of a rebuilt URL: its path and query (what Digest's ``uri`` names)."""
+    rest = url.partition("://")[2]
+    slash = rest.find("/")
+    return rest[slash:] if slash >= 0 else "/"
+
+
 def failed(outcome: Outcome) -> bool:
     """The one rule for the app's outcome: raised, 5xx, or no answer at all is a failure.
 
@@ -290,7 +295,17 @@ class Check:
         body_limit: Read at most this many bytes; one more is over the limit.
     """
 
-    __slots__ = ("_content_type", "_guard", "_head", "_info", "_signature", "_url", "body_limit", "decision")
+    __slots__ = (
+        "_content_type",
+        "_guard",
+        "_head",
+        "_info",
+        "_signature",
+        "_url",
+        "body_limit",
+        "decision",
+        "waiting",
+    )
 
     def __init__(self, guard: Guard, head: Head) -> None:
         self._guard = guard
@@ -302,6 +317,26 @@ class Check:
         self._signature: str | None = None
         self._content_type: str | None = None
         self.decision: Decision | None = None
+        self.waiting: Waiting | None = None
+
+    def authenticate(self) -> None:
+        """Resolve an authentication layer that needs the network first, blocking; before the body is read.
+
+        A sync adapter calls it when :attr:`waiting` is set (a bearer token not seen
+        before): the layer fetches what it needs in this worker thread, then the rest
+        of the head is screened. Afterwards :attr:`decision` is set or the body is due.
+        """
+        waiting = self.waiting
+        if waiting is not None:
+            self.waiting = None
+            self._guard.authenticated(self, waiting.resolve())
+
+    async def aauthenticate(self) -> None:
+        """:meth:`authenticate` for async adapters: the layer's I/O never blocks the event loop."""
+        waiting = self.waiting
+        if waiting is not None:
+            self.waiting = None
+            self._guard.authenticated(self, await waiting.aresolve())
 
     def finish(self, body: bytes = b"") -> Decision:
         """The decision for the whole request, once its body is read: :meth:`decide` with the bytes."""
@@ -323,6 +358,8 @@ class Check:
         decision = self.decision
         if decision is not None:
             return decision
+        if self.waiting is not None:  # an adapter that skipped authenticate(): a bug, never an open door
+            raise RuntimeError("twiliosig: the request's authentication was not resolved before its body")
         if type(body) is not bytes or len(body) > self.body_limit:
             decision = self.decision = self._lost(body)
             return decision
@@ -553,7 +590,7 @@ class Guard:
         "_diagnosis",
         "_refusals",
         "_trusting",
-        "basic_auth",
+        "authenticator",
         "enabled",
         "max_body_size",
         "methods",
@@ -584,7 +621,7 @@ class Guard:
         self.on_reject = parsed.on_reject
         self.replay_guard = parsed.replay_guard
         self.on_store_error = parsed.on_store_error
-        self.basic_auth = parsed.basic_auth
+        self.authenticator: Authenticator | None = parsed.authenticator
         self._refusals: dict[tuple[int, str], Refusal] = {}
 
     def check(self, head: Head) -> Check:
@@ -636,6 +673,16 @@ class Guard:
             check.decision = self.decide(verdict, check.request)
         return check
 
+    def authenticated(self, check: Check, answer: Denied | None) -> None:
+        """Carry on screening ``check``'s head once a waiting layer has answered (see :meth:`Check.authenticate`)."""
+        verdict = self._denied(check, answer) if answer is not None else self._screen_rest(check._head, check)
+        if verdict is not None:
+            check.decision = self.decide(verdict, check.request, answer)
+
+    def _denied(self, check: Check, answer: Denied) -> Verdict:
+        """The verdict of a layer's refusal; the refusal's challenges are built with it."""
+        return Verdict(False, answer.reason, answer.detail)
+
     def _screen(self, head: Head, check: Check) -> Verdict | None:
         """What the head alone decides, in the order a refusal is chosen; None to read the body.
 
@@ -666,8 +713,22 @@ class Guard:
             return Verdict(False, Reason.MALFORMED_URL, "the Host header cannot be part of a URL")
         check._url = url
         check._info = RequestInfo(head.method, head.path, url)
-        if self.basic_auth and not self._authenticated(head.header("authorization")):
-            return Verdict(False, Reason.UNAUTHORIZED, "no valid HTTP Basic credentials (Twilio sends them on retry)")
+        authenticator = self.authenticator
+        if authenticator is not None:
+            answer = authenticator.authenticate(AuthRequest(head.method, _target(url), url, head.header))
+            if answer is not None:
+                if type(answer) is Waiting:
+                    check.waiting = answer  # the adapter resolves it, then the rest of the head is screened
+                    return None
+                assert type(answer) is Denied
+                check.decision = self.decide(self._denied(check, answer), check.request, answer)
+                return None
+        return self._screen_rest(head, check)
+
+    def _screen_rest(self, head: Head, check: Check) -> Verdict | None:
+        """What the head decides once the caller is authenticated: HTTPS, the signature, the body's type and size."""
+        url = check._url
+        assert url is not None  # set by the screen before any layer was asked
         if self.require_https and not url.startswith(("https://", "wss://")):
             return Verdict(False, Reason.NOT_HTTPS, "require_https is set and the URL Twilio called is not https")
         signature = check._signature = head.header(SIGNATURE_HEADER)
@@ -695,22 +756,6 @@ class Guard:
             return self.too_large(int(declared))
         return None
 
-    def _authenticated(self, authorization: str | None) -> bool:
-        """Constant-time check of ``Authorization: Basic ...`` against every configured pair."""
-        scheme, _, encoded = (authorization or "").strip().partition(" ")
-        if scheme.lower() != "basic":
-            return False
-        try:
-            user, _, password = base64.b64decode(encoded.strip(), validate=True).decode("utf-8").partition(":")
-        except (binascii.Error, UnicodeDecodeError, ValueError):
-            return False
-        found = False
-        for known_user, known_password in self.basic_auth:
-            same_user = hmac.compare_digest(known_user, user.encode("utf-8"))
-            same_password = hmac.compare_digest(known_password, password.encode("utf-8"))
-            found |= same_user & same_password
-        return found
-
     def too_large(self, size: int | None = None) -> Verdict:
         """The verdict for a body over ``max_body_size`` (``size`` when known)."""
         what = "the body" if size is None else f"the body of {size} bytes"
@@ -736,13 +781,27 @@ class Guard:
 
     # --- decisions ----------------------------------------------------------------------
 
-    def decide(self, verdict: Verdict, request: RequestInfo) -> Decision:
-        """The decision for a refused verdict: logged and reported once, refused unless report-only."""
-        self.report(verdict, request)
-        return Decision(verdict, None if self.report_only else self.refusal(verdict), None, request)
+    def decide(self, verdict: Verdict, request: RequestInfo, denied: Denied | None = None) -> Decision:
+        """The decision for a refused verdict: logged and reported once, refused unless report-only.
+
+        ``denied`` is the authentication layer's refusal behind a 401 (or its 403 or
+        503): the log names its layer, and the response carries its challenges.
+        """
+        self.report(verdict, request, None if denied is None else denied.layer)
+        if self.report_only:
+            return Decision(verdict, None, None, request)
+        refusal = self.refusal(verdict)
+        if denied is not None and verdict.reason.status == 401:
+            assert self.authenticator is not None  # only a layer denies
+            challenges = tuple(("WWW-Authenticate", value) for value in self.authenticator.challenges_for(denied))
+            refusal = refusal._replace(headers=refusal.headers + challenges)
+        return Decision(verdict, refusal, None, request)
 
     def refusal(self, verdict: Verdict) -> Refusal:
-        """The response that refuses ``verdict``: a short text body that reveals nothing."""
+        """The response that refuses ``verdict``: a short text body that reveals nothing.
+
+        A 401's challenges are added by :meth:`decide`: a Digest nonce is new each time.
+        """
         status = verdict.reason.status
         phrase = _PHRASES[status]
         cached = self._refusals.get((status, phrase))
@@ -754,15 +813,16 @@ class Guard:
             ("Content-Length", str(len(body))),
             ("Cache-Control", "no-store"),
         ]
-        if status == 401:
-            headers.append(("WWW-Authenticate", 'Basic realm="twilio", charset="UTF-8"'))
         if status == 405:
             headers.append(("Allow", ", ".join(sorted(self.methods))))
         refusal = self._refusals[(status, phrase)] = Refusal(status, phrase, tuple(headers), body)
         return refusal
 
-    def report(self, verdict: Verdict, request: RequestInfo) -> None:
-        """Log a refusal once (a sentence, and its fields as ``extra``) and call ``on_reject``; never raises."""
+    def report(self, verdict: Verdict, request: RequestInfo, layer: str | None = None) -> None:
+        """Log a refusal once (a sentence, and its fields as ``extra``) and call ``on_reject``; never raises.
+
+        ``layer`` names the authentication layer that refused, for the ``twiliosig_layer`` field.
+        """
         url = request.url
         origin = "could not be rebuilt"
         if url is not None:
@@ -770,7 +830,8 @@ class Guard:
             origin = f"{scheme}://{rest.split('/', 1)[0].rpartition('@')[2]}"
         # A store outage or an unusable Host or forwarding header is the operator's to fix: the line
         # says what the store answered, or which header and option (never the header's value).
-        cause = verdict.detail if verdict.reason in _CAUSE_LOGGED else None
+        # An authentication layer's detail is its own sentence (never a credential): it says which check failed.
+        cause = verdict.detail if verdict.reason in _CAUSE_LOGGED or layer is not None else None
         fields = log_fields(
             "refusal",
             verdict.reason,
@@ -782,6 +843,7 @@ class Guard:
             urls_tried=verdict.urls_tried,
             cause=cause,
             finding=verdict.finding,
+            layer=layer,
         )
         # A finding is a misconfiguration, not a forgery: an ERROR once per fix per interval, then warnings.
         finding = verdict.finding

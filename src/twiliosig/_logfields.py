@@ -23,7 +23,7 @@ from ._logtext import loggable
 from ._urls import redact
 from .verdict import Finding, Reason
 
-__all__ = ["EVENTS", "LAYERS", "LOG_FIELDS", "layer", "log_fields", "log_url"]
+__all__ = ["EVENTS", "LAYERS", "LOG_FIELDS", "layer_of", "log_fields", "log_url"]
 
 #: The names of the ``extra`` fields, the one list of them (docs/operations.md shows it, and a test
 #: holds the two together). Each is prefixed, so none collides with a ``LogRecord`` attribute.
@@ -55,7 +55,7 @@ EVENTS: Final = (
 _LAYER_OF = {
     Reason.METHOD_NOT_ALLOWED: "method",
     Reason.MALFORMED_URL: "url",
-    Reason.UNAUTHORIZED: "basic_auth",
+    Reason.UNAUTHORIZED: "basic_auth",  # the guard names the layer that refused, when another one did
     Reason.NOT_HTTPS: "https",
     Reason.BODY_TOO_LARGE: "size_limit",
     Reason.MALFORMED_BODY: "body",
@@ -63,13 +63,22 @@ _LAYER_OF = {
     Reason.REPLAY_STORE_UNAVAILABLE: "replay_guard",
 }
 #: Every value ``twiliosig_layer`` takes.
-LAYERS: Final = ("method", "url", "basic_auth", "https", "size_limit", "body", "signature", "replay_guard")
+LAYERS: Final = (
+    "method",
+    "url",
+    "basic_auth",
+    "https",
+    "size_limit",
+    "body",
+    "signature",
+    "replay_guard",
+)
 
 #: The longest URL a field carries before it is cut (a path is bounded at 200 characters already).
 _URL_LIMIT = 300
 
 
-def layer(reason: Reason) -> str:
+def layer_of(reason: Reason) -> str:
     """The layer that refuses with ``reason``: the method check, the URL rebuild, Basic auth, ..."""
     return _LAYER_OF.get(reason, "signature")
 
@@ -93,6 +102,7 @@ def log_fields(
     urls_tried: int = 0,
     cause: str | None = None,
     finding: Finding | None = None,
+    layer: str | None = None,
 ) -> dict[str, object]:
     """The ``extra`` of one record: every name of :data:`LOG_FIELDS`, each value safe to log.
 
@@ -110,11 +120,13 @@ def log_fields(
             never a value from the request; None when the reason speaks for itself.
         finding: What the signature does match (a signature mismatch only): the URL
             Twilio signed, as ``twiliosig_url`` is written, and the option that fixes it.
+        layer: The authentication layer that refused (one of :data:`LAYERS`), when the
+            reason alone does not say which.
     """
     return {
         "twiliosig_event": event,
         "twiliosig_reason": reason.value,
-        "twiliosig_layer": layer(reason),
+        "twiliosig_layer": layer or layer_of(reason),
         "twiliosig_status": status,
         "twiliosig_report_only": report_only,
         "twiliosig_method": loggable(method, 20),

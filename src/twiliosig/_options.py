@@ -23,6 +23,7 @@ import secrets
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Final, NamedTuple, TypedDict
 
+from ._auth import Authenticator, BasicLayer, Layer
 from ._keys import AuthToken
 from ._origin import ForwardedTrust, PublicUrl, parse_public_url, parse_trust
 from ._paths import PathMatcher, path_matcher
@@ -292,17 +293,23 @@ def _on_store_error(value: object) -> str:
     return str(value)
 
 
-def _basic_auth(value: object) -> tuple[tuple[bytes, bytes], ...]:
+def _basic_auth(value: object) -> dict[str, str] | None:
     if value is None:
-        return ()
+        return None
     if not isinstance(value, Mapping) or not value:
         raise TypeError("basic_auth must be a non-empty mapping of user name to password")
-    pairs = []
     for user, password in value.items():
         if not isinstance(user, str) or not isinstance(password, str) or not user or not password or ":" in user:
             raise ValueError("basic_auth needs non-empty str user names (without ':') and passwords")
-        pairs.append((user.encode("utf-8"), password.encode("utf-8")))
-    return tuple(pairs)
+    return dict(value)
+
+
+def authenticator(basic: Mapping[str, str] | None) -> Authenticator | None:
+    """The authentication layers the options configure, in challenge order; None when there are none."""
+    layers: list[Layer] = []
+    if basic is not None:
+        layers.append(BasicLayer(basic))
+    return Authenticator(layers) if layers else None
 
 
 class Option(NamedTuple):
@@ -355,7 +362,7 @@ class ParsedOptions(NamedTuple):
     replay_guard: ReplayStore | None
     on_store_error: str
     require_https: bool
-    basic_auth: tuple[tuple[bytes, bytes], ...]
+    authenticator: Authenticator | None  # from basic_auth
 
 
 def parse_options(options: Mapping[str, object]) -> ParsedOptions:
@@ -428,5 +435,5 @@ def parse_options(options: Mapping[str, object]) -> ParsedOptions:
         replay_guard=parsed("replay_guard"),
         on_store_error=parsed("on_store_error"),
         require_https=require_https,
-        basic_auth=parsed("basic_auth"),
+        authenticator=authenticator(parsed("basic_auth")),
     )

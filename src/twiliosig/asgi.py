@@ -121,6 +121,8 @@ class TwilioSignatureMiddleware:
         if check is None:
             await self.app(scope, receive, send)
             return
+        if check.waiting is not None:
+            await check.aauthenticate()  # a layer needs the network (a new bearer token), off the event loop
         if kind != "http":
             await self._websocket(check, scope, receive, send)
             return

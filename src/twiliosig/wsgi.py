@@ -73,6 +73,8 @@ class TwilioSignatureMiddleware:
         check = self.guard.start(head)
         if check is None:
             return self.app(environ, start_response)
+        if check.waiting is not None:
+            check.authenticate()  # a layer needs the network (a new bearer token): this worker's thread waits
         decision = check.decision
         if decision is None:
             body = read_body(environ, check.body_limit)

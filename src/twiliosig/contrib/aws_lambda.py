@@ -213,6 +213,7 @@ def _is_v2(event: Mapping[str, Any]) -> bool:
 
 
 def _decide(check: Check, event: Mapping[str, Any], problems: list[str]) -> Decision:
+    check.authenticate()  # before the body: a layer that needs the network waits here (a handler is sync)
     if check.decision is not None:
         return check.decision
     if problems:

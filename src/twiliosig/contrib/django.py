@@ -140,6 +140,7 @@ def check_request(request: HttpRequest, **overrides: Unpack[GuardOptions]) -> Ve
     """
     guard = _guard_from_settings(**overrides)
     check = guard.check(_request_head(guard, request))
+    check.authenticate()
     return check.decide(_body(check, request)).verdict
 
 
@@ -285,6 +286,7 @@ def _guarded(guard: Guard, request: HttpRequest, always: bool, call: Callable[[]
     check = guard.start(_request_head(guard, request), always=always)
     if check is None:
         return call()
+    check.authenticate()  # a sync view runs in a worker thread: a layer's network call may block it
     check.decide(_body(check, request))
     refusal = _respond(request, check.claim(_claimed(request)))
     if refusal is not None:
@@ -306,6 +308,7 @@ async def _aguarded(guard: Guard, request: HttpRequest, always: bool, call: Call
     check = guard.start(_request_head(guard, request), always=always)
     if check is None:
         return await call()
+    await check.aauthenticate()
     # ASGIRequest has already buffered the body, so reading it here does not block.
     check.decide(_body(check, request))
     refusal = _respond(request, await check.aclaim(_claimed(request)))

@@ -115,6 +115,8 @@ class TwilioSignature:
         if check is None:
             yield None
             return
+        if check.waiting is not None:
+            await check.aauthenticate()
         websocket = scope["type"] == "websocket"
         if not websocket and VERDICT_KEY not in scope and _body_read(connection):
             self._read_first(connection)  # no middleware of ours read it bounded first: FastAPI read it whole

@@ -96,6 +96,7 @@ def check_request(**overrides: Unpack[GuardOptions]) -> Verdict:
     """
     guard = _guard_from_config(current_app.config, **overrides)
     check = guard.check(environ_head(request.environ, request.path))
+    check.authenticate()
     return check.decide(_body(check)).verdict
 
 
@@ -133,6 +134,7 @@ def _guarded(guard: Guard, *, always: bool) -> Response | None:
     check = guard.start(environ_head(request.environ, request.path), always=always)
     if check is None:
         return None
+    check.authenticate()  # before the body: a layer that needs the network waits in this worker's thread
     check.decide(_body(check))
     decision = check.claim(request.environ.get(CLAIMED_KEY))
     g.twiliosig_verdict = decision.verdict
