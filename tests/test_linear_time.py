@@ -26,6 +26,7 @@ from typing import Any
 import pytest
 
 from twiliosig import RequestValidator
+from twiliosig._auth import Authenticator, AuthRequest, BasicLayer
 from twiliosig._curl import parse_curl
 from twiliosig._environ import environ_head
 from twiliosig._forms import form_signing_text, parse_form
@@ -164,8 +165,8 @@ def _basic(size: int) -> str:
 
 
 def _authenticated(header: str) -> object:
-    guard = Guard(auth_token=TOKEN, basic_auth={"user": "secret"})
-    return guard._authenticated(header)
+    request = AuthRequest("POST", "/", "https://example.com/", {"authorization": header}.get)
+    return Authenticator([BasicLayer({"user": "secret"})]).authenticate(request)
 
 
 def _pairs(size: int) -> list[tuple[str, str]]:
