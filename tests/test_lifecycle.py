@@ -1,4 +1,4 @@
-"""The check owns one request's whole life (issue 23): its body's outcome, its replay claim, the app's outcome.
+"""The check owns one request's whole life: its body's outcome, its replay claim, the app's outcome.
 
 ``Guard.start(head)`` hands the adapter a :class:`~twiliosig._guard.Check`; the adapter
 says what happened (the body it read or could not read, what the app answered) and the

@@ -1,4 +1,4 @@
-"""Numbers in request headers of any length: a clear 4xx in every adapter, never a ValueError (issue 21, item 8).
+"""Numbers in request headers of any length: a clear 4xx in every adapter, never a ValueError.
 
 Python refuses to convert a string of more than 4,300 digits to an int (a
 ``ValueError``). A Content-Length of 5,000 digits raised out of the WSGI middleware

@@ -1,4 +1,4 @@
-"""The query a signature is checked over is the query the application reads (issue 21, item 7).
+"""The query a signature is checked over is the query the application reads.
 
 werkzeug's test client leaves a ``query_string=`` query out of ``RAW_URI`` and
 ``REQUEST_URI``; an nginx or Apache rewrite changes ``QUERY_STRING`` and leaves

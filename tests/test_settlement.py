@@ -1,4 +1,4 @@
-"""One settlement rule for the replay claim, held in every adapter (issue 21, item 10).
+"""One settlement rule for the replay claim, held in every adapter.
 
 The app's outcome decides what becomes of a genuine request's replay claim:
 
