@@ -86,9 +86,18 @@ class TrioHarness(AsgiHarness):
 
 
 def http_scope(
-    target: str, headers: list[tuple[bytes, bytes]], *, method: str = "POST", scheme: str = "https"
+    target: str,
+    headers: list[tuple[bytes, bytes]],
+    *,
+    method: str = "POST",
+    scheme: str = "https",
+    raw_path: bytes | None = None,
+    server: tuple[str, int] = ("example.com", 443),
 ) -> dict[str, Any]:
-    """The scope of an HTTP request to ``target`` (path and query as sent) as a server builds it."""
+    """The scope of an HTTP request to ``target`` (path and query as sent) as a server builds it.
+
+    ``raw_path`` overrides the raw path for a server that writes it otherwise (one that leaves the query in it).
+    """
     from urllib.parse import unquote
 
     path, _, query = target.partition("?")
@@ -99,11 +108,11 @@ def http_scope(
         "method": method,
         "scheme": scheme,
         "path": unquote(path),
-        "raw_path": path.encode("latin-1"),
+        "raw_path": path.encode("latin-1") if raw_path is None else raw_path,
         "query_string": query.encode("latin-1"),
         "root_path": "",
         "headers": headers,
-        "server": ("example.com", 443),
+        "server": server,
     }
 
 
@@ -184,16 +193,7 @@ def test_report_only_replays_a_half_read_body() -> None:
 
 async def _call_with_messages(app: Any, headers: list[tuple[bytes, bytes]], messages: list[Any]) -> list[Any]:
     """Call the app with these request messages; a receive() past them hangs, as a real server's would."""
-    scope = {
-        "type": "http",
-        "method": "POST",
-        "scheme": "https",
-        "path": "/twilio/sms",
-        "raw_path": b"/twilio/sms",
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(b"host", b"example.com"), *headers],
-    }
+    scope = http_scope("/twilio/sms", [(b"host", b"example.com"), *headers])
     sent: list[dict[str, Any]] = []
 
     async def receive() -> dict[str, Any]:
@@ -237,16 +237,7 @@ def test_no_signature_is_refused_before_the_body_is_read(backend: str) -> None:
 
 
 async def _disconnecting_call(app: Any) -> list[dict[str, Any]]:
-    scope = {
-        "type": "http",
-        "method": "POST",
-        "scheme": "https",
-        "path": "/twilio/sms",
-        "raw_path": b"/twilio/sms",
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(b"host", b"example.com"), (b"x-twilio-signature", b"forged")],
-    }
+    scope = http_scope("/twilio/sms", [(b"host", b"example.com"), (b"x-twilio-signature", b"forged")])
     messages = [{"type": "http.request", "body": b"a=1", "more_body": True}, {"type": "http.disconnect"}]
     sent: list[dict[str, Any]] = []
 

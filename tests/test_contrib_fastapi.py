@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from starlette.testclient import WebSocketDenialResponse
 from starlette.websockets import WebSocketDisconnect
 
+from tests.test_asgi import http_scope
 from twiliosig import Verdict, compute_signature
 from twiliosig.contrib.fastapi import TwilioSignature
 from twiliosig.testing import TwilioSigner
@@ -193,7 +194,6 @@ async def _asgi_post(
     app: FastAPI, target: str, headers: list[tuple[bytes, bytes]], body: bytes, repeat: int = 1
 ) -> tuple[int, int]:
     """POST ``body`` ``repeat`` times over (one message each) straight to ``app``: the status, the bytes it took."""
-    path, _, query = target.partition("?")
     taken = 0
     left = repeat
 
@@ -210,20 +210,7 @@ async def _asgi_post(
     async def send(message: dict[str, object]) -> None:
         sent.append(message)
 
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "root_path": "",
-        "query_string": query.encode(),
-        "headers": [(b"host", b"testserver"), *headers],
-        "client": ("127.0.0.1", 1234),
-        "server": ("testserver", 80),
-    }
+    scope = http_scope(target, [(b"host", b"testserver"), *headers], scheme="http", server=("testserver", 80))
     await app(scope, receive, send)
     status = next(message["status"] for message in sent if message["type"] == "http.response.start")
     assert isinstance(status, int)
