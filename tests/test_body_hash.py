@@ -4,7 +4,7 @@ The core compares the two strings in constant time; a comparison that accepted a
 prefix (an empty value included), a value with more after it, or another
 spelling would let a genuinely signed URL vouch for a body it never hashed. Each
 case signs the URL genuinely, so only the body-hash comparison stands between the
-request and the app (issue 21, item 8).
+request and the app.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""A configuration error never repeats a secret it was given (issue 21, item 8).
+"""A configuration error never repeats a secret it was given.
 
 ``public_url="https://user:secret@"`` (no host) repeated the whole value, password
 included, in its ``ValueError``, which Django wraps in ``ImproperlyConfigured``, the

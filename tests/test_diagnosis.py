@@ -1,4 +1,4 @@
-"""A misconfiguration told from a forgery, in the refusal's own log line (issue 24).
+"""A misconfiguration told from a forgery, in the refusal's own log line.
 
 A webhook Twilio signed for the public URL, rebuilt by the app as another one
 (behind a proxy whose forwarding headers it does not trust, over http, without the

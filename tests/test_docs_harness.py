@@ -1,6 +1,6 @@
 """The docs harness refuses what is broken: each check shown failing on a block that is wrong.
 
-The broken blocks here are the ones issue 13 found in the docs (``g`` never imported, an
+The broken blocks here are mistakes the docs once made (``g`` never imported, an
 undefined view, a Django wsgi.py without its settings module, a signer method that does
 not exist), and the harness's own edge cases.
 """

@@ -4,7 +4,7 @@ A catalogue that invents a field teaches users to read a field Twilio never send
 entry records, for every name it may carry, whether Twilio documents it as always sent
 or sent when it applies, or whether a public source shows it sent in practice, with the
 page that says so. These tests hold the entries to that record, and pin the errors a
-check against Twilio's pages found (issue 25) so they cannot come back.
+check against Twilio's pages found so they cannot come back.
 """
 
 from __future__ import annotations

@@ -372,12 +372,6 @@ def test_configuration_that_fails_at_start_up(options: dict[str, Any], error: ty
         Guard(auth_token=TOKEN, **options)
 
 
-def test_the_smallest_body_limit_is_one_byte() -> None:
-    """max_body_size=1 is a limit like any other: a one-byte body is read, a larger one refused."""
-    guard = Guard(auth_token=TOKEN, max_body_size=1)
-    assert through(guard, head(headers={**signed(), "Content-Length": "2"})).verdict.reason is Reason.BODY_TOO_LARGE
-
-
 def test_a_body_hash_in_the_url_takes_the_body_raw_whatever_its_content_type() -> None:
     """With bodySHA256 in the URL the body goes to the core as bytes, even if it is labelled a form."""
     from twiliosig._guard import body_params

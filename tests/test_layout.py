@@ -2,8 +2,8 @@
 
 The official ``twilio`` package is the reference every suite signs with; it is
 imported in tests/oracle.py alone, so no suite keeps its own copy of the oracle or
-of the webhook it sends. A test module says what it tests, not which commit it came
-from: a hash means nothing to the next reader.
+of the webhook it sends. A test module says what it tests, not the change it came from:
+a hash or a ticket number means nothing to the next reader.
 """
 
 from __future__ import annotations
@@ -41,8 +41,17 @@ def test_only_the_oracle_module_imports_the_official_validator() -> None:
     assert importers == ["oracle.py"]
 
 
+#: What names where a test came from rather than what it tests: a commit hash, an issue or pull request,
+#: a review, or a name like "hot path attacks" (the change's title, not the behaviour).
+HISTORY = re.compile(
+    r"\b(?=[0-9a-f]*[0-9])(?=[0-9a-f]*[a-f])[0-9a-f]{7,40}\b"
+    r"|\b(?:issue|pull request|PR|review|hot path)s?\b[ _#]*\d*",
+    re.IGNORECASE,
+)
+
+
 @pytest.mark.parametrize("path", MODULES, ids=lambda path: str(path.relative_to(TESTS)))
-def test_a_test_module_is_described_by_behaviour_not_by_commit(path: Path) -> None:
-    """No commit hash in a module's docstring or name."""
+def test_a_test_module_is_described_by_behaviour_not_by_its_history(path: Path) -> None:
+    """No commit hash, issue, pull request or review in a module's docstring or name."""
     docstring = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or ""
-    assert not re.search(r"\b(?=[0-9a-f]*[0-9])(?=[0-9a-f]*[a-f])[0-9a-f]{7,40}\b", docstring + " " + path.stem)
+    assert not HISTORY.search(docstring + " " + path.stem.replace("_", " "))

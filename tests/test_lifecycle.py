@@ -1,4 +1,4 @@
-"""The check owns one request's whole life (issue 23): its body's outcome, its replay claim, the app's outcome.
+"""The check owns one request's whole life: its body's outcome, its replay claim, the app's outcome.
 
 ``Guard.start(head)`` hands the adapter a :class:`~twiliosig._guard.Check`; the adapter
 says what happened (the body it read or could not read, what the app answered) and the
@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.test_options_docs import ADAPTERS
 from twiliosig import Reason, compute_signature
 from twiliosig._guard import NO_ANSWER, OVERFLOWED, UNREADABLE, Check, Guard, Head, Outcome, Parsed, failed
 from twiliosig.replay import MemoryReplayStore
@@ -172,14 +173,6 @@ def test_an_async_stream_that_raises_releases() -> None:
     assert store.releases == 1
 
 
-ADAPTERS = [
-    "wsgi.py",
-    "asgi.py",
-    "contrib/django.py",
-    "contrib/flask.py",
-    "contrib/fastapi.py",
-    "contrib/aws_lambda.py",
-]
 OPTIONS = (
     "public_url|trust|_trusting|replay_guard|report_only|max_body_size|methods|enabled|on_reject|on_store_error"
     "|require_https|basic_auth|protects|validator"

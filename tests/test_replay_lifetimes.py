@@ -27,12 +27,11 @@ import valkey.asyncio
 import valkey.asyncio.cluster
 import valkey.cluster
 from django.core.cache import caches
-from django.test import override_settings
 from pymemcache.client.base import Client as MemcacheClient
 
 from tests.contract import PAIRS, TOKEN, form_body
 from tests.replay_servers import Cluster, Server
-from tests.test_replay_stores import NO_RETRY, asgi_post, async_no_retry, signed, valkey_no_retry
+from tests.test_replay_stores import NO_RETRY, asgi_post, async_no_retry, django_redis_caches, signed, valkey_no_retry
 from tests.test_wsgi import WsgiHarness
 from twiliosig.asgi import TwilioSignatureMiddleware as AsgiMiddleware
 from twiliosig.contrib.django import DjangoCacheReplayStore
@@ -114,13 +113,9 @@ def django_kind(alias: str) -> Kind:
 
 @pytest.fixture
 def django_cache(redis_server: Server) -> Iterator[str]:
-    """settings.CACHES with a cache named "replay" on Django's own Redis backend."""
-    location = f"redis://127.0.0.1:{redis_server.port}/7"
-    cache = {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": location, "OPTIONS": NO_RETRY}
-    local = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
-    with override_settings(CACHES={"default": local, "replay": cache}):
-        yield "replay"
-        caches["replay"].close()
+    """The "replay" cache on Django's own Redis backend (a database of its own)."""
+    with django_redis_caches(redis_server, 7) as alias:
+        yield alias
 
 
 KIND_NAMES = ["memory", "redis", "valkey", "redis-cluster", "valkey-cluster", "memcached", "django"]

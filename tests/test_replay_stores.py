@@ -122,14 +122,22 @@ class Kind:
     outage: Callable[[str], contextlib.AbstractContextManager[None]]  # full key name -> the server holding it stopped
 
 
-@pytest.fixture
-def django_redis_cache(redis_server: Server) -> Iterator[str]:
-    """settings.CACHES with a cache named "replay" on Django's own Redis backend, for the test's duration."""
-    location = f"redis://127.0.0.1:{redis_server.port}/3"
+@contextlib.contextmanager
+def django_redis_caches(server: Server, db: int) -> Iterator[str]:
+    """settings.CACHES with a cache named "replay" on Django's own Redis backend (database ``db``); its alias."""
+    location = f"redis://127.0.0.1:{server.port}/{db}"
     cache = {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": location, "OPTIONS": NO_RETRY}
     local = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     with override_settings(CACHES={"default": local, "replay": cache}):
         yield "replay"
+        caches["replay"].close()
+
+
+@pytest.fixture
+def django_redis_cache(redis_server: Server) -> Iterator[str]:
+    """The "replay" cache on Django's own Redis backend, for the test's duration."""
+    with django_redis_caches(redis_server, 3) as alias:
+        yield alias
 
 
 def redis_remaining(client: Any) -> Callable[[str], int]:

@@ -1,4 +1,4 @@
-"""The same catalogue webhook sent twice to a replay-guarded app (issue 24): a 409 that says why, and ``--fresh``.
+"""The same catalogue webhook sent twice to a replay-guarded app: a 409 that says why, and ``--fresh``.
 
 A catalogue entry is the same request on every send (its SIDs are fixed), so its signature is
 the same, and a replay guard, which keys on the signature, refuses the second copy with 409 as

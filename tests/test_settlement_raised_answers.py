@@ -12,15 +12,12 @@ request twice: a raised 4xx runs the app once (then 409), a raised 5xx twice.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlencode
 
 import pytest
 from django.core.exceptions import BadRequest, PermissionDenied, SuspiciousOperation
 from django.http import Http404, HttpRequest, HttpResponse
-from django.test import AsyncClient, Client, override_settings
 from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
 from fastapi import APIRouter, Depends, FastAPI, HTTPException
@@ -29,22 +26,14 @@ from flask import Flask, Response, abort
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from werkzeug.exceptions import BadRequest as WerkzeugBadRequest
 
-from twiliosig import compute_signature
+from tests.test_settlement import BODY, FLASK_HEADERS, FORM_TYPE, TOKEN, django_post, flask_client, signature
 from twiliosig.contrib import django as tdjango
 from twiliosig.contrib import fastapi as tfastapi
 from twiliosig.contrib import flask as tflask
 from twiliosig.replay import MemoryReplayStore
 
-TOKEN = "raised-answers-token-0123456789ab"
-FORM = [("From", "+15005550006"), ("Body", "hi")]
-BODY = urlencode(FORM).encode()
-FORM_TYPE = "application/x-www-form-urlencoded"
-
+#: The request, its signature and the Django and Flask drivers are test_settlement's: the same rule, more outcomes.
 Send = Callable[[], int]
-
-
-def signature(url: str) -> str:
-    return compute_signature(TOKEN, url, FORM)
 
 
 def twice(send: Send, calls: list[str]) -> tuple[int, int, int]:
@@ -78,22 +67,16 @@ FLASK_FAILURES: dict[str, tuple[Callable[[], Any], int]] = {
 
 def flask_send(kind: str, raise_it: Callable[[], Any]) -> tuple[Send, list[str]]:
     calls: list[str] = []
-    store = MemoryReplayStore()
-    app = Flask(__name__)
-    app.config["TWILIO_AUTH_TOKEN"] = TOKEN
 
     def view() -> Any:
         calls.append("ran")
         return raise_it()
 
-    if kind == "decorator":
-        view = tflask.twilio_required(view, replay_guard=store)
-    else:
-        tflask.TwilioSignature(app, replay_guard=store)
-    app.add_url_rule("/twilio/sms", "sms", view, methods=["POST"])
-    client = app.test_client()
-    headers = {"X-Twilio-Signature": signature("http://localhost/twilio/sms")}
-    return lambda: client.post("/twilio/sms", data=BODY, content_type=FORM_TYPE, headers=headers).status_code, calls
+    client = flask_client(kind, view, MemoryReplayStore())
+    return (
+        lambda: client.post("/twilio/sms", data=BODY, content_type=FORM_TYPE, headers=FLASK_HEADERS).status_code,
+        calls,
+    )
 
 
 @pytest.mark.parametrize("kind", ["decorator", "extension"])
@@ -205,20 +188,8 @@ def django_send(target: str, error: type[Exception]) -> tuple[Send, list[str]]:
         view = async_raising_view if target == "/adecorated" else raising_view
         DJANGO_VIEW["view"] = tdjango.twilio_required(view, auth_token=TOKEN, replay_guard=store)
         options = {"auth_token": TOKEN, "paths": ["/nothing-else/"]}
-    headers = {"X-Twilio-Signature": signature(f"http://testserver{target}")}
     asynchronous = target in ("/adecorated", "/twilio/amw")
-
-    def send() -> int:
-        middleware = ["twiliosig.contrib.django.TwilioSignatureMiddleware"]
-        with override_settings(ROOT_URLCONF=__name__, MIDDLEWARE=middleware, TWILIOSIG=options):
-            if asynchronous:
-                client = AsyncClient(raise_request_exception=False)
-                response = asyncio.run(client.post(target, BODY, FORM_TYPE, headers=headers))
-            else:
-                response = Client(raise_request_exception=False).post(target, BODY, FORM_TYPE, headers=headers)
-        return int(response.status_code)
-
-    return send, DJANGO_CALLS
+    return django_post(__name__, target, options, asynchronous=asynchronous), DJANGO_CALLS
 
 
 DJANGO_TARGETS = {"decorator": "/decorated", "decorator-async": "/adecorated", "middleware": "/twilio/mw"}

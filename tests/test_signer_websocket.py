@@ -1,4 +1,4 @@
-"""TwilioSigner.event for a WebSocket kind connects before it returns (issue 24).
+"""TwilioSigner.event for a WebSocket kind connects before it returns.
 
 Starlette's ``websocket_connect`` connects only when its session is entered: used without
 ``with``, nothing connected and a forged handshake raised nothing, so a test checking that

@@ -1,4 +1,4 @@
-"""Code that builds TwiML from request data escapes it (issue 24): the examples, the demo, the docs' unserved files.
+"""Code that builds TwiML from request data escapes it: the examples, the demo, the docs' unserved files.
 
 A docs program that leaves an app is served and sent a hostile webhook (tests/docs_checks.py
 ``check_twiml_escaped``); the code here is not served by the docs harness, so it is read: each

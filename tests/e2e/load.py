@@ -7,7 +7,6 @@ Every request is checked against what it deserves: genuine 200, forged 403, over
 
 from __future__ import annotations
 
-import http.client
 import random
 import statistics
 import threading
@@ -15,6 +14,7 @@ import time
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
+from tests.e2e import servers
 from tests.e2e.memory import peak_rss
 from tests.e2e.wsgi_apps import MAX_BODY, TOKEN
 from twiliosig import compute_signature
@@ -76,14 +76,7 @@ def _request(port: int, kind: str, path: str) -> int:
         "X-Twilio-Signature": compute_signature(token, url, PARAMS),
         "Connection": "close",
     }
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    try:
-        connection.request("POST", path, body, headers)
-        response = connection.getresponse()
-        response.read()
-        return response.status
-    finally:
-        connection.close()
+    return servers.post_status(port, path, body, headers)
 
 
 def run_load(

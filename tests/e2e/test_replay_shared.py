@@ -11,7 +11,6 @@ stopped mid-test every request gets the documented outcome, 503 (or through, und
 from __future__ import annotations
 
 import contextlib
-import http.client
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -38,16 +37,8 @@ def sign(path: str) -> str:
 
 def post(port: int, path: str) -> int:
     """A signed form POST to 127.0.0.1:port, as Twilio sends it; the HTTP status."""
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=15)
-    try:
-        body = urlencode(PAIRS).encode()
-        headers = {"Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": sign(path)}
-        connection.request("POST", path, body, headers)
-        response = connection.getresponse()
-        response.read()
-        return response.status
-    finally:
-        connection.close()
+    headers = {"Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": sign(path)}
+    return servers.post_status(port, path, urlencode(PAIRS).encode(), headers, timeout=15)
 
 
 @dataclass
