@@ -135,6 +135,47 @@ def test_replay_guard_in_the_dependency() -> None:
     assert signer.post_form(client, "/boom", PARAMS).status_code == 500  # released after the exception
 
 
+def test_a_dependency_holding_a_claim_says_once_per_route_it_cannot_see_a_returned_5xx(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The dependency keeps a claim after a returned 5xx (FastAPI shows it no response): it says so, and what to use."""
+    from twiliosig.replay import MemoryReplayStore
+
+    store = MemoryReplayStore()
+    twilio = TwilioSignature(auth_token=TOKEN, replay_guard=store)
+    app = FastAPI()
+
+    @app.post("/sms", dependencies=[Depends(twilio)])
+    async def sms() -> str:
+        return "ok"
+
+    @app.post("/voice", dependencies=[Depends(twilio)])
+    async def voice() -> str:
+        return "ok"
+
+    client = TestClient(app)
+    with caplog.at_level("WARNING", logger="twiliosig"):
+        for route in ("/sms", "/sms", "/voice"):
+            signer.post_form(client, route, PARAMS)
+            signer.post_form(client, route, [*PARAMS, ("CallSid", route)])
+    warnings = [record.getMessage() for record in caplog.records if "cannot see the status" in record.getMessage()]
+    assert [message.split(" requests to ")[1].split(" ")[0] for message in warnings] == ["/sms", "/voice"]
+    assert "route_class=twilio.route_class" in warnings[0]
+
+
+def test_a_dependency_behind_the_route_class_or_without_a_store_says_nothing_of_claims(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from twiliosig.replay import MemoryReplayStore
+
+    app, _, _ = route_class_app(replay_guard=MemoryReplayStore())
+    plain, _ = make_app()
+    with caplog.at_level("WARNING", logger="twiliosig"):
+        assert signer.post_form(TestClient(app), "/twilio/typed", PARAMS).status_code == 200
+        assert signer.post_form(TestClient(plain), "/raw", PARAMS).status_code == 200
+    assert not [record for record in caplog.records if "cannot see the status" in record.getMessage()]
+
+
 # --- the route class: the head checked before FastAPI reads a Form() route's body -----------------
 
 

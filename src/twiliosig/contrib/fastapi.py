@@ -102,7 +102,7 @@ class TwilioSignature:
         self.guard = Guard.from_options(options)
         self.guard.require_mode(asynchronous=True)
         self.route_class: type[APIRoute] = _route_class(self.guard)
-        self._warned: set[str] = set()
+        self._warned: set[tuple[str, str]] = set()
 
     async def __call__(self, connection: HTTPConnection) -> AsyncIterator[Verdict | None]:
         # A dependency with yield: after the endpoint, an exception releases the replay key.
@@ -121,7 +121,10 @@ class TwilioSignature:
         if not websocket and VERDICT_KEY not in scope and _body_read(connection):
             self._read_first(connection)  # no middleware of ours read it bounded first: FastAPI read it whole
         check.decide(b"" if websocket or check.decision is not None else await _body(check, connection))
-        decision = await check.aclaim(scope.get(CLAIMED_KEY))
+        claimed = scope.get(CLAIMED_KEY)
+        decision = await check.aclaim(claimed)
+        if claimed is None and decision.replay_token is not None and not websocket:
+            self._holds_the_claim(connection)
         connection.state.__setattr__(STATE_KEY, decision.verdict)
         refusal = decision.refusal
         if refusal is not None:
@@ -140,17 +143,41 @@ class TwilioSignature:
 
     def _read_first(self, connection: HTTPConnection) -> None:
         """Warn, once per route, that FastAPI read a body before the dependency could refuse it unread."""
-        route = connection.scope.get("route")
-        where = str(getattr(route, "path", None) or "this route")
-        if where in self._warned:
+        where = self._once_per_route(connection, "read")
+        if where is None:
             return
-        self._warned.add(where)
         logger.warning(
             "twiliosig: FastAPI read the body of a request to %s before the TwilioSignature dependency ran "
             "(the route has Form, File or Body parameters), so an unsigned body is read in full before it "
             "is refused; give its router route_class=twilio.route_class, or use the ASGI middleware",
             where,
         )
+
+    def _once_per_route(self, connection: HTTPConnection, what: str) -> str | None:
+        """The route's path the first time ``what`` is said of it; None after that."""
+        route = connection.scope.get("route")
+        where = str(getattr(route, "path", None) or "this route")
+        if (what, where) in self._warned:
+            return None
+        self._warned.add((what, where))
+        return where
+
+    def _holds_the_claim(self, connection: HTTPConnection) -> None:
+        """Warn, once per route, that the dependency holds a replay claim it cannot settle by the route's status.
+
+        A dependency sees what the endpoint raises, never the response it returns
+        (FastAPI gives a dependency's exit code nothing of it): a returned 5xx keeps
+        the claim, so Twilio's retry of that webhook would be refused as a replay.
+        The route class and the middleware see the status and settle by it.
+        """
+        where = self._once_per_route(connection, "claim")
+        if where is not None:
+            logger.warning(
+                "twiliosig: the TwilioSignature dependency holds the replay claim of requests to %s but cannot "
+                "see the status the route returns: a returned 5xx keeps the claim, and Twilio's retry is refused "
+                "as a replay; give its router route_class=twilio.route_class, or use the ASGI middleware",
+                where,
+            )
 
 
 def _route_class(guard: Guard) -> type[APIRoute]:
