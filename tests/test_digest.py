@@ -485,3 +485,39 @@ def challenge_for(guard: Guard) -> str:
     refusal = decide(guard, head()).refusal
     assert refusal is not None
     return next(value for name, value in refusal.headers if name == "WWW-Authenticate")
+
+
+ADAPTER_CASES = [
+    pytest.param({USER: ""}, id="empty-password"),
+    pytest.param({"tw:ilio": PASSWORD}, id="colon-in-user"),
+    pytest.param({7: PASSWORD}, id="user-not-str"),
+    pytest.param({USER: DigestHA1(sha256="ab" * 16)}, id="ha1-wrong-length"),
+]
+
+
+@pytest.mark.parametrize("adapter", ["wsgi", "asgi", "django", "flask", "fastapi", "aws-lambda"])
+@pytest.mark.parametrize("value", ADAPTER_CASES)
+def test_every_adapter_fails_at_start_up(adapter: str, value: Any) -> None:
+    """Each adapter builds its guard from the same options: a wrong digest_auth stops it before any request."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    from tests.test_config_secrets import _build
+
+    with pytest.raises((TypeError, ValueError, ImproperlyConfigured)) as raised:
+        _build(adapter, {"auth_token": TOKEN, "digest_auth": value})
+    assert "digest_auth" in str(raised.value) or "DigestHA1" in str(raised.value)
+    assert PASSWORD not in str(raised.value)
+
+
+@pytest.mark.parametrize("adapter", ["wsgi", "asgi", "django", "flask", "fastapi", "aws-lambda"])
+@pytest.mark.parametrize("lifetime", [0, -5, float("nan"), "300"])
+def test_every_adapter_refuses_a_nonce_lifetime_that_is_not_positive(adapter: str, lifetime: Any) -> None:
+    """DigestAuth refuses it when built; one changed afterwards is checked again when the adapter builds its guard."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    from tests.test_config_secrets import _build
+
+    settings = DigestAuth({USER: PASSWORD})
+    settings.nonce_lifetime = lifetime
+    with pytest.raises((TypeError, ValueError, ImproperlyConfigured), match="nonce_lifetime"):
+        _build(adapter, {"auth_token": TOKEN, "digest_auth": settings})

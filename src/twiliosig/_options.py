@@ -319,8 +319,12 @@ def _basic_auth(value: object) -> dict[str, str] | None:
 
 
 def _digest_auth(value: object) -> DigestAuth | None:
-    if value is None or isinstance(value, DigestAuth):
-        return value
+    if value is None:
+        return None
+    if isinstance(value, DigestAuth):  # checked again: its attributes may have changed since it was built
+        return DigestAuth(
+            value.users, realm=value.realm, nonce_lifetime=value.nonce_lifetime, require_qop=value.require_qop
+        )
     if not isinstance(value, Mapping):
         raise TypeError("digest_auth must be a mapping of user name to password or DigestHA1, or a DigestAuth")
     return DigestAuth(value)
