@@ -521,3 +521,23 @@ def test_every_adapter_refuses_a_nonce_lifetime_that_is_not_positive(adapter: st
     settings.nonce_lifetime = lifetime
     with pytest.raises((TypeError, ValueError, ImproperlyConfigured), match="nonce_lifetime"):
         _build(adapter, {"auth_token": TOKEN, "digest_auth": settings})
+
+
+def test_an_unknown_user_cannot_answer_for_the_stand_in() -> None:
+    """The response of an unknown user is computed against a stand-in HA1 (for the timing): knowing it must not help."""
+    digest = layer()
+    challenge = challenge_params(digest.challenges()[0])
+    nonce, cnonce, nc = challenge["nonce"], "abc", "00000001"
+
+    def sha256(text: str) -> str:
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    ha2 = sha256(f"POST:{TARGET}")
+    response = sha256(f"{'0' * 64}:{nonce}:{nc}:{cnonce}:auth:{ha2}")
+    header = (
+        f'Digest username="nobody", realm="twilio", nonce="{nonce}", uri="{TARGET}", algorithm=SHA-256, '
+        f'qop=auth, nc={nc}, cnonce="{cnonce}", response="{response}"'
+    )
+    denied = answer(digest, header)
+    assert isinstance(denied, Denied)
+    assert "response" in denied.detail
