@@ -541,3 +541,53 @@ def test_an_unknown_user_cannot_answer_for_the_stand_in() -> None:
     denied = answer(digest, header)
     assert isinstance(denied, Denied)
     assert "response" in denied.detail
+
+
+# --- twiliosig explain ---------------------------------------------------------------------------------------------
+
+
+def _saved_request(tmp: Any, authorization: str | None) -> str:
+    signature = compute_signature(TOKEN, URL, [("CallSid", "CA1")])
+    extra = "" if authorization is None else f"Authorization: {authorization}\r\n"
+    raw = (
+        f"POST {TARGET} HTTP/1.1\r\nHost: example.com\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+        f"X-Twilio-Signature: {signature}\r\n{extra}Content-Length: 11\r\n\r\nCallSid=CA1"
+    )
+    path = tmp / "request.http"
+    path.write_text(raw)
+    return str(path)
+
+
+def test_explain_names_a_missing_or_failed_digest_layer(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """explain --digest-auth checks the saved request's credentials (its old nonce is not held against it)."""
+    from twiliosig.cli import main
+
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", TOKEN)
+    monkeypatch.setenv("DIGEST_PW", PASSWORD)
+    issued = layer(Clock(1_000_000_000.0))  # long ago, by a server with the same digest_auth
+    header = httpx_header(issued.challenges()[0])
+    wrong = httpx_header(issued.challenges()[0], password="wrong")
+    cases = [
+        (None, 1, "REFUSED (unauthorized) by digest_auth: no Authorization header"),
+        (wrong, 1, "REFUSED (unauthorized) by digest_auth: a Digest response that matches no configured user"),
+        (header, 0, "GENUINE"),
+    ]
+    for authorization, code, words in cases:
+        assert (
+            main(
+                ["explain", "--request", _saved_request(tmp_path, authorization), "--digest-auth", f"{USER}=DIGEST_PW"]
+            )
+            == code
+        )
+        out = capsys.readouterr().out
+        assert words in out, out
+        assert PASSWORD not in out
+    basic = main(["explain", "--request", _saved_request(tmp_path, header), "--basic-auth", f"{USER}=DIGEST_PW"])
+    assert basic == 1
+    assert "by basic_auth: credentials of a scheme not configured here" in capsys.readouterr().out
+    assert main(["explain", "--request", _saved_request(tmp_path, None)]) == 0  # no layer given: none checked
+    capsys.readouterr()
+    assert main(["explain", "--request", _saved_request(tmp_path, None), "--digest-auth", f"{USER}={PASSWORD}"]) == 2
+    assert PASSWORD not in capsys.readouterr().err
