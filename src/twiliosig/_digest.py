@@ -60,11 +60,14 @@ _HEX_LENGTH: Final = {"MD5": 32, "SHA-256": 64}
 _OFFERED: Final = ("SHA-256", "MD5")
 
 _TCHARS: Final = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
-#: One ``name=value`` (a token or a quoted string), then a comma or the end. Each character can be read one way
-#: only, so a failed match costs one pass: a backslash is always an escape, a quote always ends the string.
-_PARAM: Final = re.compile(rf'({_TCHARS})[ \t]*=[ \t]*(?:({_TCHARS})|"((?:[^"\\]|\\.)*)")[ \t]*(?:,|\Z)', re.S)
-#: Spaces and empty list elements (RFC 9110's ``#rule`` allows ``a=1, , b=2``).
-_SEPARATORS: Final = re.compile(r"[ \t]*(?:,[ \t]*)*")
+#: One ``name=value`` (a token or a quoted string, its loop unrolled: runs of plain characters between escapes),
+#: then a comma or the end. Each character can be read one way only, so a failed match costs one pass: a
+#: backslash is always an escape, a quote always ends the string.
+#: Spaces and empty list elements before it (RFC 9110's ``#rule`` allows ``a=1, , b=2``) are read with it.
+_PARAM: Final = re.compile(
+    rf'[ \t,]*({_TCHARS})[ \t]*=[ \t]*(?:({_TCHARS})|"([^"\\]*(?:\\.[^"\\]*)*)")[ \t]*(?:,|\Z)', re.S
+)
+_SEPARATORS: Final = re.compile(r"[ \t,]*")
 _ESCAPE: Final = re.compile(r"\\(.)", re.S)
 _HEX: Final = re.compile(r"[0-9a-fA-F]+")
 _NONCE_CHARACTERS: Final = re.compile(r"[A-Za-z0-9_-]{43}")
@@ -186,12 +189,11 @@ def parse_credentials(text: str) -> dict[str, str] | str:
     params: dict[str, str] = {}
     end = len(text)
     position = 0
-    while True:
-        position = _SEPARATORS.match(text, position).end()  # type: ignore[union-attr]  # matches the empty string
-        if position >= end:
-            return params
+    while position < end:
         match = _PARAM.match(text, position)
         if match is None:
+            if _SEPARATORS.fullmatch(text, position):  # only empty list elements left
+                break
             return "Digest credentials that are not a list of name=value parameters"
         name = match[1].lower()
         if name in params:
@@ -204,6 +206,7 @@ def parse_credentials(text: str) -> dict[str, str] | str:
         else:
             params[name] = quoted
         position = match.end()
+    return params
 
 
 def _bytes(value: str) -> bytes:
@@ -259,7 +262,7 @@ class DigestLayer:
     def _nonce(self, now: float) -> str:
         """A timestamp, 8 random bytes and their MAC, base64url: 43 characters."""
         head = int(now).to_bytes(8, "big") + os.urandom(8)
-        mac = hmac.new(self._key, b"nonce" + head, hashlib.sha256).digest()[:16]
+        mac = hmac.digest(self._key, b"nonce" + head, "sha256")[:16]
         return base64.urlsafe_b64encode(head + mac).decode("ascii").rstrip("=")
 
     def _issued(self, nonce: str) -> int | None:
@@ -271,7 +274,7 @@ class DigestLayer:
         except (binascii.Error, ValueError):
             return None
         head, mac = raw[:16], raw[16:]
-        expected = hmac.new(self._key, b"nonce" + head, hashlib.sha256).digest()[:16]
+        expected = hmac.digest(self._key, b"nonce" + head, "sha256")[:16]
         # The string too: two spellings of one base64 value are two nonces, and only ours was issued.
         canonical = base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
         if not (hmac.compare_digest(mac, expected) & hmac.compare_digest(canonical, nonce)):
