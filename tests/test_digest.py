@@ -14,6 +14,8 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from requests.auth import HTTPDigestAuth
 
 from twiliosig import DigestAuth, DigestHA1, Reason, compute_signature
@@ -591,3 +593,16 @@ def test_explain_names_a_missing_or_failed_digest_layer(
     capsys.readouterr()
     assert main(["explain", "--request", _saved_request(tmp_path, None), "--digest-auth", f"{USER}={PASSWORD}"]) == 2
     assert PASSWORD not in capsys.readouterr().err
+
+
+@given(st.text(alphabet=st.sampled_from('a=", \\\t\x00é*-uriDgst0123456789'), max_size=200))
+def test_any_credentials_are_answered_never_raised(text: str) -> None:
+    """Whatever follows ``Digest``: a refusal with one of the layer's sentences (no 500), never an exception."""
+    digest = FUZZED
+    parsed = parse_credentials(text)
+    assert isinstance(parsed, (dict, str))
+    answered = digest.authenticate(text, request(authorization="Digest " + text))
+    assert isinstance(answered, Denied)
+
+
+FUZZED = layer()
