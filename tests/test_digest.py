@@ -606,3 +606,42 @@ def test_any_credentials_are_answered_never_raised(text: str) -> None:
 
 
 FUZZED = layer()
+
+
+def test_another_spelling_of_the_nonce_is_not_ours() -> None:
+    """Base64's last character has spare bits: a nonce spelled another way decodes alike, but was not issued."""
+    digest = layer()
+    challenge = digest.challenges()[0]
+    nonce = challenge_params(challenge)["nonce"]
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    index = alphabet.index(nonce[-1])
+    respelled = nonce[:-1] + alphabet[index ^ 1]  # 43 characters carry 256 bits: the last one's low bits are spare
+    assert respelled != nonce
+    denied = answer(digest, httpx_header(challenge.replace(nonce, respelled)))
+    assert isinstance(denied, Denied)
+    assert "not issued here" in denied.detail
+
+
+@pytest.mark.parametrize(
+    ("users", "edit", "words"),
+    [
+        # Only SHA-256 configured: an MD5 answer is refused as an algorithm not offered, not as a wrong password.
+        ({USER: DigestHA1(sha256=DigestHA1.of(USER, PASSWORD).sha256)}, lambda h: h, "algorithm not offered"),
+        # -sess hashes the cnonce into HA1: without qop there is none.
+        (
+            {USER: PASSWORD},
+            lambda h: re.sub(r", (qop|nc|cnonce)=[^,]*", "", h).replace("algorithm=MD5", "algorithm=MD5-sess"),
+            "-sess",
+        ),
+        # username* in a charset other than UTF-8.
+        ({USER: PASSWORD}, lambda h: re.sub(r'username="[^"]*"', "username*=ISO-8859-1''twilio", h), "UTF-8"),
+    ],
+)
+def test_refusals_name_their_reason(users: Any, edit: Any, words: str) -> None:
+    digest = layer(users=users)
+    md5 = DigestLayer(DigestAuth({USER: PASSWORD}), Clock())
+    md5._key, md5._opaque = digest._key, digest._opaque  # a nonce of this layer, answered with MD5
+    header = edit(httpx_header(md5.challenges()[1]))
+    denied = answer(digest, header)
+    assert isinstance(denied, Denied)
+    assert words in denied.detail, denied.detail
