@@ -9,7 +9,8 @@ the cost of refusing a forged request whose query, trusted ``Forwarded`` header
 or small body is built against the parsers. Nothing is typed in by hand.
 
 ``report.py --only hostile`` measures that last section alone and rewrites it in
-the page as it stands (the other figures are left as the last full run wrote them).
+the page as it stands (the other figures are left as the last full run wrote them);
+``--only auth`` does the same for what each authentication layer adds (benchmarks/auth.py).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import asgi  # noqa: E402
+import auth  # noqa: E402
 import core  # noqa: E402
 import forged  # noqa: E402
 import hostile  # noqa: E402
@@ -187,8 +189,18 @@ def only_hostile() -> int:
     return 0
 
 
+def only_auth() -> int:
+    """Measure the authentication-layer section alone and rewrite it in docs/performance.md."""
+    lines = auth.section(auth.measure())
+    page = DOCS / "performance.md"
+    page.write_text(_rewrite_section(page.read_text(encoding="utf-8"), auth.SECTION, lines), encoding="utf-8")
+    print("\n".join(lines))
+    return 0
+
+
 def main() -> int:
     core_times = core.measure()
+    auth_times = auth.measure()
     wsgi_times = wsgi.measure()
     asgi_times = asgi.measure()
     medians = timing.measure()
@@ -287,6 +299,7 @@ def main() -> int:
         ),
         "",
     ]
+    lines += auth.section(auth_times)
     lines += _forged_section(forged_results)
     lines += _hostile_section(hostile_results)
     (DOCS / "performance.md").write_text("\n".join(lines), encoding="utf-8")
@@ -295,4 +308,5 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(only_hostile() if sys.argv[1:] == ["--only", "hostile"] else main())
+    only = {("--only", "hostile"): only_hostile, ("--only", "auth"): only_auth}
+    sys.exit(only.get(tuple(sys.argv[1:]), main)())

@@ -26,8 +26,9 @@ from typing import Any
 import pytest
 
 from twiliosig import RequestValidator
-from twiliosig._auth import Authenticator, AuthRequest, BasicLayer
+from twiliosig._auth import AuthRequest
 from twiliosig._curl import parse_curl
+from twiliosig._digest import parse_credentials
 from twiliosig._environ import environ_head
 from twiliosig._forms import form_signing_text, parse_form
 from twiliosig._guard import Guard, Head, _foreign_charset, body_params
@@ -164,9 +165,25 @@ def _basic(size: int) -> str:
     return "Basic " + credentials
 
 
+AUTHENTICATOR = Guard(auth_token=TOKEN, basic_auth={"user": "secret"}, digest_auth={"user": "secret"}).authenticator
+assert AUTHENTICATOR is not None
+
+
 def _authenticated(header: str) -> object:
-    request = AuthRequest("POST", "/", "https://example.com/", {"authorization": header}.get)
-    return Authenticator([BasicLayer({"user": "secret"})]).authenticate(request)
+    assert AUTHENTICATOR is not None
+    return AUTHENTICATOR.authenticate(
+        AuthRequest("POST", "/twilio/sms", "https://example.com/twilio/sms", {"authorization": header}.get)
+    )
+
+
+def _digest_escapes(size: int) -> str:
+    # One quoted string of escapes never closed: a backtracking parser retries it from every backslash.
+    return 'username="' + fill('"', size - 10)
+
+
+def _digest_params(size: int) -> str:
+    # Many distinct parameters, then one malformed: read once, refused at the end.
+    return ", ".join(f"p{index}=v" for index in range(size // 8)) + ', x="'
 
 
 def _pairs(size: int) -> list[tuple[str, str]]:
@@ -309,6 +326,10 @@ CASES: list[Any] = [
     case(lambda n: "text/plain" + fill(";charset=utf-8", n), _foreign_charset, id="content-type-charsets"),
     case(lambda n: "a" + fill(";charset", n), _foreign_charset, id="content-type-bare-charsets"),
     case(_basic, _authenticated, id="basic-auth"),
+    case(_digest_escapes, parse_credentials, id="digest-unclosed-quote-of-escapes"),
+    case(_digest_params, parse_credentials, id="digest-many-parameters-then-junk"),
+    case(lambda n: fill('a="\\\\",', n), parse_credentials, id="digest-quoted-escapes"),
+    case(lambda n: "Digest " + fill(" , ", n), _authenticated, id="digest-empty-elements"),
     case(lambda n: (n // 4, b"ab"), _asgi_headers, id="asgi-repeated-headers", large=256 * 1024),
     case(lambda n: (fill("a=\xe9&", n), fill("/\xe9", n)), _environ, id="wsgi-environ"),
     case(lambda n: fill("a\n\x1b", n), loggable, id="log-text"),

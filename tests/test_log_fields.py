@@ -275,6 +275,10 @@ LAYER_CASES: dict[str, tuple[dict[str, Any], Head]] = {
     "method": ({}, head("/twilio/sms", {"X-Twilio-Signature": "AAAA"}, method="PUT")),
     "url": ({"trust_forwarded": True}, head("/twilio/sms", {"X-Twilio-Signature": "AAAA", "X-Forwarded-Host": "a b"})),
     "basic_auth": ({"basic_auth": {"twilio": "pw"}}, head("/twilio/sms", {"X-Twilio-Signature": "AAAA"})),
+    "digest_auth": (
+        {"digest_auth": {"twilio": "pw"}, "basic_auth": {"twilio": "pw"}},
+        head("/twilio/sms", {"X-Twilio-Signature": "AAAA", "Authorization": 'Digest username="twilio"'}),
+    ),
     "https": ({"require_https": True}, head("/twilio/sms", {"X-Twilio-Signature": "AAAA"}, scheme="http")),
     "size_limit": ({"max_body_size": 10}, head("/twilio/sms", {"X-Twilio-Signature": "AAAA", "Content-Length": "99"})),
     "body": ({}, head("/twilio/sms", {"X-Twilio-Signature": "AAAA", "Content-Type": FORM + "; charset=utf-7"})),

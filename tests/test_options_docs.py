@@ -77,6 +77,7 @@ def test_the_documented_defaults_are_the_guards(monkeypatch: pytest.MonkeyPatch)
     assert OPTIONS["trust_forwarded"].default is False
     assert guard.authenticator is None
     assert OPTIONS["basic_auth"].default is None
+    assert OPTIONS["digest_auth"].default is None
     assert guard.protects("/anything")
     assert OPTIONS["paths"].default is None
 
@@ -124,6 +125,7 @@ REFUSED = {
     "on_store_error": "ignore",
     "require_https": 1,
     "basic_auth": {},
+    "digest_auth": {"twilio": ""},
 }
 
 

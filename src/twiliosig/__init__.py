@@ -9,6 +9,7 @@ nothing beyond the standard library either; nothing here imports a web framework
 metadata (hatch) and ``twiliosig --version`` read it.
 """
 
+from ._digest import DigestAuth, DigestHA1
 from ._keys import HMAC_SHA1, HMAC_SHA256
 from ._urls import DEFAULT_VARIANTS, UrlVariant
 from .exceptions import (
@@ -34,6 +35,8 @@ __all__ = [
     "HMAC_SHA1",
     "HMAC_SHA256",
     "BodyHashMismatch",
+    "DigestAuth",
+    "DigestHA1",
     "Finding",
     "MalformedRequest",
     "MalformedSignature",

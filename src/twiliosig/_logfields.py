@@ -67,6 +67,7 @@ LAYERS: Final = (
     "method",
     "url",
     "basic_auth",
+    "digest_auth",
     "https",
     "size_limit",
     "body",

@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Final, NamedTuple, TypedDict
 
 from ._auth import Authenticator, BasicLayer, Layer
+from ._digest import DigestAuth, DigestHA1, DigestLayer
 from ._keys import AuthToken
 from ._origin import ForwardedTrust, PublicUrl, parse_public_url, parse_trust
 from ._paths import PathMatcher, path_matcher
@@ -196,6 +197,19 @@ class GuardOptions(TypedDict, total=False):
     in a user name.
     """
 
+    digest_auth: Mapping[str, str | DigestHA1] | DigestAuth | None
+    """``{user: password}`` or ``{user: DigestHA1(...)}``: 401 with HTTP Digest challenges (SHA-256, MD5) until
+    Twilio answers one, then the signature.
+
+    See [authentication](authentication.md). ``DigestAuth(users, realm=..., nonce_lifetime=...,
+    require_qop=...)`` sets the realm (``"twilio"``; HA1 values depend on it), how long a
+    nonce is accepted (300 s, on every worker: the nonce key is derived from these
+    credentials) and whether RFC 2069's form without ``qop`` is refused (accepted by
+    default). Refused: an empty mapping, an empty password, a user name that is empty, not
+    a str or holds ``:``, an HA1 value that is not hex of its algorithm's length, a
+    lifetime that is not a positive number.
+    """
+
 
 #: The option names every adapter takes, derived from :class:`GuardOptions`.
 GUARD_OPTIONS: Final = tuple(GuardOptions.__annotations__)
@@ -304,9 +318,23 @@ def _basic_auth(value: object) -> dict[str, str] | None:
     return dict(value)
 
 
-def authenticator(basic: Mapping[str, str] | None) -> Authenticator | None:
+def _digest_auth(value: object) -> DigestAuth | None:
+    if value is None:
+        return None
+    if isinstance(value, DigestAuth):  # checked again: its attributes may have changed since it was built
+        return DigestAuth(
+            value.users, realm=value.realm, nonce_lifetime=value.nonce_lifetime, require_qop=value.require_qop
+        )
+    if not isinstance(value, Mapping):
+        raise TypeError("digest_auth must be a mapping of user name to password or DigestHA1, or a DigestAuth")
+    return DigestAuth(value)
+
+
+def authenticator(basic: Mapping[str, str] | None, digest: DigestAuth | None = None) -> Authenticator | None:
     """The authentication layers the options configure, in challenge order; None when there are none."""
     layers: list[Layer] = []
+    if digest is not None:  # RFC 7616: Digest's challenges before Basic's
+        layers.append(DigestLayer(digest))
     if basic is not None:
         layers.append(BasicLayer(basic))
     return Authenticator(layers) if layers else None
@@ -343,6 +371,7 @@ OPTIONS: Final[Mapping[str, Option]] = {
     "on_store_error": Option("refuse", _on_store_error),
     "require_https": Option(False, _flag("require_https")),
     "basic_auth": Option(None, _basic_auth),
+    "digest_auth": Option(None, _digest_auth),
 }
 
 
@@ -362,7 +391,7 @@ class ParsedOptions(NamedTuple):
     replay_guard: ReplayStore | None
     on_store_error: str
     require_https: bool
-    authenticator: Authenticator | None  # from basic_auth
+    authenticator: Authenticator | None  # from basic_auth and digest_auth
 
 
 def parse_options(options: Mapping[str, object]) -> ParsedOptions:
@@ -435,5 +464,5 @@ def parse_options(options: Mapping[str, object]) -> ParsedOptions:
         replay_guard=parsed("replay_guard"),
         on_store_error=parsed("on_store_error"),
         require_https=require_https,
-        authenticator=authenticator(parsed("basic_auth")),
+        authenticator=authenticator(parsed("basic_auth"), parsed("digest_auth")),
     )

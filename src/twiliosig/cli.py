@@ -4,6 +4,7 @@
     twiliosig explain URL --signature SIG [-p Name=Value]... [--body FILE|-]
     twiliosig explain --from-curl "curl -X POST https://... -H 'X-Twilio-Signature: ...' -d ..."
     twiliosig explain --request saved-request.http [--public-url https://example.com]...
+                      [--basic-auth USER=ENV] [--digest-auth USER=ENV]
     twiliosig demo
     twiliosig send KIND URL [--set Name=Value]... [--method GET] [--tampered]   (send --list names the kinds)
     twiliosig --version
@@ -14,6 +15,9 @@ lands in shell history unless you insist with ``--token``. Errors are one line
 on stderr and a non-zero exit; ``explain`` exits 0 for a genuine request and 1
 for a refused one. ``explain --request`` also reads the saved request's forwarding
 headers and names the ones the app would have to trust for the signature to match.
+With ``--basic-auth``/``--digest-auth`` (the password read from the named variable), a
+request's ``Authorization`` header is checked as the middlewares' authentication
+layers check it, and a missing or failed layer is named before any signature.
 """
 
 from __future__ import annotations
@@ -26,10 +30,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from . import __version__
+from ._auth import Authenticator, AuthRequest, Waiting
 from ._curl import parse_curl
 from ._diagnosis import Diagnosis, RateLimit, readings
-from ._guard import Guard, Head, body_params
+from ._digest import DigestAuth
+from ._guard import Guard, Head, _target, body_params
 from ._keys import ALGORITHMS, HMAC_SHA1
+from ._options import authenticator
 from ._origin import ForwardedTrust, split_target
 from ._send import add_parser as add_send_parser
 from ._urls import UrlVariant, redact, split_url
@@ -119,6 +126,15 @@ def _parser() -> argparse.ArgumentParser:
         metavar="KEY_ID=ENV",
         help="a shared key id and the environment variable holding its secret",
     )
+    for scheme in ("basic", "digest"):
+        explain_cmd.add_argument(
+            f"--{scheme}-auth",
+            action="append",
+            default=[],
+            metavar="USER=ENV",
+            help=f"with --from-curl or --request: check the request's credentials as {scheme}_auth does, "
+            "ENV naming the variable that holds USER's password (repeatable)",
+        )
     explain_cmd.set_defaults(run=_explain)
 
     demo = commands.add_parser(
@@ -204,6 +220,10 @@ def _explain(args: argparse.Namespace) -> int:
             method = curl.method
         else:
             method, url, headers, body = _parse_raw_request(_read(args.request), args.scheme)
+        refused = _authentication(args, method, url, headers)
+        if refused is not None:
+            sys.stdout.write(refused)
+            return 1
         signature = args.signature or headers.get("x-twilio-signature")
         settings = args.settings or headers.get("x-twilio-webhooks-signature-settings")
         if not args.public_url:
@@ -255,6 +275,49 @@ def _explain(args: argparse.Namespace) -> int:
             explanation.causes = []
     sys.stdout.write(explanation.render())
     return 0 if explanation.verdict.valid else 1
+
+
+def _passwords(items: list[str], option: str) -> dict[str, str] | None:
+    """``USER=ENV`` items as ``{user: password}``, each password read from its variable (never typed)."""
+    users = {}
+    for item in items:
+        user, equals, env = item.partition("=")
+        if not equals or not user or not os.environ.get(env):
+            # Never echo what follows '=': someone who typed the password itself must not see it printed.
+            raise CliError(f"{option} wants USER=ENV, ENV naming a variable that holds USER's password")
+        users[user] = os.environ[env]
+    return users or None
+
+
+def _authentication(args: argparse.Namespace, method: str, url: str, headers: dict[str, str]) -> str | None:
+    """The authentication layers' refusal of a request, as the middlewares would answer it; None when accepted.
+
+    The layers are the ones the options build (``_options.authenticator``: a new layer
+    is explained as soon as it is built there). A Digest nonce's age is not checked:
+    a saved request's nonce has long expired, and what explain answers is whether the
+    credentials are right.
+    """
+    try:
+        basic = _passwords(args.basic_auth, "--basic-auth")
+        digest_users = _passwords(args.digest_auth, "--digest-auth")
+        digest = None if digest_users is None else DigestAuth(digest_users, nonce_lifetime=1e12)
+        layers: Authenticator | None = authenticator(basic, digest)
+    except (TypeError, ValueError) as error:  # the messages hold no password
+        raise CliError(str(error)) from None
+    if layers is None:
+        return None
+    answer = layers.authenticate(AuthRequest(method, _target(url), url, headers.get))
+    if isinstance(answer, Waiting):
+        answer = answer.resolve()
+    if answer is None:
+        return None
+    status = answer.reason.status
+    return (
+        f"REFUSED ({answer.reason.value}) by {answer.layer}: {answer.detail}\n"
+        f"The middlewares answer {status} before they compare any signature"
+        + (" (with their challenges: Twilio repeats the request with credentials)" if status == 401 else "")
+        + ".\n"
+    )
 
 
 def _forwarding(
