@@ -243,6 +243,29 @@ def test_the_lane_gives_checks_verdict_on_odd_signatures_and_settings(signature:
     assert lane == general
 
 
+@pytest.mark.parametrize(
+    ("url", "body", "signature"),
+    [
+        pytest.param("/twilio/sms", BODY, sign("/twilio/sms", PAIRS), id="relative-url-signed-over-itself"),
+        pytest.param("example.com/twilio/sms", BODY, sign("example.com/twilio/sms", PAIRS), id="no-scheme"),
+        pytest.param(URL, BODY, None, id="no-signature"),
+        pytest.param(URL, BODY, GOOD.encode(), id="signature-bytes"),
+        pytest.param(URL, BODY.decode(), GOOD, id="body-str"),
+        pytest.param(URL.encode(), BODY, GOOD, id="url-bytes"),
+    ],
+)
+def test_the_public_pre_check_never_raises_and_never_accepts_what_check_refuses(
+    url: Any, body: Any, signature: Any
+) -> None:
+    """The pre-check is public: odd input is declined (None) for ``check`` to judge, never accepted or raised on."""
+    validator = RequestValidator(TOKEN)
+    lane = validator.accept_form_body(url, body, signature)
+    if lane is not None:
+        assert lane == validator.check(url, list(PAIRS), signature)
+    if not validator.check(url, list(PAIRS), signature).valid:
+        assert lane is None
+
+
 @pytest.mark.parametrize("pairs", [[("a", ["x"])], [("a",)]], ids=["a list as a value", "not a pair"])
 def test_the_lane_refuses_params_that_are_not_text_pairs_even_under_a_url_only_signature(pairs: Any) -> None:
     """Parameters ``check`` cannot read (pairs a framework parsed) are refused, never signed as if there were none."""

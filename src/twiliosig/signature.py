@@ -62,6 +62,7 @@ logger = logging.getLogger("twiliosig")
 _ABSOLUTE_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://")
 _BASE64 = re.compile(rb"[A-Za-z0-9+/]+={0,2}\Z")
 _BODY_HASH_PARAM = "bodySHA256"
+_WEB_SCHEMES = ("https://", "http://")  # what the pre-check takes without the regex check() runs
 _UTF16_CHANGE = "with the parameters sorted by UTF-16 code unit"
 _AS_RECEIVED = "as received"
 _SHA1 = digest_for(HMAC_SHA1)
@@ -295,11 +296,11 @@ class RequestValidator:
         """
         if (
             signature_settings
-            or not self._tokens  # a token lookup or shared keys only: the general path chooses the secret
             or type(url) is not str
             or type(signature) is not str
             or type(body) is not bytes
-            or _ABSOLUTE_URL.match(url) is None
+            or not self._tokens  # a token lookup or shared keys only: the general path chooses the secret
+            or not url.startswith(_WEB_SCHEMES)  # absolute; any other scheme is check's to judge
             or ("?" in url and query_values(url, _BODY_HASH_PARAM))
         ):
             return None
