@@ -517,16 +517,24 @@ class RequestValidator:
         Every secret on each form before the next form, in order: the first form
         is the most likely, so the common request costs one HMAC, and a refusal
         costs every form times every secret (the compare is constant-time, and
-        nothing stops early on a near miss). With ``explain`` False a plain
-        acceptance skips building its verdict.
+        nothing stops early on a near miss). A match of a ``bodySHA256`` URL is
+        then refused if the body does not match it. With ``explain`` False a
+        plain acceptance skips building its verdict.
         """
         tried = 0
         for message, params, url, variant, tried in forms:
             for secret in secrets:
                 if hmac.compare_digest(secret.sign(message, digest, params), sig):
-                    if not explain and not body_hashes:
+                    if body_hashes:
+                        refused = self._body_mismatch(url, variant, secret, digest, tried, body, body_hashes)
+                        if refused is not None:
+                            return refused
+                    elif not explain:
                         return _ACCEPTED
-                    return self._accepted(url, variant, secret, digest, tried, body, body_hashes)
+                    # Built here, not in a helper: the middlewares reach this once per request, where
+                    # every extra function is fetched cold (docs/architecture.md, "The hot path").
+                    detail = f"signed over the URL {variant} with the {secret.label}"
+                    return Verdict(True, Reason.VALID, detail, url, variant, secret.label, digest.algorithm, tried)
         return tried
 
     def _malformed(self, sig: bytes, digest: Digest) -> Verdict:
@@ -542,7 +550,7 @@ class RequestValidator:
             algorithm=digest.algorithm,
         )
 
-    def _accepted(
+    def _body_mismatch(
         self,
         url: str,
         variant: str,
@@ -551,24 +559,22 @@ class RequestValidator:
         tried: int,
         body: str | bytes | None,
         body_hashes: list[str],
-    ) -> Verdict:
-        if body_hashes:
-            detail = ""
-            if body is None or len(body_hashes) != 1:
-                detail = "the URL carries bodySHA256 more than once"
-            elif not hmac.compare_digest(
-                body_sha256(body).encode("ascii"), body_hashes[0].encode("utf-8", "surrogatepass")
-            ):
-                hint = " (Twilio writes it in lowercase hex)" if body_hashes[0] != body_hashes[0].lower() else ""
-                detail = (
-                    "the URL is genuinely signed but the body's SHA-256 differs from its bodySHA256"
-                    f"{hint}: the body was changed, or re-serialised before it reached the validator"
-                )
-            if detail:
-                reason = Reason.BODY_HASH_MISMATCH
-                return Verdict(False, reason, detail, url, variant, secret.label, digest.algorithm, tried)
-        detail = f"signed over the URL {variant} with the {secret.label}"
-        return Verdict(True, Reason.VALID, detail, url, variant, secret.label, digest.algorithm, tried)
+    ) -> Verdict | None:
+        """The refusal of a genuinely signed ``bodySHA256`` URL whose body does not match it; None: it matches."""
+        detail = ""
+        if body is None or len(body_hashes) != 1:
+            detail = "the URL carries bodySHA256 more than once"
+        elif not hmac.compare_digest(
+            body_sha256(body).encode("ascii"), body_hashes[0].encode("utf-8", "surrogatepass")
+        ):
+            hint = " (Twilio writes it in lowercase hex)" if body_hashes[0] != body_hashes[0].lower() else ""
+            detail = (
+                "the URL is genuinely signed but the body's SHA-256 differs from its bodySHA256"
+                f"{hint}: the body was changed, or re-serialised before it reached the validator"
+            )
+        if not detail:
+            return None
+        return Verdict(False, Reason.BODY_HASH_MISMATCH, detail, url, variant, secret.label, digest.algorithm, tried)
 
     def _secrets_for(
         self, url: str, params: Any, algorithm: str | None, settings: Any
