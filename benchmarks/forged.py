@@ -213,7 +213,8 @@ def measure(rounds: int = 7) -> dict[str, Result]:
     """Per-call nanoseconds for every shape: the refusal, each framework's parse, the HMAC floor."""
     logging.getLogger("twiliosig").addHandler(logging.NullHandler())  # refusals are logged; keep stderr quiet
     assert (
-        UrlVariant.UTF16_PARAM_ORDER in TwilioSignatureMiddleware(_never, auth_token=TOKEN).guard.validator.url_variants
+        UrlVariant.UTF16_PARAM_ORDER
+        in TwilioSignatureMiddleware(_never, auth_token=TOKEN)._guard.validator.url_variants
     )
     results = {}
     for name, shape in SHAPES.items():

@@ -1,7 +1,7 @@
 """The middlewares' fast paths decide exactly as the general path would, and the app reads what was checked.
 
-A genuine form webhook takes shortcuts: a one-HMAC form lane
-(``RequestValidator._check_form``), one screen that caches the signature and
+A genuine form webhook takes shortcuts: a one-HMAC form lane in front of the core's
+check (``RequestValidator.accept_form_body``), one screen that caches the signature and
 Content-Type, no charset parser for Twilio's exact Content-Type, ASGI headers read
 in one comprehension unless a name repeats, a WSGI body read in one call, an ASGI
 body taken whole from its first message, and a replay claim made only when there
@@ -234,19 +234,49 @@ def test_a_near_miss_signature_is_refused_not_crashed(harness: Any, signature: s
     "settings", [None, "", " ", "key=k1", "keyid=k1", "algorithm=HMAC_SHA256", "key=nope", "key=k1,key=k1", "garbage"]
 )
 def test_the_lane_gives_checks_verdict_on_odd_signatures_and_settings(signature: str, settings: str | None) -> None:
-    """``_check_form`` against ``check`` on the inputs the middleware can hand it, byte for byte the verdict."""
+    """The lane then ``check``, as the guard runs them, against ``check`` alone: byte for byte the verdict."""
     validator = RequestValidator(["rotated-out-token", TOKEN], shared_keys={KEY_ID: SHARED})
-    lane = validator._check_form(URL, list(PAIRS), signature, settings)
+    lane = validator.accept_form_body(URL, BODY, signature, settings) or validator.check(
+        URL, list(PAIRS), signature, signature_settings=settings
+    )
     general = validator.check(URL, list(PAIRS), signature, signature_settings=settings)
     assert lane == general
 
 
+@pytest.mark.parametrize(
+    ("url", "body", "signature"),
+    [
+        pytest.param("/twilio/sms", BODY, sign("/twilio/sms", PAIRS), id="relative-url-signed-over-itself"),
+        pytest.param("example.com/twilio/sms", BODY, sign("example.com/twilio/sms", PAIRS), id="no-scheme"),
+        pytest.param(URL, BODY, None, id="no-signature"),
+        pytest.param(URL, BODY, GOOD.encode(), id="signature-bytes"),
+        pytest.param(URL, BODY.decode(), GOOD, id="body-str"),
+        pytest.param(URL.encode(), BODY, GOOD, id="url-bytes"),
+    ],
+)
+def test_the_public_pre_check_never_raises_and_never_accepts_what_check_refuses(
+    url: Any, body: Any, signature: Any
+) -> None:
+    """The pre-check is public: odd input is declined (None) for ``check`` to judge, never accepted or raised on."""
+    validator = RequestValidator(TOKEN)
+    lane = validator.accept_form_body(url, body, signature)
+    if lane is not None:
+        assert lane == validator.check(url, list(PAIRS), signature)
+    if not validator.check(url, list(PAIRS), signature).valid:
+        assert lane is None
+
+
 @pytest.mark.parametrize("pairs", [[("a", ["x"])], [("a",)]], ids=["a list as a value", "not a pair"])
 def test_the_lane_refuses_params_that_are_not_text_pairs_even_under_a_url_only_signature(pairs: Any) -> None:
-    """Parameters ``check`` cannot read are refused by the lane too, never signed as if there were none."""
+    """Parameters ``check`` cannot read (pairs a framework parsed) are refused, never signed as if there were none."""
     validator = RequestValidator(TOKEN)
     signature = sign(URL, [])
-    lane = validator._check_form(URL, pairs, signature, None)
+    headers = {"x-twilio-signature": signature, "content-type": FORM}
+    check = Guard(auth_token=TOKEN).start(
+        Head("POST", "/twilio/sms", "https", "example.com", "/twilio/sms", "", headers.get)
+    )
+    assert check is not None
+    lane = check.finish_parsed(pairs).verdict
     assert lane == validator.check(URL, pairs, signature)
     assert lane.reason is Reason.MALFORMED_PARAMS
 

@@ -589,3 +589,51 @@ def test_signature_settings_header(header: str, parsed: tuple[str | None, str | 
             parse_signature_settings(header)
     else:
         assert parse_signature_settings(header) == parsed
+
+
+# --- the one compare --------------------------------------------------------------------------------------------
+
+
+class _CountingCompare:
+    """Stands in for the ``hmac`` module inside the core: counts every constant-time compare."""
+
+    def __init__(self) -> None:
+        import hmac
+
+        self.new = hmac.new
+        self._compare = hmac.compare_digest
+        self.calls = 0
+
+    def compare_digest(self, a: Any, b: Any) -> bool:
+        self.calls += 1
+        return self._compare(a, b)
+
+
+def test_every_signature_is_compared_in_constant_time_once_per_form_and_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One loop, one compare: the common request costs one, a refusal every URL form times every secret.
+
+    The compare is ``hmac.compare_digest``: a plain ``==`` (or no compare at all)
+    is counted zero times here, and a loop that stopped early counts fewer.
+    """
+    compares = _CountingCompare()
+    monkeypatch.setattr("twiliosig.signature.hmac", compares)
+    tokens = ["old-token-1", "old-token-2", TOKEN]
+    validator = RequestValidator(tokens)
+
+    verdict = validator.check(URL, PARAMS, compute_signature(tokens[0], URL, PARAMS))
+    assert (verdict.valid, compares.calls) == (True, 1)  # the URL as received, the first secret
+
+    compares.calls = 0
+    verdict = validator.check(URL, PARAMS, SIGNATURE)
+    assert (verdict.valid, verdict.secret, compares.calls) == (True, validator.secret_labels(URL, PARAMS)[2], 3)
+
+    compares.calls = 0
+    verdict = validator.check(URL, PARAMS, compute_signature("a-forger", URL, PARAMS))
+    assert verdict.reason is Reason.SIGNATURE_MISMATCH
+    assert verdict.urls_tried > 1
+    assert compares.calls == verdict.urls_tried * len(tokens)  # every form with every secret
+
+    compares.calls = 0
+    body = b"&".join(f"{name}={value}".replace("+", "%2B").encode() for name, value in PARAMS.items())
+    assert validator.accept_form_body(URL, body, SIGNATURE) == validator.check(URL, PARAMS, SIGNATURE)
+    assert compares.calls == 3 + 3  # the pre-check compares through the same loop, then check

@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Final, NamedTuple, TypeVar
 
 from ._auth import Authenticator, AuthRequest, Denied, Waiting
 from ._diagnosis import Diagnosis, readings
-from ._forms import FORM_CONTENT_TYPE, SETTINGS_HEADER, SIGNATURE_HEADER, BodyParams, form_signing_text, parse_form
+from ._forms import FORM_CONTENT_TYPE, SETTINGS_HEADER, SIGNATURE_HEADER, BodyParams, parse_form
 from ._logfields import log_fields
 from ._logtext import loggable
 from ._options import (  # the options' one list, meanings, defaults and checks; re-exported here
@@ -368,18 +368,15 @@ class Check:
         if not body and self._declares_a_body():
             decision = self.decision = self.unreadable()
             return decision
-        suffix = None
         if self._content_type == FORM_CONTENT_TYPE and body:  # Twilio's own form: one pass, one HMAC
-            suffix = form_signing_text(body)
-            if suffix is not None:
-                signature = self._signature
-                assert signature is not None  # the screen refused a request without one
-                verdict = self._guard.validator._accept_form(url, suffix, signature, self._head.header(SETTINGS_HEADER))
-                if verdict is not None:
-                    decision = self.decision = self._admitted(verdict)
-                    return decision
-        # The lane already declined this very parameter string: the general path alone, no second HMAC.
-        decision = self.decision = self._judge(body_params(url, self._content_type, body), lane=suffix is None)
+            signature = self._signature
+            assert signature is not None  # the screen refused a request without one
+            verdict = self._guard.validator.accept_form_body(url, body, signature, self._head.header(SETTINGS_HEADER))
+            if verdict is not None:
+                decision = self.decision = self._admitted(verdict)
+                return decision
+        # Not accepted in one pass: the pairs the application reads, and the core's general check decides.
+        decision = self.decision = self._judge(body_params(url, self._content_type, body))
         return decision
 
     def _lost(self, body: bytes | Parsed | BodyLost) -> Decision:
@@ -415,7 +412,7 @@ class Check:
         info = self._info
         return info if info is not None else RequestInfo(self._head.method, self._head.path, self._url)
 
-    def _judge(self, params: BodyParams | Verdict, *, lane: bool = True) -> Decision:
+    def _judge(self, params: BodyParams | Verdict) -> Decision:
         guard, head, url = self._guard, self._head, self._url
         assert url is not None
         if isinstance(params, Verdict):
@@ -423,10 +420,7 @@ class Check:
         signature = self._signature
         assert signature is not None  # the screen refused a request without one
         settings = head.header(SETTINGS_HEADER)
-        if lane and type(params) is list:
-            verdict = guard.validator._check_form(url, params, signature, settings)
-        else:
-            verdict = guard.validator.check(url, params, signature, signature_settings=settings)
+        verdict = guard.validator.check(url, params, signature, signature_settings=settings)
         if not verdict.valid:
             if verdict.reason is Reason.SIGNATURE_MISMATCH:
                 verdict = self._diagnosed(verdict, params, signature, settings)

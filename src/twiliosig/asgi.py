@@ -85,8 +85,8 @@ class TwilioSignatureMiddleware:
         self.app = app
         self._misconfigured: _Misconfigured | None = None
         try:
-            self.guard = Guard.from_options(options)
-            self.guard.require_mode(asynchronous=True)
+            self._guard: Guard = Guard.from_options(options)  # private: a public attribute would name a private type
+            self._guard.require_mode(asynchronous=True)
         except (TypeError, ValueError) as error:
             if not _built_by_a_running_app():
                 raise
@@ -104,7 +104,7 @@ class TwilioSignatureMiddleware:
         """
         middleware = cls.__new__(cls)
         middleware.app = app
-        middleware.guard = guard
+        middleware._guard = guard
         middleware._misconfigured = None
         return middleware
 
@@ -116,7 +116,7 @@ class TwilioSignatureMiddleware:
         if kind not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        guard = self.guard
+        guard = self._guard
         check = guard.start(scope_head(scope))
         if check is None:
             await self.app(scope, receive, send)

@@ -11,7 +11,11 @@ alone, so the body is checked against that hash.
 :meth:`~RequestValidator.verify` raises a :class:`~twiliosig.SignatureError`,
 :meth:`~RequestValidator.check` returns a :class:`~twiliosig.Verdict` that says
 why, and :meth:`~RequestValidator.validate` returns a bool and is a drop-in for
-the ``twilio`` package's ``RequestValidator.validate``.
+the ``twilio`` package's ``RequestValidator.validate``. Every face reaches its
+verdict one way: one loop over the URL forms and the secrets with one
+constant-time compare (``_match``), the URL as received first. The middlewares
+put one pre-check in front of it, :meth:`~RequestValidator.accept_form_body`,
+which reads a raw form body in one pass and tries only that first form.
 """
 
 from __future__ import annotations
@@ -20,10 +24,11 @@ import hashlib
 import hmac
 import logging
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from itertools import islice
 from typing import Any, Literal
 
+from ._forms import form_signing_text
 from ._keys import (
     HMAC_SHA1,
     AuthToken,
@@ -57,9 +62,13 @@ logger = logging.getLogger("twiliosig")
 _ABSOLUTE_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://")
 _BASE64 = re.compile(rb"[A-Za-z0-9+/]+={0,2}\Z")
 _BODY_HASH_PARAM = "bodySHA256"
+_WEB_SCHEMES = ("https://", "http://")  # what the pre-check takes without the regex check() runs
 _UTF16_CHANGE = "with the parameters sorted by UTF-16 code unit"
 _AS_RECEIVED = "as received"
 _SHA1 = digest_for(HMAC_SHA1)
+# One form of a request a signature may cover: the URL's bytes, the parameter string's
+# bytes, the URL, how it differs from the URL as received, and how many URL forms that makes.
+_SignedForm = tuple[bytes, bytes, str, str, int]
 # What validate() gets for a plain acceptance: it reads only .valid, so the
 # common request skips building a verdict of its own.
 _ACCEPTED = Verdict(True, Reason.VALID, "signed over the URL as received")
@@ -258,46 +267,54 @@ class RequestValidator:
             logger.exception("twiliosig: unexpected error while checking a signature")
             return Verdict(False, Reason.MALFORMED_PARAMS, "the request could not be checked")
 
-    def _check_form(self, url: str, pairs: list[tuple[str, str]], signature: str, settings: str | None) -> Verdict:
-        """:meth:`check` for the guard: a URL it rebuilt (absolute by construction) and the form pairs it parsed.
+    def accept_form_body(
+        self,
+        url: str,
+        body: bytes,
+        signature: str,
+        signature_settings: str | None = None,
+    ) -> Verdict | None:
+        """The pre-check for a raw form body: the accepting verdict :meth:`check` gives, or None to ask :meth:`check`.
 
-        Every genuine form webhook signed with an auth token over the URL as
-        received is accepted by :meth:`_accept_form` in one HMAC per token, with
-        the verdict :meth:`check` gives; anything else (a shared key, a looked-up
-        token, a ``bodySHA256`` URL, another URL form, a refusal) is decided by
-        the one general implementation.
+        Reads an ``application/x-www-form-urlencoded`` body in one pass, straight
+        into the string the signature covers, and tries the one form of the
+        request almost every genuine webhook is signed over: the URL as received,
+        an auth token, HMAC-SHA1 (one HMAC per configured token). What it
+        accepts, :meth:`check` accepts with the same verdict for the pairs the
+        body parses to. It never refuses: None means "not decided here" (a
+        signature settings header, a looked-up token, a ``bodySHA256`` URL, a
+        body it could read differently from the parser, another URL form, any
+        refusal), and the caller parses the body and calls :meth:`check`, which
+        decides and explains. The middlewares run it once per request, in front
+        of :meth:`check`.
+
+        Args:
+            url: The full URL Twilio requested, query string included.
+            body: The raw request body.
+            signature: The ``X-Twilio-Signature`` header.
+            signature_settings: The ``X-Twilio-Webhooks-Signature-Settings`` header.
         """
-        try:
-            suffix = sorted_params(pairs)[0]
-        except TypeError:
-            suffix = None  # not text: the general path names the fault
-        if suffix is not None:
-            verdict = self._accept_form(url, suffix, signature, settings)
-            if verdict is not None:
-                return verdict
-        return self.check(url, pairs, signature, signature_settings=settings)
-
-    def _accept_form(self, url: str, suffix: str, signature: str, settings: str | None) -> Verdict | None:
-        """The verdict :meth:`check` gives a genuine form webhook signed with an auth token; None: ask :meth:`check`.
-
-        ``suffix`` is the form's parameter string (:func:`~twiliosig._params.sorted_params`).
-        The middlewares run this once per request, so it is kept short: a long
-        path costs more than its instructions once the application has taken
-        the processor's caches. It never refuses: a None sends the request to
-        the general path, which decides and explains.
-        """
-        if settings or ("?" in url and query_values(url, _BODY_HASH_PARAM)):
+        if (
+            signature_settings
+            or type(url) is not str
+            or type(signature) is not str
+            or type(body) is not bytes
+            or not self._tokens  # a token lookup or shared keys only: the general path chooses the secret
+            or not url.startswith(_WEB_SCHEMES)  # absolute; any other scheme is check's to judge
+            or ("?" in url and query_values(url, _BODY_HASH_PARAM))
+        ):
             return None
+        text = form_signing_text(body)
+        if text is None:
+            return None  # a body the one pass could read differently from the parser
         try:
             sig = signature.encode("ascii")
             message = url.encode("utf-8")
-            data = suffix.encode("utf-8")
+            suffix = text.encode("utf-8")
         except UnicodeEncodeError:
             return None  # not ASCII, not text: the general path names the fault
-        for secret in self._tokens:  # none with a token lookup or shared keys only: the general path
-            if hmac.compare_digest(secret.sign(message, _SHA1, data), sig):
-                return self._accepted(url, _AS_RECEIVED, secret, _SHA1, 1, None, [])
-        return None
+        matched = self._match(sig, _SHA1, self._tokens, ((message, suffix, url, _AS_RECEIVED, 1),), None, [], True)
+        return matched if isinstance(matched, Verdict) else None
 
     def compute_signature(self, uri: str, params: Params = None, algorithm: str | None = None) -> str:
         """The signature Twilio would send, with the primary auth token.
@@ -442,36 +459,12 @@ class RequestValidator:
         if len(sig) != digest.signature_length:
             return self._malformed(sig, digest)
 
-        # The URL exactly as received: the common case costs one HMAC per secret.
-        for secret in secrets:
-            if hmac.compare_digest(secret.sign(url_bytes, digest, suffix), sig):
-                if not explain and not body_hashes:
-                    return _ACCEPTED
-                return self._accepted(url, _AS_RECEIVED, secret, digest, 1, body, body_hashes)
-
-        tried = 1
-        forms = [(url_bytes, Candidate(url))]  # kept for the UTF-16 order below
-        alternatives: Iterator[Candidate] = islice(candidate_urls(url, self._variants), 1, None)
-        for candidate in alternatives:
-            tried += 1
-            candidate_bytes = candidate.url.encode("utf-8", "surrogatepass")
-            forms.append((candidate_bytes, candidate))
-            for secret in secrets:
-                if hmac.compare_digest(secret.sign(candidate_bytes, digest, suffix), sig):
-                    return self._accepted(
-                        candidate.url, candidate.description, secret, digest, tried, body, body_hashes
-                    )
-
-        # The two orders differ only where an astral character meets U+E000..U+FFFF.
-        if UrlVariant.UTF16_PARAM_ORDER in self._variants and utf16_order_may_differ(suffix):
-            utf16_suffix = utf16_params(ordered).encode("utf-8")
-            if utf16_suffix != suffix:
-                for candidate_bytes, candidate in forms:
-                    for secret in secrets:
-                        if hmac.compare_digest(secret.sign(candidate_bytes, digest, utf16_suffix), sig):
-                            changes = ", ".join((*candidate.changes, _UTF16_CHANGE))
-                            return self._accepted(candidate.url, changes, secret, digest, tried, body, body_hashes)
-
+        matched = self._match(
+            sig, digest, secrets, self._forms(url, url_bytes, suffix, ordered), body, body_hashes, explain
+        )
+        if isinstance(matched, Verdict):
+            return matched
+        tried = matched  # every form and every secret tried: a refusal
         if _BASE64.match(sig) is None:
             return self._malformed(sig, digest)
         labels = ", ".join(secret.label for secret in secrets)
@@ -484,6 +477,65 @@ class RequestValidator:
             algorithm=digest.algorithm,
             urls_tried=tried,
         )
+
+    def _forms(self, url: str, url_bytes: bytes, suffix: bytes, ordered: Any) -> Iterator[_SignedForm]:
+        """Every form of the request a signature may cover, the most likely first, lazily.
+
+        The URL as received first (the common request never builds another),
+        then each alternative URL this validator accepts, then, where the two
+        orders of the parameters differ (only where an astral character meets
+        U+E000..U+FFFF), every URL again with the parameters in UTF-16 order.
+        Each is (URL bytes, parameter bytes, URL, how it differs, URL forms tried so far).
+        """
+        yield url_bytes, suffix, url, _AS_RECEIVED, 1
+        tried = 1
+        urls = [(url_bytes, Candidate(url))]  # kept for the UTF-16 order below
+        for candidate in islice(candidate_urls(url, self._variants), 1, None):
+            tried += 1
+            candidate_bytes = candidate.url.encode("utf-8", "surrogatepass")
+            urls.append((candidate_bytes, candidate))
+            yield candidate_bytes, suffix, candidate.url, candidate.description, tried
+        if UrlVariant.UTF16_PARAM_ORDER in self._variants and utf16_order_may_differ(suffix):
+            utf16_suffix = utf16_params(ordered).encode("utf-8")
+            if utf16_suffix != suffix:
+                for candidate_bytes, candidate in urls:
+                    changes = ", ".join((*candidate.changes, _UTF16_CHANGE))
+                    yield candidate_bytes, utf16_suffix, candidate.url, changes, tried
+
+    def _match(
+        self,
+        sig: bytes,
+        digest: Digest,
+        secrets: tuple[Secret, ...],
+        forms: Iterable[_SignedForm],
+        body: str | bytes | None,
+        body_hashes: list[str],
+        explain: bool,
+    ) -> Verdict | int:
+        """The one place a signature is compared: the accepting verdict, or how many URL forms were tried.
+
+        Every secret on each form before the next form, in order: the first form
+        is the most likely, so the common request costs one HMAC, and a refusal
+        costs every form times every secret (the compare is constant-time, and
+        nothing stops early on a near miss). A match of a ``bodySHA256`` URL is
+        then refused if the body does not match it. With ``explain`` False a
+        plain acceptance skips building its verdict.
+        """
+        tried = 0
+        for message, params, url, variant, tried in forms:
+            for secret in secrets:
+                if hmac.compare_digest(secret.sign(message, digest, params), sig):
+                    if body_hashes:
+                        refused = self._body_mismatch(url, variant, secret, digest, tried, body, body_hashes)
+                        if refused is not None:
+                            return refused
+                    elif not explain:
+                        return _ACCEPTED
+                    # Built here, not in a helper: the middlewares reach this once per request, where
+                    # every extra function is fetched cold (docs/architecture.md, "The hot path").
+                    detail = f"signed over the URL {variant} with the {secret.label}"
+                    return Verdict(True, Reason.VALID, detail, url, variant, secret.label, digest.algorithm, tried)
+        return tried
 
     def _malformed(self, sig: bytes, digest: Digest) -> Verdict:
         hint = ""
@@ -498,7 +550,7 @@ class RequestValidator:
             algorithm=digest.algorithm,
         )
 
-    def _accepted(
+    def _body_mismatch(
         self,
         url: str,
         variant: str,
@@ -507,24 +559,22 @@ class RequestValidator:
         tried: int,
         body: str | bytes | None,
         body_hashes: list[str],
-    ) -> Verdict:
-        if body_hashes:
-            detail = ""
-            if body is None or len(body_hashes) != 1:
-                detail = "the URL carries bodySHA256 more than once"
-            elif not hmac.compare_digest(
-                body_sha256(body).encode("ascii"), body_hashes[0].encode("utf-8", "surrogatepass")
-            ):
-                hint = " (Twilio writes it in lowercase hex)" if body_hashes[0] != body_hashes[0].lower() else ""
-                detail = (
-                    "the URL is genuinely signed but the body's SHA-256 differs from its bodySHA256"
-                    f"{hint}: the body was changed, or re-serialised before it reached the validator"
-                )
-            if detail:
-                reason = Reason.BODY_HASH_MISMATCH
-                return Verdict(False, reason, detail, url, variant, secret.label, digest.algorithm, tried)
-        detail = f"signed over the URL {variant} with the {secret.label}"
-        return Verdict(True, Reason.VALID, detail, url, variant, secret.label, digest.algorithm, tried)
+    ) -> Verdict | None:
+        """The refusal of a genuinely signed ``bodySHA256`` URL whose body does not match it; None: it matches."""
+        detail = ""
+        if body is None or len(body_hashes) != 1:
+            detail = "the URL carries bodySHA256 more than once"
+        elif not hmac.compare_digest(
+            body_sha256(body).encode("ascii"), body_hashes[0].encode("utf-8", "surrogatepass")
+        ):
+            hint = " (Twilio writes it in lowercase hex)" if body_hashes[0] != body_hashes[0].lower() else ""
+            detail = (
+                "the URL is genuinely signed but the body's SHA-256 differs from its bodySHA256"
+                f"{hint}: the body was changed, or re-serialised before it reached the validator"
+            )
+        if not detail:
+            return None
+        return Verdict(False, Reason.BODY_HASH_MISMATCH, detail, url, variant, secret.label, digest.algorithm, tried)
 
     def _secrets_for(
         self, url: str, params: Any, algorithm: str | None, settings: Any

@@ -65,12 +65,12 @@ class TwilioSignatureMiddleware:
 
     def __init__(self, app: WSGIApplication, **options: Unpack[GuardOptions]) -> None:
         self.app = app
-        self.guard = Guard.from_options(options)
-        self.guard.require_mode(asynchronous=False)
+        self._guard: Guard = Guard.from_options(options)  # private: a public attribute would name a private type
+        self._guard.require_mode(asynchronous=False)
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         head = environ_head(environ)
-        check = self.guard.start(head)
+        check = self._guard.start(head)
         if check is None:
             return self.app(environ, start_response)
         if check.waiting is not None:
