@@ -1,4 +1,4 @@
-"""HTTP Digest with real clients through real servers on loopback (issue 22).
+"""HTTP Digest with real clients through real servers on loopback.
 
 curl ``--digest``, requests' ``HTTPDigestAuth`` and httpx's ``DigestAuth`` (MD5 and
 SHA-256) each send a request with a valid ``X-Twilio-Signature`` through gunicorn
