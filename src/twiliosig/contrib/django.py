@@ -337,16 +337,16 @@ class TwilioSignatureMiddleware:
 
     def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
         self.get_response = get_response
-        self.guard = _guard_from_settings()
+        self._guard: Guard = _guard_from_settings()
         self._async = iscoroutinefunction(get_response)
-        _require_mode(self.guard, asynchronous=self._async)
+        _require_mode(self._guard, asynchronous=self._async)
         if self._async and _mark_coroutine is not None:
             _mark_coroutine(self)
 
     def __call__(self, request: HttpRequest) -> Any:
         if self._async:
-            return _aguarded(self.guard, request, False, lambda: self.get_response(request))
-        return _guarded(self.guard, request, False, lambda: self.get_response(request))
+            return _aguarded(self._guard, request, False, lambda: self.get_response(request))
+        return _guarded(self._guard, request, False, lambda: self.get_response(request))
 
 
 class _LazyGuard:

@@ -99,14 +99,14 @@ class TwilioSignature:
     """
 
     def __init__(self, **options: Unpack[GuardOptions]) -> None:
-        self.guard = Guard.from_options(options)
-        self.guard.require_mode(asynchronous=True)
-        self.route_class: type[APIRoute] = _route_class(self.guard)
+        self._guard: Guard = Guard.from_options(options)
+        self._guard.require_mode(asynchronous=True)
+        self.route_class: type[APIRoute] = _route_class(self._guard)
         self._warned: set[tuple[str, str]] = set()
 
     async def __call__(self, connection: HTTPConnection) -> AsyncIterator[Verdict | None]:
         # A dependency with yield: after the endpoint, an exception releases the replay key.
-        guard = self.guard
+        guard = self._guard
         scope = connection.scope
         if scope.get(_JUDGED_BY) is guard:  # a route of this route_class judged it before the body was read
             yield scope.get(VERDICT_KEY)
