@@ -61,12 +61,15 @@ _LAYER_OF = {
     Reason.MALFORMED_BODY: "body",
     Reason.REPLAYED: "replay_guard",
     Reason.REPLAY_STORE_UNAVAILABLE: "replay_guard",
+    Reason.INSUFFICIENT_SCOPE: "oauth",
+    Reason.AUTHORIZATION_SERVER_UNAVAILABLE: "oauth",
 }
 #: Every value ``twiliosig_layer`` takes.
 LAYERS: Final = (
     "method",
     "url",
     "basic_auth",
+    "oauth",
     "https",
     "size_limit",
     "body",
