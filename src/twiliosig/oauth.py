@@ -448,10 +448,14 @@ class JWTVerifier(_Verifier):
         answer = self.lookup(token)
         if answer is not None:
             return answer
-        try:
-            self._refresh()
-        except AuthorizationServerUnavailable as error:
-            return TokenResult("unavailable", str(error))
+        with self._lock:  # one fetch at a time; a thread that waited for another's reads its answer
+            answer = self.lookup(token)
+            if answer is not None:
+                return answer
+            try:
+                self._refresh()
+            except AuthorizationServerUnavailable as error:
+                return TokenResult("unavailable", str(error))
         answer = self.lookup(token)
         if answer is None:  # still no key right after a refresh (another thread's, which failed, or this one's)
             failure = self._failure
@@ -544,23 +548,21 @@ class JWTVerifier(_Verifier):
         return answer
 
     def _refresh(self) -> None:
-        """Fetch the key set (and the metadata, the first time), one thread at a time; at most once per interval.
+        """Fetch the key set (and the metadata, the first time); the caller holds the lock.
 
         Raises:
             AuthorizationServerUnavailable: the server could not be asked, or its
                 answer is not a key set.
         """
-        asked = time.monotonic()
-        with self._lock:
-            if self._refreshed >= asked:
-                return  # another thread fetched it while this one waited: its answer (or failure) stands
-            self._refreshed = time.monotonic()
-            try:
-                self._keys = self._fetch_keys()
-            except AuthorizationServerUnavailable as error:
-                self._failure = str(error)
-                raise
+        try:
+            self._keys = self._fetch_keys()
+        except AuthorizationServerUnavailable as error:
+            self._failure = str(error)
+            raise
+        else:
             self._failure = None
+        finally:  # when it ended: a thread that found an unknown key id meanwhile waits for this answer
+            self._refreshed = time.monotonic()
 
     def _fetch_keys(self) -> _KeySet:
         url = self._jwks_url
