@@ -28,6 +28,7 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 AUDIENCE = "https://app.example.com/twilio"
+OTHER_AUDIENCE = "https://other.example.com/api"
 CLIENT_ID = "twilio-webhooks"
 RESOURCE_ID = "resource-server"
 RESOURCE_SECRET = "resource-server-secret"

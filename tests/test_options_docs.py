@@ -124,6 +124,7 @@ REFUSED = {
     "on_store_error": "ignore",
     "require_https": 1,
     "basic_auth": {},
+    "oauth": "https://auth.example.com/",
 }
 
 

@@ -504,8 +504,8 @@ class JWTVerifier(_Verifier):
                 continue
             if jwk.get("use", "sig") != "sig" or jwk.get("alg", alg) != alg:
                 continue
-            ops = jwk.get("key_ops")
-            if ops is not None and (not isinstance(ops, list) or "verify" not in ops):
+            ops = jwk.get("key_ops")  # "verify" by RFC 7517; some servers publish the private key's "sign"
+            if ops is not None and (not isinstance(ops, list) or not {"verify", "sign"} & set(ops)):
                 continue
             usable = keys.usable.get((index, alg))
             if usable is None:
