@@ -475,9 +475,14 @@ class JWTVerifier(_Verifier):
 
     def _header(self, token: str) -> dict[str, Any] | TokenResult:
         """The token's header, when its algorithm is allowed; else the refusal (no key is looked at)."""
+        # Read here rather than with jwt.get_unverified_header, which decodes (and checks) all three
+        # segments: PyJWT decodes the whole token again, once the key is chosen, before anything is trusted.
+        encoded, dot, _ = token.partition(".")
         try:
-            header = jwt.get_unverified_header(token)
-        except jwt.PyJWTError:
+            header = json.loads(base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)))
+        except (ValueError, TypeError):  # binascii.Error and JSON errors are ValueErrors
+            header = None
+        if not dot or not isinstance(header, dict):
             return TokenResult("invalid_token", "a bearer token that is not a JWS (JWTVerifier takes JWT tokens)")
         alg = header.get("alg")
         if alg not in self.algorithms:
