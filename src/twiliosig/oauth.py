@@ -40,15 +40,18 @@ from typing import Any, Final, NamedTuple
 
 import jwt
 
-from ._auth import ACCEPTED, TokenResult
+from ._auth import ACCEPTED, TokenResult, TokenVerifier
 
 __all__ = [
+    "ACCEPTED",
     "AuthorizationServerUnavailable",
     "CallableVerifier",
     "InsufficientScope",
     "IntrospectionVerifier",
     "InvalidToken",
     "JWTVerifier",
+    "TokenResult",
+    "TokenVerifier",
 ]
 
 #: The asymmetric algorithms a JWT may be signed with, and the key each needs: ``(kty, curves)``.
