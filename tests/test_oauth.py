@@ -588,3 +588,14 @@ def test_the_layer_maps_an_unknown_answer_to_a_refusal() -> None:
     layer = BearerLayer(CallableVerifier(lambda token: {}))
     assert layer.denied(TokenResult("something_new", "?")) is not None
     assert layer.denied(ACCEPTED) is None
+
+
+@pytest.mark.parametrize("credentials", ['a"b', "a b", "tok\x00en", "é", "a" * (16 * 1024 + 1), "=abc"])
+def test_a_token_that_is_no_b64token_never_reaches_the_verifier(credentials: str) -> None:
+    """RFC 6750's b64token, at most 16 KiB: anything else is refused before a verifier (or its cache) sees it."""
+    seen: list[str] = []
+    layer = BearerLayer(CallableVerifier(lambda token: seen.append(token) or {}))  # type: ignore[func-returns-value]
+    denied = layer.authenticate(credentials, None)  # type: ignore[arg-type]
+    assert denied is not None
+    assert denied.challenges == ('Bearer realm="twilio", error="invalid_token"',)
+    assert seen == []
