@@ -20,6 +20,8 @@ from typing import Any
 import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from werkzeug.test import Client
 from werkzeug.wrappers import Response
 
@@ -35,6 +37,7 @@ from tests.oauth_support import (
     unsigned,
 )
 from twiliosig import Reason, compute_signature
+from twiliosig import oauth as oauth_module
 from twiliosig._auth import ACCEPTED, BearerLayer, TokenResult, TokenVerifier
 from twiliosig.oauth import (
     AuthorizationServerUnavailable,
@@ -599,3 +602,32 @@ def test_a_token_that_is_no_b64token_never_reaches_the_verifier(credentials: str
     assert denied is not None
     assert denied.challenges == ('Bearer realm="twilio", error="invalid_token"',)
     assert seen == []
+
+
+_B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+_HEADER = "eyJhbGciOiJFUzI1NiIsImtpZCI6ImhlbGQifQ"  # {"alg":"ES256","kid":"held"}: the held key's
+
+
+@given(
+    st.one_of(
+        st.text(alphabet=_B64 + ".=~+/é", max_size=300),
+        st.builds(lambda payload, signature: f"{_HEADER}.{payload}.{signature}", st.text(_B64), st.text(_B64 + "=")),
+    )
+)
+@settings(max_examples=300, deadline=None)
+def test_any_token_gets_an_answer_never_an_exception(token: str) -> None:
+    """Whatever a client sends as a token, the verifier answers (a refusal), from memory, without raising."""
+    answer = HELD.lookup(token)
+    assert answer is not None
+    assert answer.error == "invalid_token"
+
+
+def _held() -> JWTVerifier:
+    """A verifier holding a key set, as after its first fetch (no server needed)."""
+    held = JWTVerifier(issuer="https://auth.example.com/", audience=AUDIENCE, client_id=CLIENT_ID)
+    held._keys = oauth_module._KeySet((Key("ES256", "held").jwk,), time.monotonic(), {})
+    held._refreshed = time.monotonic()
+    return held
+
+
+HELD = _held()

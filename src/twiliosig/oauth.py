@@ -243,7 +243,7 @@ class _Answers:
     @staticmethod
     def key(token: str) -> bytes:
         """A token is remembered by its digest: the cache holds no bearer credential."""
-        return hashlib.sha256(token.encode("ascii")).digest()
+        return hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest()
 
     def get(self, key: bytes, now: float) -> TokenResult | None:
         with self._lock:
@@ -544,7 +544,7 @@ class JWTVerifier(_Verifier):
                 break
             except jwt.InvalidSignatureError:
                 continue
-            except jwt.PyJWTError as error:
+            except Exception as error:  # PyJWT's errors, and anything a hostile token provokes: never a 500
                 failure = _jwt_failure(error)
                 break
         if claims is None:
