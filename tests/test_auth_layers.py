@@ -263,6 +263,7 @@ def test_the_asgi_middleware_resolves_off_the_blocking_path_before_reading_the_b
             (b"authorization", f"Fake {credentials}".encode()),
         ],
     }
+
     async def run() -> None:
         await AsgiMiddleware(app, auth_token=TOKEN)(scope, receive, send)
 
