@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test lint typecheck docs redis-server memcached nginx caddy bench fuzz mutate stress matrix clean
+.PHONY: demo test lint typecheck docs redis-server memcached nginx caddy oauth-server bench fuzz mutate stress matrix clean
 
 # The package alone (it needs nothing beyond the standard library): enough for the demo.
 $(BASE): pyproject.toml
@@ -84,13 +84,25 @@ caddy:
 		command -v caddy >/dev/null 2>&1 || \
 			echo "caddy is not installed: its proxy tests will be skipped (apt-get install caddy)"; }
 
+# tests/e2e/test_oauth_server.py plays Twilio against a real authorization server, oidc-provider from
+# npm, pinned in tests/oauth_server/package-lock.json. Install it when npm is there (again when the lock
+# changes); without npm only those tests are skipped, and they say what to install.
+oauth-server:
+	@if command -v npm >/dev/null 2>&1; then \
+		[ tests/oauth_server/node_modules/.package-lock.json -nt tests/oauth_server/package-lock.json ] || \
+			{ echo "installing oidc-provider (npm) for the OAuth tests"; \
+			  cd tests/oauth_server && npm ci --no-audit --no-fund --silent; }; \
+	else \
+		echo "npm is not installed: the OAuth tests against oidc-provider will be skipped (install Node.js 20+ and npm)"; \
+	fi
+
 # The sdist and wheel as a user gets them: built, checked by twine, their contents listed, and the
 # wheel installed with no dependencies into a fresh venv that runs the CLI and imports the middlewares.
 .PHONY: dist-check
 dist-check: $(STAMP)
 	$(BIN)/python scripts/check_dist.py
 
-test: redis-server memcached nginx caddy lint typecheck docs dist-check
+test: redis-server memcached nginx caddy oauth-server lint typecheck docs dist-check
 	$(BIN)/python -m pytest
 
 fuzz: $(STAMP)

@@ -77,7 +77,7 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> Fake:
     """Every guard built in the test asks a Fake layer, after Basic's (as Digest comes before Basic)."""
     layer = Fake()
 
-    def authenticator(*options: Any) -> Authenticator:
+    def authenticator(*configured: Any) -> Authenticator:  # whatever layers the options configure
         return Authenticator([layer, BasicLayer({"twilio": "pw"})])
 
     monkeypatch.setattr(_options, "authenticator", authenticator)
@@ -263,6 +263,7 @@ def test_the_asgi_middleware_resolves_off_the_blocking_path_before_reading_the_b
             (b"authorization", f"Fake {credentials}".encode()),
         ],
     }
+
     async def run() -> None:
         await AsgiMiddleware(app, auth_token=TOKEN)(scope, receive, send)
 

@@ -22,6 +22,7 @@ from tests.test_refusals import ADAPTERS, CASES, EXPECTED, OPTIONS, REFUSED, TOK
 from twiliosig import Reason, compute_signature
 from twiliosig._guard import Decision, Guard, Head, RequestInfo
 from twiliosig._logfields import EVENTS, LAYERS, LOG_FIELDS, layer_of, log_url
+from twiliosig.oauth import CallableVerifier
 from twiliosig.replay import MemoryReplayStore, StoreUnavailable
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -278,6 +279,10 @@ LAYER_CASES: dict[str, tuple[dict[str, Any], Head]] = {
     "digest_auth": (
         {"digest_auth": {"twilio": "pw"}, "basic_auth": {"twilio": "pw"}},
         head("/twilio/sms", {"X-Twilio-Signature": "AAAA", "Authorization": 'Digest username="twilio"'}),
+    ),
+    "oauth": (
+        {"oauth": CallableVerifier(lambda token: {})},
+        head("/twilio/sms", {"X-Twilio-Signature": "AAAA", "Authorization": "Bearer"}),
     ),
     "https": ({"require_https": True}, head("/twilio/sms", {"X-Twilio-Signature": "AAAA"}, scheme="http")),
     "size_limit": ({"max_body_size": 10}, head("/twilio/sms", {"X-Twilio-Signature": "AAAA", "Content-Length": "99"})),

@@ -126,6 +126,7 @@ REFUSED = {
     "require_https": 1,
     "basic_auth": {},
     "digest_auth": {"twilio": ""},
+    "oauth": "https://auth.example.com/",
 }
 
 

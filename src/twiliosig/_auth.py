@@ -21,17 +21,22 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
+import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Final, NamedTuple, Protocol
+from typing import Final, NamedTuple, Protocol, runtime_checkable
 
 from .verdict import Reason
 
 __all__ = [
+    "ACCEPTED",
     "AuthRequest",
     "Authenticator",
     "BasicLayer",
+    "BearerLayer",
     "Denied",
     "Layer",
+    "TokenResult",
+    "TokenVerifier",
     "Waiting",
     "split_authorization",
 ]
@@ -188,3 +193,108 @@ class BasicLayer:
             same_password = hmac.compare_digest(known_password, password.encode("utf-8"))
             found |= same_user & same_password
         return None if found else Denied(self.option, "Basic credentials that match no configured user and password")
+
+
+class TokenResult(NamedTuple):
+    """A bearer-token verifier's answer: :data:`ACCEPTED`, or which RFC 6750 error and why.
+
+    Attributes:
+        error: None (accepted), ``"invalid_token"`` (401), ``"insufficient_scope"``
+            (403) or ``"unavailable"`` (the authorization server could not be asked: 503).
+        detail: One sentence for the log: which check failed, never the token or a claim's value.
+        scope: The scope a 403 names in its challenge (``insufficient_scope`` only).
+    """
+
+    error: str | None = None
+    detail: str = ""
+    scope: str = ""
+
+
+#: A verifier's answer for a token that proves the caller.
+ACCEPTED: Final = TokenResult()
+
+
+@runtime_checkable
+class TokenVerifier(Protocol):
+    """What the ``oauth`` option takes: the verifiers of :mod:`twiliosig.oauth` (or your own).
+
+    The guard never imports :mod:`twiliosig.oauth` (it needs a JOSE library, the core
+    needs none): it asks this protocol. ``lookup`` is the hot path, from memory only;
+    ``verify`` and ``averify`` may use the network, and run only when ``lookup``
+    answered None.
+    """
+
+    def lookup(self, token: str) -> TokenResult | None:
+        """The answer from memory (a token seen before, a JWT under keys held); None if the network is needed."""
+        ...
+
+    def verify(self, token: str) -> TokenResult:
+        """The answer, fetching what it needs; blocks (a sync adapter's worker thread)."""
+        ...
+
+    async def averify(self, token: str) -> TokenResult:
+        """:meth:`verify` that never blocks the event loop."""
+        ...
+
+
+#: RFC 6750's b64token: what a bearer token may be made of (also bounds what a verifier is handed).
+_B64TOKEN: Final = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+#: The longest token handed to a verifier: JWT access tokens are a few KiB at most.
+_TOKEN_LIMIT: Final = 16 * 1024
+
+
+class BearerLayer:
+    """OAuth 2.0 bearer tokens (RFC 6750) from the user's authorization server, verified by a :class:`TokenVerifier`.
+
+    Answers 401 with ``WWW-Authenticate: Bearer realm="twilio"`` without a token
+    (no error code, as RFC 6750 section 3.1 asks) and with ``error="invalid_token"``
+    for a token that fails; 403 with ``error="insufficient_scope"`` for a valid token
+    without the required scope; 503 when the authorization server cannot be asked:
+    an outage is never an open door.
+    """
+
+    option: str = "oauth"
+    schemes: tuple[str, ...] = ("bearer",)
+    _CHALLENGE: Final = (f'Bearer realm="{REALM}"',)
+    _INVALID: Final = (f'Bearer realm="{REALM}", error="invalid_token"',)
+
+    __slots__ = ("_verifier",)
+
+    def __init__(self, verifier: TokenVerifier) -> None:
+        self._verifier = verifier
+
+    def challenges(self) -> tuple[str, ...]:
+        """One Bearer challenge naming the realm, without an error (the request had no token)."""
+        return self._CHALLENGE
+
+    def authenticate(self, credentials: str, request: AuthRequest) -> Denied | Waiting | None:
+        """The token's answer from memory when the verifier has it; else :class:`Waiting` for the network."""
+        if not credentials:
+            return Denied(self.option, "an Authorization header with the Bearer scheme but no token")
+        if len(credentials) > _TOKEN_LIMIT or _B64TOKEN.fullmatch(credentials) is None:
+            return Denied(self.option, "a bearer token that is not an RFC 6750 b64token", challenges=self._INVALID)
+        verifier = self._verifier
+        answer = verifier.lookup(credentials)
+        if answer is not None:
+            return self.denied(answer)
+
+        def resolve() -> Denied | None:
+            return self.denied(verifier.verify(credentials))
+
+        async def aresolve() -> Denied | None:
+            return self.denied(await verifier.averify(credentials))
+
+        return Waiting(self.option, resolve, aresolve)
+
+    def denied(self, answer: TokenResult) -> Denied | None:
+        """The refusal a verifier's answer makes: 401 invalid_token, 403 insufficient_scope, 503 unavailable."""
+        error = answer.error
+        if error is None:
+            return None
+        if error == "insufficient_scope":
+            scope = answer.scope.replace("\\", "").replace('"', "")
+            challenge = f'Bearer realm="{REALM}", error="insufficient_scope", scope="{scope}"'
+            return Denied(self.option, answer.detail, Reason.INSUFFICIENT_SCOPE, (challenge,))
+        if error == "unavailable":
+            return Denied(self.option, answer.detail, Reason.AUTHORIZATION_SERVER_UNAVAILABLE)
+        return Denied(self.option, answer.detail or "an invalid bearer token", challenges=self._INVALID)

@@ -785,7 +785,8 @@ class Guard:
         if self.report_only:
             return Decision(verdict, None, None, request)
         refusal = self.refusal(verdict)
-        if denied is not None and verdict.reason.status == 401:
+        if denied is not None and (verdict.reason.status == 401 or denied.challenges):
+            # A 401 always challenges; a 403 only with the layer's own (a bearer token's insufficient_scope).
             assert self.authenticator is not None  # only a layer denies
             challenges = tuple(("WWW-Authenticate", value) for value in self.authenticator.challenges_for(denied))
             refusal = refusal._replace(headers=refusal.headers + challenges)

@@ -61,6 +61,8 @@ _LAYER_OF = {
     Reason.MALFORMED_BODY: "body",
     Reason.REPLAYED: "replay_guard",
     Reason.REPLAY_STORE_UNAVAILABLE: "replay_guard",
+    Reason.INSUFFICIENT_SCOPE: "oauth",
+    Reason.AUTHORIZATION_SERVER_UNAVAILABLE: "oauth",
 }
 #: Every value ``twiliosig_layer`` takes.
 LAYERS: Final = (
@@ -68,6 +70,7 @@ LAYERS: Final = (
     "url",
     "basic_auth",
     "digest_auth",
+    "oauth",
     "https",
     "size_limit",
     "body",

@@ -23,7 +23,7 @@ import secrets
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Final, NamedTuple, TypedDict
 
-from ._auth import Authenticator, BasicLayer, Layer
+from ._auth import Authenticator, BasicLayer, BearerLayer, Layer, TokenVerifier
 from ._digest import DigestAuth, DigestHA1, DigestLayer
 from ._keys import AuthToken
 from ._origin import ForwardedTrust, PublicUrl, parse_public_url, parse_trust
@@ -210,6 +210,16 @@ class GuardOptions(TypedDict, total=False):
     lifetime that is not a positive number.
     """
 
+    oauth: TokenVerifier | None
+    """A verifier from [OAuth](oauth.md) (``twiliosig.oauth.JWTVerifier``, ``IntrospectionVerifier``, ...):
+    requires ``Authorization: Bearer`` with a token from your authorization server, then the signature.
+
+    401 without a valid token, 403 without the required scope, 503 while the
+    authorization server cannot be reached. Refused: anything but a verifier, and
+    together with ``basic_auth`` or ``digest_auth`` (Twilio sends one ``Authorization``
+    header: an AuthProfile holds OAuth or a password, never both).
+    """
+
 
 #: The option names every adapter takes, derived from :class:`GuardOptions`.
 GUARD_OPTIONS: Final = tuple(GuardOptions.__annotations__)
@@ -330,9 +340,22 @@ def _digest_auth(value: object) -> DigestAuth | None:
     return DigestAuth(value)
 
 
-def authenticator(basic: Mapping[str, str] | None, digest: DigestAuth | None = None) -> Authenticator | None:
+def _oauth(value: object) -> TokenVerifier | None:
+    if value is not None and not isinstance(value, TokenVerifier):
+        raise TypeError(
+            "oauth must be a verifier from twiliosig.oauth (JWTVerifier, IntrospectionVerifier, CallableVerifier), "
+            f"not {type(value).__name__}"
+        )
+    return value
+
+
+def authenticator(
+    basic: Mapping[str, str] | None, digest: DigestAuth | None = None, oauth: TokenVerifier | None = None
+) -> Authenticator | None:
     """The authentication layers the options configure, in challenge order; None when there are none."""
     layers: list[Layer] = []
+    if oauth is not None:  # never with a password layer: parse_options refuses the pair
+        layers.append(BearerLayer(oauth))
     if digest is not None:  # RFC 7616: Digest's challenges before Basic's
         layers.append(DigestLayer(digest))
     if basic is not None:
@@ -372,6 +395,7 @@ OPTIONS: Final[Mapping[str, Option]] = {
     "require_https": Option(False, _flag("require_https")),
     "basic_auth": Option(None, _basic_auth),
     "digest_auth": Option(None, _digest_auth),
+    "oauth": Option(None, _oauth),
 }
 
 
@@ -391,7 +415,7 @@ class ParsedOptions(NamedTuple):
     replay_guard: ReplayStore | None
     on_store_error: str
     require_https: bool
-    authenticator: Authenticator | None  # from basic_auth and digest_auth
+    authenticator: Authenticator | None  # from basic_auth, digest_auth and oauth
 
 
 def parse_options(options: Mapping[str, object]) -> ParsedOptions:
@@ -445,6 +469,13 @@ def parse_options(options: Mapping[str, object]) -> ParsedOptions:
             "public_url and trust_forwarded both say where the URL Twilio called comes from: give one "
             "(public_url when the public address is known, trust_forwarded when it varies)"
         )
+    oauth: TokenVerifier | None = parsed("oauth")
+    passwords = [name for name in ("basic_auth", "digest_auth") if options.get(name) is not None]
+    if oauth is not None and passwords:
+        raise ValueError(
+            f"oauth and {' and '.join(passwords)} cannot both be required: Twilio sends one Authorization header "
+            "per request (an AuthProfile holds either OAuth 2.0 or a user and password), so no request could pass"
+        )
     return ParsedOptions(
         validator=validator,
         # The same secrets, each reading checked as written: tells a misconfiguration from a forgery.
@@ -464,5 +495,5 @@ def parse_options(options: Mapping[str, object]) -> ParsedOptions:
         replay_guard=parsed("replay_guard"),
         on_store_error=parsed("on_store_error"),
         require_https=require_https,
-        authenticator=authenticator(parsed("basic_auth"), parsed("digest_auth")),
+        authenticator=authenticator(parsed("basic_auth"), parsed("digest_auth"), oauth),
     )

@@ -52,6 +52,10 @@ class Reason(str, enum.Enum):
     BODY_TOO_LARGE = "body_too_large"
     NOT_HTTPS = "not_https"
     UNAUTHORIZED = "unauthorized"
+    #: A valid OAuth bearer token without the scope the ``oauth`` verifier requires (403, RFC 6750).
+    INSUFFICIENT_SCOPE = "insufficient_scope"
+    #: The OAuth authorization server (its keys, its introspection) could not be reached: an outage, never a pass.
+    AUTHORIZATION_SERVER_UNAVAILABLE = "authorization_server_unavailable"
     METHOD_NOT_ALLOWED = "method_not_allowed"
     REPLAYED = "replayed"
     REPLAY_STORE_UNAVAILABLE = "replay_store_unavailable"
@@ -172,6 +176,8 @@ _REFUSALS: Final[dict[Reason, tuple[int, type[SignatureError] | None]]] = {
     Reason.BODY_TOO_LARGE: (413, None),
     Reason.NOT_HTTPS: (403, None),
     Reason.UNAUTHORIZED: (401, None),
+    Reason.INSUFFICIENT_SCOPE: (403, None),
+    Reason.AUTHORIZATION_SERVER_UNAVAILABLE: (503, None),
     Reason.METHOD_NOT_ALLOWED: (405, None),
     Reason.REPLAYED: (409, None),
     Reason.REPLAY_STORE_UNAVAILABLE: (503, None),

@@ -1,0 +1,633 @@
+"""twiliosig.oauth's verifiers and the ``oauth`` option: each check of a bearer token, each failing closed.
+
+Against keys generated here and a small server on loopback (tests/oauth_support.py):
+JWTs under the server's published keys (issuer, audience, expiry, the client they were
+issued to, the scope, the algorithm allow-list, key rotation), introspection, a function
+of the user's, what is remembered and what costs a call, and the refusals the guard
+sends for each (401 with the RFC 6750 challenge, 403 insufficient_scope, 503 while
+the server is down). The same against a real authorization server, through real
+servers, is tests/e2e/test_oauth_server.py; every adapter is tests/test_oauth_adapters.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from werkzeug.test import Client
+from werkzeug.wrappers import Response
+
+from tests.oauth_support import (
+    AUDIENCE,
+    CLIENT_ID,
+    RESOURCE_ID,
+    RESOURCE_SECRET,
+    FakeServer,
+    Key,
+    claims,
+    hmac_signed,
+    unsigned,
+)
+from twiliosig import Reason, compute_signature
+from twiliosig import oauth as oauth_module
+from twiliosig._auth import ACCEPTED, BearerLayer, TokenResult, TokenVerifier
+from twiliosig.oauth import (
+    AuthorizationServerUnavailable,
+    CallableVerifier,
+    InsufficientScope,
+    IntrospectionVerifier,
+    InvalidToken,
+    JWTVerifier,
+)
+from twiliosig.wsgi import TwilioSignatureMiddleware
+
+TOKEN = "oauth-test-auth-token-0123456789"
+URL = "http://testserver/twilio/sms"
+PARAMS = {"From": "+15005550006", "Body": "hi"}
+
+
+@pytest.fixture(scope="module")
+def rsa_key() -> Key:
+    return Key("RS256", "rsa-1")
+
+
+@pytest.fixture(scope="module")
+def ec_key() -> Key:
+    return Key("ES256", "ec-1")
+
+
+@pytest.fixture(scope="module")
+def ed_key() -> Key:
+    return Key("EdDSA", "ed-1")
+
+
+@pytest.fixture
+def server(rsa_key: Key, ec_key: Key, ed_key: Key) -> Iterator[FakeServer]:
+    fake = FakeServer()
+    fake.keys = [rsa_key, ec_key, ed_key]
+    with fake.running():
+        yield fake
+
+
+def verifier(server: FakeServer, **changes: Any) -> JWTVerifier:
+    options: dict[str, Any] = {"issuer": server.issuer, "audience": AUDIENCE, "client_id": CLIENT_ID}
+    return JWTVerifier(**{**options, **changes})
+
+
+# --- JWTs: what is accepted -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("key_name", ["rsa_key", "ec_key", "ed_key"])
+def test_a_token_from_the_server_for_twilio_is_accepted(
+    key_name: str, server: FakeServer, request: pytest.FixtureRequest
+) -> None:
+    """RS256, ES256 and EdDSA tokens, the keys found through the issuer's RFC 8414 metadata."""
+    key: Key = request.getfixturevalue(key_name)
+    check = verifier(server)
+    assert check.verify(key.sign(claims(server.issuer))) == ACCEPTED
+    assert server.calls["/.well-known/oauth-authorization-server"] == 1
+    assert server.calls["/jwks"] == 1
+
+
+def test_ps256_under_an_rsa_key_that_names_no_algorithm(server: FakeServer) -> None:
+    """A key without ``alg`` serves every RSA algorithm allowed; the token's alg must still be allowed."""
+    key = Key("PS256", "rsa-pss", alg_in_jwk=False)
+    server.keys = [key]
+    assert verifier(server).verify(key.sign(claims(server.issuer))) == ACCEPTED
+    refused = verifier(server, algorithms=["RS256"]).verify(key.sign(claims(server.issuer)))
+    assert refused.error == "invalid_token"
+    assert "allow-list" in refused.detail
+
+
+@pytest.mark.parametrize(
+    ("claim", "value"),
+    [("client_id", CLIENT_ID), ("azp", CLIENT_ID), ("sub", CLIENT_ID)],
+)
+def test_the_client_is_read_where_the_server_writes_it(
+    claim: str, value: str, server: FakeServer, rsa_key: Key
+) -> None:
+    """``client_id`` (RFC 9068), else ``azp``, else ``sub``."""
+    token = claims(server.issuer, client_id=None, sub=None)
+    token[claim] = value
+    assert verifier(server).verify(rsa_key.sign(token)) == ACCEPTED
+
+
+def test_an_audience_among_several_and_a_scope_among_several(server: FakeServer, rsa_key: Key) -> None:
+    token = claims(server.issuer, aud=["https://other.example.com", AUDIENCE], scope="read webhooks write")
+    assert verifier(server, scope="webhooks").verify(rsa_key.sign(token)) == ACCEPTED
+    scp = claims(server.issuer, scope=None, scp=["webhooks", "other"])
+    assert verifier(server, scope=["webhooks"]).verify(rsa_key.sign(scp)) == ACCEPTED
+
+
+def test_clock_skew_within_the_leeway_is_accepted(server: FakeServer, rsa_key: Key) -> None:
+    now = int(time.time())
+    token = claims(server.issuer, exp=now - 10, nbf=now + 10)
+    assert verifier(server, leeway=30).verify(rsa_key.sign(token)) == ACCEPTED
+    assert verifier(server, leeway=0).verify(rsa_key.sign(token)).error == "invalid_token"
+
+
+# --- JWTs: what is refused --------------------------------------------------------------------
+
+
+def _refusal(server: FakeServer, token: str, **changes: Any) -> TokenResult:
+    answer = verifier(server, **changes).verify(token)
+    assert answer.error is not None, answer
+    return answer
+
+
+@pytest.mark.parametrize(
+    ("changes", "detail"),
+    [
+        ({"exp": int(time.time()) - 120}, "expired"),
+        ({"nbf": int(time.time()) + 120}, "not valid yet"),
+        ({"aud": "https://other.example.com"}, "another audience"),
+        ({"iss": "https://evil.example.com"}, "another issuer"),
+        ({"client_id": "another-client", "sub": "another-client"}, "another client"),
+        ({"client_id": None, "sub": None}, "another client"),  # no client named at all
+        ({"exp": None}, "without the exp claim"),
+        ({"aud": None}, "without the aud claim"),
+    ],
+    ids=["expired", "not-yet", "audience", "issuer", "client", "no-client", "no-exp", "no-aud"],
+)
+def test_each_claim_is_checked(changes: dict[str, Any], detail: str, server: FakeServer, rsa_key: Key) -> None:
+    answer = _refusal(server, rsa_key.sign(claims(server.issuer, **changes)))
+    assert answer.error == "invalid_token"
+    assert detail in answer.detail
+
+
+def test_a_client_id_claim_for_another_client_is_not_overruled_by_sub(server: FakeServer, rsa_key: Key) -> None:
+    """The first claim the server writes decides: a sub naming Twilio's client does not rescue another client_id."""
+    token = claims(server.issuer, client_id="another-client", sub=CLIENT_ID)
+    assert _refusal(server, rsa_key.sign(token)).error == "invalid_token"
+
+
+def test_a_token_without_the_scope_gets_insufficient_scope(server: FakeServer, rsa_key: Key) -> None:
+    answer = _refusal(server, rsa_key.sign(claims(server.issuer, scope="read")), scope="webhooks")
+    assert (answer.error, answer.scope) == ("insufficient_scope", "webhooks")
+    assert _refusal(server, rsa_key.sign(claims(server.issuer, scope=None)), scope="webhooks").error == (
+        "insufficient_scope"
+    )
+
+
+def test_alg_none_is_refused(server: FakeServer) -> None:
+    answer = _refusal(server, unsigned(claims(server.issuer)))
+    assert "allow-list" in answer.detail
+
+
+@pytest.mark.parametrize("encoding", ["pem", "der-n"])
+def test_an_hmac_keyed_with_the_servers_public_key_is_refused(encoding: str, server: FakeServer, rsa_key: Key) -> None:
+    """The classic confusion: HS256 with the RSA public key as the secret, under the real key's kid."""
+    public = rsa_key.private.public_key()
+    if encoding == "pem":
+        secret = public.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    else:
+        secret = rsa_key.jwk["n"].encode()
+    token = hmac_signed(claims(server.issuer), secret, rsa_key.kid)
+    answer = _refusal(server, token)
+    assert "allow-list" in answer.detail
+    # Even when told HS256 is fine, the verifier refuses to be built with it.
+    with pytest.raises(ValueError, match="asymmetric"):
+        verifier(server, algorithms=["RS256", "HS256"])
+
+
+def test_a_tampered_token_is_refused(server: FakeServer, rsa_key: Key) -> None:
+    token = rsa_key.sign(claims(server.issuer, scope="read"))
+    head, _, signature = token.split(".")
+    other = rsa_key.sign(claims(server.issuer, scope="webhooks admin")).split(".")[1]
+    answer = _refusal(server, f"{head}.{other}.{signature}")
+    assert "signature does not verify" in answer.detail
+
+
+def test_a_key_of_another_type_or_use_or_algorithm_verifies_nothing(server: FakeServer, ec_key: Key) -> None:
+    """The token's header never chooses how a key is used: an EC token under an RSA kid, a key for encryption."""
+    rsa = server.keys[0]
+    mislabelled = ec_key.sign(claims(server.issuer), kid=rsa.kid)
+    assert "not publish" in _refusal(server, mislabelled).detail
+    server.keys = [Key("ES256", "enc-1")]
+    server.keys[0].jwk["use"] = "enc"
+    assert _refusal(server, server.keys[0].sign(claims(server.issuer))).error == "invalid_token"
+    key = Key("ES256", "es-alg")
+    key.jwk["alg"] = "ES384"  # the key says another algorithm than the token
+    server.keys = [key]
+    assert _refusal(server, key.sign(claims(server.issuer))).error == "invalid_token"
+
+
+def test_a_token_that_is_not_a_jwt_is_refused_without_a_call(server: FakeServer) -> None:
+    check = verifier(server)
+    assert check.lookup("opaque-token-0123").error == "invalid_token"  # type: ignore[union-attr]
+    assert sum(server.calls.values()) == 0
+
+
+# --- JWTs: what is remembered, and what costs a call ------------------------------------------
+
+
+def test_keys_are_fetched_once_and_a_token_seen_before_is_not_verified_again(
+    server: FakeServer, rsa_key: Key, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    check = verifier(server)
+    token = rsa_key.sign(claims(server.issuer))
+    assert check.lookup(token) is None  # no keys yet: the guard must wait for the network
+    assert check.verify(token) == ACCEPTED
+    decodes = []
+    real = jwt.decode
+    monkeypatch.setattr(jwt, "decode", lambda *a, **k: decodes.append(1) or real(*a, **k))
+    assert check.lookup(token) == ACCEPTED
+    assert decodes == []  # seen before: a lookup, no signature check
+    fresh = rsa_key.sign(claims(server.issuer))
+    assert check.lookup(fresh) == ACCEPTED  # new, under keys held: verified in line, no call
+    assert decodes == [1]
+    assert server.calls["/jwks"] == 1
+
+
+def test_a_remembered_token_expires_with_its_exp(server: FakeServer, rsa_key: Key) -> None:
+    check = verifier(server, leeway=0)
+    token = rsa_key.sign(claims(server.issuer, exp=int(time.time()) + 2))
+    assert check.verify(token) == ACCEPTED
+    time.sleep(2.2)
+    assert check.lookup(token).error == "invalid_token"  # type: ignore[union-attr]
+
+
+def test_the_token_cache_is_bounded(server: FakeServer, rsa_key: Key, monkeypatch: pytest.MonkeyPatch) -> None:
+    check = verifier(server, cache_size=2)
+    tokens = [rsa_key.sign(claims(server.issuer)) for _ in range(3)]
+    for token in tokens:
+        assert check.verify(token) == ACCEPTED
+    assert len(check._answers._items) == 2
+    decodes = []
+    real = jwt.decode
+    monkeypatch.setattr(jwt, "decode", lambda *a, **k: decodes.append(1) or real(*a, **k))
+    check.lookup(tokens[0])  # the oldest was dropped: verified again
+    check.lookup(tokens[2])
+    assert decodes == [1]
+
+
+def test_an_unknown_key_id_refreshes_the_keys_at_most_once_per_interval(server: FakeServer, rsa_key: Key) -> None:
+    """A rotation is picked up; a stream of made-up key ids costs one fetch per interval, not one per request."""
+    check = verifier(server, refresh_interval=1)
+    assert check.verify(rsa_key.sign(claims(server.issuer))) == ACCEPTED
+    rotated = Key("ES256", "rotated-1")
+    server.keys = [rsa_key, rotated]
+    time.sleep(1.1)
+    new = rotated.sign(claims(server.issuer))
+    assert check.lookup(new) is None  # unknown kid, interval passed: the guard waits for one fetch
+    assert check.verify(new) == ACCEPTED
+    assert server.calls["/jwks"] == 2
+    for number in range(20):
+        made_up = rotated.sign(claims(server.issuer), kid=f"made-up-{number}")
+        assert check.verify(made_up).error == "invalid_token"
+    assert server.calls["/jwks"] == 2
+
+
+def test_keys_older_than_their_max_age_are_fetched_again(server: FakeServer, rsa_key: Key) -> None:
+    """A key the server withdrew stops verifying new tokens once the key set is fetched again."""
+    check = verifier(server, keys_max_age=1, refresh_interval=1)
+    assert check.verify(rsa_key.sign(claims(server.issuer))) == ACCEPTED
+    server.keys = [Key("ES256", "only-now")]
+    time.sleep(1.1)
+    late = rsa_key.sign(claims(server.issuer))
+    assert check.lookup(late) is None
+    assert check.verify(late).error == "invalid_token"
+    assert server.calls["/jwks"] == 2
+
+
+def test_concurrent_first_requests_fetch_the_keys_once(server: FakeServer, rsa_key: Key) -> None:
+    check = verifier(server)
+    tokens = [rsa_key.sign(claims(server.issuer)) for _ in range(8)]
+    answers: list[TokenResult] = []
+    threads = [threading.Thread(target=lambda t=token: answers.append(check.verify(t))) for token in tokens]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert answers == [ACCEPTED] * 8
+    assert server.calls["/jwks"] == 1
+
+
+# --- JWTs: the server is down ------------------------------------------------------------------
+
+
+def test_an_unreachable_server_is_an_outage_never_a_pass(server: FakeServer, rsa_key: Key) -> None:
+    server.down = True
+    check = verifier(server, refresh_interval=1)
+    token = rsa_key.sign(claims(server.issuer))
+    answer = check.verify(token)
+    assert answer.error == "unavailable"
+    calls = sum(server.calls.values())
+    assert check.lookup(token) == answer  # for a pause, from memory: no call per request
+    assert sum(server.calls.values()) == calls
+    server.down = False
+    time.sleep(1.1)
+    assert check.verify(token) == ACCEPTED
+
+
+def test_a_closed_port_and_a_timeout_are_outages(rsa_key: Key) -> None:
+    check = JWTVerifier(issuer="http://127.0.0.1:9", audience=AUDIENCE, client_id=CLIENT_ID, timeout=1)
+    assert check.verify(rsa_key.sign(claims("http://127.0.0.1:9"))).error == "unavailable"
+
+
+def test_metadata_naming_another_issuer_is_not_used(server: FakeServer, rsa_key: Key) -> None:
+    """RFC 8414 section 3.3: a document for another issuer could point at anyone's keys."""
+    server.metadata_issuer = "https://evil.example.com"
+    answer = verifier(server).verify(rsa_key.sign(claims(server.issuer)))
+    assert answer.error == "unavailable"
+    assert "another issuer" in answer.detail
+    assert server.calls["/jwks"] == 0
+
+
+def test_openid_discovery_is_the_fallback(server: FakeServer, rsa_key: Key) -> None:
+    """A server without RFC 8414 metadata (404) is asked at /.well-known/openid-configuration."""
+    server.openid_only = True
+    assert verifier(server).verify(rsa_key.sign(claims(server.issuer))) == ACCEPTED
+    assert server.calls["/.well-known/oauth-authorization-server"] == 1
+    assert server.calls["/.well-known/openid-configuration"] == 1
+
+
+def test_a_given_key_set_url_needs_no_metadata(server: FakeServer, rsa_key: Key) -> None:
+    given = verifier(server, jwks_url=f"{server.issuer}/jwks")
+    assert given.verify(rsa_key.sign(claims(server.issuer))) == ACCEPTED
+    assert server.calls["/.well-known/oauth-authorization-server"] == 0
+
+
+# --- configuration mistakes fail at start-up ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"issuer": "http://auth.example.com"}, "https"),
+        ({"jwks_url": "http://auth.example.com/jwks"}, "https"),
+        ({"audience": ""}, "audience"),
+        ({"audience": []}, "audience"),
+        ({"client_id": ""}, "client_id"),
+        ({"algorithms": ["none"]}, "asymmetric"),
+        ({"algorithms": ["HS256"]}, "asymmetric"),
+        ({"algorithms": []}, "algorithms"),
+        ({"leeway": 3600}, "leeway"),
+        ({"refresh_interval": 0}, "refresh_interval"),
+    ],
+)
+def test_a_jwt_verifier_refuses_a_mistake_when_built(changes: dict[str, Any], message: str) -> None:
+    options = {"issuer": "https://auth.example.com/", "audience": AUDIENCE, "client_id": CLIENT_ID, **changes}
+    with pytest.raises((ValueError, TypeError), match=message):
+        JWTVerifier(**options)
+
+
+def test_a_jwt_verifier_needs_audience_and_client_id() -> None:
+    with pytest.raises(TypeError):
+        JWTVerifier(issuer="https://auth.example.com/", client_id=CLIENT_ID)  # type: ignore[call-arg]
+    with pytest.raises(TypeError):
+        JWTVerifier(issuer="https://auth.example.com/", audience=AUDIENCE)  # type: ignore[call-arg]
+
+
+def test_http_is_allowed_on_loopback_only() -> None:
+    for issuer in ("http://127.0.0.1:8080", "http://localhost:8080/", "http://[::1]:8080"):
+        JWTVerifier(issuer=issuer, audience=AUDIENCE, client_id=CLIENT_ID)
+    with pytest.raises(ValueError, match="https"):
+        JWTVerifier(issuer="http://10.0.0.1", audience=AUDIENCE, client_id=CLIENT_ID)
+
+
+def test_the_option_takes_a_verifier_alone() -> None:
+    check = JWTVerifier(issuer="https://auth.example.com/", audience=AUDIENCE, client_id=CLIENT_ID)
+    assert isinstance(check, TokenVerifier)
+    with pytest.raises(ValueError, match="one Authorization header"):
+        TwilioSignatureMiddleware(Response("ok"), auth_token=TOKEN, oauth=check, basic_auth={"twilio": "pw"})
+    with pytest.raises(TypeError, match="verifier"):
+        TwilioSignatureMiddleware(Response("ok"), auth_token=TOKEN, oauth=lambda token: True)
+
+
+# --- introspection ----------------------------------------------------------------------------
+
+
+def introspection(server: FakeServer, **changes: Any) -> IntrospectionVerifier:
+    options: dict[str, Any] = {
+        "issuer": server.issuer,
+        "audience": AUDIENCE,
+        "client_id": CLIENT_ID,
+        "introspection_client_id": RESOURCE_ID,
+        "introspection_client_secret": RESOURCE_SECRET,
+    }
+    return IntrospectionVerifier(**{**options, **changes})
+
+
+def active(server: FakeServer, **changes: Any) -> dict[str, Any]:
+    return {"active": True, **claims(server.issuer, **changes)}
+
+
+def test_an_active_token_is_accepted_and_remembered(server: FakeServer) -> None:
+    server.active["opaque-1"] = active(server)
+    check = introspection(server)
+    assert check.lookup("opaque-1") is None
+    assert check.verify("opaque-1") == ACCEPTED
+    assert check.lookup("opaque-1") == ACCEPTED
+    assert server.calls["/introspect"] == 1
+    assert server.calls["/.well-known/oauth-authorization-server"] == 1
+
+
+@pytest.mark.parametrize(
+    ("answer", "detail"),
+    [
+        ({"active": False}, "not active"),
+        ({"aud": "https://other.example.com"}, "another audience"),
+        ({"aud": None}, "another audience"),
+        ({"iss": "https://evil.example.com"}, "another issuer"),
+        ({"client_id": "another-client"}, "another client"),
+        ({"exp": None}, "exp"),
+        ({"exp": int(time.time()) - 5}, "exp"),
+    ],
+    ids=["inactive", "audience", "no-audience", "issuer", "client", "no-exp", "past-exp"],
+)
+def test_an_introspection_answer_is_checked(answer: dict[str, Any], detail: str, server: FakeServer) -> None:
+    server.active["opaque-2"] = {"active": False} if answer == {"active": False} else active(server, **answer)
+    check = introspection(server)
+    result = check.verify("opaque-2")
+    assert result.error == "invalid_token"
+    assert detail in result.detail
+    check.verify("opaque-2")
+    assert server.calls["/introspect"] == 1  # a refusal is remembered too (for inactive_for)
+
+
+def test_introspection_scope_and_outage(server: FakeServer) -> None:
+    server.active["opaque-3"] = active(server, scope="read")
+    assert introspection(server, scope="webhooks").verify("opaque-3").error == "insufficient_scope"
+    wrong = introspection(server, url=f"{server.issuer}/introspect", introspection_client_secret="wrong")
+    assert wrong.verify("opaque-3").error == "unavailable"  # our own credentials refused: an outage, never a pass
+    server.down = True
+    assert introspection(server).verify("opaque-3").error == "unavailable"
+
+
+def test_introspection_needs_a_place_to_ask() -> None:
+    with pytest.raises(ValueError, match="url"):
+        IntrospectionVerifier(
+            audience=AUDIENCE, client_id=CLIENT_ID, introspection_client_id="a", introspection_client_secret="b"
+        )
+    with pytest.raises(ValueError, match="https"):
+        IntrospectionVerifier(
+            url="http://auth.example.com/introspect",
+            audience=AUDIENCE,
+            client_id=CLIENT_ID,
+            introspection_client_id="a",
+            introspection_client_secret="b",
+        )
+
+
+# --- a function of the user's ---------------------------------------------------------------------
+
+
+def test_a_callable_verifier_maps_its_exceptions() -> None:
+    def check(token: str) -> dict[str, Any]:
+        if token == "good":
+            return {"exp": time.time() + 60}
+        if token == "scope":
+            raise InsufficientScope("no webhooks scope", "webhooks")
+        if token == "down":
+            raise AuthorizationServerUnavailable("the server is down")
+        if token == "bug":
+            raise KeyError("oops")
+        raise InvalidToken("unknown token")
+
+    verifier = CallableVerifier(check)
+    assert verifier.verify("good") == ACCEPTED
+    assert verifier.lookup("good") == ACCEPTED
+    assert verifier.verify("bad") == TokenResult("invalid_token", "unknown token")
+    assert verifier.verify("scope") == TokenResult("insufficient_scope", "no webhooks scope", "webhooks")
+    assert verifier.verify("down").error == "unavailable"
+    assert verifier.verify("bug").error == "unavailable"  # a bug is an outage, never a pass
+    assert CallableVerifier(lambda token: None).verify("x").error == "unavailable"  # type: ignore[arg-type,return-value]
+
+
+def test_averify_runs_off_the_event_loop() -> None:
+    threads: list[bool] = []
+
+    def check(token: str) -> dict[str, Any]:
+        try:
+            asyncio.get_running_loop()
+            threads.append(False)
+        except RuntimeError:
+            threads.append(True)  # no loop in this thread: the blocking call is not holding the loop
+        return {}
+
+    assert asyncio.run(CallableVerifier(check).averify("t")) == ACCEPTED
+    assert threads == [True]
+
+
+# --- the guard's answers ------------------------------------------------------------------------
+
+
+def _post(guard_options: dict[str, Any], headers: dict[str, str]) -> Any:
+    app = TwilioSignatureMiddleware(Response("ok"), auth_token=TOKEN, **guard_options)
+    signature = {"X-Twilio-Signature": compute_signature(TOKEN, URL, PARAMS)}
+    return Client(app).post("/twilio/sms", base_url="http://testserver", data=PARAMS, headers={**signature, **headers})
+
+
+def test_the_guard_answers_each_case_as_rfc_6750_asks(server: FakeServer, rsa_key: Key) -> None:
+    oauth = verifier(server, scope="webhooks")
+    good = rsa_key.sign(claims(server.issuer))
+    cases = {
+        "none": ({}, 401, 'Bearer realm="twilio"'),
+        "basic": ({"Authorization": "Basic dHdpbGlvOnB3"}, 401, 'Bearer realm="twilio"'),
+        "empty": ({"Authorization": "Bearer "}, 401, 'Bearer realm="twilio"'),
+        "garbage": ({"Authorization": "Bearer not a token"}, 401, 'Bearer realm="twilio", error="invalid_token"'),
+        "expired": (
+            {"Authorization": "Bearer " + rsa_key.sign(claims(server.issuer, exp=int(time.time()) - 100))},
+            401,
+            'Bearer realm="twilio", error="invalid_token"',
+        ),
+        "scope": (
+            {"Authorization": "Bearer " + rsa_key.sign(claims(server.issuer, scope="read"))},
+            403,
+            'Bearer realm="twilio", error="insufficient_scope", scope="webhooks"',
+        ),
+        "good": ({"Authorization": "Bearer " + good}, 200, None),
+        "good-scheme-case": ({"Authorization": "bearer " + good}, 200, None),
+    }
+    for name, (headers, status, challenge) in cases.items():
+        response = _post({"oauth": oauth}, headers)
+        assert (response.status_code, response.headers.get("WWW-Authenticate")) == (status, challenge), name
+
+
+def test_a_valid_token_does_not_replace_the_signature(server: FakeServer, rsa_key: Key) -> None:
+    app = TwilioSignatureMiddleware(Response("ok"), auth_token=TOKEN, oauth=verifier(server))
+    bearer = {"Authorization": "Bearer " + rsa_key.sign(claims(server.issuer))}
+    forged = Client(app).post("/twilio/sms", base_url="http://testserver", data=PARAMS, headers=bearer)
+    assert forged.status_code == 403
+
+
+def test_the_guard_answers_503_while_the_server_is_down(
+    server: FakeServer, rsa_key: Key, caplog: pytest.LogCaptureFixture
+) -> None:
+    server.down = True
+    with caplog.at_level("WARNING", logger="twiliosig"):
+        response = _post(
+            {"oauth": verifier(server)}, {"Authorization": "Bearer " + rsa_key.sign(claims(server.issuer))}
+        )
+    assert response.status_code == 503
+    assert response.headers.get("WWW-Authenticate") is None
+    (record,) = [record for record in caplog.records if record.name == "twiliosig"]
+    assert record.twiliosig_reason == Reason.AUTHORIZATION_SERVER_UNAVAILABLE.value  # type: ignore[attr-defined]
+    assert record.twiliosig_layer == "oauth"  # type: ignore[attr-defined]
+    assert "503" in record.getMessage() or record.twiliosig_status == 503  # type: ignore[attr-defined]
+
+
+def test_a_token_is_never_logged(server: FakeServer, rsa_key: Key, caplog: pytest.LogCaptureFixture) -> None:
+    token = rsa_key.sign(claims(server.issuer, aud="https://other.example.com"))
+    with caplog.at_level("DEBUG", logger="twiliosig"):
+        assert _post({"oauth": verifier(server)}, {"Authorization": "Bearer " + token}).status_code == 401
+    text = "\n".join(f"{record.getMessage()} {record.__dict__}" for record in caplog.records)
+    assert "another audience" in text
+    assert token not in text
+    assert token.split(".")[1] not in text
+
+
+def test_the_layer_maps_an_unknown_answer_to_a_refusal() -> None:
+    """A verifier of the user's answering an error the layer does not know is refused, never let through."""
+    layer = BearerLayer(CallableVerifier(lambda token: {}))
+    assert layer.denied(TokenResult("something_new", "?")) is not None
+    assert layer.denied(ACCEPTED) is None
+
+
+@pytest.mark.parametrize("credentials", ['a"b', "a b", "tok\x00en", "é", "a" * (16 * 1024 + 1), "=abc"])
+def test_a_token_that_is_no_b64token_never_reaches_the_verifier(credentials: str) -> None:
+    """RFC 6750's b64token, at most 16 KiB: anything else is refused before a verifier (or its cache) sees it."""
+    seen: list[str] = []
+    layer = BearerLayer(CallableVerifier(lambda token: seen.append(token) or {}))  # type: ignore[func-returns-value]
+    denied = layer.authenticate(credentials, None)  # type: ignore[arg-type]
+    assert denied is not None
+    assert denied.challenges == ('Bearer realm="twilio", error="invalid_token"',)
+    assert seen == []
+
+
+_B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+_HEADER = "eyJhbGciOiJFUzI1NiIsImtpZCI6ImhlbGQifQ"  # {"alg":"ES256","kid":"held"}: the held key's
+
+
+@given(
+    st.one_of(
+        st.text(alphabet=_B64 + ".=~+/é", max_size=300),
+        st.builds(lambda payload, signature: f"{_HEADER}.{payload}.{signature}", st.text(_B64), st.text(_B64 + "=")),
+    )
+)
+@settings(max_examples=300, deadline=None)
+def test_any_token_gets_an_answer_never_an_exception(token: str) -> None:
+    """Whatever a client sends as a token, the verifier answers (a refusal), from memory, without raising."""
+    answer = HELD.lookup(token)
+    assert answer is not None
+    assert answer.error == "invalid_token"
+
+
+def _held() -> JWTVerifier:
+    """A verifier holding a key set, as after its first fetch (no server needed)."""
+    held = JWTVerifier(issuer="https://auth.example.com/", audience=AUDIENCE, client_id=CLIENT_ID)
+    held._keys = oauth_module._KeySet((Key("ES256", "held").jwk,), time.monotonic(), {})
+    held._refreshed = time.monotonic()
+    return held
+
+
+HELD = _held()
