@@ -635,3 +635,45 @@ def _held() -> JWTVerifier:
 
 
 HELD = _held()
+
+
+# --- twiliosig explain --oauth ---------------------------------------------------------------------------------------
+
+
+def _saved(tmp: Any, authorization: str | None) -> str:
+    url = "https://example.com/twilio/sms"
+    signature = compute_signature(TOKEN, url, [("CallSid", "CA1")])
+    extra = "" if authorization is None else f"Authorization: {authorization}\r\n"
+    raw = (
+        "POST /twilio/sms HTTP/1.1\r\nHost: example.com\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+        f"X-Twilio-Signature: {signature}\r\n{extra}Content-Length: 11\r\n\r\nCallSid=CA1"
+    )
+    path = tmp / "request.http"
+    path.write_text(raw)
+    return str(path)
+
+
+def test_explain_names_a_missing_bearer_token_and_shows_a_jwts_claims_never_the_token(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], rsa_key: Key
+) -> None:
+    """explain --oauth: no token is the oauth layer's refusal; a JWT's claims are shown, marked unverified."""
+    from twiliosig.cli import main
+
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", TOKEN)
+    assert main(["explain", "--request", _saved(tmp_path, None), "--oauth"]) == 1
+    assert "REFUSED (unauthorized) by oauth" in capsys.readouterr().out
+    assert main(["explain", "--request", _saved(tmp_path, "Bearer a b"), "--oauth"]) == 1
+    assert "not an RFC 6750 b64token" in capsys.readouterr().out
+    token = rsa_key.sign(claims("https://issuer.example.com", exp=int(time.time()) - 3600))
+    assert main(["explain", "--request", _saved(tmp_path, f"Bearer {token}"), "--oauth"]) == 0
+    out = capsys.readouterr().out
+    assert "does not verify it" in out
+    assert 'iss: "https://issuer.example.com"' in out
+    assert f'client_id: "{CLIENT_ID}"' in out
+    assert "expired (normal for a saved request)" in out
+    assert "GENUINE" in out  # the signature is still checked, after the layer
+    assert token not in out
+    assert main(["explain", "--request", _saved(tmp_path, "Bearer opaque-token-1"), "--oauth"]) == 0
+    assert "not a JWT: an opaque token" in capsys.readouterr().out
+    assert main(["explain", "--request", _saved(tmp_path, f"Bearer {token}")]) == 0  # no --oauth: no layer checked
+    assert "bearer token" not in capsys.readouterr().out

@@ -4,7 +4,7 @@
     twiliosig explain URL --signature SIG [-p Name=Value]... [--body FILE|-]
     twiliosig explain --from-curl "curl -X POST https://... -H 'X-Twilio-Signature: ...' -d ..."
     twiliosig explain --request saved-request.http [--public-url https://example.com]...
-                      [--basic-auth USER=ENV] [--digest-auth USER=ENV]
+                      [--basic-auth USER=ENV] [--digest-auth USER=ENV] [--oauth]
     twiliosig demo
     twiliosig send KIND URL [--set Name=Value]... [--method GET] [--tampered]   (send --list names the kinds)
     twiliosig --version
@@ -17,25 +17,33 @@ for a refused one. ``explain --request`` also reads the saved request's forwardi
 headers and names the ones the app would have to trust for the signature to match.
 With ``--basic-auth``/``--digest-auth`` (the password read from the named variable), a
 request's ``Authorization`` header is checked as the middlewares' authentication
-layers check it, and a missing or failed layer is named before any signature.
+layers check it, and a missing or failed layer is named before any signature. With
+``--oauth``, a missing or malformed bearer token is named; a present one is not
+verified (that takes the authorization server, and a saved token has expired), but a
+JWT's claims are shown beside what the verifier compares them with.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
+import datetime
+import json
 import logging
 import os
 import sys
+import time
 from collections.abc import Sequence
 from typing import Any
 
 from . import __version__
-from ._auth import Authenticator, AuthRequest, Waiting
+from ._auth import ACCEPTED, Authenticator, AuthRequest, TokenResult, Waiting
 from ._curl import parse_curl
 from ._diagnosis import Diagnosis, RateLimit, readings
 from ._digest import DigestAuth
 from ._guard import Guard, Head, _target, body_params
 from ._keys import ALGORITHMS, HMAC_SHA1
+from ._logtext import loggable
 from ._options import authenticator
 from ._origin import ForwardedTrust, split_target
 from ._send import add_parser as add_send_parser
@@ -135,6 +143,12 @@ def _parser() -> argparse.ArgumentParser:
             help=f"with --from-curl or --request: check the request's credentials as {scheme}_auth does, "
             "ENV naming the variable that holds USER's password (repeatable)",
         )
+    explain_cmd.add_argument(
+        "--oauth",
+        action="store_true",
+        help="with --from-curl or --request: the app requires a bearer token (oauth=...): a missing or malformed "
+        "one is named; a JWT's claims are shown, unverified (the verifier checks it against your server)",
+    )
     explain_cmd.set_defaults(run=_explain)
 
     demo = commands.add_parser(
@@ -301,7 +315,8 @@ def _authentication(args: argparse.Namespace, method: str, url: str, headers: di
         basic = _passwords(args.basic_auth, "--basic-auth")
         digest_users = _passwords(args.digest_auth, "--digest-auth")
         digest = None if digest_users is None else DigestAuth(digest_users, nonce_lifetime=1e12)
-        layers: Authenticator | None = authenticator(basic, digest)
+        oauth = _UnverifiedTokens() if args.oauth else None
+        layers: Authenticator | None = authenticator(basic, digest, oauth)
     except (TypeError, ValueError) as error:  # the messages hold no password
         raise CliError(str(error)) from None
     if layers is None:
@@ -310,6 +325,8 @@ def _authentication(args: argparse.Namespace, method: str, url: str, headers: di
     if isinstance(answer, Waiting):
         answer = answer.resolve()
     if answer is None:
+        if oauth is not None:
+            sys.stdout.write(_token_claims(headers.get("authorization", "")))
         return None
     status = answer.reason.status
     return (
@@ -318,6 +335,64 @@ def _authentication(args: argparse.Namespace, method: str, url: str, headers: di
         + (" (with their challenges: Twilio repeats the request with credentials)" if status == 401 else "")
         + ".\n"
     )
+
+
+class _UnverifiedTokens:
+    """A verifier for explain: every well-formed bearer token passes (the layer still refuses a missing one).
+
+    Verifying needs the authorization server and a token that has not expired; a saved
+    request has neither, so explain shows the claims instead (:func:`_token_claims`).
+    """
+
+    def lookup(self, token: str) -> TokenResult:
+        return ACCEPTED
+
+    def verify(self, token: str) -> TokenResult:
+        return ACCEPTED
+
+    async def averify(self, token: str) -> TokenResult:
+        return ACCEPTED
+
+
+#: The claims a verifier compares, in the order explain shows them (never the token itself).
+_SHOWN_CLAIMS = ("iss", "aud", "client_id", "azp", "sub", "scope", "nbf", "exp")
+
+
+def _token_claims(authorization: str) -> str:
+    """What a bearer token says about itself, unverified: the claims the verifier checks, or that it is opaque."""
+    token = authorization.strip().partition(" ")[2].strip()
+    lines = ["NOTE: a bearer token is present; explain does not verify it (the app's verifier checks its signature, "]
+    lines[0] += "issuer, audience, client, scope and expiry against your authorization server).\n"
+    parts = token.split(".")
+    claims: object = None
+    if len(parts) == 3:
+        try:
+            claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+        except (ValueError, UnicodeDecodeError):
+            claims = None
+    if not isinstance(claims, dict):
+        lines.append(
+            "  It is not a JWT: an opaque token, which only introspection (IntrospectionVerifier) can check.\n"
+        )
+        return "".join(lines)
+    now = time.time()
+    lines.append("  Its claims, unverified:\n")
+    for name in _SHOWN_CLAIMS:
+        if name not in claims:
+            continue
+        value = claims[name]
+        shown = loggable(json.dumps(value, ensure_ascii=False), 200)
+        if name in ("exp", "nbf") and isinstance(value, (int, float)) and not isinstance(value, bool):
+            try:
+                when = datetime.datetime.fromtimestamp(value, datetime.timezone.utc).isoformat(timespec="seconds")
+            except (OverflowError, OSError, ValueError):
+                when = "a time no clock reaches"
+            ago = now - value
+            shown = f"{when} ({f'{ago:.0f} s ago' if ago >= 0 else f'in {-ago:.0f} s'})"
+            if name == "exp" and ago > 0:
+                shown += ": expired (normal for a saved request)"
+        lines.append(f"    {name}: {shown}\n")
+    return "".join(lines)
 
 
 def _forwarding(
