@@ -86,6 +86,7 @@ __all__ = [
     "body_params",
     "check_option_names",
     "failed",
+    "fold_headers",
 ]
 
 logger = logging.getLogger("twiliosig")
@@ -145,6 +146,23 @@ class Refusal(NamedTuple):
     def status_line(self) -> str:
         """``"403 Forbidden"``, as WSGI's ``start_response`` wants it."""
         return f"{self.status} {self.phrase}"
+
+    def folded_headers(self) -> tuple[tuple[str, str], ...]:
+        """:attr:`headers` with each name once (see :func:`fold_headers`): for a response that keeps one per name."""
+        return fold_headers(self.headers)
+
+
+def fold_headers(headers: Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
+    """Each name once, a repeated one's values joined by ``", "`` in order (RFC 9110 section 5.3).
+
+    For a response that keeps one value per name (Django's, an ``HTTPException``'s, a
+    Lambda's ``headers``): a 401 carries one ``WWW-Authenticate`` line per challenge
+    (Digest SHA-256, MD5, Basic), and setting them one by one would keep only the last.
+    """
+    folded: dict[str, str] = {}
+    for name, value in headers:
+        folded[name] = f"{folded[name]}, {value}" if name in folded else value
+    return tuple(folded.items())
 
 
 class Decision(NamedTuple):
