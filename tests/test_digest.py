@@ -601,7 +601,7 @@ def test_explain_names_a_missing_or_failed_digest_layer(
     assert PASSWORD not in capsys.readouterr().err
 
 
-@given(st.text(alphabet=st.sampled_from('a=", \\\t\x00é*-uriDgst0123456789'), max_size=200))
+@given(st.text(alphabet=st.sampled_from('a=", \\\t\x00é\ud800*-uriDgst0123456789'), max_size=200))
 def test_any_credentials_are_answered_never_raised(text: str) -> None:
     """Whatever follows ``Digest``: a refusal with one of the layer's sentences (no 500), never an exception."""
     digest = FUZZED
@@ -691,3 +691,48 @@ def test_digest_needs_a_secret_to_key_its_nonces() -> None:
     with pytest.raises(ValueError, match="digest_auth keys its nonces with a signing secret"):
         Guard(auth_token=lambda account: TOKEN, digest_auth={USER: PASSWORD})
     assert Guard(auth_token=lambda account: TOKEN, shared_keys={"k": TOKEN}, digest_auth={USER: PASSWORD})
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("realm", "twilio\ud800"),
+        ("uri", TARGET + "\udcff"),
+        ("username", USER + "\ud800"),
+        ("username*", "UTF-8''tw%69lio\ud800"),
+        ("response", "\ud800" * 64),
+        ("opaque", "\udc80"),
+    ],
+)
+def test_a_lone_surrogate_is_refused_never_raised(name: str, value: str) -> None:
+    """A header that is not text (a lone surrogate: a Lambda event's JSON can carry one) gets a 401, never a 500.
+
+    Each parameter in turn, in credentials otherwise right (the nonce is ours), so that
+    every comparison and hash that reads it is reached.
+    """
+    digest = layer()
+    header = httpx_header(digest.challenges()[0])
+    if name == "username*":
+        header = header.replace(f'username="{USER}"', f'username*="{value}"')
+    else:
+        header = replace(header, name, value)
+    assert isinstance(answer(digest, header), Denied)
+
+
+def test_a_lone_surrogate_through_the_lambda_adapter_is_a_401() -> None:
+    """The same, as an event reaches a handler: the response dict of a 401, not an exception (a 500 from AWS)."""
+    from twiliosig.contrib.aws_lambda import twilio_required
+
+    handler = twilio_required(lambda event, context: {"statusCode": 200}, auth_token=TOKEN, digest_auth={USER: "pw"})
+    event = {
+        "version": "2.0",
+        "rawPath": "/twilio/voice",
+        "rawQueryString": "CallSid=CA1",
+        "headers": {
+            "host": "example.com",
+            "authorization": f'Digest username="{USER}", realm="twilio\ud800", nonce="x", uri="{TARGET}", response="0"',
+            "x-twilio-signature": compute_signature(TOKEN, URL, []),
+        },
+        "requestContext": {"domainName": "example.com", "http": {"method": "POST"}, "stage": "$default"},
+    }
+    assert handler(event, None)["statusCode"] == 401

@@ -214,11 +214,16 @@ def parse_credentials(text: str) -> dict[str, str] | str:
 
 
 def _bytes(value: str) -> bytes:
-    """A header's text as the bytes the client hashed: servers hand headers over as Latin-1."""
+    """A header's text as the bytes the client hashed: servers hand headers over as Latin-1.
+
+    Text that is not Latin-1 came from an adapter that decoded it (UTF-8); a lone
+    surrogate (a Lambda event's JSON may hold one) is kept as surrogatepass writes it,
+    bytes no valid UTF-8 name, realm or digest equals: refused, never raised (a 500).
+    """
     try:
         return value.encode("latin-1")
     except UnicodeEncodeError:
-        return value.encode("utf-8")
+        return value.encode("utf-8", "surrogatepass")
 
 
 class _User(NamedTuple):
@@ -406,7 +411,7 @@ class DigestLayer:
                 return None
             try:
                 given = unquote_to_bytes(encoded).decode("utf-8").encode("utf-8")
-            except UnicodeDecodeError:
+            except UnicodeError:  # not UTF-8 once decoded, or a lone surrogate before (unquote encodes it)
                 return None
         else:
             given = _bytes(params["username"])
