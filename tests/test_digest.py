@@ -465,6 +465,22 @@ def test_the_repr_holds_no_secret() -> None:
     assert str(settings.users[USER].sha256) not in repr(settings)
 
 
+def test_no_repr_of_an_ha1_holds_it() -> None:
+    """An HA1 is as good as the password to a Digest client: no repr shows one (a log line, a traceback's locals).
+
+    Neither a DigestHA1's own (the option's value, ``{user: DigestHA1(...)}``) nor that
+    of ``DigestAuth.users``, where every password became one.
+    """
+    ha1 = DigestHA1.of(USER, PASSWORD)
+    settings = DigestAuth({USER: PASSWORD})
+    shown = [repr(ha1), str(ha1), repr({USER: ha1}), repr(settings.users), repr(DigestHA1(md5=ha1.md5))]
+    for text in shown:
+        assert str(ha1.md5) not in text
+        assert str(ha1.sha256) not in text
+    assert repr(DigestHA1(md5=ha1.md5)) == "DigestHA1(md5=<set>, sha256=None)"
+    assert DigestHA1(*ha1) == ha1  # a tuple still: its values are there to whoever asks for them
+
+
 # --- helpers -------------------------------------------------------------------------------------------------------
 
 

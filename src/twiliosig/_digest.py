@@ -95,6 +95,11 @@ class DigestHA1(NamedTuple):
     md5: str | None = None
     sha256: str | None = None
 
+    def __repr__(self) -> str:
+        # Never the values: an HA1 answers any challenge of its realm, as the password does.
+        shown = ("None" if value is None else "<set>" for value in self)
+        return "DigestHA1(md5={}, sha256={})".format(*shown)
+
     @classmethod
     def of(cls, user: str, password: str, realm: str = REALM) -> DigestHA1:
         """Both HA1 values of ``user`` and ``password`` in ``realm``: what to store instead of the password."""
