@@ -391,3 +391,15 @@ def test_the_cli_names_the_reason_and_status_the_adapters_send(case: str, tmp_pa
     assert printed.startswith(f"REFUSED ({reason}): "), printed
     if reason != "signature_mismatch":
         assert f"answer {status} " in printed, printed
+
+
+def test_an_http_exception_carries_every_challenge_folded() -> None:
+    """FastAPI's own handler (where the dependency cannot install its own) sends ``headers``: one line, all three."""
+    from twiliosig.contrib.fastapi import TwilioRefusal
+    from twiliosig.verdict import Reason, Verdict
+
+    challenges = ("Digest a=1", "Digest b=2", 'Basic realm="twilio"')
+    headers = [("Content-Type", "text/plain"), *(("WWW-Authenticate", value) for value in challenges)]
+    refusal = TwilioRefusal(Verdict(False, Reason.UNAUTHORIZED, "x"), 401, headers, b"Unauthorized\n")
+    assert refusal.headers == {"WWW-Authenticate": ", ".join(challenges)}
+    assert refusal.response_headers == tuple(headers)
