@@ -376,11 +376,17 @@ class DigestLayer:
             for ours in self._opaques:
                 issued_here |= hmac.compare_digest(given, ours.encode())
             if not issued_here:
-                return self._deny("a Digest opaque that was not issued here")
+                return self._deny(
+                    "a Digest opaque that was not issued here (forged, or issued with another password, realm or "
+                    "signing secret)"
+                )
         nonce = params["nonce"]
         issued = self._issued(nonce)
         if issued is None:
-            return self._deny("a Digest nonce that was not issued here (forged or altered)")
+            return self._deny(
+                "a Digest nonce that was not issued here (forged or altered, or issued with another password, "
+                "realm or signing secret)"
+            )
         user = self._user(params, base)
         if user is None:
             return self._deny("Digest credentials whose user name is not valid UTF-8 percent-encoding")
