@@ -651,6 +651,23 @@ class ReplayContract:
         proxied = self.harness(auth_token=TOKEN, require_https=True, public_url="https://example.com")
         assert self.post(proxied, "/twilio/sms", sign(self.URL, PAIRS), scheme="http").status == 200
 
+    def test_require_https_asks_for_no_credentials_over_http(self) -> None:
+        """Over http with require_https, a 403 and no challenge: a 401 would have Twilio send the password in clear.
+
+        Twilio sends Basic credentials (the password itself) only in answer to a challenge;
+        the request is refused anyway once they arrive, so the challenge only exposes them.
+        """
+        h = self.harness(
+            auth_token=TOKEN,
+            require_https=True,
+            basic_auth={"twilio": "s3cret pass"},
+            digest_auth={"twilio": "s3cret pass"},
+        )
+        refused = self.post(h, "/twilio/sms", sign("http://example.com/twilio/sms", PAIRS), scheme="http")
+        assert refused.status == 403
+        assert "www-authenticate" not in refused.headers
+        assert not refused.seen
+
     def test_basic_auth(self) -> None:
         """Without credentials: 401 with a Basic challenge (Twilio retries with them); then the signature."""
         import base64

@@ -77,7 +77,7 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> Fake:
     """Every guard built in the test asks a Fake layer, after Basic's (as Digest comes before Basic)."""
     layer = Fake()
 
-    def authenticator(*configured: Any) -> Authenticator:  # whatever layers the options configure
+    def authenticator(*configured: Any, **secrets: Any) -> Authenticator:  # whatever layers the options configure
         return Authenticator([layer, BasicLayer({"twilio": "pw"})])
 
     monkeypatch.setattr(_options, "authenticator", authenticator)

@@ -72,7 +72,7 @@ def httpx_header(challenge: str, *, user: str = USER, password: str = PASSWORD, 
 
 def layer(clock: Clock | None = None, **settings: Any) -> DigestLayer:
     users = settings.pop("users", {USER: PASSWORD})
-    return DigestLayer(DigestAuth(users, **settings), clock or Clock())
+    return DigestLayer(DigestAuth(users, **settings), clock or Clock(), secrets=(TOKEN.encode(),))
 
 
 def answer(digest: DigestLayer, header: str, target: str = TARGET, method: str = "POST") -> Denied | None:
@@ -112,8 +112,10 @@ class RfcLayer(DigestLayer):
 def test_rfc_7616_example_is_accepted(algorithm: str, response: str) -> None:
     """The RFC's credentials for Mufasa, verbatim, are accepted; one digit changed is not."""
     clock = Clock()
-    digest = RfcLayer(DigestAuth({"Mufasa": "Circle of Life"}, realm="http-auth@example.org"), clock)
-    digest._opaque = RFC_OPAQUE
+    digest = RfcLayer(
+        DigestAuth({"Mufasa": "Circle of Life"}, realm="http-auth@example.org"), clock, secrets=(TOKEN.encode(),)
+    )
+    digest._opaques = (RFC_OPAQUE,)
     header = (
         f'Digest username="Mufasa", realm="http-auth@example.org", uri="/dir/index.html", '
         f'algorithm={algorithm}, nonce="{RFC_NONCE}", nc=00000001, cnonce="{RFC_CNONCE}", qop=auth, '
@@ -128,8 +130,12 @@ def test_rfc_7616_ha1_values_can_replace_the_password() -> None:
     """DigestHA1.of computes what the RFC's example hashes; given as hex, no password is configured."""
     ha1 = DigestHA1.of("Mufasa", "Circle of Life", "http-auth@example.org")
     assert ha1.md5 == hashlib.md5(b"Mufasa:http-auth@example.org:Circle of Life").hexdigest()
-    digest = RfcLayer(DigestAuth({"Mufasa": DigestHA1(sha256=ha1.sha256)}, realm="http-auth@example.org"), Clock())
-    digest._opaque = RFC_OPAQUE
+    digest = RfcLayer(
+        DigestAuth({"Mufasa": DigestHA1(sha256=ha1.sha256)}, realm="http-auth@example.org"),
+        Clock(),
+        secrets=(TOKEN.encode(),),
+    )
+    digest._opaques = (RFC_OPAQUE,)
     header = (
         f'Digest username="Mufasa", realm="http-auth@example.org", uri="/dir/index.html", algorithm=SHA-256, '
         f'nonce="{RFC_NONCE}", nc=00000001, cnonce="{RFC_CNONCE}", qop=auth, '
@@ -459,6 +465,22 @@ def test_the_repr_holds_no_secret() -> None:
     assert str(settings.users[USER].sha256) not in repr(settings)
 
 
+def test_no_repr_of_an_ha1_holds_it() -> None:
+    """An HA1 is as good as the password to a Digest client: no repr shows one (a log line, a traceback's locals).
+
+    Neither a DigestHA1's own (the option's value, ``{user: DigestHA1(...)}``) nor that
+    of ``DigestAuth.users``, where every password became one.
+    """
+    ha1 = DigestHA1.of(USER, PASSWORD)
+    settings = DigestAuth({USER: PASSWORD})
+    shown = [repr(ha1), str(ha1), repr({USER: ha1}), repr(settings.users), repr(DigestHA1(md5=ha1.md5))]
+    for text in shown:
+        assert str(ha1.md5) not in text
+        assert str(ha1.sha256) not in text
+    assert repr(DigestHA1(md5=ha1.md5)) == "DigestHA1(md5=<set>, sha256=None)"
+    assert DigestHA1(*ha1) == ha1  # a tuple still: its values are there to whoever asks for them
+
+
 # --- helpers -------------------------------------------------------------------------------------------------------
 
 
@@ -595,7 +617,7 @@ def test_explain_names_a_missing_or_failed_digest_layer(
     assert PASSWORD not in capsys.readouterr().err
 
 
-@given(st.text(alphabet=st.sampled_from('a=", \\\t\x00é*-uriDgst0123456789'), max_size=200))
+@given(st.text(alphabet=st.sampled_from('a=", \\\t\x00é\ud800*-uriDgst0123456789'), max_size=200))
 def test_any_credentials_are_answered_never_raised(text: str) -> None:
     """Whatever follows ``Digest``: a refusal with one of the layer's sentences (no 500), never an exception."""
     digest = FUZZED
@@ -639,9 +661,94 @@ def test_another_spelling_of_the_nonce_is_not_ours() -> None:
 )
 def test_refusals_name_their_reason(users: Any, edit: Any, words: str) -> None:
     digest = layer(users=users)
-    md5 = DigestLayer(DigestAuth({USER: PASSWORD}), Clock())
-    md5._key, md5._opaque = digest._key, digest._opaque  # a nonce of this layer, answered with MD5
+    md5 = DigestLayer(DigestAuth({USER: PASSWORD}), Clock(), secrets=(TOKEN.encode(),))
+    md5._keys, md5._opaques = digest._keys, digest._opaques  # a nonce of this layer, answered with MD5
     header = edit(httpx_header(md5.challenges()[1]))
     denied = answer(digest, header)
     assert isinstance(denied, Denied)
     assert words in denied.detail, denied.detail
+
+
+def test_a_challenge_confirms_no_guessed_password_offline() -> None:
+    """Anyone gets a challenge; nothing in it may confirm a guessed password without a request per guess.
+
+    The nonce's MAC and the opaque are keyed from the users' HA1 values. Keyed by those
+    alone, the key is a fast function of the password (often a short one typed into a
+    URL): from one 401, whoever reads this library rebuilds the key for each guess and
+    compares the opaque, or checks the nonce's MAC, offline and without limit. The
+    signing secrets (high-entropy, never sent) key them too.
+    """
+    victim = Guard(auth_token=TOKEN, digest_auth={USER: PASSWORD})
+    issued = challenge_params(challenge_for(victim))
+    for guess in ("letmein", "twilio", PASSWORD):
+        attacker = Guard(auth_token="an-attackers-own-token-0123456789a", digest_auth={USER: guess})
+        assert challenge_params(challenge_for(attacker))["opaque"] != issued["opaque"], guess
+        assert attacker.authenticator is not None
+        (digest,) = attacker.authenticator._layers
+        assert isinstance(digest, DigestLayer)
+        assert digest._issued(issued["nonce"]) is None, guess
+
+
+def test_a_nonce_outlives_a_rotation_of_the_auth_token() -> None:
+    """Every configured token keys nonces: one issued before the new token was added is still ours, opaque too."""
+    before = Guard(auth_token=TOKEN, digest_auth={USER: PASSWORD})
+    header = httpx_header(challenge_for(before))
+    assert 'opaque="' in header
+    during = Guard(auth_token=["the-new-token-0123456789abcdef0123", TOKEN], digest_auth={USER: PASSWORD})
+    assert decide(during, head(authorization=header)).refusal is None
+    after = Guard(auth_token="the-new-token-0123456789abcdef0123", digest_auth={USER: PASSWORD})
+    refused = decide(after, head(authorization=header))
+    assert refused.verdict.reason is Reason.UNAUTHORIZED
+    assert "not issued here" in refused.verdict.detail
+
+
+def test_digest_needs_a_secret_to_key_its_nonces() -> None:
+    """Tokens only looked up per account leave nothing to key the nonces with: refused when the guard is built."""
+    with pytest.raises(ValueError, match="digest_auth keys its nonces with a signing secret"):
+        Guard(auth_token=lambda account: TOKEN, digest_auth={USER: PASSWORD})
+    assert Guard(auth_token=lambda account: TOKEN, shared_keys={"k": TOKEN}, digest_auth={USER: PASSWORD})
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("realm", "twilio\ud800"),
+        ("uri", TARGET + "\udcff"),
+        ("username", USER + "\ud800"),
+        ("username*", "UTF-8''tw%69lio\ud800"),
+        ("response", "\ud800" * 64),
+        ("opaque", "\udc80"),
+    ],
+)
+def test_a_lone_surrogate_is_refused_never_raised(name: str, value: str) -> None:
+    """A header that is not text (a lone surrogate: a Lambda event's JSON can carry one) gets a 401, never a 500.
+
+    Each parameter in turn, in credentials otherwise right (the nonce is ours), so that
+    every comparison and hash that reads it is reached.
+    """
+    digest = layer()
+    header = httpx_header(digest.challenges()[0])
+    if name == "username*":
+        header = header.replace(f'username="{USER}"', f'username*="{value}"')
+    else:
+        header = replace(header, name, value)
+    assert isinstance(answer(digest, header), Denied)
+
+
+def test_a_lone_surrogate_through_the_lambda_adapter_is_a_401() -> None:
+    """The same, as an event reaches a handler: the response dict of a 401, not an exception (a 500 from AWS)."""
+    from twiliosig.contrib.aws_lambda import twilio_required
+
+    handler = twilio_required(lambda event, context: {"statusCode": 200}, auth_token=TOKEN, digest_auth={USER: "pw"})
+    event = {
+        "version": "2.0",
+        "rawPath": "/twilio/voice",
+        "rawQueryString": "CallSid=CA1",
+        "headers": {
+            "host": "example.com",
+            "authorization": f'Digest username="{USER}", realm="twilio\ud800", nonce="x", uri="{TARGET}", response="0"',
+            "x-twilio-signature": compute_signature(TOKEN, URL, []),
+        },
+        "requestContext": {"domainName": "example.com", "http": {"method": "POST"}, "stage": "$default"},
+    }
+    assert handler(event, None)["statusCode"] == 401

@@ -13,6 +13,7 @@ import base64
 import hashlib
 import io
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
@@ -164,6 +165,28 @@ def _lambda(options: dict[str, Any], method: str, headers: dict[str, str], body:
     return _seen(response["statusCode"], found.get, response["body"].encode())
 
 
+def _lambda_v1(options: dict[str, Any], method: str, headers: dict[str, str], body: bytes) -> Seen:
+    """A REST API (payload 1.0) event: its response may carry a repeated header in ``multiValueHeaders``."""
+    from twiliosig.contrib.aws_lambda import twilio_required
+
+    handler = twilio_required(lambda event, context: {"statusCode": 200, "body": "ok"}, **options)
+    sent = _form(headers) | {"Host": "testserver"}
+    event = {
+        "resource": "/twilio/sms",
+        "path": "/twilio/sms",
+        "httpMethod": method,
+        "headers": sent,
+        "multiValueHeaders": {name: [value] for name, value in sent.items()},
+        "requestContext": {"domainName": "testserver", "path": "/twilio/sms", "stage": "$default"},
+        "body": base64.b64encode(body).decode(),
+        "isBase64Encoded": True,
+    }
+    response = handler(event, None)
+    found = {name.lower(): ", ".join(values) for name, values in response.get("multiValueHeaders", {}).items()}
+    found |= {name.lower(): value for name, value in response.get("headers", {}).items()}
+    return response["statusCode"], None, None, None, found.get("www-authenticate"), response["body"].encode()
+
+
 ADAPTERS: dict[str, Callable[[dict[str, Any], str, dict[str, str], bytes], Seen]] = {
     "wsgi": _wsgi,
     "asgi": _asgi,
@@ -190,14 +213,14 @@ def _werkzeug(client: Any, method: str, headers: dict[str, str], body: bytes) ->
         response = client.open(
             "/twilio/sms", base_url="http://testserver", method=method, headers=_form(headers), data=body
         )
-    return _seen(response.status_code, response.headers.get, response.data)
+    return _seen(response.status_code, response.headers.get, response.data, response.headers.getlist)
 
 
 def _httpx(client: Any, method: str, headers: dict[str, str], body: bytes) -> Seen:
     """Through an httpx-based test client; a streamed body goes chunked, without Content-Length."""
     content: Any = iter([bytes(body)]) if isinstance(body, Streamed) else body
     response = client.request(method, "/twilio/sms", headers=_form(headers), content=content)
-    return _seen(response.status_code, response.headers.get, response.content)
+    return _seen(response.status_code, response.headers.get, response.content, response.headers.get_list)
 
 
 def _django_client(path: str, method: str, headers: dict[str, str], body: bytes) -> Seen:
@@ -225,8 +248,12 @@ def _form(headers: dict[str, str]) -> dict[str, str]:
     return {"Content-Type": "application/x-www-form-urlencoded", **headers}
 
 
-def _seen(status: int, header: Callable[[str], str | None], body: bytes) -> Seen:
-    return status, header("content-type"), header("cache-control"), header("allow"), header("www-authenticate"), body
+def _seen(
+    status: int, header: Callable[[str], str | None], body: bytes, every: Callable[[str], list[str]] | None = None
+) -> Seen:
+    """What a response carries; ``every`` gives each line of a repeated header (the challenges), else ``header``."""
+    challenges = header("www-authenticate") if every is None else ", ".join(every("www-authenticate")) or None
+    return status, header("content-type"), header("cache-control"), header("allow"), challenges, body
 
 
 @pytest.mark.parametrize("case", REFUSED)
@@ -307,6 +334,30 @@ def test_basic_auth_challenge_is_the_same_everywhere() -> None:
     assert len(set(seen.values())) == 1, seen
 
 
+def _challenges(value: str | None) -> list[str]:
+    """The challenges of WWW-Authenticate, on their own lines or folded into one (RFC 9110 §11.6.1), nonce masked."""
+    masked = re.sub(r'nonce="[^"]*"', 'nonce="N"', value or "")
+    return [challenge for challenge in re.split(r", (?=(?:Digest|Basic) )", masked) if challenge]
+
+
+def test_every_challenge_reaches_the_client_from_every_adapter() -> None:
+    """Digest's SHA-256 and MD5 challenges and Basic's, in that order, from every adapter (none keeps only the last).
+
+    Django and the Lambda's payload 2.0 cannot send a header twice: they fold the challenges into one line.
+    """
+    options = {**OPTIONS, "digest_auth": {"twilio": "secret"}, "basic_auth": {"twilio": "secret"}}
+    adapters = {**ADAPTERS, "lambda-v1": _lambda_v1}
+    seen = {name: _challenges(adapter(options, *CASES["forged"])[4]) for name, adapter in adapters.items()}
+    digest = 'Digest realm="twilio", qop="auth", algorithm={}, nonce="N", opaque="'
+    expected = seen["wsgi"]
+    assert [challenge.partition('opaque="')[0] + 'opaque="' for challenge in expected[:2]] == [
+        digest.format("SHA-256"),
+        digest.format("MD5"),
+    ]
+    assert expected[2] == 'Basic realm="twilio", charset="UTF-8"'
+    assert {name: challenges for name, challenges in seen.items() if challenges != expected} == {}
+
+
 def _cli(method: str, headers: dict[str, str], body: bytes, tmp_path: Any, capsys: Any) -> tuple[int, str]:
     """``twiliosig explain --request`` over the same request, saved as raw HTTP: its exit code and what it printed."""
     from twiliosig.cli import main
@@ -340,3 +391,15 @@ def test_the_cli_names_the_reason_and_status_the_adapters_send(case: str, tmp_pa
     assert printed.startswith(f"REFUSED ({reason}): "), printed
     if reason != "signature_mismatch":
         assert f"answer {status} " in printed, printed
+
+
+def test_an_http_exception_carries_every_challenge_folded() -> None:
+    """FastAPI's own handler (where the dependency cannot install its own) sends ``headers``: one line, all three."""
+    from twiliosig.contrib.fastapi import TwilioRefusal
+    from twiliosig.verdict import Reason, Verdict
+
+    challenges = ("Digest a=1", "Digest b=2", 'Basic realm="twilio"')
+    headers = [("Content-Type", "text/plain"), *(("WWW-Authenticate", value) for value in challenges)]
+    refusal = TwilioRefusal(Verdict(False, Reason.UNAUTHORIZED, "x"), 401, headers, b"Unauthorized\n")
+    assert refusal.headers == {"WWW-Authenticate": ", ".join(challenges)}
+    assert refusal.response_headers == tuple(headers)

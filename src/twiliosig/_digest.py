@@ -9,8 +9,12 @@ worker of any host.
 
 So nonces need no shared state: a nonce is a timestamp, eight random bytes and a MAC of
 both under a key every worker derives alike from the configured Digest credentials
-(their HA1 values and the realm). A nonce whose MAC fails was not issued here (forged or
-altered): refused with a fresh challenge. One older than ``nonce_lifetime``, presented
+(their HA1 values and the realm) and a signing secret. Never from the credentials alone:
+an HA1 is a fast hash of a password, often a short one, and every 401 carries a nonce
+and an opaque, so a key derived from the passwords alone would let whoever asked once
+check guesses offline. One key per signing secret is accepted (an auth token being
+rotated does not log Twilio out); the first issues. A nonce whose MAC fails was not
+issued here (forged or altered): refused with a fresh challenge. One older than ``nonce_lifetime``, presented
 with the right response, gets a new challenge with ``stale=true``, which tells a client
 its password was right. ``nc`` is not tracked (that would need shared state): a
 captured ``Authorization`` header replays until its nonce expires, for the same method
@@ -35,7 +39,7 @@ import math
 import os
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Final, NamedTuple
 from urllib.parse import unquote_to_bytes
 
@@ -90,6 +94,11 @@ class DigestHA1(NamedTuple):
 
     md5: str | None = None
     sha256: str | None = None
+
+    def __repr__(self) -> str:
+        # Never the values: an HA1 answers any challenge of its realm, as the password does.
+        shown = ("None" if value is None else "<set>" for value in self)
+        return "DigestHA1(md5={}, sha256={})".format(*shown)
 
     @classmethod
     def of(cls, user: str, password: str, realm: str = REALM) -> DigestHA1:
@@ -210,11 +219,16 @@ def parse_credentials(text: str) -> dict[str, str] | str:
 
 
 def _bytes(value: str) -> bytes:
-    """A header's text as the bytes the client hashed: servers hand headers over as Latin-1."""
+    """A header's text as the bytes the client hashed: servers hand headers over as Latin-1.
+
+    Text that is not Latin-1 came from an adapter that decoded it (UTF-8); a lone
+    surrogate (a Lambda event's JSON may hold one) is kept as surrogatepass writes it,
+    bytes no valid UTF-8 name, realm or digest equals: refused, never raised (a 500).
+    """
     try:
         return value.encode("latin-1")
     except UnicodeEncodeError:
-        return value.encode("utf-8")
+        return value.encode("utf-8", "surrogatepass")
 
 
 class _User(NamedTuple):
@@ -229,15 +243,27 @@ class DigestLayer:
     option: str = "digest_auth"
     schemes: tuple[str, ...] = ("digest",)
 
-    __slots__ = ("_clock", "_key", "_offered", "_opaque", "_realm", "_users", "lifetime", "require_qop")
+    __slots__ = ("_clock", "_keys", "_offered", "_opaques", "_realm", "_users", "lifetime", "require_qop")
 
-    def __init__(self, settings: DigestAuth, clock: Callable[[], float] = time.time) -> None:
-        """Everything per request is computed here once: each user's HA1 and user hash per algorithm, the nonce key.
+    def __init__(
+        self, settings: DigestAuth, clock: Callable[[], float] = time.time, *, secrets: Sequence[bytes]
+    ) -> None:
+        """Everything per request is computed here once: each user's HA1 and user hash per algorithm, the nonce keys.
 
         Args:
             settings: The checked ``digest_auth`` option.
             clock: Wall-clock seconds (shared by every host, unlike a monotonic clock); tests move it.
+            secrets: The signing secrets (auth tokens, shared keys), high-entropy: each keys
+                the nonces with the credentials, the first issues them.
+
+        Raises:
+            ValueError: no secret (auth tokens only looked up per account, and no shared key).
         """
+        if not secrets:
+            raise ValueError(
+                "digest_auth keys its nonces with a signing secret: give an auth_token (not only a lookup) "
+                "or shared_keys"
+            )
         self._realm = settings.realm
         self.lifetime = settings.nonce_lifetime
         self.require_qop = settings.require_qop
@@ -251,18 +277,21 @@ class DigestLayer:
                 if (ha1 := values.sha256 if algorithm == "SHA-256" else values.md5) is not None
             )
         self._offered = tuple(algorithm for algorithm in _OFFERED if self._users[algorithm])
-        # The same on every worker and host given the same digest_auth: the realm and every HA1 (secret,
-        # so the key is too). Not the signing secrets: rotating an auth token must not log Twilio out mid-call.
+        # The same on every worker and host given the same options: the realm, every HA1 and a signing secret.
+        # The HA1 values alone are a fast hash of a guessable password: a nonce or an opaque keyed by them
+        # alone would confirm a guess offline. One key per secret, so that a token being rotated keeps
+        # the nonces its predecessor issued.
         material = json.dumps([self._realm, sorted((user, *values) for user, values in settings.users.items())])
-        self._key = hmac.new(b"twiliosig digest nonce key v1", material.encode(), hashlib.sha256).digest()
-        self._opaque = hmac.new(self._key, b"opaque", hashlib.sha256).hexdigest()[:32]
+        label = b"twiliosig digest nonce key v2\0" + material.encode()
+        self._keys = tuple(hmac.digest(secret, label, "sha256") for secret in secrets)
+        self._opaques = tuple(hmac.new(key, b"opaque", hashlib.sha256).hexdigest()[:32] for key in self._keys)
 
     # --- challenges -------------------------------------------------------------------
 
     def _nonce(self, now: float) -> str:
         """A timestamp, 8 random bytes and their MAC, base64url: 43 characters."""
         head = int(now).to_bytes(8, "big") + os.urandom(8)
-        mac = hmac.digest(self._key, b"nonce" + head, "sha256")[:16]
+        mac = hmac.digest(self._keys[0], b"nonce" + head, "sha256")[:16]
         return base64.urlsafe_b64encode(head + mac).decode("ascii").rstrip("=")
 
     def _issued(self, nonce: str) -> int | None:
@@ -274,10 +303,12 @@ class DigestLayer:
         except (binascii.Error, ValueError):
             return None
         head, mac = raw[:16], raw[16:]
-        expected = hmac.digest(self._key, b"nonce" + head, "sha256")[:16]
+        ours = False
+        for key in self._keys:  # every key compared: the time does not say which one issued it
+            ours |= hmac.compare_digest(mac, hmac.digest(key, b"nonce" + head, "sha256")[:16])
         # The string too: two spellings of one base64 value are two nonces, and only ours was issued.
         canonical = base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
-        if not (hmac.compare_digest(mac, expected) & hmac.compare_digest(canonical, nonce)):
+        if not (ours & hmac.compare_digest(canonical, nonce)):
             return None
         return int.from_bytes(head[:8], "big")
 
@@ -291,7 +322,7 @@ class DigestLayer:
         tail = ", stale=true" if stale else ""
         return tuple(
             f'Digest realm="{self._realm}", qop="auth", algorithm={algorithm}, nonce="{nonce}", '
-            f'opaque="{self._opaque}"{tail}'
+            f'opaque="{self._opaques[0]}"{tail}'
             for algorithm in self._offered
         )
 
@@ -340,12 +371,22 @@ class DigestLayer:
         elif len(nc) != 8 or not _HEX.fullmatch(nc) or not cnonce:
             return self._deny("Digest qop=auth without an 8-hex-digit nc and a cnonce")
         opaque = params.get("opaque")
-        if opaque is not None and not hmac.compare_digest(_bytes(opaque), self._opaque.encode()):
-            return self._deny("a Digest opaque that was not issued here")
+        if opaque is not None:
+            given, issued_here = _bytes(opaque), False
+            for ours in self._opaques:
+                issued_here |= hmac.compare_digest(given, ours.encode())
+            if not issued_here:
+                return self._deny(
+                    "a Digest opaque that was not issued here (forged, or issued with another password, realm or "
+                    "signing secret)"
+                )
         nonce = params["nonce"]
         issued = self._issued(nonce)
         if issued is None:
-            return self._deny("a Digest nonce that was not issued here (forged or altered)")
+            return self._deny(
+                "a Digest nonce that was not issued here (forged or altered, or issued with another password, "
+                "realm or signing secret)"
+            )
         user = self._user(params, base)
         if user is None:
             return self._deny("Digest credentials whose user name is not valid UTF-8 percent-encoding")
@@ -381,7 +422,7 @@ class DigestLayer:
                 return None
             try:
                 given = unquote_to_bytes(encoded).decode("utf-8").encode("utf-8")
-            except UnicodeDecodeError:
+            except UnicodeError:  # not UTF-8 once decoded, or a lone surrogate before (unquote encodes it)
                 return None
         else:
             given = _bytes(params["username"])

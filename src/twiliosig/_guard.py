@@ -7,9 +7,9 @@ h11: the adapter does the I/O, the guard says what happens next.
 1. The adapter describes the request's head as a :class:`Head`.
 2. :meth:`Guard.start` answers None (not protected: pass it through untouched)
    or a :class:`Check`. A check may already hold its :class:`Decision`: a
-   method Twilio never sends, no signature, no Basic credentials, not HTTPS, a
-   bad host or forwarding header, a body too large by its Content-Length. Those
-   are decided before a byte of the body is read.
+   method Twilio never sends, a bad host or forwarding header, not HTTPS (before
+   any challenge), no or wrong credentials, no signature, a body too large by its
+   Content-Length. Those are decided before a byte of the body is read.
 3. Otherwise the adapter reads the body, never more than :attr:`Check.body_limit`
    bytes, and hands what became of it to :meth:`Check.decide`: the bytes, or
    :data:`OVERFLOWED`, :data:`UNREADABLE`, or the :class:`Parsed` pairs a
@@ -86,6 +86,7 @@ __all__ = [
     "body_params",
     "check_option_names",
     "failed",
+    "fold_headers",
 ]
 
 logger = logging.getLogger("twiliosig")
@@ -145,6 +146,23 @@ class Refusal(NamedTuple):
     def status_line(self) -> str:
         """``"403 Forbidden"``, as WSGI's ``start_response`` wants it."""
         return f"{self.status} {self.phrase}"
+
+    def folded_headers(self) -> tuple[tuple[str, str], ...]:
+        """:attr:`headers` with each name once (see :func:`fold_headers`): for a response that keeps one per name."""
+        return fold_headers(self.headers)
+
+
+def fold_headers(headers: Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
+    """Each name once, a repeated one's values joined by ``", "`` in order (RFC 9110 section 5.3).
+
+    For a response that keeps one value per name (Django's, an ``HTTPException``'s, a
+    Lambda's ``headers``): a 401 carries one ``WWW-Authenticate`` line per challenge
+    (Digest SHA-256, MD5, Basic), and setting them one by one would keep only the last.
+    """
+    folded: dict[str, str] = {}
+    for name, value in headers:
+        folded[name] = f"{folded[name]}, {value}" if name in folded else value
+    return tuple(folded.items())
 
 
 class Decision(NamedTuple):
@@ -645,9 +663,9 @@ class Guard:
         """None when the request is not protected (pass it through untouched); else its check.
 
         Everything that can be decided from the head is decided here, before the
-        body is read: the method, the host and forwarding headers, Basic
-        credentials, HTTPS, a missing signature, a declared Content-Length over
-        the limit.
+        body is read: the method, the host and forwarding headers, HTTPS, the
+        authentication layers' credentials, a missing signature, a declared
+        Content-Length over the limit.
 
         Args:
             head: The request's head.
@@ -707,6 +725,9 @@ class Guard:
             return Verdict(False, Reason.MALFORMED_URL, "the Host header cannot be part of a URL")
         check._url = url
         check._info = RequestInfo(head.method, head.path, url)
+        # Before any challenge: a 401 over http would have Twilio send the password (Basic) in clear, then be refused.
+        if self.require_https and not url.startswith(("https://", "wss://")):
+            return Verdict(False, Reason.NOT_HTTPS, "require_https is set and the URL Twilio called is not https")
         authenticator = self.authenticator
         if authenticator is not None:
             answer = authenticator.authenticate(AuthRequest(head.method, _target(url), url, head.header))
@@ -720,11 +741,7 @@ class Guard:
         return self._screen_rest(head, check)
 
     def _screen_rest(self, head: Head, check: Check) -> Verdict | None:
-        """What the head decides once the caller is authenticated: HTTPS, the signature, the body's type and size."""
-        url = check._url
-        assert url is not None  # set by the screen before any layer was asked
-        if self.require_https and not url.startswith(("https://", "wss://")):
-            return Verdict(False, Reason.NOT_HTTPS, "require_https is set and the URL Twilio called is not https")
+        """What the head decides once the caller is authenticated: the signature, the body's type and size."""
         signature = check._signature = head.header(SIGNATURE_HEADER)
         if signature is None or not signature.strip():
             return Verdict(False, Reason.MISSING_SIGNATURE, "the request carries no X-Twilio-Signature")

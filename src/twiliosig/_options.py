@@ -20,7 +20,7 @@ import enum
 import logging
 import os
 import secrets
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final, NamedTuple, TypedDict
 
 from ._auth import Authenticator, BasicLayer, BearerLayer, Layer, TokenVerifier
@@ -204,10 +204,11 @@ class GuardOptions(TypedDict, total=False):
     See [authentication](authentication.md). ``DigestAuth(users, realm=..., nonce_lifetime=...,
     require_qop=...)`` sets the realm (``"twilio"``; HA1 values depend on it), how long a
     nonce is accepted (300 s, on every worker: the nonce key is derived from these
-    credentials) and whether RFC 2069's form without ``qop`` is refused (accepted by
-    default). Refused: an empty mapping, an empty password, a user name that is empty, not
-    a str or holds ``:``, an HA1 value that is not hex of its algorithm's length, a
-    lifetime that is not a positive number.
+    credentials and the signing secrets) and whether RFC 2069's form without ``qop`` is
+    refused (accepted by default). Refused: an empty mapping, an empty password, a user
+    name that is empty, not a str or holds ``:``, an HA1 value that is not hex of its
+    algorithm's length, a lifetime that is not a positive number, auth tokens only looked
+    up per account without ``shared_keys`` (nothing to key the nonces with).
     """
 
     oauth: TokenVerifier | None
@@ -350,14 +351,20 @@ def _oauth(value: object) -> TokenVerifier | None:
 
 
 def authenticator(
-    basic: Mapping[str, str] | None, digest: DigestAuth | None = None, oauth: TokenVerifier | None = None
+    basic: Mapping[str, str] | None,
+    digest: DigestAuth | None = None,
+    oauth: TokenVerifier | None = None,
+    secrets: Sequence[bytes] = (),
 ) -> Authenticator | None:
-    """The authentication layers the options configure, in challenge order; None when there are none."""
+    """The authentication layers the options configure, in challenge order; None when there are none.
+
+    ``secrets`` are the signing secrets: Digest keys its nonces with them (see ``_digest``).
+    """
     layers: list[Layer] = []
     if oauth is not None:  # never with a password layer: parse_options refuses the pair
         layers.append(BearerLayer(oauth))
     if digest is not None:  # RFC 7616: Digest's challenges before Basic's
-        layers.append(DigestLayer(digest))
+        layers.append(DigestLayer(digest, secrets=secrets))
     if basic is not None:
         layers.append(BasicLayer(basic))
     return Authenticator(layers) if layers else None
@@ -495,5 +502,7 @@ def parse_options(options: Mapping[str, object]) -> ParsedOptions:
         replay_guard=parsed("replay_guard"),
         on_store_error=parsed("on_store_error"),
         require_https=require_https,
-        authenticator=authenticator(parsed("basic_auth"), parsed("digest_auth"), oauth),
+        authenticator=authenticator(
+            parsed("basic_auth"), parsed("digest_auth"), oauth, secrets=validator._static_secrets()
+        ),
     )

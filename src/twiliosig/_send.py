@@ -218,7 +218,9 @@ def _send(args: argparse.Namespace, out: TextIO) -> int:
     print(f"  signed over {signed} with {source} ({args.algorithm})", file=out)
     if args.verbose or args.dry_run:
         for name, value in headers:
-            print(f"  {name}: {value}", file=out)
+            # Basic's value is the URL's password in base64: as good as the password to whoever reads this.
+            shown = "Basic *** (the URL's user:password)" if name == "Authorization" else value
+            print(f"  {name}: {shown}", file=out)
         if request.body:
             print(f"\n{request.body.decode('utf-8')}\n", file=out)
         for message in request.messages:

@@ -234,7 +234,7 @@ def _explain(args: argparse.Namespace) -> int:
             method = curl.method
         else:
             method, url, headers, body = _parse_raw_request(_read(args.request), args.scheme)
-        refused = _authentication(args, method, url, headers)
+        refused = _authentication(args, method, url, headers, validator._static_secrets())
         if refused is not None:
             sys.stdout.write(refused)
             return 1
@@ -303,20 +303,24 @@ def _passwords(items: list[str], option: str) -> dict[str, str] | None:
     return users or None
 
 
-def _authentication(args: argparse.Namespace, method: str, url: str, headers: dict[str, str]) -> str | None:
+def _authentication(
+    args: argparse.Namespace, method: str, url: str, headers: dict[str, str], secrets: tuple[bytes, ...]
+) -> str | None:
     """The authentication layers' refusal of a request, as the middlewares would answer it; None when accepted.
 
     The layers are the ones the options build (``_options.authenticator``: a new layer
     is explained as soon as it is built there). A Digest nonce's age is not checked:
     a saved request's nonce has long expired, and what explain answers is whether the
-    credentials are right.
+    credentials are right. Its MAC is checked with ``secrets``, the signing secrets given
+    (the server keys its nonces with them and the credentials).
     """
     try:
         basic = _passwords(args.basic_auth, "--basic-auth")
         digest_users = _passwords(args.digest_auth, "--digest-auth")
         digest = None if digest_users is None else DigestAuth(digest_users, nonce_lifetime=1e12)
         oauth = _UnverifiedTokens() if args.oauth else None
-        layers: Authenticator | None = authenticator(basic, digest, oauth)
+        # Digest's nonces are keyed by the signing secrets too: the ones given here, as the server's.
+        layers: Authenticator | None = authenticator(basic, digest, oauth, secrets=secrets)
     except (TypeError, ValueError) as error:  # the messages hold no password
         raise CliError(str(error)) from None
     if layers is None:

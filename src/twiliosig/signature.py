@@ -178,6 +178,10 @@ class RequestValidator:
             raise TypeError("url_variants must be a twiliosig.UrlVariant (combine members with |)")
         self._variants = url_variants
 
+    def _static_secrets(self) -> tuple[bytes, ...]:
+        """The configured secrets' bytes, auth tokens first (none looked up): what keys Digest's nonces."""
+        return tuple(secret.key for secret in (*self._tokens, *self._shared.values()))
+
     def __repr__(self) -> str:
         if self._lookup is not None:
             tokens = "auth tokens looked up by account"

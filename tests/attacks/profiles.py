@@ -25,6 +25,9 @@ ACCOUNT_RAISING = "ACraise"
 TOKEN_A = "tenant-a-token-0123456789abcdef01"
 TOKEN_B = "tenant-b-token-0123456789abcdef01"
 TENANT_TOKENS = {ACCOUNT_A: TOKEN_A, ACCOUNT_B: TOKEN_B}
+# The ``digest`` profile: HTTP Digest and Basic, as Twilio is given them in the webhook URL.
+DIGEST_USER = "twilio"
+DIGEST_PASSWORD = "attack digest password"
 #: The ``tenants-full-allow`` profile's MemoryReplayStore holds this many claims.
 FULL_AT = 4
 
@@ -51,6 +54,7 @@ PROFILES = (
     "methods-put",
     "bad-report-only",
     "tenants-full-allow",
+    "digest",
 )
 
 
@@ -122,6 +126,9 @@ def options(profile: str, *, paths: bool) -> dict[str, Any]:
         chosen["trust_forwarded"] = {"x_proto": 1, "x_host": 1, "x_port": 1, "x_prefix": 1}
     elif profile == "methods-put":
         chosen["methods"] = ["GET", "POST", "PUT"]
+    elif profile == "digest":
+        chosen["digest_auth"] = {DIGEST_USER: DIGEST_PASSWORD}
+        chosen["basic_auth"] = {DIGEST_USER: DIGEST_PASSWORD}
     elif profile == "bad-report-only":
         chosen["report_only"] = "false"  # read from an environment variable: must not boot
     else:

@@ -8,6 +8,7 @@ to uvicorn only: WSGI has no WebSockets.
 
 from __future__ import annotations
 
+import base64
 import json
 import sys
 from collections.abc import Iterator
@@ -207,3 +208,17 @@ def test_the_frontline_example_answers_every_callback_and_refuses_tampered_ones(
     assert replies["frontline.outgoing"]["proxy_address"].startswith("whatsapp:+")
     assert replies["frontline.templates"][0]["templates"]
     assert replies["frontline.routing"] == {"routed_to": "ana.souza@example.com"}
+
+
+def test_a_dry_run_shows_no_password_from_the_url(capsys: pytest.CaptureFixture[str]) -> None:
+    """--dry-run prints every header it would send: the Authorization built from user:password@ is masked.
+
+    Basic's value is the password in base64, as good as the password to whoever reads
+    the output (a CI log, a pasted terminal).
+    """
+    url = f"http://twilio:s3cret-pw@127.0.0.1:{servers.free_port()}/twilio/sms"
+    status, output = send(capsys, "messaging.inbound", url, "--dry-run")
+    assert status == 0
+    assert "Authorization: Basic ***" in output
+    assert base64.b64encode(b"twilio:s3cret-pw").decode() not in output
+    assert "s3cret-pw" not in output

@@ -261,13 +261,24 @@ def _body(event: Mapping[str, Any]) -> bytes | None:
     return str(body).encode("utf-8", "surrogateescape")
 
 
-def _response(refusal: Refusal) -> dict[str, Any]:
-    return {
-        "statusCode": refusal.status,
-        "headers": dict(refusal.headers),
-        "body": refusal.body.decode("ascii"),
-        "isBase64Encoded": False,
-    }
+def _response(refusal: Refusal, event: Mapping[str, Any]) -> dict[str, Any]:
+    """The refusal as the response dict the event's source takes, every header with all its values.
+
+    A 401 has one ``WWW-Authenticate`` line per challenge. An event with ``multiValueHeaders``
+    (a REST API, an ALB with multi-value headers on) is answered the same way, and such an
+    ALB reads nothing else; any other (payload 2.0, a plain ALB) keeps one value per name in
+    ``headers``, so the challenges are folded into one line there.
+    """
+    response: dict[str, Any] = {"statusCode": refusal.status}
+    if isinstance(event.get("multiValueHeaders"), dict):
+        every: dict[str, list[str]] = {}
+        for name, value in refusal.headers:
+            every.setdefault(name, []).append(value)
+        response["multiValueHeaders"] = every
+    else:
+        response["headers"] = dict(refusal.folded_headers())
+    response.update(body=refusal.body.decode("ascii"), isBase64Encoded=False)
+    return response
 
 
 @overload
@@ -305,7 +316,7 @@ def twilio_required(handler: Handler | None = None, **options: Unpack[GuardOptio
         decision = check.claim(event.get(CLAIMED_KEY))
         event[EVENT_VERDICT_KEY] = decision.verdict
         if decision.refusal is not None:
-            return _response(decision.refusal)
+            return _response(decision.refusal, event)
         if decision.replay_key is not None:
             event[CLAIMED_KEY] = decision.replay_key
         try:

@@ -247,7 +247,7 @@ def _respond(request: HttpRequest, decision: Decision) -> HttpResponse | None:
             request.META[CLAIMED_KEY] = decision.replay_key
         return None
     response = HttpResponse(refusal.body, status=refusal.status)
-    for name, value in refusal.headers:
+    for name, value in refusal.folded_headers():  # Django keeps one value per name: the challenges folded
         response[name] = value
     return response
 

@@ -64,7 +64,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect, HTTPConnection, Request
 from starlette.status import WS_1008_POLICY_VIOLATION
 
-from .._guard import CLAIMED_KEY, OVERFLOWED, UNREADABLE, VERDICT_KEY, BodyLost, Check, Guard, Parsed
+from .._guard import CLAIMED_KEY, OVERFLOWED, UNREADABLE, VERDICT_KEY, BodyLost, Check, Guard, Parsed, fold_headers
 from .._scope import scope_head
 from ..asgi import STATE_KEY, Receive, Scope, Send, TwilioSignatureMiddleware
 
@@ -229,13 +229,19 @@ class TwilioRefusal(HTTPException):
         self.verdict = verdict
         self.response_headers = tuple(headers)
         self.body = body
-        kept = {name: value for name, value in self.response_headers if name not in _SET_BY_FASTAPI}
+        # One value per name in an HTTPException: a 401's several WWW-Authenticate challenges folded into one.
+        kept = {name: value for name, value in fold_headers(self.response_headers) if name not in _SET_BY_FASTAPI}
         super().__init__(status_code=status_code, detail=body.decode("utf-8").strip(), headers=kept)
 
 
 async def _refusal_response(request: Request, error: Exception) -> Response:
     assert isinstance(error, TwilioRefusal)
-    return Response(error.body, status_code=error.status_code, headers=dict(error.response_headers))
+    response = Response(error.body, status_code=error.status_code)
+    # Every header as the guard built it, a repeated one (a 401's challenges) on its own lines: a dict keeps one.
+    response.raw_headers = [
+        (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in error.response_headers
+    ]
+    return response
 
 
 def _send_refusals_as_they_are(connection: HTTPConnection) -> None:
