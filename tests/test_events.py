@@ -389,7 +389,8 @@ def test_send_dry_run_prints_the_signed_request(capsys: pytest.CaptureFixture[st
     output = capsys.readouterr().out
     signed = events.get("frontline.crm.customer").sign("https://example.com/crm", auth_token=TOKEN)
     assert f"X-Twilio-Signature: {signed.header('X-Twilio-Signature')}" in output
-    assert "Authorization: Basic dTpw" in output
+    assert "Authorization: Basic *** (the URL's user:password)" in output  # sent, never printed
+    assert "dTpw" not in output
     assert "Location=GetCustomerDetailsByCustomerId&CustomerId=cust-7f3a9c" in output
 
 
