@@ -12,6 +12,7 @@ servers, is tests/e2e/test_oauth_server.py; every adapter is tests/test_oauth_ad
 from __future__ import annotations
 
 import asyncio
+import base64
 import threading
 import time
 from collections.abc import Iterator
@@ -467,6 +468,11 @@ def test_introspection_scope_and_outage(server: FakeServer) -> None:
     assert introspection(server).verify("opaque-3").error == "unavailable"
 
 
+def test_an_introspection_answer_nested_past_the_recursion_limit_is_an_outage(server: FakeServer) -> None:
+    server.active["opaque-deep"] = b'{"active":' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    assert introspection(server).verify("opaque-deep").error == "unavailable"
+
+
 def test_introspection_needs_a_place_to_ask() -> None:
     with pytest.raises(ValueError, match="url"):
         IntrospectionVerifier(
@@ -624,6 +630,34 @@ def test_any_token_gets_an_answer_never_an_exception(token: str) -> None:
     answer = HELD.lookup(token)
     assert answer is not None
     assert answer.error == "invalid_token"
+
+
+def _headed(header: bytes) -> str:
+    return base64.urlsafe_b64encode(header).rstrip(b"=").decode() + ".e30.c2ln"
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        b'{"alg":["ES256"]}',
+        b'{"alg":{"ES256":1}}',
+        b'{"alg":"ES256","kid":' + b"[" * 3000 + b"]" * 3000 + b"}",
+        b"[" * 6000 + b"]" * 6000,
+    ],
+    ids=["alg-list", "alg-object", "deep-kid", "deep-header"],
+)
+def test_a_hostile_header_is_a_401_never_a_500(header: bytes) -> None:
+    """An ``alg`` that is no str (unhashable in the allow-list) or JSON nested past the recursion limit: refused."""
+    token = _headed(header)
+    assert len(token) <= 16 * 1024
+    answer = HELD.lookup(token)
+    assert answer is not None
+    assert answer.error == "invalid_token"
+    response = _post({"oauth": HELD}, {"Authorization": "Bearer " + token})
+    assert (response.status_code, response.headers.get("WWW-Authenticate")) == (
+        401,
+        'Bearer realm="twilio", error="invalid_token"',
+    )
 
 
 def _held() -> JWTVerifier:

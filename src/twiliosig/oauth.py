@@ -190,7 +190,7 @@ def _fetch_json(url: str, timeout: float, data: bytes | None = None, headers: Ma
         raise AuthorizationServerUnavailable(f"the authorization server's answer at {url} is over 1 MiB")
     try:
         return json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: arrays nested past the stack, a 1 MiB answer holds plenty
         raise AuthorizationServerUnavailable(f"the authorization server's answer at {url} is not JSON") from None
 
 
@@ -483,12 +483,12 @@ class JWTVerifier(_Verifier):
         encoded, dot, _ = token.partition(".")
         try:
             header = json.loads(base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)))
-        except (ValueError, TypeError):  # binascii.Error and JSON errors are ValueErrors
-            header = None
+        except (ValueError, TypeError, RecursionError):  # binascii.Error and JSON errors are ValueErrors;
+            header = None  # JSON nested thousands deep (a 16 KiB token holds 12 KiB of brackets) exhausts the stack
         if not dot or not isinstance(header, dict):
             return TokenResult("invalid_token", "a bearer token that is not a JWS (JWTVerifier takes JWT tokens)")
         alg = header.get("alg")
-        if alg not in self.algorithms:
+        if not isinstance(alg, str) or alg not in self.algorithms:  # a list or object is unhashable: TypeError
             return TokenResult("invalid_token", "a token signed with an algorithm outside the allow-list")
         kid = header.get("kid")
         if kid is not None and not isinstance(kid, str):
