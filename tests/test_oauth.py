@@ -408,6 +408,24 @@ def test_the_option_takes_a_verifier_alone() -> None:
         TwilioSignatureMiddleware(Response("ok"), auth_token=TOKEN, oauth=lambda token: True)
 
 
+class _AsyncLookup:
+    async def lookup(self, token: str) -> TokenResult | None:
+        return None
+
+    def verify(self, token: str) -> TokenResult:
+        return ACCEPTED
+
+    async def averify(self, token: str) -> TokenResult:
+        return ACCEPTED
+
+
+@pytest.mark.parametrize("wrong", [JWTVerifier, CallableVerifier, IntrospectionVerifier, _AsyncLookup()])
+def test_a_verifier_class_or_an_async_lookup_is_refused_when_built(wrong: object) -> None:
+    """A class has the protocol's methods too (unbound): it would pass isinstance and raise on every request."""
+    with pytest.raises(TypeError, match="verifier"):
+        TwilioSignatureMiddleware(Response("ok"), auth_token=TOKEN, oauth=wrong)
+
+
 # --- introspection ----------------------------------------------------------------------------
 
 
