@@ -491,6 +491,19 @@ def test_an_introspection_answer_nested_past_the_recursion_limit_is_an_outage(se
     assert introspection(server).verify("opaque-deep").error == "unavailable"
 
 
+def test_made_up_tokens_never_push_an_accepted_one_out_of_memory(server: FakeServer) -> None:
+    """Anyone can have refusals remembered (one introspection per made-up token): they never evict Twilio's token."""
+    server.active["twilio-token"] = active(server)
+    check = introspection(server, cache_size=3)
+    assert check.verify("twilio-token") == ACCEPTED
+    for number in range(10):
+        assert check.verify(f"made-up-{number}").error == "invalid_token"
+    assert check.lookup("twilio-token") == ACCEPTED  # still answered from memory: no call
+    assert check.lookup("made-up-9") is not None  # the newest refusals are remembered, within cache_size
+    assert check.lookup("made-up-0") is None
+    assert server.calls["/introspect"] == 11
+
+
 def test_introspection_needs_a_place_to_ask() -> None:
     with pytest.raises(ValueError, match="url"):
         IntrospectionVerifier(

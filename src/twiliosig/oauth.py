@@ -231,13 +231,20 @@ class _Remembered(NamedTuple):
 
 
 class _Answers:
-    """A bounded map of token digests to answers, each kept until its time; the oldest go first when full."""
+    """Bounded maps of token digests to answers, each kept until its time; the oldest go first when full.
 
-    __slots__ = ("_items", "_lock", "size")
+    Accepted answers and refusals are kept apart, each map holding ``size``: anyone can
+    have refusals remembered (an introspection of each made-up token), and a flood of them
+    must never push Twilio's accepted token out of memory (it would cost a call again, and
+    during an outage a 503).
+    """
+
+    __slots__ = ("_items", "_lock", "_refused", "size")
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self._items: OrderedDict[bytes, _Remembered] = OrderedDict()
+        self._items: OrderedDict[bytes, _Remembered] = OrderedDict()  # accepted
+        self._refused: OrderedDict[bytes, _Remembered] = OrderedDict()
         self._lock = threading.Lock()
 
     @staticmethod
@@ -247,20 +254,23 @@ class _Answers:
 
     def get(self, key: bytes, now: float) -> TokenResult | None:
         with self._lock:
-            remembered = self._items.get(key)
-            if remembered is None:
-                return None
-            if now >= remembered.until:
-                del self._items[key]
-                return None
-            return remembered.result
+            for items in (self._items, self._refused):
+                remembered = items.get(key)
+                if remembered is None:
+                    continue
+                if now >= remembered.until:
+                    del items[key]
+                    return None
+                return remembered.result
+            return None
 
     def put(self, key: bytes, result: TokenResult, until: float) -> None:
+        items = self._items if result.error is None else self._refused
         with self._lock:
-            self._items[key] = _Remembered(result, until)
-            self._items.move_to_end(key)
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
+            items[key] = _Remembered(result, until)
+            items.move_to_end(key)
+            while len(items) > self.size:
+                items.popitem(last=False)
 
 
 def _until_exp(claims: Mapping[str, Any], leeway: float, cap: float | None) -> float | None:
@@ -353,7 +363,8 @@ class JWTVerifier(_Verifier):
             this app call the server at will).
         keys_max_age: The key set is fetched again when older than this, so a key
             the server withdrew stops verifying.
-        cache_size: Tokens remembered: an accepted one until it expires.
+        cache_size: Tokens remembered: an accepted one until it expires (and as
+            many refusals, apart, so that they never push an accepted one out).
 
     Raises:
         ValueError: an issuer or key-set URL that is not https (http is allowed on
@@ -627,8 +638,8 @@ class IntrospectionVerifier(_Verifier):
             ``max_age``), an inactive one's for ``inactive_for`` seconds.
         max_age: The longest an active answer is trusted without asking again (a
             token the server revokes stops working within it).
-        inactive_for: How long a refused token is answered from memory (random
-            tokens cannot make this app call the server on every request).
+        inactive_for: How long a refused token is answered from memory (one token
+            sent again and again costs one call; each new made-up token still costs one).
 
     Raises:
         ValueError: neither or both of ``url`` and ``issuer`` without https, no
