@@ -225,6 +225,24 @@ def test_a_key_of_another_type_or_use_or_algorithm_verifies_nothing(server: Fake
     assert _refusal(server, key.sign(claims(server.issuer))).error == "invalid_token"
 
 
+@pytest.mark.parametrize(
+    "oddity",
+    [{"crv": ["P-256"]}, {"key_ops": [{"verify": True}]}, {"key_ops": "verify"}, {"alg": ["ES256"]}, {"kid": ["x"]}],
+    ids=["crv-list", "key-ops-objects", "key-ops-str", "alg-list", "kid-list"],
+)
+def test_a_malformed_key_in_the_set_is_skipped_never_a_500(
+    oddity: dict[str, Any], server: FakeServer, ec_key: Key
+) -> None:
+    """A key set holding one key of odd JSON types: that key verifies nothing, the others still do."""
+    odd = Key("ES256", "odd")
+    odd.jwk.update(oddity)
+    server.keys = [odd, ec_key]
+    check = verifier(server)
+    no_kid = jwt.encode(claims(server.issuer), ec_key.private, algorithm="ES256")  # no kid: every key is tried
+    assert check.verify(no_kid) == ACCEPTED
+    assert check.verify(odd.sign(claims(server.issuer))).error == "invalid_token"
+
+
 def test_a_token_that_is_not_a_jwt_is_refused_without_a_call(server: FakeServer) -> None:
     check = verifier(server)
     assert check.lookup("opaque-token-0123").error == "invalid_token"  # type: ignore[union-attr]

@@ -519,12 +519,13 @@ class JWTVerifier(_Verifier):
         for index, jwk in enumerate(keys.keys):
             if kid is not None and jwk.get("kid") != kid:
                 continue
-            if jwk.get("kty") != kty or (curves and jwk.get("crv") not in curves):
+            crv = jwk.get("crv")  # a list or object (any JSON) is unhashable: never looked up in the set as it is
+            if jwk.get("kty") != kty or (curves and (not isinstance(crv, str) or crv not in curves)):
                 continue
             if jwk.get("use", "sig") != "sig" or jwk.get("alg", alg) != alg:
                 continue
             ops = jwk.get("key_ops")  # "verify" by RFC 7517; some servers publish the private key's "sign"
-            if ops is not None and (not isinstance(ops, list) or not {"verify", "sign"} & set(ops)):
+            if ops is not None and (not isinstance(ops, list) or not ("verify" in ops or "sign" in ops)):
                 continue
             usable = keys.usable.get((index, alg))
             if usable is None:
