@@ -522,6 +522,32 @@ def test_made_up_tokens_never_push_an_accepted_one_out_of_memory(server: FakeSer
     assert server.calls["/introspect"] == 11
 
 
+@pytest.mark.parametrize(
+    ("answer", "error"),
+    [
+        ({"aud": [{"an": "object"}, AUDIENCE]}, None),
+        ({"exp": 10**400}, None),  # a number beyond a float: remembered for max_age
+        ({"exp": float("nan")}, "invalid_token"),
+        ({"exp": float("inf")}, None),
+    ],
+    ids=["aud-with-an-object", "exp-huge", "exp-nan", "exp-infinite"],
+)
+def test_an_introspection_answer_of_odd_json_is_judged_never_a_500(
+    answer: dict[str, Any], error: str | None, server: FakeServer
+) -> None:
+    server.active["opaque-odd"] = active(server, **answer)
+    check = introspection(server)
+    assert check.verify("opaque-odd").error == error
+    if error is None:
+        assert check.lookup("opaque-odd") == ACCEPTED
+
+
+def test_a_callable_verifier_returning_a_huge_exp_is_remembered_never_a_500() -> None:
+    check = CallableVerifier(lambda token: {"exp": 10**400})
+    assert check.verify("t") == ACCEPTED
+    assert check.lookup("t") == ACCEPTED
+
+
 def test_introspection_needs_a_place_to_ask() -> None:
     with pytest.raises(ValueError, match="url"):
         IntrospectionVerifier(

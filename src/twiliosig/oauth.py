@@ -276,9 +276,15 @@ class _Answers:
 def _until_exp(claims: Mapping[str, Any], leeway: float, cap: float | None) -> float | None:
     """The monotonic time an accepted answer is kept: the token's ``exp`` (plus leeway), at most ``cap`` seconds."""
     exp = claims.get("exp")
-    if isinstance(exp, bool) or not isinstance(exp, (int, float)) or math.isnan(exp):
+    if isinstance(exp, bool) or not isinstance(exp, (int, float)):
         return None if cap is None else time.monotonic() + cap
-    left = exp + leeway - time.time()
+    try:
+        seconds = float(exp)
+    except OverflowError:  # an int past a float's range (JSON numbers have no bound): as far as infinity
+        seconds = math.inf if exp > 0 else -math.inf
+    if math.isnan(seconds):
+        return None if cap is None else time.monotonic() + cap
+    left = seconds + leeway - time.time()
     if cap is not None:
         left = min(left, cap)
     return time.monotonic() + left if left > 0 else None
@@ -740,13 +746,14 @@ class IntrospectionVerifier(_Verifier):
         if answer["active"] is not True:
             return TokenResult("invalid_token", "a token the server says is not active (expired, revoked or unknown)")
         exp = answer.get("exp")
-        if isinstance(exp, bool) or not isinstance(exp, (int, float)) or exp <= time.time():
+        # "not exp > now" rather than "exp <= now": NaN compares false both ways, and is no future exp.
+        if isinstance(exp, bool) or not isinstance(exp, (int, float)) or not exp > time.time():
             return TokenResult("invalid_token", "an active token without a future exp in its introspection")
         if self.issuer is not None and "iss" in answer and answer["iss"] != self.issuer:
             return TokenResult("invalid_token", "a token from another issuer than the configured one")
         aud = answer.get("aud")
-        auds = {aud} if isinstance(aud, str) else set(aud) if isinstance(aud, list) else set()
-        if not auds & self.audience:
+        listed = aud if isinstance(aud, list) else [aud]  # items of any JSON type: only a str is hashable
+        if not any(isinstance(item, str) and item in self.audience for item in listed):
             return TokenResult("invalid_token", "a token for another audience than the configured one")
         return _client_and_scope(answer, self.client_id, self.scopes)
 
