@@ -548,6 +548,22 @@ def test_a_callable_verifier_returning_a_huge_exp_is_remembered_never_a_500() ->
     assert check.lookup("t") == ACCEPTED
 
 
+def test_a_failed_discovery_of_the_endpoint_is_paused_not_repeated_per_token(
+    server: FakeServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """During an outage each new token must not queue for a discovery of its own (two calls, 5 s each)."""
+    server.down = True
+    check = introspection(server)
+    for number in range(5):
+        assert check.verify(f"new-{number}").error == "unavailable"
+    assert sum(server.calls.values()) == 2  # RFC 8414's metadata, then OpenID's: once
+    server.down = False
+    server.active["new-5"] = active(server)
+    later = time.monotonic() + 6
+    monkeypatch.setattr(oauth_module.time, "monotonic", lambda: later)
+    assert check.verify("new-5") == ACCEPTED  # after the pause, asked again
+
+
 def test_introspection_needs_a_place_to_ask() -> None:
     with pytest.raises(ValueError, match="url"):
         IntrospectionVerifier(

@@ -656,6 +656,7 @@ class IntrospectionVerifier(_Verifier):
     __slots__ = (
         "_answers",
         "_authorization",
+        "_discovery_failed",
         "_lock",
         "_url",
         "audience",
@@ -706,7 +707,8 @@ class IntrospectionVerifier(_Verifier):
         self.max_age = _positive("max_age", max_age)
         self.inactive_for = _positive("inactive_for", inactive_for)
         self._answers = _Answers(_count("cache_size", cache_size))
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # one discovery at a time; the others wait for its answer
+        self._discovery_failed: tuple[float, str] | None = None  # when and why the metadata could not be had
 
     def __repr__(self) -> str:
         where = self._url or self.issuer
@@ -764,10 +766,17 @@ class IntrospectionVerifier(_Verifier):
         assert self.issuer is not None
         with self._lock:
             if self._url is None:
-                found = discover(self.issuer, self.timeout).get("introspection_endpoint")
+                # A failed discovery is answered from memory for a pause, as a failed key-set fetch is: it does
+                # not depend on the token, and without the pause every new token during an outage queued here
+                # for a discovery of its own (two calls, up to timeout each), one thread after another.
+                failed = self._discovery_failed
+                if failed is not None and time.monotonic() - failed[0] < _RETRY_AFTER:
+                    raise AuthorizationServerUnavailable(failed[1])
                 try:
+                    found = discover(self.issuer, self.timeout).get("introspection_endpoint")
                     self._url = _server_url("the metadata's introspection_endpoint", found)
-                except (TypeError, ValueError) as error:
+                except (AuthorizationServerUnavailable, TypeError, ValueError) as error:
+                    self._discovery_failed = (time.monotonic(), str(error))
                     raise AuthorizationServerUnavailable(str(error)) from None
             return self._url
 
