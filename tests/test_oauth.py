@@ -309,6 +309,33 @@ def test_an_unknown_key_id_refreshes_the_keys_at_most_once_per_interval(server: 
     assert server.calls["/jwks"] == 2
 
 
+def test_a_rotated_key_fetched_by_another_thread_meanwhile_is_not_refused(
+    server: FakeServer, rsa_key: Key, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two requests under a new key at once: one fetches the set while the other looks in the old one.
+
+    The other must not read the fresh ``_refreshed`` as "the set was just fetched and
+    holds no such key" when the set it searched is the old one: it asks again instead.
+    """
+    check = verifier(server, refresh_interval=60)
+    assert check.verify(rsa_key.sign(claims(server.issuer))) == ACCEPTED
+    check._refreshed -= 120  # the interval has passed since the last fetch
+    rotated = Key("ES256", "rotated-race")
+    server.keys = [rsa_key, rotated]
+    token = rotated.sign(claims(server.issuer))
+    real = JWTVerifier._candidates
+
+    def meanwhile(self: JWTVerifier, keys: Any, header: Any) -> Any:
+        found = real(self, keys, header)
+        if not found and self._keys is keys:  # another thread's refresh ends while this one searched the old set
+            self._refresh()
+        return found
+
+    monkeypatch.setattr(JWTVerifier, "_candidates", meanwhile)
+    assert check.lookup(token) is None  # not a 401: the set changed under it, so ask again
+    assert check.verify(token) == ACCEPTED
+
+
 def test_keys_older_than_their_max_age_are_fetched_again(server: FakeServer, rsa_key: Key) -> None:
     """A key the server withdrew stops verifying new tokens once the key set is fetched again."""
     check = verifier(server, keys_max_age=1, refresh_interval=1)

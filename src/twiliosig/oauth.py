@@ -458,7 +458,9 @@ class JWTVerifier(_Verifier):
         candidates = self._candidates(keys, header)
         if not candidates:
             # An unknown key id: the server may have rotated its keys. Fetch them at most once per interval.
-            if self._failure is None and now - self._refreshed < self.refresh_interval:
+            # When another thread's fetch replaced the set while this one searched the old, the fresh
+            # _refreshed says nothing of the old set: ask again (verify searches the new set) rather than 401.
+            if self._keys is keys and self._failure is None and now - self._refreshed < self.refresh_interval:
                 return TokenResult("invalid_token", "a token signed with a key the server does not publish")
             return self._outage(now)
         return self._decode(token, key, header, candidates)
