@@ -97,7 +97,7 @@ class FakeServer:
         self.keys: list[Key] = []
         self.calls: Counter[str] = Counter()
         self.down = False
-        self.active: dict[str, dict[str, Any]] = {}  # introspection: token -> answer
+        self.active: dict[str, Any] = {}  # introspection: token -> answer (bytes: sent as they are)
         self.metadata_issuer: str | None = None  # None: the real issuer
         self.openid_only = False  # serve OpenID discovery, not RFC 8414 metadata
         server = self
@@ -107,7 +107,7 @@ class FakeServer:
                 pass
 
             def _answer(self, status: int, body: Any) -> None:
-                data = json.dumps(body).encode()
+                data = body if isinstance(body, bytes) else json.dumps(body).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))

@@ -12,6 +12,7 @@ servers, is tests/e2e/test_oauth_server.py; every adapter is tests/test_oauth_ad
 from __future__ import annotations
 
 import asyncio
+import base64
 import threading
 import time
 from collections.abc import Iterator
@@ -224,6 +225,24 @@ def test_a_key_of_another_type_or_use_or_algorithm_verifies_nothing(server: Fake
     assert _refusal(server, key.sign(claims(server.issuer))).error == "invalid_token"
 
 
+@pytest.mark.parametrize(
+    "oddity",
+    [{"crv": ["P-256"]}, {"key_ops": [{"verify": True}]}, {"key_ops": "verify"}, {"alg": ["ES256"]}, {"kid": ["x"]}],
+    ids=["crv-list", "key-ops-objects", "key-ops-str", "alg-list", "kid-list"],
+)
+def test_a_malformed_key_in_the_set_is_skipped_never_a_500(
+    oddity: dict[str, Any], server: FakeServer, ec_key: Key
+) -> None:
+    """A key set holding one key of odd JSON types: that key verifies nothing, the others still do."""
+    odd = Key("ES256", "odd")
+    odd.jwk.update(oddity)
+    server.keys = [odd, ec_key]
+    check = verifier(server)
+    no_kid = jwt.encode(claims(server.issuer), ec_key.private, algorithm="ES256")  # no kid: every key is tried
+    assert check.verify(no_kid) == ACCEPTED
+    assert check.verify(odd.sign(claims(server.issuer))).error == "invalid_token"
+
+
 def test_a_token_that_is_not_a_jwt_is_refused_without_a_call(server: FakeServer) -> None:
     check = verifier(server)
     assert check.lookup("opaque-token-0123").error == "invalid_token"  # type: ignore[union-attr]
@@ -288,6 +307,33 @@ def test_an_unknown_key_id_refreshes_the_keys_at_most_once_per_interval(server: 
         made_up = rotated.sign(claims(server.issuer), kid=f"made-up-{number}")
         assert check.verify(made_up).error == "invalid_token"
     assert server.calls["/jwks"] == 2
+
+
+def test_a_rotated_key_fetched_by_another_thread_meanwhile_is_not_refused(
+    server: FakeServer, rsa_key: Key, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two requests under a new key at once: one fetches the set while the other looks in the old one.
+
+    The other must not read the fresh ``_refreshed`` as "the set was just fetched and
+    holds no such key" when the set it searched is the old one: it asks again instead.
+    """
+    check = verifier(server, refresh_interval=60)
+    assert check.verify(rsa_key.sign(claims(server.issuer))) == ACCEPTED
+    check._refreshed -= 120  # the interval has passed since the last fetch
+    rotated = Key("ES256", "rotated-race")
+    server.keys = [rsa_key, rotated]
+    token = rotated.sign(claims(server.issuer))
+    real = JWTVerifier._candidates
+
+    def meanwhile(self: JWTVerifier, keys: Any, header: Any) -> Any:
+        found = real(self, keys, header)
+        if not found and self._keys is keys:  # another thread's refresh ends while this one searched the old set
+            self._refresh()
+        return found
+
+    monkeypatch.setattr(JWTVerifier, "_candidates", meanwhile)
+    assert check.lookup(token) is None  # not a 401: the set changed under it, so ask again
+    assert check.verify(token) == ACCEPTED
 
 
 def test_keys_older_than_their_max_age_are_fetched_again(server: FakeServer, rsa_key: Key) -> None:
@@ -407,6 +453,24 @@ def test_the_option_takes_a_verifier_alone() -> None:
         TwilioSignatureMiddleware(Response("ok"), auth_token=TOKEN, oauth=lambda token: True)
 
 
+class _AsyncLookup:
+    async def lookup(self, token: str) -> TokenResult | None:
+        return None
+
+    def verify(self, token: str) -> TokenResult:
+        return ACCEPTED
+
+    async def averify(self, token: str) -> TokenResult:
+        return ACCEPTED
+
+
+@pytest.mark.parametrize("wrong", [JWTVerifier, CallableVerifier, IntrospectionVerifier, _AsyncLookup()])
+def test_a_verifier_class_or_an_async_lookup_is_refused_when_built(wrong: object) -> None:
+    """A class has the protocol's methods too (unbound): it would pass isinstance and raise on every request."""
+    with pytest.raises(TypeError, match="verifier"):
+        TwilioSignatureMiddleware(Response("ok"), auth_token=TOKEN, oauth=wrong)
+
+
 # --- introspection ----------------------------------------------------------------------------
 
 
@@ -465,6 +529,66 @@ def test_introspection_scope_and_outage(server: FakeServer) -> None:
     assert wrong.verify("opaque-3").error == "unavailable"  # our own credentials refused: an outage, never a pass
     server.down = True
     assert introspection(server).verify("opaque-3").error == "unavailable"
+
+
+def test_an_introspection_answer_nested_past_the_recursion_limit_is_an_outage(server: FakeServer) -> None:
+    server.active["opaque-deep"] = b'{"active":' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    assert introspection(server).verify("opaque-deep").error == "unavailable"
+
+
+def test_made_up_tokens_never_push_an_accepted_one_out_of_memory(server: FakeServer) -> None:
+    """Anyone can have refusals remembered (one introspection per made-up token): they never evict Twilio's token."""
+    server.active["twilio-token"] = active(server)
+    check = introspection(server, cache_size=3)
+    assert check.verify("twilio-token") == ACCEPTED
+    for number in range(10):
+        assert check.verify(f"made-up-{number}").error == "invalid_token"
+    assert check.lookup("twilio-token") == ACCEPTED  # still answered from memory: no call
+    assert check.lookup("made-up-9") is not None  # the newest refusals are remembered, within cache_size
+    assert check.lookup("made-up-0") is None
+    assert server.calls["/introspect"] == 11
+
+
+@pytest.mark.parametrize(
+    ("answer", "error"),
+    [
+        ({"aud": [{"an": "object"}, AUDIENCE]}, None),
+        ({"exp": 10**400}, None),  # a number beyond a float: remembered for max_age
+        ({"exp": float("nan")}, "invalid_token"),
+        ({"exp": float("inf")}, None),
+    ],
+    ids=["aud-with-an-object", "exp-huge", "exp-nan", "exp-infinite"],
+)
+def test_an_introspection_answer_of_odd_json_is_judged_never_a_500(
+    answer: dict[str, Any], error: str | None, server: FakeServer
+) -> None:
+    server.active["opaque-odd"] = active(server, **answer)
+    check = introspection(server)
+    assert check.verify("opaque-odd").error == error
+    if error is None:
+        assert check.lookup("opaque-odd") == ACCEPTED
+
+
+def test_a_callable_verifier_returning_a_huge_exp_is_remembered_never_a_500() -> None:
+    check = CallableVerifier(lambda token: {"exp": 10**400})
+    assert check.verify("t") == ACCEPTED
+    assert check.lookup("t") == ACCEPTED
+
+
+def test_a_failed_discovery_of_the_endpoint_is_paused_not_repeated_per_token(
+    server: FakeServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """During an outage each new token must not queue for a discovery of its own (two calls, 5 s each)."""
+    server.down = True
+    check = introspection(server)
+    for number in range(5):
+        assert check.verify(f"new-{number}").error == "unavailable"
+    assert sum(server.calls.values()) == 2  # RFC 8414's metadata, then OpenID's: once
+    server.down = False
+    server.active["new-5"] = active(server)
+    later = time.monotonic() + 6
+    monkeypatch.setattr(oauth_module.time, "monotonic", lambda: later)
+    assert check.verify("new-5") == ACCEPTED  # after the pause, asked again
 
 
 def test_introspection_needs_a_place_to_ask() -> None:
@@ -624,6 +748,34 @@ def test_any_token_gets_an_answer_never_an_exception(token: str) -> None:
     answer = HELD.lookup(token)
     assert answer is not None
     assert answer.error == "invalid_token"
+
+
+def _headed(header: bytes) -> str:
+    return base64.urlsafe_b64encode(header).rstrip(b"=").decode() + ".e30.c2ln"
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        b'{"alg":["ES256"]}',
+        b'{"alg":{"ES256":1}}',
+        b'{"alg":"ES256","kid":' + b"[" * 3000 + b"]" * 3000 + b"}",
+        b"[" * 6000 + b"]" * 6000,
+    ],
+    ids=["alg-list", "alg-object", "deep-kid", "deep-header"],
+)
+def test_a_hostile_header_is_a_401_never_a_500(header: bytes) -> None:
+    """An ``alg`` that is no str (unhashable in the allow-list) or JSON nested past the recursion limit: refused."""
+    token = _headed(header)
+    assert len(token) <= 16 * 1024
+    answer = HELD.lookup(token)
+    assert answer is not None
+    assert answer.error == "invalid_token"
+    response = _post({"oauth": HELD}, {"Authorization": "Bearer " + token})
+    assert (response.status_code, response.headers.get("WWW-Authenticate")) == (
+        401,
+        'Bearer realm="twilio", error="invalid_token"',
+    )
 
 
 def _held() -> JWTVerifier:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import difflib
 import enum
+import inspect
 import logging
 import os
 import secrets
@@ -342,10 +343,22 @@ def _digest_auth(value: object) -> DigestAuth | None:
 
 
 def _oauth(value: object) -> TokenVerifier | None:
-    if value is not None and not isinstance(value, TokenVerifier):
+    """A verifier instance: a class passes the protocol's isinstance too (its methods unbound), as does an async lookup.
+
+    Either would raise on every request (a 500, each time); both are refused when the guard is built.
+    """
+    if value is None:
+        return None
+    if (
+        isinstance(value, type)
+        or not isinstance(value, TokenVerifier)
+        or inspect.iscoroutinefunction(value.lookup)
+        or inspect.iscoroutinefunction(value.verify)
+    ):
+        kind = f"the class {value.__name__}" if isinstance(value, type) else type(value).__name__
         raise TypeError(
             "oauth must be a verifier from twiliosig.oauth (JWTVerifier, IntrospectionVerifier, CallableVerifier), "
-            f"not {type(value).__name__}"
+            f"built (an instance), with lookup and verify plain functions and averify async; not {kind}"
         )
     return value
 

@@ -190,7 +190,7 @@ def _fetch_json(url: str, timeout: float, data: bytes | None = None, headers: Ma
         raise AuthorizationServerUnavailable(f"the authorization server's answer at {url} is over 1 MiB")
     try:
         return json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: arrays nested past the stack, a 1 MiB answer holds plenty
         raise AuthorizationServerUnavailable(f"the authorization server's answer at {url} is not JSON") from None
 
 
@@ -231,13 +231,20 @@ class _Remembered(NamedTuple):
 
 
 class _Answers:
-    """A bounded map of token digests to answers, each kept until its time; the oldest go first when full."""
+    """Bounded maps of token digests to answers, each kept until its time; the oldest go first when full.
 
-    __slots__ = ("_items", "_lock", "size")
+    Accepted answers and refusals are kept apart, each map holding ``size``: anyone can
+    have refusals remembered (an introspection of each made-up token), and a flood of them
+    must never push Twilio's accepted token out of memory (it would cost a call again, and
+    during an outage a 503).
+    """
+
+    __slots__ = ("_items", "_lock", "_refused", "size")
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self._items: OrderedDict[bytes, _Remembered] = OrderedDict()
+        self._items: OrderedDict[bytes, _Remembered] = OrderedDict()  # accepted
+        self._refused: OrderedDict[bytes, _Remembered] = OrderedDict()
         self._lock = threading.Lock()
 
     @staticmethod
@@ -247,28 +254,37 @@ class _Answers:
 
     def get(self, key: bytes, now: float) -> TokenResult | None:
         with self._lock:
-            remembered = self._items.get(key)
-            if remembered is None:
-                return None
-            if now >= remembered.until:
-                del self._items[key]
-                return None
-            return remembered.result
+            for items in (self._items, self._refused):
+                remembered = items.get(key)
+                if remembered is None:
+                    continue
+                if now >= remembered.until:
+                    del items[key]
+                    return None
+                return remembered.result
+            return None
 
     def put(self, key: bytes, result: TokenResult, until: float) -> None:
+        items = self._items if result.error is None else self._refused
         with self._lock:
-            self._items[key] = _Remembered(result, until)
-            self._items.move_to_end(key)
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
+            items[key] = _Remembered(result, until)
+            items.move_to_end(key)
+            while len(items) > self.size:
+                items.popitem(last=False)
 
 
 def _until_exp(claims: Mapping[str, Any], leeway: float, cap: float | None) -> float | None:
     """The monotonic time an accepted answer is kept: the token's ``exp`` (plus leeway), at most ``cap`` seconds."""
     exp = claims.get("exp")
-    if isinstance(exp, bool) or not isinstance(exp, (int, float)) or math.isnan(exp):
+    if isinstance(exp, bool) or not isinstance(exp, (int, float)):
         return None if cap is None else time.monotonic() + cap
-    left = exp + leeway - time.time()
+    try:
+        seconds = float(exp)
+    except OverflowError:  # an int past a float's range (JSON numbers have no bound): as far as infinity
+        seconds = math.inf if exp > 0 else -math.inf
+    if math.isnan(seconds):
+        return None if cap is None else time.monotonic() + cap
+    left = seconds + leeway - time.time()
     if cap is not None:
         left = min(left, cap)
     return time.monotonic() + left if left > 0 else None
@@ -353,7 +369,8 @@ class JWTVerifier(_Verifier):
             this app call the server at will).
         keys_max_age: The key set is fetched again when older than this, so a key
             the server withdrew stops verifying.
-        cache_size: Tokens remembered: an accepted one until it expires.
+        cache_size: Tokens remembered: an accepted one until it expires (and as
+            many refusals, apart, so that they never push an accepted one out).
 
     Raises:
         ValueError: an issuer or key-set URL that is not https (http is allowed on
@@ -441,7 +458,9 @@ class JWTVerifier(_Verifier):
         candidates = self._candidates(keys, header)
         if not candidates:
             # An unknown key id: the server may have rotated its keys. Fetch them at most once per interval.
-            if self._failure is None and now - self._refreshed < self.refresh_interval:
+            # When another thread's fetch replaced the set while this one searched the old, the fresh
+            # _refreshed says nothing of the old set: ask again (verify searches the new set) rather than 401.
+            if self._keys is keys and self._failure is None and now - self._refreshed < self.refresh_interval:
                 return TokenResult("invalid_token", "a token signed with a key the server does not publish")
             return self._outage(now)
         return self._decode(token, key, header, candidates)
@@ -483,12 +502,12 @@ class JWTVerifier(_Verifier):
         encoded, dot, _ = token.partition(".")
         try:
             header = json.loads(base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)))
-        except (ValueError, TypeError):  # binascii.Error and JSON errors are ValueErrors
-            header = None
+        except (ValueError, TypeError, RecursionError):  # binascii.Error and JSON errors are ValueErrors;
+            header = None  # JSON nested thousands deep (a 16 KiB token holds 12 KiB of brackets) exhausts the stack
         if not dot or not isinstance(header, dict):
             return TokenResult("invalid_token", "a bearer token that is not a JWS (JWTVerifier takes JWT tokens)")
         alg = header.get("alg")
-        if alg not in self.algorithms:
+        if not isinstance(alg, str) or alg not in self.algorithms:  # a list or object is unhashable: TypeError
             return TokenResult("invalid_token", "a token signed with an algorithm outside the allow-list")
         kid = header.get("kid")
         if kid is not None and not isinstance(kid, str):
@@ -508,12 +527,13 @@ class JWTVerifier(_Verifier):
         for index, jwk in enumerate(keys.keys):
             if kid is not None and jwk.get("kid") != kid:
                 continue
-            if jwk.get("kty") != kty or (curves and jwk.get("crv") not in curves):
+            crv = jwk.get("crv")  # a list or object (any JSON) is unhashable: never looked up in the set as it is
+            if jwk.get("kty") != kty or (curves and (not isinstance(crv, str) or crv not in curves)):
                 continue
             if jwk.get("use", "sig") != "sig" or jwk.get("alg", alg) != alg:
                 continue
             ops = jwk.get("key_ops")  # "verify" by RFC 7517; some servers publish the private key's "sign"
-            if ops is not None and (not isinstance(ops, list) or not {"verify", "sign"} & set(ops)):
+            if ops is not None and (not isinstance(ops, list) or not ("verify" in ops or "sign" in ops)):
                 continue
             usable = keys.usable.get((index, alg))
             if usable is None:
@@ -627,8 +647,8 @@ class IntrospectionVerifier(_Verifier):
             ``max_age``), an inactive one's for ``inactive_for`` seconds.
         max_age: The longest an active answer is trusted without asking again (a
             token the server revokes stops working within it).
-        inactive_for: How long a refused token is answered from memory (random
-            tokens cannot make this app call the server on every request).
+        inactive_for: How long a refused token is answered from memory (one token
+            sent again and again costs one call; each new made-up token still costs one).
 
     Raises:
         ValueError: neither or both of ``url`` and ``issuer`` without https, no
@@ -638,6 +658,7 @@ class IntrospectionVerifier(_Verifier):
     __slots__ = (
         "_answers",
         "_authorization",
+        "_discovery_failed",
         "_lock",
         "_url",
         "audience",
@@ -688,7 +709,8 @@ class IntrospectionVerifier(_Verifier):
         self.max_age = _positive("max_age", max_age)
         self.inactive_for = _positive("inactive_for", inactive_for)
         self._answers = _Answers(_count("cache_size", cache_size))
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # one discovery at a time; the others wait for its answer
+        self._discovery_failed: tuple[float, str] | None = None  # when and why the metadata could not be had
 
     def __repr__(self) -> str:
         where = self._url or self.issuer
@@ -728,13 +750,14 @@ class IntrospectionVerifier(_Verifier):
         if answer["active"] is not True:
             return TokenResult("invalid_token", "a token the server says is not active (expired, revoked or unknown)")
         exp = answer.get("exp")
-        if isinstance(exp, bool) or not isinstance(exp, (int, float)) or exp <= time.time():
+        # "not exp > now" rather than "exp <= now": NaN compares false both ways, and is no future exp.
+        if isinstance(exp, bool) or not isinstance(exp, (int, float)) or not exp > time.time():
             return TokenResult("invalid_token", "an active token without a future exp in its introspection")
         if self.issuer is not None and "iss" in answer and answer["iss"] != self.issuer:
             return TokenResult("invalid_token", "a token from another issuer than the configured one")
         aud = answer.get("aud")
-        auds = {aud} if isinstance(aud, str) else set(aud) if isinstance(aud, list) else set()
-        if not auds & self.audience:
+        listed = aud if isinstance(aud, list) else [aud]  # items of any JSON type: only a str is hashable
+        if not any(isinstance(item, str) and item in self.audience for item in listed):
             return TokenResult("invalid_token", "a token for another audience than the configured one")
         return _client_and_scope(answer, self.client_id, self.scopes)
 
@@ -745,10 +768,17 @@ class IntrospectionVerifier(_Verifier):
         assert self.issuer is not None
         with self._lock:
             if self._url is None:
-                found = discover(self.issuer, self.timeout).get("introspection_endpoint")
+                # A failed discovery is answered from memory for a pause, as a failed key-set fetch is: it does
+                # not depend on the token, and without the pause every new token during an outage queued here
+                # for a discovery of its own (two calls, up to timeout each), one thread after another.
+                failed = self._discovery_failed
+                if failed is not None and time.monotonic() - failed[0] < _RETRY_AFTER:
+                    raise AuthorizationServerUnavailable(failed[1])
                 try:
+                    found = discover(self.issuer, self.timeout).get("introspection_endpoint")
                     self._url = _server_url("the metadata's introspection_endpoint", found)
-                except (TypeError, ValueError) as error:
+                except (AuthorizationServerUnavailable, TypeError, ValueError) as error:
+                    self._discovery_failed = (time.monotonic(), str(error))
                     raise AuthorizationServerUnavailable(str(error)) from None
             return self._url
 
