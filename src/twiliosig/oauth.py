@@ -363,7 +363,8 @@ class JWTVerifier(_Verifier):
         scope: A scope the token must hold (``"twilio:webhooks"``, space-separated
             or a list for several); a valid token without it gets 403.
         leeway: Seconds of clock skew allowed on ``exp`` and ``nbf``.
-        timeout: Seconds each call to the server may take.
+        timeout: Seconds each network operation of a call may wait (the connection,
+            each read): a server that answers, but slowly, can take longer.
         refresh_interval: An unknown key id fetches the key set again at most once
             per this many seconds (a server rotating its keys; never a way to make
             this app call the server at will).
@@ -642,7 +643,8 @@ class IntrospectionVerifier(_Verifier):
             authenticates to the endpoint (RFC 7662 requires it).
         introspection_client_secret: Its secret (sent as HTTP Basic).
         scope: A scope the token must hold; a valid token without it gets 403.
-        timeout: Seconds each call to the server may take.
+        timeout: Seconds each network operation of a call may wait (the connection,
+            each read): a server that answers, but slowly, can take longer.
         cache_size: Answers remembered: an active token's until its ``exp`` (at most
             ``max_age``), an inactive one's for ``inactive_for`` seconds.
         max_age: The longest an active answer is trusted without asking again (a
