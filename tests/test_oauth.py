@@ -829,3 +829,24 @@ def test_explain_names_a_missing_bearer_token_and_shows_a_jwts_claims_never_the_
     assert "not a JWT: an opaque token" in capsys.readouterr().out
     assert main(["explain", "--request", _saved(tmp_path, f"Bearer {token}")]) == 0  # no --oauth: no layer checked
     assert "bearer token" not in capsys.readouterr().out
+
+
+def test_no_token_is_logged_as_twilio_sending_it_unasked_and_explained_without_a_challenge(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Under oauth, Twilio never waits for a challenge: the cause points at the AuthProfile, not at a retry."""
+    from twiliosig._guard import Guard, Head
+
+    guard = Guard(auth_token=TOKEN, oauth=CallableVerifier(lambda token: {}))
+    head = Head("POST", "/twilio/sms", "https", "example.com", "/twilio/sms", "", {}.get)
+    check = guard.start(head)
+    assert check is not None
+    assert check.decision is not None
+    assert "sends its bearer token with every request" in check.decision.verdict.detail
+    from twiliosig.cli import main
+
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", TOKEN)
+    assert main(["explain", "--request", _saved(tmp_path, None), "--oauth"]) == 1
+    out = capsys.readouterr().out
+    assert "sends its bearer token with every request" in out
+    assert "Twilio repeats the request" not in out

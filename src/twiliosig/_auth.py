@@ -41,6 +41,15 @@ __all__ = [
     "split_authorization",
 ]
 
+#: Why a request without an Authorization header is refused under ``oauth``: Twilio sends its token unasked.
+_UNASKED_BEARER: Final = (
+    "no Authorization header: Twilio sends its bearer token with every request when an AuthProfile with "
+    "OAuth applies to this URL (check the Webhook Rule that names it)"
+)
+
+#: Why a request without an Authorization header is refused under Basic or Digest: the 401 asks for them.
+_NO_CREDENTIALS: Final = "no Authorization header (Twilio sends credentials after the 401 challenge)"
+
 #: The realm every challenge names: Twilio repeats a request with credentials after a 401 carrying one.
 REALM: Final = "twilio"
 
@@ -152,10 +161,14 @@ class Authenticator:
         scheme, credentials = split_authorization(request.header("authorization"))
         layer = self._by_scheme.get(scheme)
         if layer is None:
-            first = self._layers[0].option
+            first = self._layers[0]
             if not scheme:
-                return Denied(first, "no Authorization header (Twilio sends credentials after the 401 challenge)")
-            return Denied(first, "credentials of a scheme not configured here")
+                if isinstance(first, BearerLayer):  # an AuthProfile's token comes with every request, unasked
+                    return Denied(first.option, _UNASKED_BEARER)
+                return Denied(
+                    first.option, "no Authorization header (Twilio sends credentials after the 401 challenge)"
+                )
+            return Denied(first.option, "credentials of a scheme not configured here")
         return layer.authenticate(credentials, request)
 
     def challenges_for(self, denied: Denied) -> tuple[str, ...]:

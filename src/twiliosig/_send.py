@@ -434,7 +434,8 @@ def _why(status: int, reason: str, request: events.SignedRequest, token: str, ou
         "that is malformed.",
         401: "The app wants credentials: put them in the URL (https://user:password@host/...), as you do in "
         "the Twilio console. send sends them as HTTP Basic; an app that takes only Digest (digest_auth) refuses "
-        "them: try it with curl --digest.",
+        "them: try it with curl --digest. An app that requires a bearer token (oauth) wants one from your "
+        "authorization server, which send cannot add: send it with curl -H 'Authorization: Bearer ...'.",
         404: "Nothing is routed at this path: check the URL's path against the app's routes.",
         405: "The app does not take this method here; Twilio sends webhooks as POST unless told GET.",
         413: "The body is over the app's max_body_size.",

@@ -336,7 +336,11 @@ def _authentication(
     return (
         f"REFUSED ({answer.reason.value}) by {answer.layer}: {answer.detail}\n"
         f"The middlewares answer {status} before they compare any signature"
-        + (" (with their challenges: Twilio repeats the request with credentials)" if status == 401 else "")
+        + (
+            " (with their challenges: Twilio repeats the request with credentials)"
+            if status == 401 and answer.layer != "oauth"
+            else ""
+        )
         + ".\n"
     )
 
