@@ -343,3 +343,26 @@ def test_a_name_registered_only_after_the_extension_is_checked_at_the_first_requ
     for _ in range(2):  # every request, not only the first: never served unchecked
         with pytest.raises(ValueError, match="no blueprint named 'twilio_v3'"):
             app.test_client().post("/twilio/sms", data={"Body": "unsigned"})
+
+
+@pytest.mark.parametrize(
+    ("options", "error"),
+    [
+        ({"report_mode": True}, TypeError),  # a typo of report_only
+        ({"report_only": "false"}, TypeError),
+        ({"digest_auth": {"twilio": ""}}, ValueError),
+        ({"max_body_size": 0}, ValueError),
+    ],
+    ids=["typo", "str-for-bool", "empty-digest-password", "zero-limit"],
+)
+def test_twilio_required_refuses_a_wrong_option_when_it_decorates(options: dict[str, object], error: type) -> None:
+    """No app yet, but the options given to the decorator are checked at import, both ways of writing it."""
+    from twiliosig.contrib.flask import twilio_required
+
+    def view() -> str:
+        return "ok"
+
+    with pytest.raises(error):
+        twilio_required(**options)(view)  # type: ignore[call-overload]
+    with pytest.raises(error):
+        twilio_required(view, **options)  # type: ignore[call-overload]

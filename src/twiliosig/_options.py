@@ -419,6 +419,22 @@ OPTIONS: Final[Mapping[str, Option]] = {
 }
 
 
+def check_given(options: Mapping[str, object]) -> None:
+    """Check the names and values of options given before the rest are known (a decorator, before its app).
+
+    What spans options or needs the secret (``public_url`` with ``trust_forwarded``,
+    ``oauth`` with a password layer, no secret at all) is :func:`parse_options`'s, when
+    the guard is built; everything else fails here, at import, not at the first request.
+
+    Raises:
+        TypeError: an unknown name, or a value of the wrong type.
+        ValueError: a wrong value.
+    """
+    check_option_names(options)
+    for name, value in options.items():
+        OPTIONS[name].check(value)
+
+
 class ParsedOptions(NamedTuple):
     """What :func:`parse_options` hands the guard: every option checked, in the form the guard reads it."""
 

@@ -50,6 +50,7 @@ from .._guard import (
     Parsed,
     check_option_names,
 )
+from .._options import check_given
 from ..verdict import Verdict
 
 if TYPE_CHECKING:
@@ -192,6 +193,7 @@ def twilio_required(view: Callable[..., Any] | None = None, **options: Any) -> A
     decorated view as it was, parameters and return type: the refusal (a
     ``Response``) stands where Flask takes any view's return value.
     """
+    check_given(options)  # at import: a typo or a wrong value must not wait for the view's first request
     if view is None:
         return functools.partial(twilio_required, **options)
     # Each app's own guard, held as long as the app lives: never by id(app), which a new app
