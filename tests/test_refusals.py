@@ -4,7 +4,8 @@ The middlewares, the Django middleware and decorator, the Flask decorator and ex
 FastAPI dependency and the Lambda decorator: one table of cases, the same outcome from each,
 from a genuine request (the app answers, nothing is logged) to every refusal, including a
 body too large by its Content-Length and one too large only as it streams in (chunked, no
-Content-Length).
+Content-Length); and every authentication refusal (Basic, Digest with Basic, a bearer token
+missing, invalid, without its scope, or its server down) with the same challenges.
 """
 
 from __future__ import annotations
@@ -403,3 +404,86 @@ def test_an_http_exception_carries_every_challenge_folded() -> None:
     refusal = TwilioRefusal(Verdict(False, Reason.UNAUTHORIZED, "x"), 401, headers, b"Unauthorized\n")
     assert refusal.headers == {"WWW-Authenticate": ", ".join(challenges)}
     assert refusal.response_headers == tuple(headers)
+
+
+# --- authentication: the 401s (and the bearer layer's 403 and 503), from the head, in every adapter -----------------
+
+
+def _token_check(token: str) -> dict[str, Any]:
+    """A CallableVerifier's function: ``good`` passes, ``narrow`` lacks the scope, ``down`` is an outage."""
+    from twiliosig.oauth import AuthorizationServerUnavailable, InsufficientScope, InvalidToken
+
+    if token == "good":
+        return {}
+    if token == "narrow":
+        raise InsufficientScope("the token lacks the webhooks scope", scope="webhooks")
+    if token == "down":
+        raise AuthorizationServerUnavailable("the authorization server could not be reached")
+    raise InvalidToken("a token the server never issued")
+
+
+def _auth_options(layer: str) -> dict[str, Any]:
+    from twiliosig.oauth import CallableVerifier
+
+    if layer == "oauth":
+        return {**OPTIONS, "oauth": CallableVerifier(_token_check)}
+    if layer == "digest":
+        return {**OPTIONS, "digest_auth": {"twilio": "pw"}, "basic_auth": {"twilio": "pw"}}
+    return {**OPTIONS, "basic_auth": {"twilio": "pw"}}
+
+
+SIGNED = {"X-Twilio-Signature": compute_signature(TOKEN, URL, PARAMS)}
+BASIC_CHALLENGE = 'Basic realm="twilio", charset="UTF-8"'
+#: (layer, Authorization header or None, status, the challenges with any nonce and opaque blanked)
+AUTH_CASES: dict[str, tuple[str, str | None, int, str]] = {
+    "basic-missing": ("basic", None, 401, BASIC_CHALLENGE),
+    "basic-wrong": ("basic", "Basic " + base64.b64encode(b"twilio:other").decode(), 401, BASIC_CHALLENGE),
+    "digest-and-basic-missing": (
+        "digest",
+        None,
+        401,
+        'Digest realm="twilio", qop="auth", algorithm=SHA-256, nonce="*", opaque="*", '
+        'Digest realm="twilio", qop="auth", algorithm=MD5, nonce="*", opaque="*", ' + BASIC_CHALLENGE,
+    ),
+    "bearer-missing": ("oauth", None, 401, 'Bearer realm="twilio"'),
+    "bearer-invalid": ("oauth", "Bearer forged", 401, 'Bearer realm="twilio", error="invalid_token"'),
+    "bearer-without-scope": (
+        "oauth",
+        "Bearer narrow",
+        403,
+        'Bearer realm="twilio", error="insufficient_scope", scope="webhooks"',
+    ),
+    "bearer-server-down": ("oauth", "Bearer down", 503, ""),
+}
+
+
+def _blank_nonces(challenges: str | None) -> str:
+    import re
+
+    return re.sub(r'(nonce|opaque)="[^"]*"', r'\1="*"', challenges or "")
+
+
+@pytest.mark.parametrize("case", AUTH_CASES)
+def test_every_adapter_refuses_an_authentication_failure_the_same_way(case: str) -> None:
+    """The same status, challenges (every line, in order) and body from every adapter."""
+    layer, authorization, status, challenges = AUTH_CASES[case]
+    headers = SIGNED if authorization is None else {**SIGNED, "Authorization": authorization}
+    body = urlencode(PARAMS).encode()
+    seen = {}
+    for name, adapter in ADAPTERS.items():
+        sent = _signed_for(name, headers)
+        found = adapter(_auth_options(layer), "POST", sent, body)
+        seen[name] = (*found[:4], _blank_nonces(found[4]), found[5])
+    first = seen["wsgi"]
+    assert first[0] == status
+    assert first[4] == challenges
+    assert all(other == first for other in seen.values()), seen
+
+
+@pytest.mark.parametrize("layer", ["basic", "oauth"])
+def test_every_adapter_lets_an_authenticated_genuine_request_through(layer: str) -> None:
+    authorization = "Bearer good" if layer == "oauth" else "Basic " + base64.b64encode(b"twilio:pw").decode()
+    for name, adapter in ADAPTERS.items():
+        headers = _signed_for(name, {**SIGNED, "Authorization": authorization})
+        status, *_ = adapter(_auth_options(layer), "POST", headers, urlencode(PARAMS).encode())
+        assert status == 200, name
