@@ -38,7 +38,7 @@ from tests.oauth_support import (
 )
 from twiliosig import Reason, compute_signature
 from twiliosig import oauth as oauth_module
-from twiliosig._auth import ACCEPTED, BearerLayer, TokenResult, TokenVerifier
+from twiliosig._auth import ACCEPTED, BearerLayer, TokenResult, TokenVerifier, Waiting
 from twiliosig.oauth import (
     AuthorizationServerUnavailable,
     CallableVerifier,
@@ -606,6 +606,23 @@ def test_a_token_that_is_no_b64token_never_reaches_the_verifier(credentials: str
     assert denied is not None
     assert denied.challenges == ('Bearer realm="twilio", error="invalid_token"',)
     assert seen == []
+
+
+def test_a_token_of_exactly_16_kib_reaches_the_verifier() -> None:
+    """The bound is 16 KiB inclusive: the longest token allowed is handed over, one character more is not."""
+    seen: list[str] = []
+    layer = BearerLayer(CallableVerifier(lambda token: seen.append(token) or {}))  # type: ignore[func-returns-value]
+    longest = "a" * (16 * 1024)
+    assert isinstance(layer.authenticate(longest, None), Waiting)  # type: ignore[arg-type]
+    assert layer.authenticate(longest + "a", None) is not None  # type: ignore[arg-type]
+
+
+def test_the_scope_in_a_403_challenge_cannot_break_its_quoted_string() -> None:
+    """A scope (the user's verifier names it) loses every quote and backslash: the challenge stays one parameter."""
+    layer = BearerLayer(CallableVerifier(lambda token: {}))
+    denied = layer.denied(TokenResult("insufficient_scope", "no scope", 'webhooks", error="x\\'))
+    assert denied is not None
+    assert denied.challenges == ('Bearer realm="twilio", error="insufficient_scope", scope="webhooks, error=x"',)
 
 
 _B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
