@@ -694,3 +694,86 @@ def test_explain_names_a_missing_bearer_token_and_shows_a_jwts_claims_never_the_
     assert "not a JWT: an opaque token" in capsys.readouterr().out
     assert main(["explain", "--request", _saved(tmp_path, f"Bearer {token}")]) == 0  # no --oauth: no layer checked
     assert "bearer token" not in capsys.readouterr().out
+
+
+# --- found by mutation testing: the paths no other test reached ---------------------------------
+
+
+class FakeTime:
+    """Stands in for the time module inside twiliosig.oauth: wall clock and monotonic clock moved together."""
+
+    def __init__(self) -> None:
+        self.wall = 1_800_000_000.0
+        self.mono = 1_000.0
+
+    def time(self) -> float:
+        return self.wall
+
+    def monotonic(self) -> float:
+        return self.mono
+
+    def advance(self, seconds: float) -> None:
+        self.wall += seconds
+        self.mono += seconds
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> FakeTime:
+    fake = FakeTime()
+    monkeypatch.setattr(oauth_module, "time", fake)
+    return fake
+
+
+def test_no_key_right_after_a_refresh_is_never_a_pass(server: FakeServer, rsa_key: Key) -> None:
+    """verify's last resort (lookup still unanswered after the refresh) refuses: 503 for a failure, else 401."""
+    token = rsa_key.sign(claims(server.issuer))
+    # Keys older than keys_max_age as soon as they arrive: lookup never answers, the refresh succeeded.
+    assert verifier(server, keys_max_age=1e-9).verify(token).error == "invalid_token"
+
+    # Another thread's refresh failed while this one waited for the lock (and the pause is over).
+    class OtherThreadFailed(JWTVerifier):
+        def _refresh(self) -> None:
+            self._failure = "the authorization server could not be reached"
+            self._refreshed = -float("inf")
+
+    failed = OtherThreadFailed(issuer=server.issuer, audience=AUDIENCE, client_id=CLIENT_ID)
+    assert failed.verify(token) == TokenResult("unavailable", "the authorization server could not be reached")
+
+
+@pytest.mark.parametrize("answer", [{}, [], {"active": "true"}, {"active": 1}], ids=["no-active", "list", "str", "int"])
+def test_an_introspection_answer_without_a_boolean_active_is_an_outage(answer: Any, server: FakeServer) -> None:
+    server.active["odd"] = answer
+    result = introspection(server).verify("odd")
+    assert result.error == "unavailable"
+    assert "active" in result.detail
+
+
+def test_an_introspection_answer_is_remembered_until_exp_at_most_max_age(server: FakeServer, clock: FakeTime) -> None:
+    """An accepted answer is trusted until its exp (no leeway), and never longer than max_age."""
+    server.active["short"] = active(server, exp=int(clock.wall) + 10)
+    server.active["long"] = active(server, exp=int(clock.wall) + 1000)
+    check = introspection(server, max_age=300, inactive_for=600)
+    assert check.verify("short") == ACCEPTED
+    assert check.verify("long") == ACCEPTED
+    clock.advance(9.5)
+    assert check.lookup("short") == ACCEPTED
+    clock.advance(0.5)
+    assert check.lookup("short") is None  # exp reached: asked again (and then refused, as past exp)
+    assert check.verify("short").error == "invalid_token"
+    clock.advance(290)
+    assert check.lookup("long") is None  # max_age reached: a revoked token stops working within it
+
+
+def test_a_callable_verifiers_answer_is_remembered_until_exp(clock: FakeTime) -> None:
+    """Until exp exactly (no leeway); a token whose exp is now or past is refused, never remembered."""
+    exps = {"soon": clock.wall + 10, "half": clock.wall + 0.5, "now": clock.wall, "past": clock.wall - 1}
+    check = CallableVerifier(lambda token: {"exp": exps[token]}, max_age=300)
+    assert check.verify("soon") == ACCEPTED
+    assert check.verify("half") == ACCEPTED
+    for token in ("now", "past"):
+        result = check.verify(token)
+        assert result.error == "invalid_token"
+        assert "exp is past" in result.detail
+        assert check.lookup(token) is None
+    clock.advance(10)
+    assert check.lookup("soon") is None
