@@ -12,9 +12,11 @@ servers, is tests/e2e/test_oauth_server.py; every adapter is tests/test_oauth_ad
 from __future__ import annotations
 
 import asyncio
+import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import jwt
@@ -777,3 +779,88 @@ def test_a_callable_verifiers_answer_is_remembered_until_exp(clock: FakeTime) ->
         assert check.lookup(token) is None
     clock.advance(10)
     assert check.lookup("soon") is None
+
+
+@contextmanager
+def raw_server(answer: bytes | None) -> Iterator[str]:
+    """A server on 127.0.0.1 that sends ``answer`` to every request and then holds the connection open (None: sends
+    nothing at all). The URL it returns is its origin."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+    done = threading.Event()
+
+    def serve() -> None:
+        listener.settimeout(0.05)
+        while not done.is_set():
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                continue
+            held.append(connection)
+            if answer is not None:
+                connection.recv(65536)
+                connection.sendall(answer)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        done.set()
+        thread.join()
+        for connection in held:
+            connection.close()
+        listener.close()
+
+
+def _in_a_thread(call: Callable[[], TokenResult], seconds: float = 5.0) -> TokenResult:
+    """The call's answer, failing the test (instead of hanging it) when it takes longer than ``seconds``."""
+    answers: list[TokenResult] = []
+    thread = threading.Thread(target=lambda: answers.append(call()), daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert answers, "the call did not return: no timeout bounds it"
+    return answers[0]
+
+
+@pytest.mark.parametrize("where", ["jwks_url", "jwt-discovery", "introspection-url", "introspection-discovery"])
+def test_every_call_to_a_silent_server_is_bounded_by_the_timeout(where: str) -> None:
+    """A server that accepts and never answers is an outage after ``timeout``, never a worker held for good."""
+    with raw_server(None) as origin:
+        fast: dict[str, Any] = {"audience": AUDIENCE, "client_id": CLIENT_ID, "timeout": 0.2}
+        if where == "jwks_url":
+            check: Any = JWTVerifier(issuer=origin, jwks_url=f"{origin}/jwks", **fast)
+        elif where == "jwt-discovery":
+            check = JWTVerifier(issuer=origin, **fast)
+        else:
+            place = {"url": f"{origin}/introspect"} if where == "introspection-url" else {"issuer": origin}
+            check = IntrospectionVerifier(
+                introspection_client_id=RESOURCE_ID, introspection_client_secret=RESOURCE_SECRET, **place, **fast
+            )
+        token = "opaque" if where.startswith("introspection") else Key("RS256", "rsa-1").sign(claims(origin))
+        result = _in_a_thread(lambda: check.verify(token))
+    assert result.error == "unavailable"
+    assert "could not be reached" in result.detail
+
+
+def _http_answer(body: bytes, *, length: bool) -> bytes:
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+    if length:
+        head += b"Content-Length: %d\r\n" % len(body)
+    return head + b"\r\n" + body
+
+
+def test_an_answer_over_1_mib_is_refused_after_reading_1_mib_and_one_byte() -> None:
+    """The read stops at the bound (a server streaming forever holds nothing); exactly 1 MiB is still read."""
+    limit = 1024 * 1024
+    endless = _http_answer(b" " * (limit + 1), length=False)  # then the connection stays open
+    with raw_server(endless) as origin:
+        check = JWTVerifier(issuer=origin, jwks_url=f"{origin}/jwks", audience=AUDIENCE, client_id=CLIENT_ID, timeout=3)
+        result = _in_a_thread(lambda: check.verify(Key("RS256", "rsa-1").sign(claims(origin))), 10)
+    assert result.error == "unavailable"
+    assert "over 1 MiB" in result.detail
+    exactly = b'{"keys": []}'.ljust(limit)
+    with raw_server(_http_answer(exactly, length=True)) as origin:
+        check = JWTVerifier(issuer=origin, jwks_url=f"{origin}/jwks", audience=AUDIENCE, client_id=CLIENT_ID, timeout=3)
+        result = _in_a_thread(lambda: check.verify(Key("RS256", "rsa-1").sign(claims(origin))), 10)
+    assert result == TokenResult("invalid_token", "a token signed with a key the server does not publish")
