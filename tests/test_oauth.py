@@ -12,6 +12,8 @@ servers, is tests/e2e/test_oauth_server.py; every adapter is tests/test_oauth_ad
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 import socket
 import threading
 import time
@@ -22,6 +24,7 @@ from typing import Any
 import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from werkzeug.test import Client
@@ -705,7 +708,7 @@ class FakeTime:
     """Stands in for the time module inside twiliosig.oauth: wall clock and monotonic clock moved together."""
 
     def __init__(self) -> None:
-        self.wall = 1_800_000_000.0
+        self.wall = float(int(time.time()))  # tokens' exp are signed against the real clock
         self.mono = 1_000.0
 
     def time(self) -> float:
@@ -864,3 +867,86 @@ def test_an_answer_over_1_mib_is_refused_after_reading_1_mib_and_one_byte() -> N
         check = JWTVerifier(issuer=origin, jwks_url=f"{origin}/jwks", audience=AUDIENCE, client_id=CLIENT_ID, timeout=3)
         result = _in_a_thread(lambda: check.verify(Key("RS256", "rsa-1").sign(claims(origin))), 10)
     assert result == TokenResult("invalid_token", "a token signed with a key the server does not publish")
+
+
+def test_the_key_id_binds_the_key(server: FakeServer, rsa_key: Key) -> None:
+    """A token naming another key id is not verified by the key that signed it; a key id not a str is refused."""
+    check = verifier(server)
+    assert check.verify(rsa_key.sign(claims(server.issuer))) == ACCEPTED
+    other = check.verify(rsa_key.sign(claims(server.issuer), kid="rsa-2"))
+    assert other == TokenResult("invalid_token", "a token signed with a key the server does not publish")
+    signed = rsa_key.sign(claims(server.issuer))
+    for kid in (5, ["rsa-1"]):  # PyJWT writes no such header: the signed token's header swapped by hand
+        header = base64.urlsafe_b64encode(json.dumps({"alg": "RS256", "kid": kid}).encode()).rstrip(b"=").decode()
+        token = header + signed[signed.index(".") :]
+        assert check.verify(token) == TokenResult("invalid_token", "a token whose key id is not a str")
+
+
+@pytest.mark.parametrize(
+    ("ops", "accepted"), [(["verify"], True), (["sign"], True), (["encrypt"], False), ("verify", False)]
+)
+def test_a_keys_key_ops_must_allow_verifying(ops: Any, accepted: bool, server: FakeServer, rsa_key: Key) -> None:
+    server.keys = [rsa_key]
+    rsa_key.jwk["key_ops"] = ops
+    try:
+        result = verifier(server).verify(rsa_key.sign(claims(server.issuer)))
+    finally:
+        del rsa_key.jwk["key_ops"]
+    assert (result == ACCEPTED) is accepted, result
+
+
+def test_a_scp_claim_written_as_a_string_holds_scopes(server: FakeServer, rsa_key: Key) -> None:
+    token = rsa_key.sign(claims(server.issuer, scope=None, scp="other webhooks"))
+    assert verifier(server, scope="webhooks").verify(token) == ACCEPTED
+
+
+def test_an_rsa_key_under_2048_bits_verifies_nothing(server: FakeServer) -> None:
+    weak = Key("RS256", "weak")
+    weak.private = rsa.generate_private_key(public_exponent=65537, key_size=1024)
+    weak.jwk = {
+        **json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(weak.private.public_key())),
+        "kid": "weak",
+        "use": "sig",
+    }
+    server.keys = [weak]
+    result = verifier(server).verify(weak.sign(claims(server.issuer)))
+    assert result.error == "invalid_token"
+
+
+def test_a_key_set_that_is_not_an_object_is_an_outage() -> None:
+    with raw_server(_http_answer(b'[{"keys": []}]', length=True)) as origin:
+        check = JWTVerifier(issuer=origin, jwks_url=f"{origin}/jwks", audience=AUDIENCE, client_id=CLIENT_ID, timeout=3)
+        result = _in_a_thread(lambda: check.verify(Key("RS256", "rsa-1").sign(claims(origin))))
+    assert result.error == "unavailable"
+    assert "no list of keys" in result.detail
+
+
+def test_an_unknown_key_id_during_an_outage(server: FakeServer, rsa_key: Key, clock: FakeTime) -> None:
+    """After a failed fetch an unknown key id gets 503 from memory for 5 s (never an exception), then a new try."""
+    check = verifier(server)
+    assert check.verify(rsa_key.sign(claims(server.issuer))) == ACCEPTED
+    unknown = rsa_key.sign(claims(server.issuer), kid="rotated")
+    assert check.lookup(unknown) == TokenResult(
+        "invalid_token", "a token signed with a key the server does not publish"
+    )
+    server.down = True
+    clock.advance(60)
+    assert check.lookup(unknown) is None  # the refresh interval is over: fetch again
+    assert check.verify(unknown).error == "unavailable"
+    calls = server.calls["/jwks"]
+    clock.advance(4.9)
+    paused = check.lookup(unknown)
+    assert paused is not None
+    assert paused.error == "unavailable"
+    clock.advance(0.1)
+    assert check.lookup(unknown) is None  # the pause is over: one more try
+    assert server.calls["/jwks"] == calls
+
+
+def test_keys_are_used_until_keys_max_age_inclusive(server: FakeServer, rsa_key: Key, clock: FakeTime) -> None:
+    check = verifier(server, keys_max_age=100)
+    assert check.verify(rsa_key.sign(claims(server.issuer))) == ACCEPTED
+    clock.advance(100)
+    assert check.lookup(rsa_key.sign(claims(server.issuer, jti="second"))) == ACCEPTED  # still the held keys
+    clock.advance(0.1)
+    assert check.lookup(rsa_key.sign(claims(server.issuer, jti="third"))) is None  # too old: fetched again
