@@ -950,3 +950,46 @@ def test_keys_are_used_until_keys_max_age_inclusive(server: FakeServer, rsa_key:
     assert check.lookup(rsa_key.sign(claims(server.issuer, jti="second"))) == ACCEPTED  # still the held keys
     clock.advance(0.1)
     assert check.lookup(rsa_key.sign(claims(server.issuer, jti="third"))) is None  # too old: fetched again
+
+
+_JWT = {"issuer": "https://auth.example.com/", "audience": AUDIENCE, "client_id": CLIENT_ID}
+_INTROSPECTION = {
+    "url": "https://auth.example.com/introspect",
+    "audience": AUDIENCE,
+    "client_id": CLIENT_ID,
+    "introspection_client_id": RESOURCE_ID,
+    "introspection_client_secret": RESOURCE_SECRET,
+}
+
+
+@pytest.mark.parametrize(
+    ("cls", "change"),
+    [
+        (JWTVerifier, {"audience": None}),
+        (JWTVerifier, {"audience": []}),
+        (JWTVerifier, {"algorithms": None}),
+        (JWTVerifier, {"leeway": 300.5}),
+        (JWTVerifier, {"leeway": True}),
+        (JWTVerifier, {"timeout": True}),
+        (JWTVerifier, {"cache_size": 0}),
+        (JWTVerifier, {"cache_size": True}),
+        (JWTVerifier, {"scope": []}),
+        (IntrospectionVerifier, {"audience": None}),
+        (IntrospectionVerifier, {"client_id": ""}),
+        (IntrospectionVerifier, {"introspection_client_id": ""}),
+        (IntrospectionVerifier, {"introspection_client_secret": ""}),
+    ],
+)
+def test_a_verifier_without_what_it_checks_fails_when_built(cls: Any, change: dict[str, Any]) -> None:
+    """No audience (a mutant let None through as no audience at all), no client, a bound outside its range."""
+    with pytest.raises(ValueError):  # noqa: PT011
+        cls(**{**(_JWT if cls is JWTVerifier else _INTROSPECTION), **change})
+
+
+def test_the_bounds_of_a_verifiers_options_are_inclusive_and_the_defaults_documented() -> None:
+    assert JWTVerifier(**_JWT, leeway=300, cache_size=1).leeway == 300.0
+    jwt_verifier = JWTVerifier(**_JWT)
+    assert (jwt_verifier.refresh_interval, jwt_verifier.keys_max_age, jwt_verifier.leeway) == (60.0, 3600.0, 30.0)
+    introspecting = IntrospectionVerifier(**_INTROSPECTION)
+    assert (introspecting.max_age, introspecting.inactive_for, introspecting.timeout) == (300.0, 60.0, 5.0)
+    assert CallableVerifier(lambda token: {}).max_age == 300.0
