@@ -197,6 +197,7 @@ def test_sess_algorithms_and_userhash_are_accepted() -> None:
     hashed = hashlib.sha256(f"{USER}:twilio".encode()).hexdigest()
     with_hash = replace(plain, "username", hashed) + ", userhash=true"
     assert answer(digest, with_hash) is None
+    assert answer(digest, replace(plain, "username", hashed.upper()) + ", userhash=true") is None  # hex in any case
     assert isinstance(answer(digest, replace(plain, "username", hashed)), Denied)  # a hash without userhash=true
 
 
@@ -356,6 +357,7 @@ def test_wrong_realm_method_and_opaque_are_refused() -> None:
         (lambda h: h + ", x", "name=value"),
         (lambda h: h.replace("qop=auth", "qop=auth-int"), "qop"),
         (lambda h: h.replace("nc=00000001", "nc=1"), "nc"),
+        (lambda h: h.replace(", nc=00000001", ""), "nc"),  # no nc at all: refused, never raised
         (lambda h: re.sub(r', cnonce="[^"]*"', "", h), "cnonce"),
         (lambda h: re.sub(r'uri="[^"]*", ', "", h), "without uri"),
         (lambda h: h.replace("algorithm=SHA-256", "algorithm=SHA-512-256"), "algorithm"),
@@ -451,6 +453,11 @@ def test_bad_digest_options_fail_when_the_guard_is_built(value: Any, error: type
 def test_a_nonce_lifetime_that_is_not_a_positive_number(lifetime: Any) -> None:
     with pytest.raises((TypeError, ValueError)):
         DigestAuth({USER: PASSWORD}, nonce_lifetime=lifetime)
+
+
+@pytest.mark.parametrize("lifetime", [0.5, 1, 1.5])
+def test_a_nonce_lifetime_of_a_second_or_less_is_allowed(lifetime: float) -> None:
+    assert DigestAuth({USER: PASSWORD}, nonce_lifetime=lifetime).nonce_lifetime == lifetime
 
 
 @pytest.mark.parametrize("realm", ["", 'a"b', "a\\b", "a\nb", 5])
@@ -696,6 +703,8 @@ def test_a_nonce_outlives_a_rotation_of_the_auth_token() -> None:
     assert 'opaque="' in header
     during = Guard(auth_token=["the-new-token-0123456789abcdef0123", TOKEN], digest_auth={USER: PASSWORD})
     assert decide(during, head(authorization=header)).refusal is None
+    # Its own nonce and opaque (the first token's) too: every key is compared, not only the last one.
+    assert decide(during, head(authorization=httpx_header(challenge_for(during)))).refusal is None
     after = Guard(auth_token="the-new-token-0123456789abcdef0123", digest_auth={USER: PASSWORD})
     refused = decide(after, head(authorization=header))
     assert refused.verdict.reason is Reason.UNAUTHORIZED
@@ -752,3 +761,40 @@ def test_a_lone_surrogate_through_the_lambda_adapter_is_a_401() -> None:
         "requestContext": {"domainName": "example.com", "http": {"method": "POST"}, "stage": "$default"},
     }
     assert handler(event, None)["statusCode"] == 401
+
+
+def test_credentials_of_exactly_the_size_bound_are_read() -> None:
+    """MAX_CREDENTIALS characters after the scheme is allowed; one more is refused unread."""
+    digest = layer()
+    header = httpx_header(digest.challenges()[0])
+    room = MAX_CREDENTIALS - len(header.partition(" ")[2]) - len(", x=")
+    longest = header + ", x=" + "a" * room
+    assert len(longest.partition(" ")[2]) == MAX_CREDENTIALS
+    assert answer(digest, longest) is None
+    denied = answer(digest, longest + "a")
+    assert isinstance(denied, Denied)
+    assert "characters" in denied.detail
+
+
+def test_a_nonce_from_a_clock_a_minute_ahead_is_accepted() -> None:
+    """Another host's clock may run 60 s ahead of this one's (inclusive); 61 s is refused."""
+    clock = Clock()
+    digest = layer(clock)
+    header = httpx_header(digest.challenges()[0])
+    clock.now -= 60
+    assert answer(digest, header) is None
+    clock.now -= 1
+    assert isinstance(answer(digest, header), Denied)
+
+
+def test_credentials_without_algorithm_are_md5() -> None:
+    """RFC 7616: no algorithm parameter means MD5, accepted when MD5 is offered and refused when it is not."""
+    digest = layer()
+    challenge = digest.challenges()[1].replace("algorithm=MD5, ", "")
+    header = requests_header(challenge)
+    assert "algorithm" not in header
+    assert answer(digest, header) is None
+    sha256_only = layer(users={USER: DigestHA1(sha256=DigestHA1.of(USER, PASSWORD).sha256)})
+    denied = answer(sha256_only, header)
+    assert isinstance(denied, Denied)
+    assert "algorithm" in denied.detail

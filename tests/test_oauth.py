@@ -13,14 +13,18 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
+import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from werkzeug.test import Client
@@ -39,7 +43,7 @@ from tests.oauth_support import (
 )
 from twiliosig import Reason, compute_signature
 from twiliosig import oauth as oauth_module
-from twiliosig._auth import ACCEPTED, BearerLayer, TokenResult, TokenVerifier
+from twiliosig._auth import ACCEPTED, BearerLayer, TokenResult, TokenVerifier, Waiting
 from twiliosig.oauth import (
     AuthorizationServerUnavailable,
     CallableVerifier,
@@ -732,6 +736,23 @@ def test_a_token_that_is_no_b64token_never_reaches_the_verifier(credentials: str
     assert seen == []
 
 
+def test_a_token_of_exactly_16_kib_reaches_the_verifier() -> None:
+    """The bound is 16 KiB inclusive: the longest token allowed is handed over, one character more is not."""
+    seen: list[str] = []
+    layer = BearerLayer(CallableVerifier(lambda token: seen.append(token) or {}))  # type: ignore[func-returns-value]
+    longest = "a" * (16 * 1024)
+    assert isinstance(layer.authenticate(longest, None), Waiting)  # type: ignore[arg-type]
+    assert layer.authenticate(longest + "a", None) is not None  # type: ignore[arg-type]
+
+
+def test_the_scope_in_a_403_challenge_cannot_break_its_quoted_string() -> None:
+    """A scope (the user's verifier names it) loses every quote and backslash: the challenge stays one parameter."""
+    layer = BearerLayer(CallableVerifier(lambda token: {}))
+    denied = layer.denied(TokenResult("insufficient_scope", "no scope", 'webhooks", error="x\\'))
+    assert denied is not None
+    assert denied.challenges == ('Bearer realm="twilio", error="insufficient_scope", scope="webhooks, error=x"',)
+
+
 _B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 _HEADER = "eyJhbGciOiJFUzI1NiIsImtpZCI6ImhlbGQifQ"  # {"alg":"ES256","kid":"held"}: the held key's
 
@@ -850,3 +871,297 @@ def test_no_token_is_logged_as_twilio_sending_it_unasked_and_explained_without_a
     out = capsys.readouterr().out
     assert "sends its bearer token with every request" in out
     assert "Twilio repeats the request" not in out
+
+
+# --- found by mutation testing: the paths no other test reached ---------------------------------
+
+
+class FakeTime:
+    """Stands in for the time module inside twiliosig.oauth: wall clock and monotonic clock moved together."""
+
+    def __init__(self) -> None:
+        self.wall = float(int(time.time()))  # tokens' exp are signed against the real clock
+        self.mono = 1_000.0
+
+    def time(self) -> float:
+        return self.wall
+
+    def monotonic(self) -> float:
+        return self.mono
+
+    def advance(self, seconds: float) -> None:
+        self.wall += seconds
+        self.mono += seconds
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> FakeTime:
+    fake = FakeTime()
+    monkeypatch.setattr(oauth_module, "time", fake)
+    return fake
+
+
+def test_no_key_right_after_a_refresh_is_never_a_pass(server: FakeServer, rsa_key: Key) -> None:
+    """verify's last resort (lookup still unanswered after the refresh) refuses: 503 for a failure, else 401."""
+    token = rsa_key.sign(claims(server.issuer))
+    # Keys older than keys_max_age as soon as they arrive: lookup never answers, the refresh succeeded.
+    assert verifier(server, keys_max_age=1e-9).verify(token).error == "invalid_token"
+
+    # Another thread's refresh failed while this one waited for the lock (and the pause is over).
+    class OtherThreadFailed(JWTVerifier):
+        def _refresh(self) -> None:
+            self._failure = "the authorization server could not be reached"
+            self._refreshed = -float("inf")
+
+    failed = OtherThreadFailed(issuer=server.issuer, audience=AUDIENCE, client_id=CLIENT_ID)
+    assert failed.verify(token) == TokenResult("unavailable", "the authorization server could not be reached")
+
+
+@pytest.mark.parametrize("answer", [{}, [], {"active": "true"}, {"active": 1}], ids=["no-active", "list", "str", "int"])
+def test_an_introspection_answer_without_a_boolean_active_is_an_outage(answer: Any, server: FakeServer) -> None:
+    server.active["odd"] = answer
+    result = introspection(server).verify("odd")
+    assert result.error == "unavailable"
+    assert "active" in result.detail
+
+
+def test_an_introspection_answer_is_remembered_until_exp_at_most_max_age(server: FakeServer, clock: FakeTime) -> None:
+    """An accepted answer is trusted until its exp (no leeway), and never longer than max_age."""
+    server.active["short"] = active(server, exp=int(clock.wall) + 10)
+    server.active["long"] = active(server, exp=int(clock.wall) + 1000)
+    check = introspection(server, max_age=300, inactive_for=600)
+    assert check.verify("short") == ACCEPTED
+    assert check.verify("long") == ACCEPTED
+    clock.advance(9.5)
+    assert check.lookup("short") == ACCEPTED
+    clock.advance(0.5)
+    assert check.lookup("short") is None  # exp reached: asked again (and then refused, as past exp)
+    assert check.verify("short").error == "invalid_token"
+    clock.advance(290)
+    assert check.lookup("long") is None  # max_age reached: a revoked token stops working within it
+
+
+def test_a_callable_verifiers_answer_is_remembered_until_exp(clock: FakeTime) -> None:
+    """Until exp exactly (no leeway); a token whose exp is now or past is refused, never remembered."""
+    exps = {"soon": clock.wall + 10, "half": clock.wall + 0.5, "now": clock.wall, "past": clock.wall - 1}
+    check = CallableVerifier(lambda token: {"exp": exps[token]}, max_age=300)
+    assert check.verify("soon") == ACCEPTED
+    assert check.verify("half") == ACCEPTED
+    for token in ("now", "past"):
+        result = check.verify(token)
+        assert result.error == "invalid_token"
+        assert "exp is past" in result.detail
+        assert check.lookup(token) is None
+    clock.advance(10)
+    assert check.lookup("soon") is None
+
+
+@contextmanager
+def raw_server(answer: bytes | None) -> Iterator[str]:
+    """A server on 127.0.0.1 that sends ``answer`` to every request and then holds the connection open (None: sends
+    nothing at all). The URL it returns is its origin."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+    done = threading.Event()
+
+    def serve() -> None:
+        listener.settimeout(0.05)
+        while not done.is_set():
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                continue
+            held.append(connection)
+            if answer is not None:
+                connection.recv(65536)
+                connection.sendall(answer)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        done.set()
+        thread.join()
+        for connection in held:
+            connection.close()
+        listener.close()
+
+
+def _in_a_thread(call: Callable[[], TokenResult], seconds: float = 5.0) -> TokenResult:
+    """The call's answer, failing the test (instead of hanging it) when it takes longer than ``seconds``."""
+    answers: list[TokenResult] = []
+    thread = threading.Thread(target=lambda: answers.append(call()), daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert answers, "the call did not return: no timeout bounds it"
+    return answers[0]
+
+
+@pytest.mark.parametrize("where", ["jwks_url", "jwt-discovery", "introspection-url", "introspection-discovery"])
+def test_every_call_to_a_silent_server_is_bounded_by_the_timeout(where: str) -> None:
+    """A server that accepts and never answers is an outage after ``timeout``, never a worker held for good."""
+    with raw_server(None) as origin:
+        fast: dict[str, Any] = {"audience": AUDIENCE, "client_id": CLIENT_ID, "timeout": 0.2}
+        if where == "jwks_url":
+            check: Any = JWTVerifier(issuer=origin, jwks_url=f"{origin}/jwks", **fast)
+        elif where == "jwt-discovery":
+            check = JWTVerifier(issuer=origin, **fast)
+        else:
+            place = {"url": f"{origin}/introspect"} if where == "introspection-url" else {"issuer": origin}
+            check = IntrospectionVerifier(
+                introspection_client_id=RESOURCE_ID, introspection_client_secret=RESOURCE_SECRET, **place, **fast
+            )
+        token = "opaque" if where.startswith("introspection") else Key("RS256", "rsa-1").sign(claims(origin))
+        result = _in_a_thread(lambda: check.verify(token))
+    assert result.error == "unavailable"
+    assert "could not be reached" in result.detail
+
+
+def _http_answer(body: bytes, *, length: bool) -> bytes:
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+    if length:
+        head += b"Content-Length: %d\r\n" % len(body)
+    return head + b"\r\n" + body
+
+
+def test_an_answer_over_1_mib_is_refused_after_reading_1_mib_and_one_byte() -> None:
+    """The read stops at the bound (a server streaming forever holds nothing); exactly 1 MiB is still read."""
+    limit = 1024 * 1024
+    endless = _http_answer(b" " * (limit + 1), length=False)  # then the connection stays open
+    with raw_server(endless) as origin:
+        check = JWTVerifier(issuer=origin, jwks_url=f"{origin}/jwks", audience=AUDIENCE, client_id=CLIENT_ID, timeout=3)
+        result = _in_a_thread(lambda: check.verify(Key("RS256", "rsa-1").sign(claims(origin))), 10)
+    assert result.error == "unavailable"
+    assert "over 1 MiB" in result.detail
+    exactly = b'{"keys": []}'.ljust(limit)
+    with raw_server(_http_answer(exactly, length=True)) as origin:
+        check = JWTVerifier(issuer=origin, jwks_url=f"{origin}/jwks", audience=AUDIENCE, client_id=CLIENT_ID, timeout=3)
+        result = _in_a_thread(lambda: check.verify(Key("RS256", "rsa-1").sign(claims(origin))), 10)
+    assert result == TokenResult("invalid_token", "a token signed with a key the server does not publish")
+
+
+def test_the_key_id_binds_the_key(server: FakeServer, rsa_key: Key) -> None:
+    """A token naming another key id is not verified by the key that signed it; a key id not a str is refused."""
+    check = verifier(server)
+    assert check.verify(rsa_key.sign(claims(server.issuer))) == ACCEPTED
+    other = check.verify(rsa_key.sign(claims(server.issuer), kid="rsa-2"))
+    assert other == TokenResult("invalid_token", "a token signed with a key the server does not publish")
+    signed = rsa_key.sign(claims(server.issuer))
+    for kid in (5, ["rsa-1"]):  # PyJWT writes no such header: the signed token's header swapped by hand
+        header = base64.urlsafe_b64encode(json.dumps({"alg": "RS256", "kid": kid}).encode()).rstrip(b"=").decode()
+        token = header + signed[signed.index(".") :]
+        assert check.verify(token) == TokenResult("invalid_token", "a token whose key id is not a str")
+
+
+@pytest.mark.parametrize(
+    ("ops", "accepted"), [(["verify"], True), (["sign"], True), (["encrypt"], False), ("verify", False)]
+)
+def test_a_keys_key_ops_must_allow_verifying(ops: Any, accepted: bool, server: FakeServer, rsa_key: Key) -> None:
+    server.keys = [rsa_key]
+    rsa_key.jwk["key_ops"] = ops
+    try:
+        result = verifier(server).verify(rsa_key.sign(claims(server.issuer)))
+    finally:
+        del rsa_key.jwk["key_ops"]
+    assert (result == ACCEPTED) is accepted, result
+
+
+def test_a_scp_claim_written_as_a_string_holds_scopes(server: FakeServer, rsa_key: Key) -> None:
+    token = rsa_key.sign(claims(server.issuer, scope=None, scp="other webhooks"))
+    assert verifier(server, scope="webhooks").verify(token) == ACCEPTED
+
+
+def test_an_rsa_key_under_2048_bits_verifies_nothing(server: FakeServer) -> None:
+    weak = Key("RS256", "weak")
+    weak.private = rsa.generate_private_key(public_exponent=65537, key_size=1024)
+    weak.jwk = {
+        **json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(weak.private.public_key())),
+        "kid": "weak",
+        "use": "sig",
+    }
+    server.keys = [weak]
+    result = verifier(server).verify(weak.sign(claims(server.issuer)))
+    assert result.error == "invalid_token"
+
+
+def test_a_key_set_that_is_not_an_object_is_an_outage() -> None:
+    with raw_server(_http_answer(b'[{"keys": []}]', length=True)) as origin:
+        check = JWTVerifier(issuer=origin, jwks_url=f"{origin}/jwks", audience=AUDIENCE, client_id=CLIENT_ID, timeout=3)
+        result = _in_a_thread(lambda: check.verify(Key("RS256", "rsa-1").sign(claims(origin))))
+    assert result.error == "unavailable"
+    assert "no list of keys" in result.detail
+
+
+def test_an_unknown_key_id_during_an_outage(server: FakeServer, rsa_key: Key, clock: FakeTime) -> None:
+    """After a failed fetch an unknown key id gets 503 from memory for 5 s (never an exception), then a new try."""
+    check = verifier(server)
+    assert check.verify(rsa_key.sign(claims(server.issuer))) == ACCEPTED
+    unknown = rsa_key.sign(claims(server.issuer), kid="rotated")
+    assert check.lookup(unknown) == TokenResult(
+        "invalid_token", "a token signed with a key the server does not publish"
+    )
+    server.down = True
+    clock.advance(60)
+    assert check.lookup(unknown) is None  # the refresh interval is over: fetch again
+    assert check.verify(unknown).error == "unavailable"
+    calls = server.calls["/jwks"]
+    clock.advance(4.9)
+    paused = check.lookup(unknown)
+    assert paused is not None
+    assert paused.error == "unavailable"
+    clock.advance(0.1)
+    assert check.lookup(unknown) is None  # the pause is over: one more try
+    assert server.calls["/jwks"] == calls
+
+
+def test_keys_are_used_until_keys_max_age_inclusive(server: FakeServer, rsa_key: Key, clock: FakeTime) -> None:
+    check = verifier(server, keys_max_age=100)
+    assert check.verify(rsa_key.sign(claims(server.issuer))) == ACCEPTED
+    clock.advance(100)
+    assert check.lookup(rsa_key.sign(claims(server.issuer, jti="second"))) == ACCEPTED  # still the held keys
+    clock.advance(0.1)
+    assert check.lookup(rsa_key.sign(claims(server.issuer, jti="third"))) is None  # too old: fetched again
+
+
+_JWT = {"issuer": "https://auth.example.com/", "audience": AUDIENCE, "client_id": CLIENT_ID}
+_INTROSPECTION = {
+    "url": "https://auth.example.com/introspect",
+    "audience": AUDIENCE,
+    "client_id": CLIENT_ID,
+    "introspection_client_id": RESOURCE_ID,
+    "introspection_client_secret": RESOURCE_SECRET,
+}
+
+
+@pytest.mark.parametrize(
+    ("cls", "change"),
+    [
+        (JWTVerifier, {"audience": None}),
+        (JWTVerifier, {"audience": []}),
+        (JWTVerifier, {"algorithms": None}),
+        (JWTVerifier, {"leeway": 300.5}),
+        (JWTVerifier, {"leeway": True}),
+        (JWTVerifier, {"timeout": True}),
+        (JWTVerifier, {"cache_size": 0}),
+        (JWTVerifier, {"cache_size": True}),
+        (JWTVerifier, {"scope": []}),
+        (IntrospectionVerifier, {"audience": None}),
+        (IntrospectionVerifier, {"client_id": ""}),
+        (IntrospectionVerifier, {"introspection_client_id": ""}),
+        (IntrospectionVerifier, {"introspection_client_secret": ""}),
+    ],
+)
+def test_a_verifier_without_what_it_checks_fails_when_built(cls: Any, change: dict[str, Any]) -> None:
+    """No audience (a mutant let None through as no audience at all), no client, a bound outside its range."""
+    with pytest.raises(ValueError):  # noqa: PT011
+        cls(**{**(_JWT if cls is JWTVerifier else _INTROSPECTION), **change})
+
+
+def test_the_bounds_of_a_verifiers_options_are_inclusive_and_the_defaults_documented() -> None:
+    assert JWTVerifier(**_JWT, leeway=300, cache_size=1).leeway == 300.0
+    jwt_verifier = JWTVerifier(**_JWT)
+    assert (jwt_verifier.refresh_interval, jwt_verifier.keys_max_age, jwt_verifier.leeway) == (60.0, 3600.0, 30.0)
+    introspecting = IntrospectionVerifier(**_INTROSPECTION)
+    assert (introspecting.max_age, introspecting.inactive_for, introspecting.timeout) == (300.0, 60.0, 5.0)
+    assert CallableVerifier(lambda token: {}).max_age == 300.0
