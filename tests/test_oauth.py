@@ -1165,3 +1165,20 @@ def test_the_bounds_of_a_verifiers_options_are_inclusive_and_the_defaults_docume
     introspecting = IntrospectionVerifier(**_INTROSPECTION)
     assert (introspecting.max_age, introspecting.inactive_for, introspecting.timeout) == (300.0, 60.0, 5.0)
     assert CallableVerifier(lambda token: {}).max_age == 300.0
+
+
+def test_without_pyjwt_only_the_jwt_verifier_is_refused_and_it_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """twiliosig.oauth imports without the [oauth] extra: introspection and a function need no JOSE library."""
+    monkeypatch.setattr(oauth_module, "jwt", None)
+    with pytest.raises(ImportError, match=r"pip install 'twiliosig\[oauth\]'"):
+        JWTVerifier(issuer="https://auth.example.com/", audience="https://hooks.example.com", client_id="twilio")
+    CallableVerifier(lambda token: {})
+    IntrospectionVerifier(
+        url="https://auth.example.com/introspect",
+        audience="https://hooks.example.com",
+        client_id="twilio",
+        introspection_client_id="hooks",
+        introspection_client_secret="s",
+    )

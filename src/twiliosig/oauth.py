@@ -36,9 +36,18 @@ import urllib.parse
 import urllib.request
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, Final, NamedTuple
+from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
-import jwt
+if TYPE_CHECKING:
+    import jwt
+
+    _HAS_CRYPTO: bool
+else:
+    try:
+        import jwt
+        from jwt.algorithms import has_crypto as _HAS_CRYPTO
+    except ImportError:  # the [oauth] extra is not installed: only JWTVerifier needs it, and says so when built
+        jwt, _HAS_CRYPTO = None, False
 
 from ._auth import ACCEPTED, TokenResult, TokenVerifier
 
@@ -411,6 +420,11 @@ class JWTVerifier(_Verifier):
         keys_max_age: float = 3600.0,
         cache_size: int = DEFAULT_CACHE_SIZE,
     ) -> None:
+        if jwt is None or not _HAS_CRYPTO:
+            raise ImportError(
+                "JWTVerifier needs PyJWT with its crypto extra (RSA, EC and EdDSA keys): "
+                "pip install 'twiliosig[oauth]' (IntrospectionVerifier and CallableVerifier need nothing)"
+            )
         self.issuer = _server_url("issuer", issuer)
         self._jwks_url = None if jwks_url is None else _server_url("jwks_url", jwks_url)
         self.audience = _strings("audience", audience, required=True)
