@@ -687,7 +687,8 @@ class Guard:
 
     def authenticated(self, check: Check, answer: Denied | None) -> None:
         """Carry on screening ``check``'s head once a waiting layer has answered (see :meth:`Check.authenticate`)."""
-        verdict = self._denied(check, answer) if answer is not None else self._screen_rest(check._head, check)
+        # Resumed: the head is screened again, past its authentication (rare: a token the verifier had to fetch for).
+        verdict = self._denied(check, answer) if answer is not None else self._screen(check._head, check, resumed=True)
         if verdict is not None:
             check.decision = self.decide(verdict, check.request, answer)
 
@@ -695,12 +696,14 @@ class Guard:
         """The verdict of a layer's refusal; the refusal's challenges are built with it."""
         return Verdict(False, answer.reason, answer.detail)
 
-    def _screen(self, head: Head, check: Check) -> Verdict | None:
+    def _screen(self, head: Head, check: Check, resumed: bool = False) -> Verdict | None:
         """What the head alone decides, in the order a refusal is chosen; None to read the body.
 
         One function for every check on the head: the middlewares run it once per
         request, and a long chain of small calls costs more than its instructions
-        once the application has taken the processor's caches.
+        once the application has taken the processor's caches. ``resumed``: the
+        authentication layer has answered (it had to wait for the network), so the
+        head is screened again past it; what came before it passes again, unchanged.
         """
         if head.method not in self.methods:
             allowed = ", ".join(sorted(self.methods))
@@ -729,7 +732,7 @@ class Guard:
         if self.require_https and not url.startswith(("https://", "wss://")):
             return Verdict(False, Reason.NOT_HTTPS, "require_https is set and the URL Twilio called is not https")
         authenticator = self.authenticator
-        if authenticator is not None:
+        if authenticator is not None and not resumed:
             answer = authenticator.authenticate(AuthRequest(head.method, _target(url), url, head.header))
             if answer is not None:
                 if type(answer) is Waiting:
@@ -738,10 +741,7 @@ class Guard:
                 assert type(answer) is Denied
                 check.decision = self.decide(self._denied(check, answer), check.request, answer)
                 return None
-        return self._screen_rest(head, check)
-
-    def _screen_rest(self, head: Head, check: Check) -> Verdict | None:
-        """What the head decides once the caller is authenticated: the signature, the body's type and size."""
+        # Authenticated (or no layer): the signature, the body's type and size.
         signature = check._signature = head.header(SIGNATURE_HEADER)
         if signature is None or not signature.strip():
             return Verdict(False, Reason.MISSING_SIGNATURE, "the request carries no X-Twilio-Signature")
