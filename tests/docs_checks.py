@@ -17,6 +17,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from functools import cache
 from pathlib import Path
@@ -81,11 +82,16 @@ def block_environment(code: str, base_url: str) -> dict[str, str]:
 def check_program(block: Block, workdir: Path) -> None:
     """Run the program; serve the app it leaves (or call its Lambda handler) with a genuine and a forged webhook."""
     namespace: dict[str, Any] = {"__name__": "__main__"}
-    with environment(block_environment(block.code, "https://hooks.example.com")):
-        exec(compile(block.code, block.where, "exec"), namespace)
-        handler = namespace.get("handler")
-        if callable(handler) and "twiliosig.contrib.aws_lambda" in block.code:
-            check_lambda_handler(handler, block.code)
+    # A snippet's own temporary files (the capture wrapper's mkdtemp) land in the test's directory, removed with it.
+    saved_tempdir, tempfile.tempdir = tempfile.tempdir, str(workdir)
+    try:
+        with environment(block_environment(block.code, "https://hooks.example.com")):
+            exec(compile(block.code, block.where, "exec"), namespace)
+            handler = namespace.get("handler")
+            if callable(handler) and "twiliosig.contrib.aws_lambda" in block.code:
+                check_lambda_handler(handler, block.code)
+    finally:
+        tempfile.tempdir = saved_tempdir
     for name in ("application", "app"):  # the outermost first: application = Middleware(app)
         server = server_for(namespace.get(name))
         if server is not None:
@@ -113,7 +119,11 @@ def check_served(server: Server, target: str, path: Path, code: str, routes: lis
     public = harness.public_urls(code)
     assert len(public) <= 1, f"one public_url per app, not {sorted(public)}"
     base = public.pop().rstrip("/") if public else f"http://127.0.0.1:{port}"
-    env = {**block_environment(code, base), "PYTHONPATH": os.pathsep.join([str(path), str(ROOT / "src"), str(ROOT)])}
+    env = {
+        **block_environment(code, base),
+        "PYTHONPATH": os.pathsep.join([str(path), str(ROOT / "src"), str(ROOT)]),
+        "TMPDIR": str(path),  # the served snippet's temporary files too
+    }
     log = path / "server.log"
     # A project's wsgi.py must say where its settings are, as gunicorn gives it nothing else.
     with environment({}, remove=("DJANGO_SETTINGS_MODULE",)), server(target, port, env, log_path=log):
