@@ -112,22 +112,31 @@ def test_missing_token_fails_when_the_dependency_is_built(monkeypatch: pytest.Mo
         TwilioSignature()
 
 
-def test_replay_guard_in_the_dependency() -> None:
-    """The dependency refuses a replay with 409; an endpoint that raises releases the key."""
+def dependency_store_app() -> FastAPI:
+    """Routes protected by the dependency alone, with a replay store: /sms and /voice answer, /boom raises."""
     from twiliosig.replay import MemoryReplayStore
 
-    store = MemoryReplayStore()
-    twilio = TwilioSignature(auth_token=TOKEN, replay_guard=store)
+    twilio = TwilioSignature(auth_token=TOKEN, replay_guard=MemoryReplayStore())
     app = FastAPI()
 
     @app.post("/sms", dependencies=[Depends(twilio)])
     async def sms() -> str:
         return "ok"
 
+    @app.post("/voice", dependencies=[Depends(twilio)])
+    async def voice() -> str:
+        return "ok"
+
     @app.post("/boom", dependencies=[Depends(twilio)])
     async def boom() -> str:
         raise RuntimeError("down")
 
+    return app
+
+
+def test_replay_guard_in_the_dependency() -> None:
+    """The dependency refuses a replay with 409; an endpoint that raises releases the key."""
+    app = dependency_store_app()
     client = TestClient(app, raise_server_exceptions=False)
     assert signer.post_form(client, "/sms", PARAMS).status_code == 200
     assert signer.post_form(client, "/sms", PARAMS).status_code == 409
@@ -139,20 +148,7 @@ def test_a_dependency_holding_a_claim_says_once_per_route_it_cannot_see_a_return
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """The dependency keeps a claim after a returned 5xx (FastAPI shows it no response): it says so, and what to use."""
-    from twiliosig.replay import MemoryReplayStore
-
-    store = MemoryReplayStore()
-    twilio = TwilioSignature(auth_token=TOKEN, replay_guard=store)
-    app = FastAPI()
-
-    @app.post("/sms", dependencies=[Depends(twilio)])
-    async def sms() -> str:
-        return "ok"
-
-    @app.post("/voice", dependencies=[Depends(twilio)])
-    async def voice() -> str:
-        return "ok"
-
+    app = dependency_store_app()
     client = TestClient(app)
     with caplog.at_level("WARNING", logger="twiliosig"):
         for route in ("/sms", "/sms", "/voice"):
